@@ -1,0 +1,34 @@
+# resell: the two commands a newcomer needs are `make run` and `make test`.
+# Both create .venv and install the pinned dependencies on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Migrate the database, seed the demo catalogue if empty, serve on RESELL_HOST:RESELL_PORT.
+run: $(STAMP)
+	$(BIN)/resell db upgrade
+	$(BIN)/resell demo
+	$(BIN)/resell serve
+
+## The whole test suite (SQLite; PostgreSQL too when RESELL_TEST_DATABASE_URL is set).
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check resell tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy resell
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

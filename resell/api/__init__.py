@@ -1,0 +1,1 @@
+"""Protocols: each parses a request, calls a service and renders its result. No rule lives here."""

@@ -1,0 +1,83 @@
+"""The ASGI application: routers, error mapping, request logs and metrics."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import PlainTextResponse
+
+from resell import __version__
+from resell.api.rest import connect, iam
+from resell.api.rest.deps import MalformedBody
+from resell.api.rest.observability import RequestLogMiddleware, metrics_response
+from resell.api.rest.replies import BLANK, JSONReply, body
+from resell.config import Settings, get_settings
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell import logs
+from resell.logs import get_logger
+from resell.services.context import Context
+from resell.services.iam import Unauthorized
+
+log = get_logger("resell.api")
+
+
+def _operation(request: Request) -> str | None:
+    route = request.scope.get("route")
+    name = getattr(route, "name", None)
+    return name if name in BLANK else None
+
+
+def _reply(request: Request, code: int, status: int) -> JSONReply:
+    operation = _operation(request)
+    request.state.response_code = code
+    if operation is None:
+        return JSONReply({"responseCode": code, "responseMessage": codes.message_for(code)}, status_code=status)
+    return JSONReply(body(operation, code), status_code=status)
+
+
+def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="resell Connect API",
+        version=__version__,
+        description="The reseller order API (Nexway Connect REST v3 compatible). See docs/ in the repository.",
+        default_response_class=JSONReply,
+    )
+    if not logs.is_configured():
+        logs.configure(settings.log_level, settings.log_json)
+    app.state.ctx = ctx or Context.from_settings(settings)
+    app.include_router(iam.router)
+    app.include_router(connect.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        return metrics_response(app.state.ctx)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONReply:
+        return iam.unauthorized()
+
+    @app.exception_handler(Refusal)
+    async def _refusal(request: Request, exc: Refusal) -> JSONReply:
+        return _reply(request, exc.code, 200)
+
+    @app.exception_handler(MalformedBody)
+    async def _malformed(request: Request, exc: MalformedBody) -> JSONReply:
+        return _reply(request, codes.MALFORMED, 400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONReply:
+        return _reply(request, codes.MALFORMED, 400)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONReply:
+        log.exception("internal_error", operation=_operation(request), error=type(exc).__name__)
+        return _reply(request, codes.INTERNAL_ERROR, 500)
+
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,52 @@
+"""What every /connect handler needs before the service call: the context, the caller, the body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Header, Request
+
+from resell.services import iam
+from resell.services.context import Caller, Context
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class MalformedBody(Exception):
+    """Not JSON, not an object, or too large: HTTP 400 with responseCode 1030."""
+
+
+def context(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def caller(
+    request: Request,
+    authorization: str | None = Header(None, include_in_schema=False),
+    secret: str | None = Header(None, description="The catalogue secret"),
+) -> Caller:
+    """Token first (401), then the catalogue secret (70, 71)."""
+    who = iam.authenticate(context(request), bearer_token(authorization), secret)
+    request.state.merchant = who.realm
+    return who
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise MalformedBody("body too large")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(str(exc)) from None
+    if not isinstance(data, dict):
+        raise MalformedBody("not a JSON object")
+    return data

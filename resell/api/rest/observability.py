@@ -1,0 +1,120 @@
+"""One log line per request and Prometheus metrics, as a plain ASGI middleware (no body buffering).
+
+A handler reports its business outcome by setting `request.state.response_code`; replies built by
+`replies.body` are inspected here instead, so handlers need not remember to.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from resell.db.tables import products, serials
+from resell.logs import get_logger
+from resell.services.context import Context
+
+log = get_logger("resell.request")
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter("resell_requests_total", "API requests by operation, HTTP status and responseCode",
+                   ["operation", "status", "response_code"], registry=REGISTRY)
+LATENCY = Histogram("resell_request_seconds", "API request duration by operation", ["operation"],
+                    registry=REGISTRY, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+ORDERS = Counter("resell_orders_created_total", "Orders created", registry=REGISTRY)
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = (request_id or uuid.uuid4().hex)[:64]
+        status = 500
+        code: int | None = None
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, code
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            elif message["type"] == "http.response.body" and code is None and status < 500:
+                code = _response_code(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            operation = getattr(route, "name", None) or "unknown"
+            state = scope.get("state") or {}
+            elapsed = time.perf_counter() - started
+            response_code = state.get("response_code", code)
+            if operation == "metrics":
+                return
+            REQUESTS.labels(operation, str(status), str(response_code)).inc()
+            LATENCY.labels(operation).observe(elapsed)
+            if operation == "createOrder" and status == 201:
+                ORDERS.inc()
+            log.info(
+                "request",
+                request_id=request_id,
+                method=scope["method"],
+                path=route.path if route is not None else "unmatched",  # templates: no order numbers in logs
+                operation=operation,
+                merchant=state.get("merchant"),
+                status=status,
+                response_code=response_code,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+
+
+def _response_code(chunk: bytes) -> int | None:
+    """The responseCode of a JSON reply, read from its last bytes (replies end with the code and message)."""
+    marker = chunk.rfind(b'"responseCode":')
+    if marker < 0:
+        return None
+    digits = chunk[marker + 15 : marker + 25].split(b",")[0].split(b"}")[0]
+    try:
+        return int(digits)
+    except ValueError:
+        return None
+
+
+class _StockCollector:
+    """serials available per product, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.ctx: Context | None = None
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        gauge = GaugeMetricFamily("resell_serials_available", "Serials available per product", labels=["product_ref"])
+        if self.ctx is not None:
+            with self.ctx.db.read() as conn:
+                for ref, n in conn.execute(
+                    select(products.c.ref, func.count(serials.c.id))
+                    .join(serials, serials.c.product_id == products.c.id)
+                    .where(serials.c.status == "available")
+                    .group_by(products.c.ref)
+                ):
+                    gauge.add_metric([str(ref)], n)
+        yield gauge
+
+
+_stock = _StockCollector()
+REGISTRY.register(_stock)
+
+
+def metrics_response(ctx: Context) -> PlainTextResponse:
+    _stock.ctx = ctx
+    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,124 @@
+"""Reply bodies of the Connect REST API: every key of every reply, always present.
+
+Clients test keys for presence, so a refusal carries the same keys as a success, with null (or an
+empty list) where a value is unknown. The blank reply of each operation is defined here, once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.responses import JSONResponse
+
+from resell.domain.codes import Refusal, message_for
+from resell.services.orders import FileView, OrderLineView, OrderView
+
+BLANK: dict[str, dict[str, Any]] = {
+    "status": {"status": None, "version": None, "time": None},
+    "getStockStatus": {"productStatus": []},
+    "getCrossUpSell": {"productsReturn": []},
+    "createOrder": {"partnerOrderNumber": None, "orderNumber": None, "orderLines": [], "downloadManager": None},
+    "getOrderData": {"partnerOrderNumber": None, "orderNumber": None, "orderLines": [], "downloadManager": None},
+    "cancelOrder": {"partnerOrderNumber": None, "orderNumber": None, "newDownloadEndDate": None},
+    "getDownloadInfo": {"partnerOrderNumber": None, "downloadEndDate": None, "orderLines": []},
+    "updateDownloadTime": {"partnerOrderNumber": None, "newDownloadEndDate": None},
+    "getCategories": {"categoryList": []},
+    "getOperatingSystems": {"osList": []},
+}
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class JSONReply(JSONResponse):
+    """orjson rendering: fast, and Decimal amounts become JSON numbers."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=_default)
+
+
+def body(operation: str, code: int = 0, message: str | None = None, **values: Any) -> dict[str, Any]:
+    reply = {k: (list(v) if isinstance(v, list) else v) for k, v in BLANK[operation].items()}
+    reply.update(values)
+    reply["responseCode"] = code
+    reply["responseMessage"] = message if message is not None else message_for(code, operation)
+    return reply
+
+
+def refusal(operation: str, refusal: Refusal, **values: Any) -> dict[str, Any]:
+    return body(operation, refusal.code, refusal.message_in(operation), **values)
+
+
+def _date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _timestamp(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _file(f: FileView) -> dict[str, Any]:
+    return {"label": f.label, "type": f.type, "url": f.url, "size": f.size, "group": f.group}
+
+
+def _order_line(line: OrderLineView) -> dict[str, Any]:
+    return {
+        "productRef": line.product_ref,
+        "lineItems": [
+            {
+                "serials": [{"data": s, "encoding": "text", "charset": "utf-8", "fileName": ""} for s in item.serials],
+                "subscriptionId": item.subscription_id,
+                "responseCode": 0,
+                "responseMessage": "",
+            }
+            for item in line.line_items
+        ],
+        "files": [_file(f) for f in line.files],
+        "dateEndDownload": _date(line.date_end_download),
+        "digitalLockerLink": line.digital_locker_link,
+        "remark": line.remark,
+        "responseCode": 0,
+        "responseMessage": "",
+    }
+
+
+def order(operation: str, view: OrderView) -> dict[str, Any]:
+    return body(
+        operation,
+        partnerOrderNumber=view.partner_order_number,
+        orderNumber=view.order_number,
+        orderLines=[_order_line(line) for line in view.lines],
+        downloadManager=view.download_manager,
+    )
+
+
+def download_info(view: OrderView) -> dict[str, Any]:
+    return body(
+        "getDownloadInfo",
+        partnerOrderNumber=view.partner_order_number,
+        downloadEndDate=_date(view.download_end_date),
+        orderLines=[
+            {
+                "productRef": line.product_ref,
+                "files": [
+                    _file(f)
+                    | {
+                        "dateFirstDownload": _timestamp(f.date_first_download),
+                        "dateLastDownload": _timestamp(f.date_last_download),
+                        "countStartDownload": f.count_start_download,
+                        "countCompleteDownload": f.count_complete_download,
+                    }
+                    for f in line.files
+                ],
+            }
+            for line in view.lines
+        ],
+    )

@@ -1,0 +1,219 @@
+"""The `resell` command: serve the API, migrate, seed the demo, manage merchants, catalogue and stock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from resell.config import get_settings
+from resell.services.context import Context
+
+app = typer.Typer(help="resell: digital distribution through resellers.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+merchant_app = typer.Typer(help="Merchants and their catalogues.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The product catalogue.", no_args_is_help=True)
+stock_app = typer.Typer(help="Licence-key stock.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(merchant_app, name="merchant")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(stock_app, name="stock")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _context() -> Context:
+    return Context.from_settings(get_settings())
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default RESELL_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default RESELL_PORT or 8000")] = None,
+    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes (RESELL_WORKERS)")] = None,
+) -> None:
+    """Serve the Connect API (OpenAPI docs at /docs, metrics at /metrics)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "resell.api.rest.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest version (SQLite by default, RESELL_DATABASE_URL)."""
+    from resell.db.migrate import current_revision, upgrade
+
+    ctx = _context()
+    upgrade(ctx.db)
+    out.print(f"database at revision [bold]{current_revision(ctx.db)}[/]")
+
+
+def _print_credentials(document: dict) -> None:
+    first = document["merchants"][0]
+    catalog = first["catalogs"][0]
+    base = document["baseUrl"]
+    out.print(f"[bold]Demo credentials[/] (also in {get_settings().var_dir / 'demo-credentials.json'}):")
+    for merchant in document["merchants"]:
+        out.print(f"  realmName [cyan]{merchant['realmName']}[/]  clientSecret [cyan]{merchant['clientSecret']}[/]")
+        for cat in merchant["catalogs"]:
+            out.print(f"    catalogue {cat['currency']}: secret [cyan]{cat['secret']}[/]  "
+                      f"products {', '.join(map(str, cat['productRefs']))}")
+    out.print("\n[bold]Try it[/] (token, then stock):")
+    out.print(
+        f"TOKEN=$(curl -s -X POST {base}/iam/tokens -H 'Content-Type: application/json' "
+        f"-d '{{\"realmName\": \"{first['realmName']}\", \"clientSecret\": \"{first['clientSecret']}\", "
+        f"\"grantType\": \"client_credentials\"}}' | python3 -c 'import sys, json; print(json.load(sys.stdin)[\"access_token\"])')"
+        f"\ncurl -s -X POST {base}/connect/stock -H \"Authorization: Bearer $TOKEN\" -H 'secret: {catalog['secret']}' "
+        f"-H 'Content-Type: application/json' -d '{{\"productRefs\": [{catalog['productRefs'][0]}]}}'",
+        soft_wrap=True, highlight=False,
+    )
+
+
+@app.command()
+def demo(
+    serials: Annotated[int, typer.Option(help="serials per pooled demo product")] = 1000,
+) -> None:
+    """Seed the demo catalogue and two demo merchants into an empty database, and print the credentials."""
+    from resell.services import demo as demo_service
+
+    ctx = _context()
+    if demo_service.is_seeded(ctx):
+        document = demo_service.load_credentials(ctx)
+        if document is None:
+            out.print("The database already holds merchants; no demo credentials file to show.")
+            return
+    else:
+        with err.status("seeding the demo catalogue and stock..."):
+            document = demo_service.seed(ctx, serials)
+    _print_credentials(document)
+
+
+@merchant_app.command("create")
+def merchant_create(
+    realm: str,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    currency: Annotated[list[str], typer.Option(help="add a catalogue in this currency (repeatable)")] = [],  # noqa: B006
+    products: Annotated[str | None, typer.Option(help="comma-separated product refs (default: all)")] = None,
+    cancel_period_days: Annotated[int | None, typer.Option(help="cancel period of its catalogues")] = None,
+) -> None:
+    """Create a merchant (and catalogues); prints its secrets once: they are stored hashed only."""
+    from resell.services import merchants
+
+    ctx = _context()
+    refs = [int(r) for r in products.split(",")] if products else None
+    try:
+        created = merchants.create_merchant(ctx, realm, name)
+        cats = [merchants.add_catalog(ctx, realm, f"{realm} {c.upper()}", c, refs, cancel_period_days) for c in currency]
+    except (merchants.MerchantError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    out.print(f"merchant [bold]{created.realm}[/] created. Keep these secrets now; they are not shown again.")
+    out.print(f"  realmName    {created.realm}\n  clientSecret {created.client_secret}")
+    for cat in cats:
+        out.print(f"  catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
+
+
+@merchant_app.command("add-catalog")
+def merchant_add_catalog(
+    realm: str,
+    currency: str,
+    name: Annotated[str | None, typer.Option()] = None,
+    products: Annotated[str | None, typer.Option(help="comma-separated product refs (default: all)")] = None,
+    cancel_period_days: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Add a catalogue (currency, products) to a merchant; prints its secret once."""
+    from resell.services import merchants
+
+    refs = [int(r) for r in products.split(",")] if products else None
+    try:
+        cat = merchants.add_catalog(_context(), realm, name or f"{realm} {currency.upper()}", currency, refs,
+                                    cancel_period_days)
+    except (merchants.MerchantError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    out.print(f"catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
+
+
+@catalog_app.command("import")
+def catalog_import(file: Path) -> None:
+    """Import (upsert) a catalogue JSON file: see docs/catalog-format.md."""
+    from resell.services.catalog_import import CatalogImportError, import_catalog
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        counts = import_catalog(_context(), data)
+    except (OSError, json.JSONDecodeError, CatalogImportError) as exc:
+        _fail(f"{file}: {exc}")
+        return
+    out.print("imported " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+@stock_app.command("import")
+def stock_import(ref: int, file: Path) -> None:
+    """Add serials to a product's pool from FILE, one per line (duplicates are skipped and counted)."""
+    from resell.services import stock
+
+    if not file.exists():
+        _fail(f"{file}: no such file")
+    size = file.stat().st_size
+    with file.open("rb") as handle, Progress(
+        TextColumn("[bold]importing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("bytes"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+    ) as progress:
+        task = progress.add_task("serials", total=size)
+
+        def lines():  # type: ignore[no-untyped-def]
+            for raw in handle:
+                yield raw.decode("utf-8", errors="replace")
+
+        try:
+            result = stock.import_serials(_context(), ref, lines(),
+                                          on_progress=lambda _n: progress.update(task, completed=handle.tell()))
+        except stock.StockError as exc:
+            _fail(str(exc))
+            return
+        progress.update(task, completed=size)
+    out.print(f"{result.added} serials added, {result.duplicates} duplicates skipped"
+              + (f", {result.rejected} rejected (over 500 characters)" if result.rejected else ""))
+
+
+@stock_app.command("report")
+def stock_report(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Available / assigned / revoked serials per product."""
+    from resell.services import stock
+
+    lines = stock.report(_context())
+    if as_json:
+        json.dump([line.__dict__ for line in lines], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table("ref", "product", "source", "available", "assigned", "revoked")
+    for line in lines:
+        table.add_row(str(line.ref), line.name, line.serial_source, str(line.available), str(line.assigned),
+                      str(line.revoked))
+    out.print(table)
+
+
+if __name__ == "__main__":
+    app()

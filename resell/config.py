@@ -1,0 +1,73 @@
+"""Settings from the environment (RESELL_*), in one object.
+
+Every knob an operator may turn lives here, with a sane default, so that `make run` works on a
+fresh machine and production only sets what differs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RESELL_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""  # default: SQLite at var/resell.db
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    public_base_url: str = ""  # default: http://{host}:{port}
+
+    jwt_secret: str = ""  # default: generated once into var/jwt-secret
+    access_token_ttl_seconds: int = 300
+    refresh_token_ttl_seconds: int = 1800
+
+    download_days: int = 21
+    cancel_period_days: int = 30
+    download_signing_key: str = ""  # default: derived from the JWT secret
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'resell.db').as_posix()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_jwt_secret(self) -> str:
+        """The JWT key: from the setting, else a random one kept in var/ across restarts."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.var_dir / "jwt-secret"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                tmp.link(path)  # atomic: two workers starting at once agree on one key
+            except FileExistsError:
+                pass
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
+
+    @property
+    def effective_download_key(self) -> bytes:
+        key = self.download_signing_key or ("download:" + self.effective_jwt_secret)
+        return key.encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,382 @@
+"""The tables of resell, as SQLAlchemy Core.
+
+Core rather than ORM mappings: the hot paths (createOrder, stock allocation) read and write rows
+in bulk, one round trip per table, and the services stay explicit about what they touch.
+The Alembic migrations under `migrations/` create exactly this schema, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT ids on PostgreSQL, INTEGER PRIMARY KEY (the rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Money = Numeric(14, 4, asdecimal=True)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps stored in UTC and always read back tz-aware (SQLite would return naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: resell stores UTC instants only")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+Timestamp = UtcDateTime()
+
+# ---------------------------------------------------------------- catalogue
+
+publishers = Table(
+    "publishers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("delivers_directly", Boolean, nullable=False, default=False),
+    Column("keygen_url", String(500)),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ref", BigInteger, nullable=False, unique=True),
+    Column("name", String(300), nullable=False),
+    # software | game | option
+    Column("type", String(20), nullable=False, default="software"),
+    # available | not_available (withdrawn from sale)
+    Column("status", String(20), nullable=False, default="available"),
+    Column("release_date", Date),
+    # download_serial | serial | download | locker
+    Column("delivery_mode", String(20), nullable=False, default="download_serial"),
+    # pool (serials imported by the operator) | none (no serial) | generator (publisher on demand)
+    Column("serial_source", String(20), nullable=False, default="none"),
+    Column("publisher_id", Id, ForeignKey("publishers.id"), nullable=False),
+    Column("short_description", Text, nullable=False, default=""),
+    Column("image_small", String(500)),
+    Column("remark_template", Text, nullable=False, default=""),
+    # status 200 ("almost out") when available serials <= this, 300 when none
+    Column("almost_out_threshold", Integer, nullable=False, default=10),
+    Column("subscription_period", String(20)),  # ISO 8601, e.g. P1Y; null: not a subscription
+    # for type=option: download_extension | backup_dvd
+    Column("option_kind", String(30)),
+    Column("option_period", String(20)),  # download extension length, ISO 8601
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+product_files = Table(
+    "product_files",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("position", Integer, nullable=False, default=0),
+    Column("label", String(300), nullable=False),
+    Column("type", String(30), nullable=False, default="install"),
+    Column("file_name", String(300), nullable=False),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("sha256", String(64)),
+    Column("group", String(100), nullable=False, default=""),
+)
+
+product_prices = Table(
+    "product_prices",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("amount_duty_free", Money, nullable=False),
+    Column("vat_rate", Numeric(6, 3, asdecimal=True), nullable=False, default=0),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("parent_id", Id, ForeignKey("categories.id"), index=True),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+category_labels = Table(
+    "category_labels",
+    metadata,
+    Column("category_id", Id, ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True),
+    Column("language", String(8), primary_key=True),
+    Column("label", String(200), nullable=False),
+)
+
+product_categories = Table(
+    "product_categories",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", Id, ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True),
+)
+
+operating_systems = Table(
+    "operating_systems",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("label", String(100), nullable=False),
+)
+
+product_operating_systems = Table(
+    "product_operating_systems",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("os_id", Id, ForeignKey("operating_systems.id", ondelete="CASCADE"), primary_key=True),
+)
+
+product_links = Table(
+    "product_links",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("linked_product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(10), primary_key=True),  # up | cross
+)
+
+option_eligibility = Table(
+    "option_eligibility",
+    metadata,
+    Column("option_product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# ---------------------------------------------------------------- merchants
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("realm", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("client_secret_hash", String(64), nullable=False),
+    # access tokens issued before this instant are refused (set by DELETE /iam/tokens/reset)
+    Column("tokens_valid_after", Timestamp),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+catalogs = Table(
+    "catalogs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("currency", String(3), nullable=False),
+    Column("cancel_period_days", Integer, nullable=False, default=30),
+    # 1053: the merchant's configuration demands a unit price or total on each line
+    Column("requires_amounts", Boolean, nullable=False, default=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+catalog_products = Table(
+    "catalog_products",
+    metadata,
+    Column("catalog_id", Id, ForeignKey("catalogs.id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+)
+
+# ---------------------------------------------------------------- stock
+
+serials = Table(
+    "serials",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("value", String(500), nullable=False),
+    # available | assigned | revoked
+    Column("status", String(10), nullable=False, default="available"),
+    Column("imported_at", Timestamp, nullable=False),
+    UniqueConstraint("product_id", "value"),
+    # allocation scans only what is still available: the index stays small as stock is sold
+    Index(
+        "ix_serials_available",
+        "product_id",
+        "id",
+        sqlite_where=text("status = 'available'"),
+        postgresql_where=text("status = 'available'"),
+    ),
+)
+
+# The backstop of "a serial is handed out at most once, ever": one row per serial, never deleted.
+serial_assignments = Table(
+    "serial_assignments",
+    metadata,
+    Column("serial_id", Id, ForeignKey("serials.id"), primary_key=True),
+    Column("line_item_id", Id, ForeignKey("line_items.id"), nullable=False, index=True),
+    Column("assigned_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+)
+
+# ---------------------------------------------------------------- orders
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),  # the platform order number (orderNumber)
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False),
+    Column("catalog_id", Id, ForeignKey("catalogs.id"), nullable=False),
+    Column("partner_order_number", String(100), nullable=False),
+    Column("status", String(12), nullable=False, default="active"),  # active | cancelled
+    Column("order_date", Timestamp, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("customer_email", String(320), nullable=False),
+    Column("customer_language", String(10)),
+    Column("customer_partner_id", String(100)),
+    Column("customer", JSON, nullable=False),
+    Column("payment", JSON),
+    Column("discounts", JSON),
+    Column("metadata", JSON),
+    Column("marketing_program_id", String(100)),
+    Column("affiliate_id", BigInteger),
+    Column("download_end_date", Date, nullable=False),
+    Column("cancelled_at", Timestamp),
+    Column("cancel_reason", Integer),
+    Column("cancel_comment", Text),
+    # renewals: the order of generation 0, and this order's generation
+    Column("parent_order_id", Id, ForeignKey("orders.id")),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("merchant_id", "partner_order_number"),
+    Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
+    Index("ix_orders_merchant_email", "merchant_id", "customer_email"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("product_ref", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("vat_rate", Numeric(6, 3, asdecimal=True)),
+    Column("amount_duty_free", Money),
+    Column("amount_total", Money),
+    Column("end_user_email", String(320)),
+    Column("discounts", JSON),
+    Column("remark", Text, nullable=False, default=""),
+    # random, unguessable: download links are built from it (resell.domain.links)
+    Column("download_token", String(32), nullable=False, unique=True),
+)
+
+# One line item per unit of quantity: it holds that unit's serial and subscription.
+line_items = Table(
+    "line_items",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_line_id", Id, ForeignKey("order_lines.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("line_item_id", Id, ForeignKey("line_items.id"), nullable=False, unique=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("period", String(20), nullable=False),
+    Column("generation", Integer, nullable=False, default=0),
+    # ACTIVE | CANCELLED | TERMINATED | EXPIRED | RENEWAL_PENDING
+    Column("status", String(20), nullable=False, default="ACTIVE"),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Money),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("next_change_at", Timestamp),
+    Index("ix_subscriptions_due", "status", "next_change_at"),
+)
+
+# ---------------------------------------------------------------- events
+
+# Append-only: who changed what, when, from what to what. Webhooks are built from these.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", Timestamp, nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("entity", String(30), nullable=False),
+    Column("entity_id", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Index("ix_audit_events_entity", "entity", "entity_id"),
+)
+
+# Side effects (emails, webhooks, publisher calls) written in the transaction that caused them and
+# delivered by the worker after commit, at least once, each with its stable event id.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("kind", String(50), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("available_at", Timestamp, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("delivered_at", Timestamp),
+    Index(
+        "ix_outbox_pending",
+        "available_at",
+        sqlite_where=text("delivered_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL"),
+    ),
+)

@@ -1,0 +1,1 @@
+"""The demo catalogue shipped with resell (catalog.json)."""

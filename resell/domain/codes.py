@@ -1,0 +1,176 @@
+"""Response codes of the Connect API (contract section 5) and the refusal that carries them.
+
+A service refuses a request by raising `Refusal(code)`; every protocol renders it the same way,
+so a code and its message are defined once, here.
+"""
+
+from __future__ import annotations
+
+OK = 0
+SECRET_MISSING = 70
+SECRET_NOT_VALID = 71
+INTERNAL_ERROR = 1000
+
+# Generic messages; an operation may use a more specific one (see OPERATION_MESSAGES).
+MESSAGES: dict[int, str] = {
+    0: "OK",
+    70: "secret is missing",
+    71: "secret not valid",
+    100: "order missing",
+    101: "value not valid",
+    110: "value missing",
+    111: "value not valid",
+    120: "currency missing",
+    121: "currency not valid",
+    130: "partnerOrderNumber missing",
+    140: "orderDate missing",
+    141: "orderDate not valid",
+    200: "orderLines missing",
+    210: "productRef missing",
+    211: "productRef not valid",
+    220: "quantity missing",
+    221: "quantity not valid",
+    230: "vatRate missing",
+    231: "vatRate not valid",
+    240: "amountDutyFree missing",
+    241: "amountDutyFree not valid",
+    250: "amountTotal missing",
+    251: "amountTotal not valid",
+    310: "customer partnerId missing",
+    311: "customer partnerId not valid",
+    320: "customer email missing",
+    321: "customer email not valid",
+    330: "customer language missing",
+    331: "customer language not valid",
+    340: "ipV4 missing",
+    341: "ipV4 not valid",
+    410: "delivery location missing",
+    420: "invoice location missing",
+    430: "title missing",
+    431: "title not valid",
+    440: "lastName missing",
+    441: "lastName not valid",
+    450: "firstName missing",
+    451: "firstName not valid",
+    460: "address1 missing",
+    461: "address1 not valid",
+    480: "zipCode missing",
+    481: "zipCode not valid",
+    490: "city missing",
+    491: "city not valid",
+    500: "country missing",
+    501: "country not valid",
+    530: "phone missing",
+    531: "phone not valid",
+    540: "fax missing",
+    541: "fax not valid",
+    550: "province missing",
+    551: "province not valid",
+    600: "discount missing",
+    610: "discount foreignRef missing",
+    611: "discount foreignRef not valid",
+    620: "discount label missing",
+    621: "discount label not valid",
+    630: "discount priceDelta missing",
+    631: "discount priceDelta not valid",
+    640: "discount operation missing",
+    641: "discount operation not valid",
+    650: "discount operationValue missing",
+    651: "discount operationValue not valid",
+    700: "payment missing",
+    710: "paymentMethod missing",
+    711: "paymentMethod not valid",
+    720: "transactionId missing",
+    721: "transactionId not valid",
+    750: "metadata missing",
+    751: "metadata key missing",
+    1000: "Internal error",
+    1010: "order already created",
+    1011: "order already cancelled",
+    1020: "product reference doesn't exist",
+    1021: "currency doesn't exist",
+    1022: "language doesn't exist",
+    1023: "country doesn't exist",
+    1030: "malformed document",
+    1035: "affiliateId inactive or invalid",
+    1041: "backup DVD not possible for this cart",
+    1042: "option not eligible for every product of the order",
+    1043: "option without a base product",
+    1044: "out of stock",
+    1046: "ipV4 or ipV6 required with payment",
+    1048: "province required for US, CA, BR and AU",
+    1049: "province not valid",
+    1051: "licences currently not available",
+    1053: "configuration requires unit price or total amount",
+}
+
+# Messages that differ per operation, where the contract fixes them.
+OPERATION_MESSAGES: dict[str, dict[int, str]] = {
+    "getOrderData": {100: "partnerOrderNumber missing", 1010: "order not found"},
+    "getDownloadInfo": {100: "partnerOrderNumber missing", 1010: "order not found"},
+    "cancelOrder": {
+        100: "reasonCode missing",
+        101: "reasonCode not valid",
+        110: "partnerOrderNumber missing",
+        1010: "order not found",
+        1011: "order already cancelled",
+        1020: "cancel period expired",
+        1030: "unauthorized cancel",
+    },
+    "updateDownloadTime": {
+        100: "partnerOrderNumber missing",
+        110: "value missing",
+        111: "value not valid",
+        1010: "order not found",
+        1011: "order already cancelled",
+    },
+    "getStockStatus": {
+        100: "productRef missing",
+        101: "productRef invalid",
+        1010: "product doesn't exist",
+    },
+    "getCrossUpSell": {
+        100: "productRef is missing",
+        110: "Product ref is missing",
+        111: "Product ref is invalid",
+        120: "quantity is missing",
+        121: "quantity is invalid",
+        130: "Language is missing",
+        131: "Language is invalid",
+        1000: "Internal error",
+        1010: "productRef not found",
+    },
+}
+
+
+def message_for(code: int, operation: str | None = None) -> str:
+    if operation is not None:
+        specific = OPERATION_MESSAGES.get(operation, {}).get(code)
+        if specific is not None:
+            return specific
+    return MESSAGES.get(code, "error")
+
+
+class Refusal(Exception):
+    """A business outcome that the contract's code tables cover: rendered as a reply, not an error."""
+
+    def __init__(self, code: int, message: str | None = None):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+    def message_in(self, operation: str | None) -> str:
+        return self.message or message_for(self.code, operation)
+
+# Names for the codes the services raise by hand (the rest come from the request parser).
+NOT_FOUND = 1010
+ALREADY_CANCELLED = 1011
+PRODUCT_UNKNOWN = 1020
+CURRENCY_UNKNOWN = 1021
+MALFORMED = 1030
+BACKUP_DVD_IMPOSSIBLE = 1041
+OPTION_NOT_ELIGIBLE = 1042
+OPTION_WITHOUT_BASE = 1043
+OUT_OF_STOCK = 1044
+NOT_AVAILABLE = 1051
+AMOUNTS_REQUIRED = 1053

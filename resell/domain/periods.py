@@ -1,0 +1,67 @@
+"""ISO 8601 periods (`P1Y5M2D`) and dates, on top of isodate.
+
+Used for download windows, the download-extension option and subscription terms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import isodate
+
+# Years, months, weeks and days only: a download end date has no time of day.
+_PERIOD = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_period(text: str) -> isodate.Duration | dt.timedelta:
+    """Parse a date period like P1Y, P0Y6M, P6Y14M1D; ValueError for anything else."""
+    if not isinstance(text, str) or not _PERIOD.match(text.strip().upper()):
+        raise ValueError(f"not an ISO 8601 period: {text!r}")
+    return isodate.parse_duration(text.strip().upper())
+
+
+def is_period(text: object) -> bool:
+    try:
+        parse_period(text)  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    return True
+
+
+def add_period(day: dt.date, period: str) -> dt.date:
+    """The date `period` after `day` (month arithmetic clamps to the month's last day)."""
+    result = day + parse_period(period)
+    return result if isinstance(result, dt.date) else day
+
+
+def parse_date(text: object) -> dt.date:
+    """A calendar date `YYYY-MM-DD`; ValueError otherwise."""
+    if not isinstance(text, str) or not _DATE.match(text.strip()):
+        raise ValueError(f"not a date: {text!r}")
+    return dt.date.fromisoformat(text.strip())
+
+
+def parse_timestamp(text: object) -> dt.datetime:
+    """An ISO 8601 date-time (offset optional, UTC assumed) or a bare date; ValueError otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("empty timestamp")
+    value = text.strip()
+    try:
+        if _DATE.match(value):
+            parsed = dt.datetime.combine(dt.date.fromisoformat(value), dt.time())
+        else:
+            parsed = dt.datetime.fromisoformat(value)  # 3.11: T or space, Z, offsets, fractions
+    except ValueError as exc:
+        raise ValueError(str(exc)) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+def iso_offset(moment: dt.datetime) -> str:
+    """`2004-02-12T15:19:21+00:00`: the contract's orderDate form."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.replace(microsecond=0).isoformat()

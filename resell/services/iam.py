@@ -1,0 +1,197 @@
+"""Identity: OAuth-style tokens for merchants, and resolving who a /connect call acts for.
+
+Access tokens are short-lived HS256 JWTs; refresh tokens are JWTs too, but each one's id is kept
+in `refresh_tokens` so it can be revoked (DELETE /iam/tokens/reset) and used only once (rotation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from sqlalchemy import select, update
+
+from resell.db.tables import catalogs, merchants, refresh_tokens
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.secrets import hash_secret, secret_matches
+from resell.services.context import Caller, Context
+
+ALGORITHM = "HS256"
+
+
+class Unauthorized(Exception):
+    """Bad credentials or a token that is missing, malformed, expired or revoked: HTTP 401."""
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+    session_state: str
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    merchant_id: int
+    realm: str
+    issued_ms: int
+
+
+def _encode(ctx: Context, merchant_id: int, realm: str, kind: str, ttl: int, jti: str, session: str) -> str:
+    now = ctx.now()
+    claims = {
+        "sub": str(merchant_id),
+        "realm": realm,
+        "typ": kind,
+        "iat": int(now.timestamp()),
+        "ims": int(now.timestamp() * 1000),
+        "exp": int(now.timestamp()) + ttl,
+        "jti": jti,
+        "sid": session,
+    }
+    return jwt.encode(claims, ctx.settings.effective_jwt_secret, algorithm=ALGORITHM)
+
+
+def _decode(ctx: Context, token: str, kind: str) -> dict:
+    try:
+        claims = jwt.decode(
+            token,
+            ctx.settings.effective_jwt_secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "iat", "jti", "typ"], "verify_iat": False},
+            leeway=0,
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(str(exc)) from exc
+    if claims.get("typ") != kind:
+        raise Unauthorized("wrong token type")
+    if claims["exp"] <= ctx.now().timestamp():
+        raise Unauthorized("expired")
+    return claims
+
+
+def _new_pair(ctx: Context, conn, merchant_id: int, realm: str) -> TokenPair:  # type: ignore[no-untyped-def]
+    settings = ctx.settings
+    session = str(uuid.uuid4())
+    jti = uuid.uuid4().hex
+    conn.execute(
+        refresh_tokens.insert().values(
+            jti=jti,
+            merchant_id=merchant_id,
+            expires_at=ctx.now() + dt.timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+    )
+    return TokenPair(
+        access_token=_encode(
+            ctx, merchant_id, realm, "access", settings.access_token_ttl_seconds, uuid.uuid4().hex, session
+        ),
+        refresh_token=_encode(ctx, merchant_id, realm, "refresh", settings.refresh_token_ttl_seconds, jti, session),
+        expires_in=settings.access_token_ttl_seconds,
+        refresh_expires_in=settings.refresh_token_ttl_seconds,
+        session_state=session,
+    )
+
+
+def _merchant_by_credentials(conn, realm: str, client_secret: str):  # type: ignore[no-untyped-def]
+    row = conn.execute(
+        select(merchants.c.id, merchants.c.realm, merchants.c.client_secret_hash, merchants.c.active).where(
+            merchants.c.realm == realm
+        )
+    ).first()
+    # Hash even when the realm is unknown, so timing does not tell which realms exist.
+    stored = row.client_secret_hash if row is not None else hash_secret("")
+    if not secret_matches(client_secret, stored) or row is None or not row.active:
+        raise Unauthorized("bad credentials")
+    return row
+
+
+def issue_tokens(ctx: Context, realm: str, client_secret: str) -> TokenPair:
+    """grant_type=client_credentials."""
+    with ctx.db.write() as conn:
+        row = _merchant_by_credentials(conn, realm, client_secret)
+        return _new_pair(ctx, conn, row.id, row.realm)
+
+
+def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_token: str) -> TokenPair:
+    """grant_type=refresh_token: the old refresh token is used up, a new pair is issued."""
+    claims = _decode(ctx, refresh_token, "refresh")
+    with ctx.db.write() as conn:
+        row = _merchant_by_credentials(conn, realm, client_secret)
+        if str(row.id) != claims["sub"]:
+            raise Unauthorized("refresh token of another client")
+        used = conn.execute(
+            update(refresh_tokens)
+            .where(
+                refresh_tokens.c.jti == claims["jti"],
+                refresh_tokens.c.merchant_id == row.id,
+                refresh_tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=ctx.now())
+        )
+        if used.rowcount != 1:
+            raise Unauthorized("refresh token revoked or unknown")
+        return _new_pair(ctx, conn, row.id, row.realm)
+
+
+def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
+    if not token:
+        raise Unauthorized("missing token")
+    claims = _decode(ctx, token, "access")
+    try:
+        return TokenClaims(merchant_id=int(claims["sub"]), realm=str(claims.get("realm", "")),
+                           issued_ms=int(claims.get("ims", claims["iat"] * 1000)))
+    except (TypeError, ValueError) as exc:
+        raise Unauthorized("malformed claims") from exc
+
+
+def reset_tokens(ctx: Context, token: str | None) -> None:
+    """Revoke every refresh token of the token's client, and every access token issued so far."""
+    claims = verify_access_token(ctx, token)
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        conn.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.merchant_id == claims.merchant_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        conn.execute(update(merchants).where(merchants.c.id == claims.merchant_id).values(tokens_valid_after=now))
+
+
+def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller:
+    """Token first (401), then the catalogue secret (70 missing, 71 unknown or another merchant's)."""
+    claims = verify_access_token(ctx, bearer)
+    with ctx.db.read() as conn:
+        merchant = conn.execute(
+            select(merchants.c.active, merchants.c.tokens_valid_after).where(merchants.c.id == claims.merchant_id)
+        ).first()
+        if merchant is None or not merchant.active:
+            raise Unauthorized("unknown client")
+        if merchant.tokens_valid_after is not None and claims.issued_ms < merchant.tokens_valid_after.timestamp() * 1000:
+            raise Unauthorized("revoked")
+        if secret is None or not secret.strip():
+            raise Refusal(codes.SECRET_MISSING)
+        catalog = conn.execute(
+            select(
+                catalogs.c.id,
+                catalogs.c.merchant_id,
+                catalogs.c.currency,
+                catalogs.c.cancel_period_days,
+                catalogs.c.requires_amounts,
+                catalogs.c.secret_hash,
+            ).where(catalogs.c.secret_hash == hash_secret(secret.strip()))
+        ).first()
+    if catalog is None or catalog.merchant_id != claims.merchant_id:
+        raise Refusal(codes.SECRET_NOT_VALID)
+    return Caller(
+        merchant_id=claims.merchant_id,
+        realm=claims.realm,
+        catalog_id=catalog.id,
+        currency=catalog.currency,
+        cancel_period_days=catalog.cancel_period_days,
+        requires_amounts=catalog.requires_amounts,
+    )

@@ -1,0 +1,109 @@
+"""Merchants and their catalogues: created by the operator, secrets shown once and stored hashed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pycountry
+from sqlalchemy import select
+
+from resell.db.tables import catalog_products, catalogs, merchants, products
+from resell.domain.secrets import hash_secret, new_secret
+from resell.services.context import Context
+from resell.services.events import audit
+
+
+class MerchantError(ValueError):
+    """An operator mistake (unknown realm, bad currency...): the CLI prints it."""
+
+
+@dataclass(frozen=True)
+class NewCatalog:
+    catalog_id: int
+    name: str
+    secret: str
+    currency: str
+    product_refs: list[int]
+
+
+@dataclass(frozen=True)
+class NewMerchant:
+    merchant_id: int
+    realm: str
+    client_secret: str
+
+
+def create_merchant(ctx: Context, realm: str, name: str | None = None, actor: str = "operator") -> NewMerchant:
+    realm = realm.strip()
+    if not realm:
+        raise MerchantError("realm must not be empty")
+    client_secret = new_secret()
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        if conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).first():
+            raise MerchantError(f"merchant {realm!r} exists already")
+        merchant_id = conn.execute(
+            merchants.insert().values(
+                realm=realm, name=name or realm, client_secret_hash=hash_secret(client_secret), active=True,
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        audit(conn, now, actor, "merchant", merchant_id, "created", after={"realm": realm})
+    return NewMerchant(merchant_id=merchant_id, realm=realm, client_secret=client_secret)
+
+
+def add_catalog(
+    ctx: Context,
+    realm: str,
+    name: str,
+    currency: str,
+    product_refs: list[int] | None = None,
+    cancel_period_days: int | None = None,
+    requires_amounts: bool = False,
+    actor: str = "operator",
+) -> NewCatalog:
+    """A sales territory of a merchant: its currency, the products it sells, its secret."""
+    currency = currency.strip().upper()
+    if pycountry.currencies.get(alpha_3=currency) is None:
+        raise MerchantError(f"{currency!r} is not an ISO 4217 currency")
+    secret = new_secret()
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        merchant = conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).first()
+        if merchant is None:
+            raise MerchantError(f"no merchant {realm!r}")
+        if product_refs is None:
+            rows = conn.execute(select(products.c.id, products.c.ref)).all()
+        else:
+            rows = conn.execute(select(products.c.id, products.c.ref).where(products.c.ref.in_(product_refs))).all()
+            missing = set(product_refs) - {r.ref for r in rows}
+            if missing:
+                raise MerchantError(f"unknown product refs: {sorted(missing)}")
+        catalog_id = conn.execute(
+            catalogs.insert().values(
+                merchant_id=merchant.id,
+                name=name,
+                secret_hash=hash_secret(secret),
+                currency=currency,
+                cancel_period_days=cancel_period_days or ctx.settings.cancel_period_days,
+                requires_amounts=requires_amounts,
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        if rows:
+            conn.execute(catalog_products.insert(), [{"catalog_id": catalog_id, "product_id": r.id} for r in rows])
+        audit(conn, now, actor, "merchant", merchant.id, "catalog_added",
+              after={"catalog": name, "currency": currency, "products": len(rows)})
+    return NewCatalog(catalog_id, name, secret, currency, sorted(r.ref for r in rows))
+
+
+def rotate_client_secret(ctx: Context, realm: str, actor: str = "operator") -> str:
+    secret = new_secret()
+    with ctx.db.write() as conn:
+        result = conn.execute(
+            merchants.update().where(merchants.c.realm == realm).values(client_secret_hash=hash_secret(secret))
+        )
+        if result.rowcount != 1:
+            raise MerchantError(f"no merchant {realm!r}")
+        audit(conn, ctx.now(), actor, "merchant", realm, "client_secret_rotated")
+    return secret

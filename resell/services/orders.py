@@ -1,0 +1,458 @@
+"""The order lifecycle: create, read, cancel, download window. One transaction per use case.
+
+createOrder is the heart of resell: it refuses the whole order on the first problem (any short line
+is 1044), allocates serials under a lock in the same transaction that records the order, and is
+idempotent per partnerOrderNumber (1010), also when duplicates race each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import Connection, exc, select, update
+
+from resell.db.tables import (
+    line_items,
+    option_eligibility,
+    order_lines,
+    orders,
+    product_files,
+    product_prices,
+    products,
+    publishers,
+    serial_assignments,
+    serials,
+    subscriptions,
+)
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.links import download_path, new_line_token
+from resell.domain.order_request import OrderRequest
+from resell.domain.periods import add_period, parse_date, parse_period
+from resell.domain.remarks import fill_remark
+from resell.domain.requests import is_blank, partner_order_number, reason_code
+from resell.services import stock
+from resell.services.context import Caller, Context
+from resell.services.events import audit, enqueue
+from resell.services.tenancy import catalog_products_query, order_of
+
+# ---------------------------------------------------------------- views (what every protocol renders)
+
+
+@dataclass(frozen=True)
+class FileView:
+    file_id: int
+    label: str
+    type: str
+    url: str
+    size: int
+    group: str
+    date_first_download: dt.datetime | None = None
+    date_last_download: dt.datetime | None = None
+    count_start_download: int = 0
+    count_complete_download: int = 0
+
+
+@dataclass(frozen=True)
+class LineItemView:
+    serials: list[str]
+    subscription_id: int | None
+
+
+@dataclass(frozen=True)
+class OrderLineView:
+    product_ref: int
+    line_items: list[LineItemView]
+    files: list[FileView]
+    date_end_download: dt.date
+    digital_locker_link: str | None
+    remark: str
+
+
+@dataclass(frozen=True)
+class OrderView:
+    partner_order_number: str
+    order_number: int
+    status: str
+    order_date: dt.datetime
+    download_end_date: dt.date
+    lines: list[OrderLineView]
+    download_manager: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    partner_order_number: str
+    order_number: int
+    new_download_end_date: dt.date
+
+
+@dataclass(frozen=True)
+class DownloadTimeResult:
+    partner_order_number: str
+    new_download_end_date: dt.date
+
+
+# ---------------------------------------------------------------- createOrder
+
+
+@dataclass
+class _Line:
+    """One requested line with its product row, as checked against the catalogue."""
+
+    position: int
+    request_line: object
+    product: object
+    remark: str = ""
+    allocated: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today: dt.date) -> list[_Line]:
+    """Catalogue rules, in the order a merchant can fix them: product, availability, options, amounts."""
+    refs = {line.product_ref for line in request.lines}
+    rows = conn.execute(
+        catalog_products_query(
+            caller,
+            products.c.id, products.c.ref, products.c.name, products.c.type, products.c.status,
+            products.c.release_date, products.c.serial_source, products.c.remark_template,
+            products.c.subscription_period, products.c.option_kind, products.c.option_period,
+            products.c.almost_out_threshold, products.c.publisher_id,
+        ).where(products.c.ref.in_(refs))
+    ).all()
+    by_ref = {row.ref: row for row in rows}
+    lines = []
+    for position, line in enumerate(request.lines):
+        product = by_ref.get(line.product_ref)
+        if product is None:
+            raise Refusal(codes.PRODUCT_UNKNOWN)
+        lines.append(_Line(position, line, product))
+    for entry in lines:
+        product = entry.product
+        if product.status != "available" or (product.release_date is not None and product.release_date > today):
+            raise Refusal(codes.NOT_AVAILABLE)  # withdrawn, or a pre-order not yet released
+        if product.serial_source == "generator":
+            raise Refusal(codes.NOT_AVAILABLE)  # no key generator is connected yet
+    options = [e for e in lines if e.product.type == "option"]
+    base = [e for e in lines if e.product.type != "option"]
+    if options and not base:
+        raise Refusal(codes.OPTION_WITHOUT_BASE)
+    if options:
+        eligible = defaultdict(set)
+        for option_id, product_id in conn.execute(
+            select(option_eligibility.c.option_product_id, option_eligibility.c.product_id).where(
+                option_eligibility.c.option_product_id.in_([e.product.id for e in options])
+            )
+        ):
+            eligible[option_id].add(product_id)
+        for option in options:
+            if any(b.product.id not in eligible[option.product.id] for b in base):
+                raise Refusal(codes.OPTION_NOT_ELIGIBLE)
+            if option.product.option_kind == "backup_dvd" and request.customer.delivery is None:
+                raise Refusal(410)
+    if caller.requires_amounts and any(
+        e.request_line.amount_duty_free is None and e.request_line.amount_total is None for e in lines
+    ):
+        raise Refusal(codes.AMOUNTS_REQUIRED)
+    return lines
+
+
+def _download_end(now: dt.datetime, lines: list[_Line], download_days: int) -> dt.date:
+    end = now.date() + dt.timedelta(days=download_days)
+    for entry in lines:
+        if entry.product.option_kind == "download_extension" and entry.product.option_period:
+            for _ in range(entry.request_line.quantity):
+                end = add_period(end, entry.product.option_period)
+    return end
+
+
+def _unit_amount(line, price) -> Decimal | None:  # type: ignore[no-untyped-def]
+    if line.amount_total is not None:
+        return line.amount_total / line.quantity
+    if line.amount_duty_free is not None:
+        return line.amount_duty_free / line.quantity
+    return price
+
+
+def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderView:
+    try:
+        return _create_order(ctx, caller, request)
+    except exc.IntegrityError:
+        # A concurrent duplicate committed first (PostgreSQL reports it at our insert): 1010.
+        with ctx.db.read() as conn:
+            if order_of(conn, ctx.db, caller, request.partner_order_number) is not None:
+                raise Refusal(codes.NOT_FOUND) from None
+        raise
+
+
+def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderView:
+    if request.currency != caller.currency:
+        raise Refusal(codes.CURRENCY_UNKNOWN)
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        if order_of(conn, ctx.db, caller, request.partner_order_number) is not None:
+            raise Refusal(codes.NOT_FOUND)  # 1010: "order already created"
+        lines = _check_lines(conn, caller, request, now.date())
+        customer = request.customer
+        order_id = conn.execute(
+            orders.insert().values(
+                merchant_id=caller.merchant_id,
+                catalog_id=caller.catalog_id,
+                partner_order_number=request.partner_order_number,
+                status="active",
+                order_date=request.order_date,
+                currency=request.currency,
+                customer_email=customer.email,
+                customer_language=customer.language,
+                customer_partner_id=customer.partner_id,
+                customer=customer.as_json(),
+                payment=request.payment.as_json() if request.payment else None,
+                discounts=[d.as_json() for d in request.discounts] or None,
+                metadata=[{"key": k, "value": v} for k, v in request.metadata] or None,
+                marketing_program_id=request.marketing_program_id,
+                affiliate_id=request.affiliate_id,
+                download_end_date=_download_end(now, lines, ctx.settings.download_days),
+                generation=0,
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+
+        # Serials: the whole order or nothing. Products in id order, so PostgreSQL never deadlocks.
+        wanted: dict[int, int] = defaultdict(int)
+        for entry in lines:
+            if entry.product.serial_source == "pool":
+                wanted[entry.product.id] += entry.request_line.quantity
+        pools = {pid: stock.allocate(conn, ctx.db, pid, n) for pid, n in sorted(wanted.items())}
+
+        prices = dict(
+            conn.execute(
+                select(product_prices.c.product_id, product_prices.c.amount_duty_free).where(
+                    product_prices.c.product_id.in_([e.product.id for e in lines]),
+                    product_prices.c.currency == request.currency,
+                )
+            ).all()
+        )
+        invoice = customer.invoice
+        assignments, subs = [], []
+        for entry in lines:
+            line, product = entry.request_line, entry.product
+            remark = fill_remark(
+                product.remark_template, first_name=invoice.first_name, last_name=invoice.last_name,
+                game_name=product.name, order_number=order_id,
+            )
+            line_id = conn.execute(
+                order_lines.insert().values(
+                    order_id=order_id, position=entry.position, product_id=product.id, product_ref=product.ref,
+                    quantity=line.quantity, vat_rate=line.vat_rate, amount_duty_free=line.amount_duty_free,
+                    amount_total=line.amount_total, end_user_email=line.end_user_email,
+                    discounts=[d.as_json() for d in line.discounts] or None, remark=remark,
+                    download_token=new_line_token(),
+                )
+            ).inserted_primary_key[0]
+            for unit in range(line.quantity):
+                item_id = conn.execute(
+                    line_items.insert().values(order_line_id=line_id, position=unit)
+                ).inserted_primary_key[0]
+                if product.serial_source == "pool":
+                    serial_id, _value = pools[product.id].pop(0)
+                    assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
+                if product.subscription_period:
+                    expires = now + parse_period(product.subscription_period)
+                    subs.append({
+                        "order_id": order_id, "line_item_id": item_id, "product_id": product.id,
+                        "period": product.subscription_period, "generation": 0, "status": "ACTIVE",
+                        "currency": request.currency, "amount": _unit_amount(line, prices.get(product.id)),
+                        "created_at": now, "updated_at": now, "expires_at": expires, "next_change_at": expires,
+                    })
+        if assignments:
+            conn.execute(serial_assignments.insert(), assignments)
+        if subs:
+            conn.execute(subscriptions.insert(), subs)
+        actor = f"merchant:{caller.realm}"
+        audit(conn, now, actor, "order", order_id, "created",
+              after={"partnerOrderNumber": request.partner_order_number, "lines": len(lines),
+                     "serials": len(assignments)})
+        enqueue(conn, now, "order.created", {"merchantId": caller.merchant_id, "orderNumber": order_id,
+                                             "partnerOrderNumber": request.partner_order_number})
+        return _order_view(conn, ctx, order_id)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _order_view(conn: Connection, ctx: Context, order_id: int) -> OrderView:
+    order = conn.execute(select(orders).where(orders.c.id == order_id)).one()
+    lines = conn.execute(
+        select(order_lines, products.c.delivery_mode)
+        .join(products, products.c.id == order_lines.c.product_id)
+        .where(order_lines.c.order_id == order_id)
+        .order_by(order_lines.c.position)
+    ).all()
+    line_ids = [line.id for line in lines]
+    items = conn.execute(
+        select(line_items.c.id, line_items.c.order_line_id, subscriptions.c.id.label("subscription_id"))
+        .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
+        .where(line_items.c.order_line_id.in_(line_ids))
+        .order_by(line_items.c.order_line_id, line_items.c.position)
+    ).all()
+    serial_values = defaultdict(list)
+    for item_id, value in conn.execute(
+        select(serial_assignments.c.line_item_id, serials.c.value)
+        .join(serials, serials.c.id == serial_assignments.c.serial_id)
+        .where(serial_assignments.c.line_item_id.in_([i.id for i in items]))
+        .order_by(serial_assignments.c.serial_id)
+    ):
+        serial_values[item_id].append(value)
+    files = defaultdict(list)
+    for f in conn.execute(
+        select(product_files)
+        .where(product_files.c.product_id.in_({line.product_id for line in lines}))
+        .order_by(product_files.c.position)
+    ):
+        files[f.product_id].append(f)
+    items_by_line = defaultdict(list)
+    for item in items:
+        items_by_line[item.order_line_id].append(
+            LineItemView(serials=serial_values[item.id], subscription_id=item.subscription_id)
+        )
+    base = ctx.settings.base_url
+    key = ctx.settings.effective_download_key
+    return OrderView(
+        partner_order_number=order.partner_order_number,
+        order_number=order.id,
+        status=order.status,
+        order_date=order.order_date,
+        download_end_date=order.download_end_date,
+        lines=[
+            OrderLineView(
+                product_ref=line.product_ref,
+                line_items=items_by_line[line.id],
+                files=[
+                    FileView(
+                        file_id=f.id, label=f.label, type=f.type, size=f.size, group=f.group,
+                        url=base + download_path(key, line.download_token, f.id),
+                    )
+                    for f in files[line.product_id]
+                ],
+                date_end_download=order.download_end_date,
+                digital_locker_link=None,
+                remark=line.remark,
+            )
+            for line in lines
+        ],
+        download_manager=None,
+    )
+
+
+def _require_order(conn: Connection, ctx: Context, caller: Caller, pon: str, lock: bool = False):  # type: ignore[no-untyped-def]
+    order = order_of(conn, ctx.db, caller, pon, lock=lock)
+    if order is None:
+        raise Refusal(codes.NOT_FOUND)
+    return order
+
+
+def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
+    pon = partner_order_number(raw_partner_order_number, missing=100)
+    with ctx.db.read() as conn:
+        order = _require_order(conn, ctx, caller, pon)
+        return _order_view(conn, ctx, order.id)
+
+
+def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
+    """The order's files with their download counters (counted by the download endpoint)."""
+    return get_order(ctx, caller, raw_partner_order_number)
+
+
+# ---------------------------------------------------------------- changing an order
+
+
+def cancel_order(
+    ctx: Context, caller: Caller, raw_partner_order_number: object, raw_reason: object, comment: object
+) -> CancelResult:
+    """Revoke the licences at once, stop the downloads, terminate subscriptions, tell the publishers."""
+    reason = reason_code(raw_reason)
+    pon = partner_order_number(raw_partner_order_number, missing=110)
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        order = _require_order(conn, ctx, caller, pon, lock=True)
+        if order.status == "cancelled":
+            raise Refusal(codes.ALREADY_CANCELLED)
+        if now > order.created_at + dt.timedelta(days=caller.cancel_period_days):
+            raise Refusal(1020)
+        today = now.date()
+        conn.execute(
+            update(orders).where(orders.c.id == order.id).values(
+                status="cancelled", cancelled_at=now, cancel_reason=reason,
+                cancel_comment=None if is_blank(comment) else str(comment)[:2000], download_end_date=today,
+            )
+        )
+        revoked = conn.execute(
+            select(serial_assignments.c.serial_id, serials.c.value, products.c.ref, products.c.publisher_id)
+            .join(serials, serials.c.id == serial_assignments.c.serial_id)
+            .join(products, products.c.id == serials.c.product_id)
+            .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
+            .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+            .where(order_lines.c.order_id == order.id, serial_assignments.c.revoked_at.is_(None))
+        ).all()
+        serial_ids = [r.serial_id for r in revoked]
+        if serial_ids:
+            conn.execute(update(serials).where(serials.c.id.in_(serial_ids)).values(status="revoked"))
+            conn.execute(
+                update(serial_assignments).where(serial_assignments.c.serial_id.in_(serial_ids)).values(revoked_at=now)
+            )
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.order_id == order.id, subscriptions.c.status.in_(["ACTIVE", "CANCELLED", "RENEWAL_PENDING"]))
+            .values(status="TERMINATED", updated_at=now, next_change_at=None)
+        )
+        actor = f"merchant:{caller.realm}"
+        audit(conn, now, actor, "order", order.id, "cancelled", before={"status": order.status},
+              after={"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serial_ids)})
+        enqueue(conn, now, "order.cancelled", {"merchantId": caller.merchant_id, "orderNumber": order.id,
+                                               "partnerOrderNumber": pon, "reasonCode": reason})
+        by_publisher = defaultdict(list)
+        for r in revoked:
+            by_publisher[r.publisher_id].append({"productRef": r.ref, "serial": r.value})
+        if by_publisher:
+            keys = dict(conn.execute(
+                select(publishers.c.id, publishers.c.key).where(publishers.c.id.in_(list(by_publisher)))
+            ).all())
+            for publisher_id, revoked_serials in by_publisher.items():
+                enqueue(conn, now, "publisher.serials_revoked",
+                        {"publisher": keys[publisher_id], "orderNumber": order.id, "serials": revoked_serials})
+    return CancelResult(pon, order.id, today)
+
+
+def update_download_time(ctx: Context, caller: Caller, raw_partner_order_number: object, value: object) -> DownloadTimeResult:
+    """`value` is the new end date (YYYY-MM-DD) or an ISO 8601 period added to the current one."""
+    pon = partner_order_number(raw_partner_order_number, missing=100)
+    if is_blank(value):
+        raise Refusal(110)
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        order = _require_order(conn, ctx, caller, pon, lock=True)
+        if order.status == "cancelled":
+            raise Refusal(codes.ALREADY_CANCELLED)
+        text = str(value).strip() if isinstance(value, str) else None
+        try:
+            new_end = parse_date(text) if text and "-" in text else add_period(order.download_end_date, text or "")
+        except (ValueError, OverflowError):
+            raise Refusal(111) from None
+        if new_end < order.created_at.date() or new_end.year > 9000:
+            raise Refusal(111)
+        conn.execute(update(orders).where(orders.c.id == order.id).values(download_end_date=new_end))
+        audit(conn, now, f"merchant:{caller.realm}", "order", order.id, "download_time_updated",
+              before={"downloadEndDate": order.download_end_date.isoformat()},
+              after={"downloadEndDate": new_end.isoformat()})
+        enqueue(conn, now, "download.extended", {"merchantId": caller.merchant_id, "orderNumber": order.id,
+                                                 "partnerOrderNumber": pon, "downloadEndDate": new_end.isoformat()})
+    return DownloadTimeResult(pon, new_end)
+
+
+def submit_order(ctx: Context, caller: Caller, body: object) -> OrderView:
+    """createOrder from the decoded request document, as every protocol receives it."""
+    from resell.domain.order_request import parse_order_request
+
+    return create_order(ctx, caller, parse_order_request(body))

@@ -1,0 +1,147 @@
+"""createOrder, getOrderData, cancelOrder, getDownloadInfo, updateDownloadTime over real HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.conftest import Merchant, World, order_body
+
+
+def test_create_order_returns_serials_files_end_date_and_remark(shop_a: Merchant, world: World, clock) -> None:
+    reply = shop_a.call("POST", "/order/new", order_body("PON-1", (1001, 2), (1002, 1)))
+    assert reply.status_code == 201, reply.text
+    data = reply.json()
+    assert data["responseCode"] == 0 and data["responseMessage"] == "OK"
+    assert data["partnerOrderNumber"] == "PON-1"
+    assert isinstance(data["orderNumber"], int)
+    first, second = data["orderLines"]
+    assert first["productRef"] == 1001
+    assert len(first["lineItems"]) == 2
+    serials = [item["serials"][0]["data"] for item in first["lineItems"]]
+    assert len(set(serials)) == 2 and set(serials) <= set(world.serials[1001])
+    assert first["lineItems"][0]["serials"][0] == {"data": serials[0], "encoding": "text", "charset": "utf-8",
+                                                   "fileName": ""}
+    assert first["lineItems"][0]["subscriptionId"] is None
+    assert first["files"][0]["label"] == "Installer" and first["files"][0]["size"] == 1234
+    assert first["files"][0]["url"].startswith("http://resell.test/download/")
+    assert first["dateEndDownload"] == (clock.now.date() + dt.timedelta(days=21)).isoformat()
+    assert first["remark"] == f"Hi Ada Lovelace: Serial and files, order {data['orderNumber']}"
+    assert second["lineItems"][0]["serials"] == []
+    assert "downloadManager" in data and "digitalLockerLink" in first
+
+
+def test_get_order_data_reads_back_the_created_order(shop_a: Merchant) -> None:
+    created = shop_a.call("POST", "/order/new", order_body("PON-2", (1003, 1))).json()
+    read = shop_a.call("GET", "/order/PON-2")
+    assert read.status_code == 200
+    data = read.json()
+    assert data["orderNumber"] == created["orderNumber"]
+    assert data["orderLines"] == created["orderLines"]
+
+
+def test_duplicate_partner_order_number_is_1010_and_creates_nothing(shop_a: Merchant, world: World) -> None:
+    assert shop_a.call("POST", "/order/new", order_body("DUP", (1003, 1))).status_code == 201
+    again = shop_a.call("POST", "/order/new", order_body("DUP", (1003, 1)))
+    assert again.status_code == 200
+    assert again.json()["responseCode"] == 1010
+    assert again.json()["orderNumber"] is None and again.json()["orderLines"] == []
+    stock = shop_a.call("GET", "/order/DUP").json()
+    assert len(stock["orderLines"]) == 1
+
+
+def test_whole_order_refused_when_one_line_is_short(shop_a: Merchant) -> None:
+    reply = shop_a.call("POST", "/order/new", order_body("SHORT", (1001, 1), (1003, 6)))
+    assert reply.json()["responseCode"] == 1044
+    assert shop_a.call("GET", "/order/SHORT").json()["responseCode"] == 1010
+    # the 1001 serial was not consumed: all five 1003 serials can still be sold together with it
+    assert shop_a.call("POST", "/order/new", order_body("FULL", (1001, 1), (1003, 5))).status_code == 201
+
+
+def test_unknown_product_refuses_the_whole_order_with_1020(shop_a: Merchant) -> None:
+    reply = shop_a.call("POST", "/order/new", order_body("X", (1001, 1), (999999, 1)))
+    assert reply.status_code == 200
+    data = reply.json()
+    assert data["responseCode"] == 1020
+    assert data == {"partnerOrderNumber": "X", "orderNumber": None, "orderLines": [], "downloadManager": None,
+                    "responseCode": 1020, "responseMessage": "product reference doesn't exist"}
+
+
+def test_pre_order_is_refused_with_1051(shop_a: Merchant) -> None:
+    assert shop_a.call("POST", "/order/new", order_body("PRE", (1004, 1))).json()["responseCode"] == 1051
+
+
+def test_currency_not_the_catalogues_is_1021(shop_a: Merchant) -> None:
+    body = order_body("CUR", (1001, 1), currency="USD")
+    assert shop_a.call("POST", "/order/new", body).json()["responseCode"] == 1021
+
+
+def test_option_rules(shop_a: Merchant, clock) -> None:
+    assert shop_a.call("POST", "/order/new", order_body("O1", (1090, 1))).json()["responseCode"] == 1043
+    assert shop_a.call("POST", "/order/new", order_body("O2", (1003, 1), (1090, 1))).json()["responseCode"] == 1042
+    assert shop_a.call("POST", "/order/new", order_body("O3", (1001, 1), (1091, 1))).json()["responseCode"] == 410
+    extended = shop_a.call("POST", "/order/new", order_body("O4", (1001, 1), (1090, 1)))
+    assert extended.status_code == 201
+    expected = (clock.now.date() + dt.timedelta(days=21)).replace(year=clock.now.year + 1)
+    assert extended.json()["orderLines"][0]["dateEndDownload"] == expected.isoformat()
+
+
+def test_subscription_product_gets_a_real_subscription_id(shop_a: Merchant) -> None:
+    data = shop_a.call("POST", "/order/new", order_body("SUB", (1005, 2))).json()
+    ids = [item["subscriptionId"] for item in data["orderLines"][0]["lineItems"]]
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 2
+
+
+def test_cancel_revokes_and_stops_downloads(shop_a: Merchant, clock) -> None:
+    shop_a.call("POST", "/order/new", order_body("C1", (1001, 1)))
+    clock.advance(days=2)
+    reply = shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "C1", "reasonCode": 3, "comment": "meh"})
+    data = reply.json()
+    assert data["responseCode"] == 0, data
+    assert data["newDownloadEndDate"] == clock.now.date().isoformat()
+    again = shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "C1", "reasonCode": 3})
+    assert again.json()["responseCode"] == 1011
+    info = shop_a.call("GET", "/order/C1/download").json()
+    assert info["downloadEndDate"] == clock.now.date().isoformat()
+    extend = shop_a.call("PUT", "/order/download", {"partnerOrderNumber": "C1", "value": "P7D"})
+    assert extend.json()["responseCode"] == 1011
+
+
+def test_cancel_period_and_reason_codes(shop_a: Merchant, clock) -> None:
+    shop_a.call("POST", "/order/new", order_body("C2", (1003, 1)))
+    assert shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "C2"}).json()["responseCode"] == 100
+    assert shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "C2", "reasonCode": 7}).json()[
+        "responseCode"] == 101
+    assert shop_a.call("PUT", "/order/cancel", {"reasonCode": 2}).json()["responseCode"] == 110
+    assert shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "nope", "reasonCode": 2}).json()[
+        "responseCode"] == 1010
+    clock.advance(days=31)
+    assert shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "C2", "reasonCode": "2"}).json()[
+        "responseCode"] == 1020
+
+
+def test_update_download_time_with_periods_and_dates(shop_a: Merchant, clock) -> None:
+    created = shop_a.call("POST", "/order/new", order_body("D1", (1002, 1))).json()
+    end = dt.date.fromisoformat(created["orderLines"][0]["dateEndDownload"])
+    reply = shop_a.call("PUT", "/order/download", {"partnerOrderNumber": "D1", "value": "P1Y5M2D"}).json()
+    assert reply["responseCode"] == 0
+    new_end = dt.date.fromisoformat(reply["newDownloadEndDate"])
+    assert (new_end.year, new_end.month) in {(end.year + 1, end.month + 5), (end.year + 2, end.month - 7)}
+    reply = shop_a.call("PUT", "/order/download", {"partnerOrderNumber": "D1", "value": "2030-01-31"}).json()
+    assert reply["newDownloadEndDate"] == "2030-01-31"
+    assert shop_a.call("GET", "/order/D1/download").json()["downloadEndDate"] == "2030-01-31"
+    for bad in ["tomorrow", "P1.5Y", "PT5H", "2030-02-30", 7]:
+        assert shop_a.call("PUT", "/order/download", {"partnerOrderNumber": "D1", "value": bad}).json()[
+            "responseCode"] == 111, bad
+    assert shop_a.call("PUT", "/order/download", {"partnerOrderNumber": "D1"}).json()["responseCode"] == 110
+
+
+def test_another_merchants_order_does_not_exist(shop_a: Merchant, shop_b: Merchant) -> None:
+    shop_a.call("POST", "/order/new", order_body("MINE", (1003, 1)))
+    assert shop_b.call("GET", "/order/MINE").json()["responseCode"] == 1010
+    assert shop_b.call("GET", "/order/MINE/download").json()["responseCode"] == 1010
+    assert shop_b.call("PUT", "/order/cancel", {"partnerOrderNumber": "MINE", "reasonCode": 2}).json()[
+        "responseCode"] == 1010
+    assert shop_b.call("PUT", "/order/download", {"partnerOrderNumber": "MINE", "value": "P1D"}).json()[
+        "responseCode"] == 1010
+    # and B may use the same partnerOrderNumber for its own order
+    assert shop_b.call("POST", "/order/new", order_body("MINE", (1003, 1))).status_code == 201

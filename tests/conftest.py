@@ -1,0 +1,256 @@
+"""Shared fixtures: a fresh database per test on SQLite (and PostgreSQL when
+RESELL_TEST_DATABASE_URL is set), a movable clock, a small world, and a live HTTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+
+from resell.config import Settings
+from resell.db.engine import Database
+from resell.db.migrate import upgrade
+from resell.db.tables import metadata
+from resell.services import merchants, stock
+from resell.services.catalog_import import import_catalog
+from resell.services.context import Context
+
+PG_URL = os.environ.get("RESELL_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+
+class Clock:
+    """The platform's clock in tests: starts at the real time, moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    db = Database(PG_URL)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(db)
+    db.dispose()
+    return PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "resell.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_migrated")
+    db = Database(url, pool_size=1)
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.dispose()
+    yield url
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(var_dir=tmp_path / "var", database_url=db_url, jwt_secret="test-jwt-secret-" + "x" * 32,
+                    public_base_url="http://resell.test", log_json=True)
+
+
+@pytest.fixture
+def ctx(settings: Settings, clock: Clock) -> Iterator[Context]:
+    context = Context(db=Database(settings.effective_database_url), settings=settings, clock=clock)
+    yield context
+    context.db.dispose()
+
+
+# ---------------------------------------------------------------- a small world
+
+TEST_CATALOG: dict[str, Any] = {
+    "publishers": [{"key": "pub", "name": "Test Publisher"}],
+    "operatingSystems": [{"id": 1, "label": "Windows 11"}, {"id": 2, "label": "macOS 14"}],
+    "categories": [
+        {"id": 10, "labels": {"en": "Software", "fr": "Logiciels"},
+         "subcategories": [{"id": 11, "labels": {"en": "Security", "fr": "Sécurité"}}]},
+    ],
+    "products": [
+        {"ref": 1001, "name": "Serial and files", "publisher": "pub", "serialSource": "pool",
+         "deliveryMode": "download_serial", "almostOutThreshold": 3,
+         "remark": "Hi %FIRSTNAME% %LASTNAME%: %GAMENAME%, order %IDTRAN%",
+         "files": [{"label": "Installer", "fileName": "setup.exe", "size": 1234}],
+         "prices": [{"currency": "EUR", "amountDutyFree": 10, "vatRate": 20}],
+         "upSells": [1002], "crossSells": [1003], "categories": [11], "operatingSystems": [1]},
+        {"ref": 1002, "name": "Download only", "publisher": "pub", "serialSource": "none", "deliveryMode": "download",
+         "files": [{"label": "Archive", "fileName": "app.zip", "size": 99}],
+         "prices": [{"currency": "EUR", "amountDutyFree": 5}]},
+        {"ref": 1003, "name": "Serial only", "publisher": "pub", "serialSource": "pool", "deliveryMode": "serial",
+         "prices": [{"currency": "EUR", "amountDutyFree": 3}]},
+        {"ref": 1004, "name": "Pre-order", "publisher": "pub", "serialSource": "none", "deliveryMode": "download",
+         "releaseDate": "2099-01-01"},
+        {"ref": 1005, "name": "Yearly", "publisher": "pub", "serialSource": "pool", "deliveryMode": "serial",
+         "subscriptionPeriod": "P1Y", "prices": [{"currency": "EUR", "amountDutyFree": 30}]},
+        {"ref": 1090, "name": "Download extension", "publisher": "pub", "type": "option", "serialSource": "none",
+         "deliveryMode": "download", "option": {"kind": "download_extension", "period": "P1Y", "eligibleRefs": [1001, 1002]}},
+        {"ref": 1091, "name": "Backup DVD", "publisher": "pub", "type": "option", "serialSource": "none",
+         "deliveryMode": "download", "option": {"kind": "backup_dvd", "eligibleRefs": [1001, 1002]}},
+    ],
+}
+SERIALS = {1001: 20, 1003: 5, 1005: 10}
+
+
+@dataclass
+class MerchantCreds:
+    realm: str
+    client_secret: str
+    secret: str  # the EUR catalogue
+    other_secret: str  # a USD catalogue of the same merchant
+
+
+@dataclass
+class World:
+    a: MerchantCreds
+    b: MerchantCreds
+    serials: dict[int, list[str]]
+
+
+@pytest.fixture
+def world(ctx: Context) -> World:
+    import_catalog(ctx, TEST_CATALOG)
+    made: dict[int, list[str]] = {}
+    for ref, n in SERIALS.items():
+        made[ref] = [f"S{ref}-{i:04d}" for i in range(n)]
+        stock.import_serials(ctx, ref, made[ref])
+    creds = []
+    for realm in ("shop-a", "shop-b"):
+        m = merchants.create_merchant(ctx, realm)
+        eur = merchants.add_catalog(ctx, realm, f"{realm} EUR", "EUR")
+        usd = merchants.add_catalog(ctx, realm, f"{realm} USD", "USD", [1002])
+        creds.append(MerchantCreds(realm, m.client_secret, eur.secret, usd.secret))
+    return World(creds[0], creds[1], made)
+
+
+# ---------------------------------------------------------------- a live server and a merchant client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(ctx: Context) -> Iterator[str]:
+    """The real app on a real socket, in a thread of this process (so tests can move its clock)."""
+    from resell.api.rest.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(ctx.settings, ctx), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False)
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+class Merchant:
+    """A merchant's HTTP client: gets a token once and sends `secret` with every /connect call."""
+
+    def __init__(self, base_url: str, creds: MerchantCreds):
+        self.creds = creds
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.secret = creds.secret
+        self._token: str | None = None
+
+    def token(self) -> str:
+        if self._token is None:
+            reply = self.http.post("/iam/tokens", json={"realmName": self.creds.realm,
+                                                        "clientSecret": self.creds.client_secret,
+                                                        "grantType": "client_credentials"})
+            assert reply.status_code == 200, reply.text
+            self._token = reply.json()["access_token"]
+        return self._token
+
+    def call(self, method: str, path: str, json: Any = None, secret: str | None = None, **kw: Any) -> httpx.Response:
+        extra = kw.pop("headers", {})
+        for _attempt in range(2):
+            headers = {"Authorization": f"Bearer {self.token()}", "secret": secret or self.secret, **extra}
+            reply = self.http.request(method, "/connect" + path, json=json, headers=headers, **kw)
+            if reply.status_code != 401:
+                break
+            self._token = None  # the test moved the clock past the token's life: sign in again
+        return reply
+
+
+@pytest.fixture
+def shop_a(server: str, world: World) -> Iterator[Merchant]:
+    client = Merchant(server, world.a)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture
+def shop_b(server: str, world: World) -> Iterator[Merchant]:
+    client = Merchant(server, world.b)
+    yield client
+    client.http.close()
+
+
+def order_body(pon: str, *lines: tuple[int, int], **extra: Any) -> dict[str, Any]:
+    """A valid createOrder body; `lines` are (productRef, quantity)."""
+    body: dict[str, Any] = {
+        "partnerOrderNumber": pon,
+        "orderDate": "2026-11-28T10:00:00+00:00",
+        "currency": "EUR",
+        "orderLines": [{"productRef": ref, "quantity": qty, "vatRate": 20} for ref, qty in lines],
+        "customer": {
+            "partnerId": "cust-1",
+            "email": "buyer@example.com",
+            "language": "en_US",
+            "locationInvoice": {"firstName": "Ada", "lastName": "Lovelace", "country": "FR", "city": "Paris"},
+            "ipV4": "192.0.2.10",
+        },
+        "payment": {"paymentMethod": "External Payment", "transactionId": "T-1"},
+    }
+    body.update(extra)
+    return body

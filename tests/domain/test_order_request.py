@@ -1,0 +1,770 @@
+"""createOrder body parsing: one test per contract rule, each asserting the exact code."""
+
+from __future__ import annotations
+
+import copy
+import math
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from resell.domain.codes import MESSAGES, Refusal
+from resell.domain.order_request import (
+    Customer,
+    Discount,
+    Location,
+    OrderRequest,
+    Payment,
+    parse_order_request,
+)
+
+DELETE = object()  # marks a key to remove
+
+VALID: dict[str, Any] = {
+    "partnerOrderNumber": "PON-1",
+    "orderDate": "2004-02-12T15:19:21+00:00",
+    "currency": "EUR",
+    "marketingProgramId": "MP-7",
+    "affiliateId": 42,
+    "orderLines": [
+        {
+            "productRef": 811537,
+            "quantity": 2,
+            "vatRate": 20,
+            "amountDutyFree": 10.5,
+            "amountTotal": "12.60",
+            "endUserEmail": "user@example.com",
+            "discounts": [
+                {
+                    "foreignRef": "D1",
+                    "label": "Spring",
+                    "priceDelta": -1.5,
+                    "operation": "Percents",
+                    "operationValue": 10,
+                }
+            ],
+        },
+        {"productRef": 811538, "quantity": 1},
+    ],
+    "customer": {
+        "partnerId": "C-9",
+        "email": "buyer@example.com",
+        "language": "fr_FR",
+        "locationInvoice": {
+            "companyName": "ACME",
+            "title": 1,
+            "lastName": "Doe",
+            "firstName": "Jane",
+            "address1": "1 rue de la Paix",
+            "address2": "",
+            "zipCode": "75002",
+            "city": "Paris",
+            "province": "",
+            "country": "FR",
+            "phone": "+33100000000",
+            "fax": None,
+        },
+        "locationDelivery": {"country": "US", "province": "CA", "city": "Los Angeles"},
+        "ipV4": "192.0.2.1",
+    },
+    "payment": {"paymentMethod": "External Payment", "transactionId": "T-1"},
+    "discounts": [{}],
+    "metadata": [{"key": "channel", "value": "web"}, {"key": "note"}],
+}
+
+
+def body_with(*changes: tuple[tuple[Any, ...], Any]) -> dict[str, Any]:
+    """A copy of VALID with each (path, value) applied; value DELETE removes the key."""
+    body = copy.deepcopy(VALID)
+    for path, value in changes:
+        target: Any = body
+        for step in path[:-1]:
+            target = target[step]
+        if value is DELETE:
+            target.pop(path[-1], None)
+        else:
+            target[path[-1]] = value
+    return body
+
+
+def code_of(body: object) -> int:
+    with pytest.raises(Refusal) as refused:
+        parse_order_request(body)
+    return refused.value.code
+
+
+def parsed(*changes: tuple[tuple[Any, ...], Any]) -> OrderRequest:
+    return parse_order_request(body_with(*changes))
+
+
+LINE = ("orderLines", 0)
+CUSTOMER = ("customer",)
+INVOICE = ("customer", "locationInvoice")
+DELIVERY = ("customer", "locationDelivery")
+LINE_DISCOUNT = ("orderLines", 0, "discounts", 0)
+BLANKS = [DELETE, None, "", "   "]
+
+
+def cases(path: tuple[Any, ...], values: list[Any], code: int) -> list[Any]:
+    return [pytest.param(path, value, code, id=f"{'.'.join(map(str, path))}={value!r}") for value in values]
+
+
+# --- the valid body -----------------------------------------------------------------------------
+
+
+def test_valid_body_parses_every_field():
+    order = parse_order_request(copy.deepcopy(VALID))
+    assert order.partner_order_number == "PON-1"
+    assert order.order_date == datetime(2004, 2, 12, 15, 19, 21, tzinfo=UTC)
+    assert order.currency == "EUR"
+    assert order.marketing_program_id == "MP-7"
+    assert order.affiliate_id == 42
+    first, second = order.lines
+    assert (first.product_ref, first.quantity) == (811537, 2)
+    assert first.vat_rate == Decimal(20)
+    assert first.amount_duty_free == Decimal("10.5")
+    assert first.amount_total == Decimal("12.60")
+    assert first.end_user_email == "user@example.com"
+    assert first.discounts == (Discount("D1", "Spring", Decimal("-1.5"), "PERCENT", Decimal(10)),)
+    assert (second.vat_rate, second.amount_duty_free, second.amount_total) == (None, None, None)
+    assert (second.discounts, second.end_user_email) == ((), None)
+    customer = order.customer
+    assert (customer.partner_id, customer.email, customer.language) == ("C-9", "buyer@example.com", "fr_FR")
+    assert customer.invoice == Location(
+        company_name="ACME",
+        title=1,
+        last_name="Doe",
+        first_name="Jane",
+        address1="1 rue de la Paix",
+        address2=None,
+        zip_code="75002",
+        city="Paris",
+        province=None,
+        country="FR",
+        phone="+33100000000",
+        fax=None,
+    )
+    assert customer.delivery is not None
+    assert (customer.delivery.country, customer.delivery.province) == ("US", "CA")
+    assert (customer.ipv4, customer.ipv6) == ("192.0.2.1", None)
+    assert order.payment == Payment("External Payment", "T-1")
+    assert order.discounts == ()
+    assert order.metadata == (("channel", "web"), ("note", None))
+
+
+def test_values_are_frozen():
+    order = parse_order_request(copy.deepcopy(VALID))
+    with pytest.raises(AttributeError):
+        order.currency = "USD"  # type: ignore[misc]
+
+
+def test_as_json_uses_contract_keys():
+    order = parse_order_request(copy.deepcopy(VALID))
+    customer = order.customer.as_json()
+    assert list(customer) == [
+        "partnerId",
+        "email",
+        "language",
+        "locationInvoice",
+        "locationDelivery",
+        "ipV4",
+        "ipV6",
+    ]
+    assert list(customer["locationInvoice"]) == [
+        "companyName",
+        "title",
+        "lastName",
+        "firstName",
+        "address1",
+        "address2",
+        "zipCode",
+        "city",
+        "province",
+        "country",
+        "phone",
+        "fax",
+    ]
+    assert customer["locationDelivery"]["province"] == "CA"
+    assert customer["ipV4"] == "192.0.2.1"
+    assert order.payment is not None
+    assert order.payment.as_json() == {"paymentMethod": "External Payment", "transactionId": "T-1"}
+    assert order.lines[0].discounts[0].as_json() == {
+        "foreignRef": "D1",
+        "label": "Spring",
+        "priceDelta": "-1.5",
+        "operation": "PERCENT",
+        "operationValue": "10",
+    }
+    no_delivery = parsed((DELIVERY, DELETE)).customer
+    assert isinstance(no_delivery, Customer)
+    assert no_delivery.as_json()["locationDelivery"] is None
+
+
+# --- document and top level -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [None, [], [VALID], "{}", 1, 1.5, True, b"{}"])
+def test_body_not_an_object_is_malformed(body):
+    assert code_of(body) == 1030
+
+
+def test_empty_body_is_order_missing():
+    assert code_of({}) == 100
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    cases(("partnerOrderNumber",), [*BLANKS, "x" * 101, 1.5, True, [], {}, "\x00"], 130)
+    + cases(("orderDate",), BLANKS, 140)
+    + cases(("orderDate",), ["yesterday", "2024-13-01", "12/02/2004", 1076599161, True, []], 141)
+    + cases(("currency",), BLANKS, 120)
+    + cases(("currency",), ["EU", "EURO", "XXQ", "E1R", 978, True, ["EUR"]], 121)
+    + cases(("marketingProgramId",), [1.5, True, {}, [], "x" * 201], 1030)
+    + cases(("affiliateId",), ["abc", "12a", "-1", -1, 1.5, True, 2**63, [], {}], 1035)
+    + cases(("orderLines",), [*BLANKS, [], (), {}, "x", 1, [1], ["x"], [None]], 200),
+)
+def test_top_level_codes(path, value, code):
+    assert code_of(body_with((path, value))) == code
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("partnerOrderNumber",), 12345, "12345"),
+        (("partnerOrderNumber",), "  PON-2 ", "PON-2"),
+        (("partnerOrderNumber",), "x" * 100, "x" * 100),
+        (("currency",), "usd", "USD"),
+        (("currency",), " chf ", "CHF"),
+        (("marketingProgramId",), 77, "77"),
+        (("marketingProgramId",), "", None),
+        (("marketingProgramId",), DELETE, None),
+        (("affiliateId",), "42", 42),
+        (("affiliateId",), 0, 0),
+        (("affiliateId",), "", None),
+        (("affiliateId",), None, None),
+    ],
+)
+def test_top_level_lenient_values(path, value, expected):
+    order = parsed((path, value))
+    attribute = {
+        "partnerOrderNumber": "partner_order_number",
+        "currency": "currency",
+        "marketingProgramId": "marketing_program_id",
+        "affiliateId": "affiliate_id",
+    }[path[0]]
+    assert getattr(order, attribute) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2004-02-12T15:19:21+02:00", datetime(2004, 2, 12, 15, 19, 21, tzinfo=timezone(timedelta(hours=2)))),
+        ("2004-02-12T15:19:21Z", datetime(2004, 2, 12, 15, 19, 21, tzinfo=UTC)),
+        ("2004-02-12T15:19:21", datetime(2004, 2, 12, 15, 19, 21, tzinfo=UTC)),
+        ("2004-02-12", datetime(2004, 2, 12, tzinfo=UTC)),
+    ],
+)
+def test_order_date_is_tz_aware(value, expected):
+    order_date = parsed((("orderDate",), value)).order_date
+    assert order_date == expected
+    assert order_date.tzinfo is not None
+
+
+# --- order lines ----------------------------------------------------------------------------------
+
+
+NOT_NUMBERS = ["abc", "1,5", "NaN", "Infinity", "1e3", math.nan, math.inf, -math.inf, True, False, [], {}]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    cases((*LINE, "productRef"), BLANKS, 210)
+    + cases(
+        (*LINE, "productRef"),
+        [0, -1, "-1", "abc", "12.0", 1.0, 1.5, True, 2**63, "\u0661\u0662", [811537], {}],
+        211,
+    )
+    + cases((*LINE, "quantity"), BLANKS, 220)
+    + cases((*LINE, "quantity"), [0, -1, 1001, "1001", "two", 2.0, True, "1.0", []], 221)
+    + cases((*LINE, "vatRate"), [-1, 100.01, "101", *NOT_NUMBERS], 231)
+    + cases((*LINE, "amountDutyFree"), [-0.01, "-1", 10**12, 1e13, *NOT_NUMBERS], 241)
+    + cases((*LINE, "amountTotal"), [-1, "-0.5", 1e300, *NOT_NUMBERS], 251)
+    + cases((*LINE, "endUserEmail"), ["not-an-email", "a@b@c.com", "a b@example.com", 5, True, []], 321),
+)
+def test_line_codes(path, value, code):
+    assert code_of(body_with((path, value))) == code
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attribute", "expected"),
+    [
+        ("productRef", "811537", "product_ref", 811537),
+        ("productRef", " 811537 ", "product_ref", 811537),
+        ("quantity", "2", "quantity", 2),
+        ("quantity", 1000, "quantity", 1000),
+        ("vatRate", 19.6, "vat_rate", Decimal("19.6")),
+        ("vatRate", "5.5", "vat_rate", Decimal("5.5")),
+        ("vatRate", 0, "vat_rate", Decimal(0)),
+        ("vatRate", 100, "vat_rate", Decimal(100)),
+        ("vatRate", "", "vat_rate", None),
+        ("vatRate", None, "vat_rate", None),
+        ("amountDutyFree", 0.1, "amount_duty_free", Decimal("0.1")),
+        ("amountDutyFree", 0, "amount_duty_free", Decimal(0)),
+        ("amountTotal", "12", "amount_total", Decimal(12)),
+        ("endUserEmail", "", "end_user_email", None),
+        ("endUserEmail", " Someone@Example.COM ", "end_user_email", "Someone@example.com"),
+        ("discounts", None, "discounts", ()),
+        ("discounts", [], "discounts", ()),
+        ("discounts", [{}, {}], "discounts", ()),
+        ("discounts", "", "discounts", ()),
+    ],
+)
+def test_line_lenient_values(key, value, attribute, expected):
+    line = parsed(((*LINE, key), value)).lines[0]
+    assert getattr(line, attribute) == expected
+
+
+def test_float_amounts_keep_their_decimal_text():
+    line = parsed(((*LINE, "amountDutyFree"), 33.33)).lines[0]
+    assert line.amount_duty_free == Decimal("33.33")
+
+
+def test_unknown_fields_are_ignored_everywhere():
+    order = parsed(
+        (("somethingNew",), {"x": 1}),
+        ((*LINE, "color"), "blue"),
+        ((*CUSTOMER, "age"), 12),
+        ((*INVOICE, "state"), []),
+        (("payment", "provider"), None),
+    )
+    assert order.partner_order_number == "PON-1"
+
+
+# --- customer --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    # No "customer missing" code exists: a missing customer is a missing customer email.
+    cases(CUSTOMER, [*BLANKS, [], "x", 5], 320)
+    + cases((*CUSTOMER, "partnerId"), [1.5, True, [], {}, "x" * 201], 311)
+    + cases((*CUSTOMER, "email"), BLANKS, 320)
+    + cases((*CUSTOMER, "email"), ["nope", "a@", "@example.com", 12, True, ["a@example.com"]], 321)
+    + cases((*CUSTOMER, "language"), ["french", "f", "fr_FRA", "fr_F", "fr__FR", "12", 12, True, []], 331)
+    + cases((*CUSTOMER, "language"), ["zz_FR", "qq", "xx-US"], 1022)
+    + cases(INVOICE, [*BLANKS, [], "x", 5], 420)
+    + cases((*CUSTOMER, "ipV4"), ["999.1.1.1", "1.2.3", "::1", "abc", 3232235777, True, []], 341)
+    + cases((*CUSTOMER, "ipV6"), ["1.2.3.4", "zz::", "1:2:3", 1, []], 341),
+)
+def test_customer_codes(path, value, code):
+    assert code_of(body_with((path, value))) == code
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attribute", "expected"),
+    [
+        ("partnerId", 12, "partner_id", "12"),
+        ("partnerId", "", "partner_id", None),
+        ("partnerId", DELETE, "partner_id", None),
+        ("email", "  Buyer@EXAMPLE.com ", "email", "Buyer@example.com"),
+        ("language", "fr-fr", "language", "fr_FR"),
+        ("language", "FR_fr", "language", "fr_FR"),
+        ("language", "en_XE", "language", "en_XE"),
+        ("language", "en", "language", "en"),
+        ("language", "", "language", None),
+        ("language", None, "language", None),
+        ("ipV4", "", "ipv4", None),
+        ("ipV4", " 192.0.2.9 ", "ipv4", "192.0.2.9"),
+        ("ipV6", "2001:DB8::0:1", "ipv6", "2001:db8::1"),
+    ],
+)
+def test_customer_lenient_values(key, value, attribute, expected):
+    customer = parsed(((*CUSTOMER, key), value), (("payment",), DELETE)).customer
+    assert getattr(customer, attribute) == expected
+
+
+@pytest.mark.parametrize("value", [DELETE, None, "", [], "somewhere"])
+def test_delivery_location_that_is_not_an_object_counts_as_absent(value):
+    assert parsed((DELIVERY, value)).customer.delivery is None
+
+
+# --- locations (invoice and delivery alike) --------------------------------------------------------
+
+
+def location_cases(path: tuple[Any, ...]) -> list[Any]:
+    long = "x" * 201
+    return (
+        cases((*path, "companyName"), [1.5, True, [], {}, long], 1030)
+        + cases((*path, "title"), ["Mr", "1.0", -1, 1.5, True, []], 431)
+        + cases((*path, "lastName"), [12, True, [], long], 441)
+        + cases((*path, "firstName"), [12, {}, long], 451)
+        + cases((*path, "address1"), [12, [], long], 461)
+        + cases((*path, "address2"), [12, {}, long], 461)
+        + cases((*path, "zipCode"), [1.5, True, [], long], 481)
+        + cases((*path, "city"), [12, [], long], 491)
+        + cases((*path, "country"), BLANKS, 500)
+        + cases((*path, "country"), ["FRA", "F", "F1", 33, True, ["FR"]], 501)
+        + cases((*path, "country"), ["XE", "ZZ", "zz"], 1023)
+        + cases((*path, "phone"), [1.5, True, [], long], 531)
+        + cases((*path, "fax"), [1.5, {}, long], 541)
+    )
+
+
+@pytest.mark.parametrize(("path", "value", "code"), location_cases(INVOICE) + location_cases(DELIVERY))
+def test_location_codes(path, value, code):
+    assert code_of(body_with((path, value))) == code
+
+
+@pytest.mark.parametrize("location", [INVOICE, DELIVERY])
+@pytest.mark.parametrize("value", [12, True, [], {}, "x" * 201])
+def test_province_of_the_wrong_type_is_551(location, value):
+    assert code_of(body_with(((*location, "country"), "FR"), ((*location, "province"), value))) == 551
+
+
+@pytest.mark.parametrize("location", [INVOICE, DELIVERY])
+@pytest.mark.parametrize("country", ["US", "CA", "BR", "AU", "us"])
+@pytest.mark.parametrize("province", BLANKS)
+def test_province_is_required_for_us_ca_br_au(location, country, province):
+    changes = (((*location, "country"), country), ((*location, "province"), province))
+    assert code_of(body_with(*changes)) == 1048
+
+
+@pytest.mark.parametrize(
+    ("country", "province"),
+    [("US", "ZZ"), ("US", "FR-75"), ("US", "CA-ON"), ("CA", "CA"), ("FR", "California"), ("DE", "XX")],
+)
+def test_province_unknown_in_the_country_is_1049(country, province):
+    changes = (((*INVOICE, "country"), country), ((*INVOICE, "province"), province))
+    assert code_of(body_with(*changes)) == 1049
+
+
+@pytest.mark.parametrize(
+    ("country", "province", "expected"),
+    [
+        ("US", "CA", "CA"),
+        ("us", "ca", "CA"),
+        ("US", "US-CA", "CA"),
+        ("US", " us-ny ", "NY"),
+        ("CA", "ON", "ON"),
+        ("BR", "SP", "SP"),
+        ("AU", "NSW", "NSW"),
+        ("FR", "", None),
+        ("FR", None, None),
+        ("AQ", "Anywhere", "ANYWHERE"),  # no subdivisions known for the country: kept as given
+    ],
+)
+def test_province_is_the_subdivision_code_part(country, province, expected):
+    changes = (((*INVOICE, "country"), country), ((*INVOICE, "province"), province))
+    location = parsed(*changes).customer.invoice
+    assert location.province == expected
+    assert location.country == country.upper()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attribute", "expected"),
+    [
+        ("title", "2", "title", 2),
+        ("title", 0, "title", 0),
+        ("title", "", "title", None),
+        ("zipCode", 75002, "zip_code", "75002"),
+        ("phone", 33100000000, "phone", "33100000000"),
+        ("fax", 33100000001, "fax", "33100000001"),
+        ("companyName", 3, "company_name", "3"),
+        ("lastName", "  Doe ", "last_name", "Doe"),
+        ("city", "", "city", None),
+        ("city", "x" * 200, "city", "x" * 200),
+    ],
+)
+def test_location_lenient_values(key, value, attribute, expected):
+    location = parsed(((*INVOICE, key), value)).customer.invoice
+    assert getattr(location, attribute) == expected
+
+
+# --- payment ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    cases(("payment",), ["x", 5, True, [], ["External Payment"]], 700)
+    + cases(("payment", "paymentMethod"), BLANKS, 710)
+    + cases(("payment", "paymentMethod"), [5, 1.5, True, [], {}, "x" * 201], 711)
+    + cases(("payment", "transactionId"), [1.5, True, [], {}, "x" * 201], 721),
+)
+def test_payment_codes(path, value, code):
+    assert code_of(body_with((path, value))) == code
+
+
+def test_payment_requires_an_ip_address():
+    assert code_of(body_with(((*CUSTOMER, "ipV4"), DELETE))) == 1046
+    assert code_of(body_with(((*CUSTOMER, "ipV4"), ""))) == 1046
+
+
+def test_payment_with_ipv6_only_is_accepted():
+    order = parsed(((*CUSTOMER, "ipV4"), None), ((*CUSTOMER, "ipV6"), "::1"))
+    assert order.customer.ipv6 == "::1"
+
+
+@pytest.mark.parametrize("value", BLANKS)
+def test_payment_is_optional_and_then_no_ip_is_needed(value):
+    order = parsed((("payment",), value), ((*CUSTOMER, "ipV4"), DELETE))
+    assert order.payment is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [(123, "123"), ("", None), (None, None), (DELETE, None)])
+def test_transaction_id_is_optional_text(value, expected):
+    order = parsed((("payment", "transactionId"), value))
+    assert order.payment is not None
+    assert order.payment.transaction_id == expected
+
+
+# --- discounts (top level and per line alike) -----------------------------------------------------
+
+
+def discount_cases(where: tuple[Any, ...]) -> list[Any]:
+    """`where` is the discounts list; its first element is a full discount."""
+    first = (*where, 0)
+    return (
+        cases(where, ["x", 5, True, {"foreignRef": "D"}, [1], ["x"], [None], [{}, []]], 600)
+        + cases((*first, "foreignRef"), BLANKS, 610)
+        + cases((*first, "foreignRef"), [1.5, True, [], {}, "x" * 201], 611)
+        + cases((*first, "label"), BLANKS, 620)
+        + cases((*first, "label"), [1.5, False, [], {}, "x" * 201], 621)
+        + cases((*first, "priceDelta"), BLANKS, 630)
+        + cases((*first, "priceDelta"), ["x", "NaN", math.nan, math.inf, True, [], 1e15], 631)
+        + cases((*first, "operation"), BLANKS, 640)
+        + cases((*first, "operation"), ["DISCOUNT", "percentage", "amounts", 5, True, []], 641)
+        + cases((*first, "operationValue"), BLANKS, 650)
+        + cases((*first, "operationValue"), ["ten", math.nan, -math.inf, False, {}], 651)
+    )
+
+
+FULL_DISCOUNT = {
+    "foreignRef": "D2",
+    "label": "Promo",
+    "priceDelta": "-2",
+    "operation": "amount",
+    "operationValue": 2,
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    discount_cases(("discounts",)) + discount_cases((*LINE, "discounts")),
+)
+def test_discount_codes(path, value, code):
+    top = (("discounts",), [dict(FULL_DISCOUNT)])
+    assert code_of(body_with(top, (path, value))) == code
+
+
+@pytest.mark.parametrize(
+    ("operation", "expected"),
+    [
+        ("PERCENT", "PERCENT"),
+        ("Percents", "PERCENT"),
+        ("percent", "PERCENT"),
+        ("PERCENTS", "PERCENT"),
+        ("AMOUNT", "AMOUNT"),
+        ("Amount", "AMOUNT"),
+        (" amount ", "AMOUNT"),
+    ],
+)
+def test_discount_operation_is_normalised(operation, expected):
+    order = parsed((("discounts",), [{}, dict(FULL_DISCOUNT, operation=operation)]))
+    assert [d.operation for d in order.discounts] == [expected]
+
+
+def test_discount_values():
+    discount = dict(FULL_DISCOUNT, foreignRef=17, label=" Promo ", priceDelta=-2.25, operationValue="2.5")
+    (parsed_discount,) = parsed((("discounts",), [discount])).discounts
+    assert parsed_discount == Discount("17", "Promo", Decimal("-2.25"), "AMOUNT", Decimal("2.5"))
+
+
+# --- metadata ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("x", 750), (5, 750), ({"key": "a"}, 750), (True, 750)]
+    + [
+        (value, 751)
+        for value in [
+            [1],
+            ["key"],
+            [None],
+            [{}],
+            [{"value": "x"}],
+            [{"key": ""}],
+            [{"key": "  "}],
+            [{"key": None}],
+            [{"key": []}],
+            [{"key": 1.5}],
+            [{"key": "ok"}, {"value": "x"}],
+        ]
+    ],
+)
+def test_metadata_codes(value, code):
+    assert code_of(body_with((("metadata",), value))) == code
+
+
+@pytest.mark.parametrize("value", [[1], {"a": 1}, math.nan, "x" * 201])
+def test_metadata_value_that_cannot_be_text_is_malformed(value):
+    assert code_of(body_with((("metadata",), [{"key": "k", "value": value}]))) == 1030
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("web", "web"), (5, "5"), (1.5, "1.5"), (True, "true"), (None, None), ("", "")],
+)
+def test_metadata_values_become_text(value, expected):
+    order = parsed((("metadata",), [{"key": 7, "value": value}]))
+    assert order.metadata == (("7", expected),)
+
+
+@pytest.mark.parametrize("value", BLANKS + [[]])
+def test_metadata_is_optional(value):
+    assert parsed((("metadata",), value)).metadata == ()
+
+
+# --- the first problem wins -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ([(("partnerOrderNumber",), DELETE), (("currency",), DELETE)], 130),
+        ([(("orderDate",), "x"), (("currency",), "x")], 141),
+        ([(("currency",), "x"), (("affiliateId",), "x")], 121),
+        ([(("affiliateId",), "x"), (("orderLines",), [])], 1035),
+        ([((*LINE, "productRef"), DELETE), ((*LINE, "quantity"), DELETE)], 210),
+        ([((*LINE, "quantity"), 0), ((*LINE, "vatRate"), "x")], 221),
+        ([((*LINE, "amountTotal"), "x"), ((*LINE, "discounts"), "x")], 251),
+        ([(("orderLines", 1, "quantity"), 0), (("orderLines", 1, "productRef"), 0)], 211),
+        ([(("orderLines", 1, "productRef"), 0), ((*CUSTOMER, "email"), DELETE)], 211),
+        ([((*CUSTOMER, "partnerId"), []), ((*CUSTOMER, "email"), DELETE)], 311),
+        ([((*CUSTOMER, "email"), "x"), ((*CUSTOMER, "language"), "x")], 321),
+        ([((*CUSTOMER, "language"), "x"), (INVOICE, DELETE)], 331),
+        ([((*INVOICE, "title"), "x"), ((*INVOICE, "country"), DELETE)], 431),
+        ([((*INVOICE, "country"), DELETE), ((*INVOICE, "province"), 5)], 500),
+        ([((*INVOICE, "province"), 5), ((*INVOICE, "phone"), [])], 551),
+        ([((*INVOICE, "fax"), []), ((*DELIVERY, "country"), DELETE)], 541),
+        ([((*DELIVERY, "country"), DELETE), ((*CUSTOMER, "ipV4"), "x")], 500),
+        ([((*CUSTOMER, "ipV4"), "x"), (("payment",), "x")], 341),
+        ([(("payment", "paymentMethod"), DELETE), ((*CUSTOMER, "ipV4"), DELETE)], 710),
+        ([((*CUSTOMER, "ipV4"), DELETE), (("discounts",), "x")], 1046),
+        ([(("discounts",), "x"), (("metadata",), "x")], 600),
+    ],
+)
+def test_first_problem_wins(changes, code):
+    assert code_of(body_with(*changes)) == code
+
+
+# --- nothing but Refusal, whatever the input -------------------------------------------------------
+
+
+TRICKY_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "0",
+        "-1",
+        "811537",
+        "1.5",
+        "1e999",
+        "NaN",
+        "EUR",
+        "eur",
+        "US",
+        "US-CA",
+        "CA",
+        "fr_FR",
+        "en-XE",
+        "a@example.com",
+        "::1",
+        "192.0.2.1",
+        "PERCENT",
+        "Amount",
+        "2004-02-12T15:19:21+00:00",
+        "\x00",
+        "\ud800",
+        "9" * 5000,
+    ]
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(10**5000), max_value=10**5000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet=st.one_of(st.characters(), st.sampled_from(["\x00", "\ud800", "\udfff"]))),
+    TRICKY_TEXT,
+)
+KEYS = st.one_of(st.text(max_size=5), st.sampled_from(sorted({"key", "value", *VALID, *VALID["customer"]})))
+JSON_LIKE = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=5),
+    max_leaves=20,
+)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into VALID (keys of objects, indexes of lists)."""
+    found = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found.append((*prefix, key))
+        found.extend(paths(child, (*prefix, key)))
+    return found
+
+
+PATHS = paths(VALID)
+
+
+def assert_refusal_or_order(body: object) -> None:
+    try:
+        order = parse_order_request(body)
+    except Refusal as refusal:
+        assert refusal.code in MESSAGES
+    else:
+        assert isinstance(order, OrderRequest)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(JSON_LIKE)
+def test_arbitrary_values_raise_only_refusal(body):
+    assert_refusal_or_order(body)
+
+
+def apply_if_reachable(body: Any, path: tuple[Any, ...], value: Any) -> None:
+    """Set (or DELETE) `path` in body; a path an earlier change made unreachable is skipped."""
+    target = body
+    for step in path[:-1]:
+        if isinstance(target, dict) and step in target:
+            target = target[step]
+        elif isinstance(target, list) and isinstance(step, int) and step < len(target):
+            target = target[step]
+        else:
+            return
+    last = path[-1]
+    if isinstance(target, dict):
+        if value is DELETE:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    elif isinstance(target, list) and isinstance(last, int) and last < len(target):
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(PATHS), st.one_of(st.just(DELETE), JSON_LIKE)), max_size=3))
+def test_valid_body_with_arbitrary_changes_raises_only_refusal(changes):
+    body = copy.deepcopy(VALID)
+    for path, value in changes:
+        apply_if_reachable(body, path, value)
+    assert_refusal_or_order(body)
