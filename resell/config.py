@@ -6,8 +6,9 @@ fresh machine and production only sets what differs.
 
 from __future__ import annotations
 
+import os
 import secrets
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
-    @property
+    @cached_property
     def effective_jwt_secret(self) -> str:
         """The JWT key: from the setting, else a random one kept in var/ across restarts."""
         if self.jwt_secret:
@@ -52,17 +53,17 @@ class Settings(BaseSettings):
         path = self.var_dir / "jwt-secret"
         if not path.exists():
             self.var_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(secrets.token_urlsafe(48))
             tmp.chmod(0o600)
             try:
-                tmp.link(path)  # atomic: two workers starting at once agree on one key
+                os.link(tmp, path)  # atomic: two workers starting at once agree on one key
             except FileExistsError:
                 pass
             tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
-    @property
+    @cached_property
     def effective_download_key(self) -> bytes:
         key = self.download_signing_key or ("download:" + self.effective_jwt_secret)
         return key.encode()

@@ -1,0 +1,613 @@
+"""POST /iam/tokens, DELETE /iam/tokens/reset and the two /connect credentials (bearer token,
+catalogue `secret`), over real HTTP with raw httpx calls (no retry on 401)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
+
+from resell.db.tables import catalogs, merchants, metadata
+from resell.services.context import Context
+from tests.conftest import Clock, MerchantCreds, World
+
+JWT_INVALID = {"status": 401, "error": "Unauthorized",
+               "message": "Authentication Failed: JWT token is not valid"}
+TOKEN_KEYS = {"access_token", "refresh_token", "expires_in", "refresh_expires_in", "token_type",
+              "session_state"}
+
+
+@pytest.fixture
+def http(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as client:
+        yield client
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def credentials(creds: MerchantCreds, **extra: Any) -> dict[str, Any]:
+    return {"clientSecret": creds.client_secret, "realmName": creds.realm, "grantType": "client_credentials",
+            **extra}
+
+
+def sign_in(http: httpx.Client, creds: MerchantCreds) -> dict[str, Any]:
+    reply = http.post("/iam/tokens", json=credentials(creds))
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def refresh(http: httpx.Client, creds: MerchantCreds, refresh_token: str) -> httpx.Response:
+    body = credentials(creds, grantType="refresh_token", refreshToken=refresh_token)
+    return http.post("/iam/tokens", json=body)
+
+
+def status(http: httpx.Client, token: str | None, secret: str | None) -> httpx.Response:
+    headers = {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if secret is not None:
+        headers["secret"] = secret
+    return http.get("/connect/status", headers=headers)
+
+
+def stock(http: httpx.Client, token: str | None, secret: str | None, body: Any = None) -> httpx.Response:
+    headers = {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if secret is not None:
+        headers["secret"] = secret
+    content = json.dumps({"productRefs": [1001]} if body is None else body)
+    headers["content-type"] = "application/json"
+    return http.post("/connect/stock", content=content, headers=headers)
+
+
+def assert_jwt_invalid(reply: httpx.Response) -> None:
+    assert reply.status_code == 401, reply.text
+    assert reply.json() == JWT_INVALID
+
+
+def assert_bad_credentials(reply: httpx.Response) -> None:
+    assert reply.status_code == 401, reply.text
+    data = reply.json()
+    assert set(data) == {"status", "error", "message"}
+    assert data["status"] == 401 and data["error"] == "Unauthorized"
+    assert isinstance(data["message"], str) and data["message"]
+    assert "access_token" not in reply.text
+
+
+def assert_status_ok(reply: httpx.Response) -> None:
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["responseCode"] == 0 and data["responseMessage"] == "OK"
+    assert data["status"] == "UP"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def access_claims(ctx: Context, merchant_id: int, **overrides: Any) -> dict[str, Any]:
+    """Claims shaped like the ones the platform puts in an access token."""
+    now = int(ctx.now().timestamp())
+    claims = {"sub": str(merchant_id), "realm": "shop-a", "typ": "access", "iat": now, "ims": now * 1000,
+              "exp": now + 300, "jti": uuid.uuid4().hex, "sid": str(uuid.uuid4())}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def merchant_id(ctx: Context, realm: str) -> int:
+    with ctx.db.read() as conn:
+        return conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).scalar_one()
+
+
+# ---------------------------------------------------------------- POST /iam/tokens: client_credentials
+
+
+def test_client_credentials_returns_exactly_the_token_reply(http: httpx.Client, world: World) -> None:
+    reply = http.post("/iam/tokens", json=credentials(world.a))
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("application/json")
+    data = reply.json()
+    assert set(data) == TOKEN_KEYS
+    assert data["token_type"] == "Bearer"
+    assert data["expires_in"] == 300 and data["refresh_expires_in"] == 1800
+    assert isinstance(data["session_state"], str) and data["session_state"]
+    assert isinstance(data["access_token"], str) and data["access_token"].count(".") == 2
+    assert isinstance(data["refresh_token"], str) and data["refresh_token"].count(".") == 2
+    assert data["access_token"] != data["refresh_token"]
+    assert_status_ok(status(http, data["access_token"], world.a.secret))
+
+
+def test_each_sign_in_gives_a_new_session(http: httpx.Client, world: World) -> None:
+    first, second = sign_in(http, world.a), sign_in(http, world.a)
+    assert first["session_state"] != second["session_state"]
+    assert first["access_token"] != second["access_token"]
+    assert first["refresh_token"] != second["refresh_token"]
+
+
+@pytest.mark.parametrize("realm_key", ["realm_name", "realm"])
+def test_form_encoded_snake_case_body_works(http: httpx.Client, world: World, realm_key: str) -> None:
+    reply = http.post("/iam/tokens", data={"client_secret": world.a.client_secret, realm_key: world.a.realm,
+                                           "grant_type": "client_credentials"})
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert set(data) == TOKEN_KEYS
+    assert_status_ok(status(http, data["access_token"], world.a.secret))
+
+
+def test_form_encoded_refresh_grant_works(http: httpx.Client, world: World) -> None:
+    pair = sign_in(http, world.a)
+    form = {"client_secret": world.a.client_secret, "realm_name": world.a.realm,
+            "grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}
+    reply = http.post("/iam/tokens", data=form)
+    assert reply.status_code == 200, reply.text
+    assert_status_ok(status(http, reply.json()["access_token"], world.a.secret))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["wrong secret", "unknown realm", "other merchant's secret", "catalogue secret", "secret with a suffix"],
+)
+def test_bad_credentials_are_401(http: httpx.Client, world: World, case: str) -> None:
+    body = {
+        "wrong secret": credentials(world.a, clientSecret="not-the-secret"),
+        "unknown realm": credentials(world.a, realmName="shop-unknown"),
+        "other merchant's secret": credentials(world.a, clientSecret=world.b.client_secret),
+        "catalogue secret": credentials(world.a, clientSecret=world.a.secret),
+        "secret with a suffix": credentials(world.a, clientSecret=world.a.client_secret + "x"),
+    }[case]
+    assert_bad_credentials(http.post("/iam/tokens", json=body))
+
+
+def test_unknown_realm_with_a_valid_secret_of_another_realm_is_401(http: httpx.Client, world: World) -> None:
+    assert_bad_credentials(http.post("/iam/tokens", json=credentials(world.b, realmName="shop-c")))
+
+
+def test_deactivated_merchant_gets_no_token_and_its_tokens_stop_working(
+    http: httpx.Client, world: World, ctx: Context
+) -> None:
+    pair = sign_in(http, world.a)
+    with ctx.db.write() as conn:
+        conn.execute(update(merchants).where(merchants.c.realm == world.a.realm).values(active=False))
+    assert_bad_credentials(http.post("/iam/tokens", json=credentials(world.a)))
+    assert_jwt_invalid(status(http, pair["access_token"], world.a.secret))
+    assert refresh(http, world.a, pair["refresh_token"]).status_code == 401
+    assert_status_ok(status(http, sign_in(http, world.b)["access_token"], world.b.secret))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"{", b"[]", b'"text"', b"42", b"null", b'[{"realmName": "shop-a"}]'],
+    ids=["empty", "text", "truncated", "array", "string", "number", "null", "array-of-object"],
+)
+def test_body_that_is_not_a_json_object_is_400(http: httpx.Client, world: World, content: bytes) -> None:
+    reply = http.post("/iam/tokens", content=content, headers={"content-type": "application/json"})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["status"] == 400
+
+
+@pytest.mark.parametrize(
+    "drop, override",
+    [
+        ("clientSecret", {}),
+        ("realmName", {}),
+        (None, {"clientSecret": ""}),
+        (None, {"realmName": ""}),
+        (None, {"clientSecret": None}),
+        (None, {"realmName": 42}),
+        (None, {"clientSecret": ["x"]}),
+    ],
+)
+def test_missing_or_mistyped_fields_are_400(
+    http: httpx.Client, world: World, drop: str | None, override: dict[str, Any]
+) -> None:
+    body = credentials(world.a, **override)
+    if drop:
+        del body[drop]
+    reply = http.post("/iam/tokens", json=body)
+    assert reply.status_code == 400, reply.text
+    assert "access_token" not in reply.text
+
+
+def test_empty_object_and_empty_form_are_400(http: httpx.Client, world: World) -> None:
+    assert http.post("/iam/tokens", json={}).status_code == 400
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert http.post("/iam/tokens", content=b"", headers=form).status_code == 400
+    reply = http.post("/iam/tokens", content=b"grant_type=client_credentials", headers=form)
+    assert reply.status_code == 400
+
+
+@pytest.mark.parametrize("grant", ["password", "authorization_code", "CLIENT_CREDENTIALS", "refresh"])
+def test_unknown_grant_type_is_400(http: httpx.Client, world: World, grant: str) -> None:
+    reply = http.post("/iam/tokens", json=credentials(world.a, grantType=grant))
+    assert reply.status_code == 400, reply.text
+    assert "access_token" not in reply.text
+
+
+def test_refresh_grant_without_refresh_token_is_400(http: httpx.Client, world: World) -> None:
+    reply = http.post("/iam/tokens", json=credentials(world.a, grantType="refresh_token"))
+    assert reply.status_code == 400, reply.text
+
+
+# ---------------------------------------------------------------- refresh_token grant
+
+
+def test_refresh_gives_a_new_working_pair(http: httpx.Client, world: World) -> None:
+    first = sign_in(http, world.a)
+    reply = refresh(http, world.a, first["refresh_token"])
+    assert reply.status_code == 200, reply.text
+    second = reply.json()
+    assert set(second) == TOKEN_KEYS and second["token_type"] == "Bearer"
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_token"] != first["refresh_token"]
+    assert_status_ok(status(http, second["access_token"], world.a.secret))
+    # the new refresh token is itself usable (rotation goes on)
+    third = refresh(http, world.a, second["refresh_token"])
+    assert third.status_code == 200, third.text
+    assert_status_ok(status(http, third.json()["access_token"], world.a.secret))
+
+
+def test_a_refresh_token_is_used_only_once(http: httpx.Client, world: World) -> None:
+    pair = sign_in(http, world.a)
+    assert refresh(http, world.a, pair["refresh_token"]).status_code == 200
+    assert_bad_credentials(refresh(http, world.a, pair["refresh_token"]))
+
+
+def test_concurrent_uses_of_one_refresh_token_succeed_once(
+    http: httpx.Client, world: World, server: str
+) -> None:
+    pair = sign_in(http, world.a)
+    results: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(6)
+
+    def use() -> None:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            start.wait()
+            code = refresh(client, world.a, pair["refresh_token"]).status_code
+        with lock:
+            results.append(code)
+
+    threads = [threading.Thread(target=use) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200] + [401] * 5
+
+
+def test_access_token_is_refused_as_refresh_token(http: httpx.Client, world: World) -> None:
+    pair = sign_in(http, world.a)
+    assert_bad_credentials(refresh(http, world.a, pair["access_token"]))
+    # and the real refresh token is still good afterwards
+    assert refresh(http, world.a, pair["refresh_token"]).status_code == 200
+
+
+def test_refresh_token_is_refused_as_access_token(http: httpx.Client, world: World) -> None:
+    pair = sign_in(http, world.a)
+    assert_jwt_invalid(status(http, pair["refresh_token"], world.a.secret))
+
+
+def test_refresh_token_of_another_merchant_is_refused(http: httpx.Client, world: World) -> None:
+    pair_b = sign_in(http, world.b)
+    assert_bad_credentials(refresh(http, world.a, pair_b["refresh_token"]))
+    # the attempt did not use up merchant B's refresh token
+    assert refresh(http, world.b, pair_b["refresh_token"]).status_code == 200
+
+
+def test_refresh_needs_the_client_secret(http: httpx.Client, world: World) -> None:
+    pair = sign_in(http, world.a)
+    body = credentials(world.a, clientSecret="wrong", grantType="refresh_token",
+                       refreshToken=pair["refresh_token"])
+    assert_bad_credentials(http.post("/iam/tokens", json=body))
+    assert refresh(http, world.a, pair["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", ""], ids=["garbage", "three-parts", "blank"])
+def test_malformed_refresh_token_is_401_or_400(http: httpx.Client, world: World, token: str) -> None:
+    reply = refresh(http, world.a, token)
+    if token:
+        assert_bad_credentials(reply)
+    else:
+        assert reply.status_code == 400
+
+
+def test_refresh_token_expires(http: httpx.Client, world: World, clock: Clock) -> None:
+    early, late = sign_in(http, world.a), sign_in(http, world.a)
+    clock.advance(seconds=1799)
+    assert refresh(http, world.a, early["refresh_token"]).status_code == 200
+    clock.advance(seconds=2)
+    assert_bad_credentials(refresh(http, world.a, late["refresh_token"]))
+
+
+# ---------------------------------------------------------------- DELETE /iam/tokens/reset
+
+
+@pytest.mark.parametrize("gap_seconds", [0, 1], ids=["same-instant", "one-second-apart"])
+def test_reset_revokes_refresh_and_access_tokens(
+    http: httpx.Client, world: World, clock: Clock, gap_seconds: int
+) -> None:
+    old = sign_in(http, world.a)
+    spare = sign_in(http, world.a)  # another session of the same client
+    assert_status_ok(status(http, old["access_token"], world.a.secret))
+    clock.advance(seconds=gap_seconds)
+
+    reply = http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {old['access_token']}"})
+    assert reply.status_code == 204, reply.text
+    assert reply.content == b""
+
+    assert_bad_credentials(refresh(http, world.a, old["refresh_token"]))
+    assert_bad_credentials(refresh(http, world.a, spare["refresh_token"]))
+    assert_jwt_invalid(status(http, old["access_token"], world.a.secret))
+    assert_jwt_invalid(status(http, spare["access_token"], world.a.secret))
+
+    clock.advance(seconds=gap_seconds)
+    new = sign_in(http, world.a)
+    assert_status_ok(status(http, new["access_token"], world.a.secret))
+    again = refresh(http, world.a, new["refresh_token"])
+    assert again.status_code == 200, again.text
+    assert_status_ok(status(http, again.json()["access_token"], world.a.secret))
+
+
+def test_reset_touches_only_the_callers_client(http: httpx.Client, world: World, clock: Clock) -> None:
+    a, b = sign_in(http, world.a), sign_in(http, world.b)
+    clock.advance(seconds=1)
+    reply = http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {a['access_token']}"})
+    assert reply.status_code == 204
+    assert_status_ok(status(http, b["access_token"], world.b.secret))
+    assert refresh(http, world.b, b["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer garbage", "Basic c2hvcC1hOng="])
+def test_reset_needs_a_valid_bearer_token(
+    http: httpx.Client, world: World, authorization: str | None
+) -> None:
+    pair = sign_in(http, world.a)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    assert_jwt_invalid(http.delete("/iam/tokens/reset", headers=headers))
+    # nothing was revoked
+    assert refresh(http, world.a, pair["refresh_token"]).status_code == 200
+
+
+def test_reset_refuses_a_refresh_token_as_bearer(http: httpx.Client, world: World) -> None:
+    pair = sign_in(http, world.a)
+    reply = http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {pair['refresh_token']}"})
+    assert_jwt_invalid(reply)
+    assert refresh(http, world.a, pair["refresh_token"]).status_code == 200
+
+
+# ---------------------------------------------------------------- /connect: the bearer token
+
+
+@pytest.fixture(params=["status", "stock"])
+def connect_call(request: pytest.FixtureRequest, http: httpx.Client):  # type: ignore[no-untyped-def]
+    """GET /connect/status or POST /connect/stock with the given token and secret."""
+    if request.param == "status":
+        return lambda token, secret: status(http, token, secret)
+    return lambda token, secret: stock(http, token, secret)
+
+
+def test_good_token_and_secret_are_accepted(http: httpx.Client, world: World) -> None:
+    token = sign_in(http, world.a)["access_token"]
+    assert_status_ok(status(http, token, world.a.secret))
+    reply = stock(http, token, world.a.secret)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["responseCode"] == 0
+    assert [p["productRef"] for p in data["productStatus"]] == [1001]
+    # the merchant's second catalogue is selected by its own secret
+    assert_status_ok(status(http, token, world.a.other_secret))
+
+
+def test_no_authorization_header_is_401(connect_call, world: World) -> None:  # type: ignore[no-untyped-def]
+    assert_jwt_invalid(connect_call(None, world.a.secret))
+
+
+def test_no_token_and_no_secret_is_401_not_70(connect_call, world: World) -> None:  # type: ignore[no-untyped-def]
+    assert_jwt_invalid(connect_call(None, None))
+
+
+def test_token_is_checked_before_the_body(http: httpx.Client, world: World) -> None:
+    reply = http.post("/connect/stock", content=b"not json", headers={"secret": world.a.secret})
+    assert_jwt_invalid(reply)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer", "Bearer ", "Bearer not-a-jwt", "Bearer a.b.c", "Bearer eyJhbGciOiJIUzI1NiJ9..", "Token abc",
+     "Basic c2hvcC1hOnNlY3JldA=="],
+)
+def test_malformed_authorization_is_401(http: httpx.Client, world: World, authorization: str) -> None:
+    reply = http.get("/connect/status", headers={"Authorization": authorization, "secret": world.a.secret})
+    assert_jwt_invalid(reply)
+
+
+def test_valid_token_without_bearer_scheme_is_401(http: httpx.Client, world: World) -> None:
+    token = sign_in(http, world.a)["access_token"]
+    reply = http.get("/connect/status", headers={"Authorization": token, "secret": world.a.secret})
+    assert_jwt_invalid(reply)
+
+
+def test_tampered_token_is_401(http: httpx.Client, world: World, ctx: Context) -> None:
+    token = sign_in(http, world.a)["access_token"]
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = str(merchant_id(ctx, world.b.realm))
+    forged = f"{header}.{b64url(json.dumps(claims).encode())}.{signature}"
+    assert_jwt_invalid(status(http, forged, world.b.secret))
+    # the signature of a token is tied to its exact bytes
+    assert_jwt_invalid(status(http, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), world.a.secret))
+
+
+def test_token_signed_with_another_key_is_401(connect_call, world: World, ctx: Context) -> None:  # type: ignore[no-untyped-def]
+    token = jwt.encode(access_claims(ctx, merchant_id(ctx, world.a.realm)), "another-key-" + "y" * 32,
+                       algorithm="HS256")
+    assert_jwt_invalid(connect_call(token, world.a.secret))
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+def test_unsigned_alg_none_token_is_401(connect_call, world: World, ctx: Context, alg: str) -> None:  # type: ignore[no-untyped-def]
+    claims = access_claims(ctx, merchant_id(ctx, world.a.realm))
+    header = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    payload = b64url(json.dumps(claims).encode())
+    assert_jwt_invalid(connect_call(f"{header}.{payload}.", world.a.secret))
+
+
+def test_alg_none_token_built_with_pyjwt_is_401(http: httpx.Client, world: World, ctx: Context) -> None:
+    token = jwt.encode(access_claims(ctx, merchant_id(ctx, world.a.realm)), None, algorithm="none")
+    assert_jwt_invalid(status(http, token, world.a.secret))
+
+
+def test_other_hmac_algorithm_with_the_right_key_is_401(
+    http: httpx.Client, world: World, ctx: Context
+) -> None:
+    token = jwt.encode(access_claims(ctx, merchant_id(ctx, world.a.realm)), ctx.settings.jwt_secret,
+                       algorithm="HS512")
+    assert_jwt_invalid(status(http, token, world.a.secret))
+
+
+def test_self_made_token_with_the_right_key_is_accepted(
+    http: httpx.Client, world: World, ctx: Context
+) -> None:
+    """Control for the forged-token tests below: the claims helper makes tokens the server accepts."""
+    token = jwt.encode(access_claims(ctx, merchant_id(ctx, world.a.realm)), ctx.settings.jwt_secret,
+                       algorithm="HS256")
+    assert_status_ok(status(http, token, world.a.secret))
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"sub": "not-a-number"}, {"sub": "999999"}, {"typ": "refresh"}, {"typ": None}, {"exp": None},
+     {"jti": None}, {"sub": None}, {"exp": "later"}],
+    ids=["sub-text", "sub-unknown", "typ-refresh", "no-typ", "no-exp", "no-jti", "no-sub", "exp-text"],
+)
+def test_token_with_bad_claims_is_401(
+    http: httpx.Client, world: World, ctx: Context, override: dict[str, Any]
+) -> None:
+    claims = access_claims(ctx, merchant_id(ctx, world.a.realm), **override)
+    for key, value in override.items():
+        if value is None:
+            claims.pop(key, None)
+    token = jwt.encode(claims, ctx.settings.jwt_secret, algorithm="HS256")
+    assert_jwt_invalid(status(http, token, world.a.secret))
+
+
+def test_expired_token_is_401(connect_call, http: httpx.Client, world: World, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    token = sign_in(http, world.a)["access_token"]
+    clock.advance(seconds=299)
+    assert connect_call(token, world.a.secret).json()["responseCode"] == 0
+    clock.advance(seconds=2)
+    assert_jwt_invalid(connect_call(token, world.a.secret))
+
+
+def test_token_expires_exactly_at_expires_in(http: httpx.Client, world: World, clock: Clock) -> None:
+    token = sign_in(http, world.a)["access_token"]
+    clock.advance(seconds=300)
+    assert_jwt_invalid(status(http, token, world.a.secret))
+
+
+# ---------------------------------------------------------------- /connect: the catalogue secret
+
+
+@pytest.mark.parametrize("secret", [None, "", "   "], ids=["absent", "empty", "blank"])
+def test_missing_secret_is_70(connect_call, http: httpx.Client, world: World, secret: str | None) -> None:  # type: ignore[no-untyped-def]
+    token = sign_in(http, world.a)["access_token"]
+    reply = connect_call(token, secret)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["responseCode"] == 70
+    assert data["responseMessage"] == "secret is missing"
+
+
+def test_missing_secret_reply_keeps_all_keys(http: httpx.Client, world: World) -> None:
+    token = sign_in(http, world.a)["access_token"]
+    assert status(http, token, None).json() == {"status": None, "version": None, "time": None,
+                                                 "responseCode": 70, "responseMessage": "secret is missing"}
+    assert stock(http, token, None).json() == {"productStatus": [], "responseCode": 70,
+                                               "responseMessage": "secret is missing"}
+
+
+@pytest.mark.parametrize("which", ["unknown", "client secret", "other merchant EUR", "other merchant USD"])
+def test_unknown_or_foreign_secret_is_71(connect_call, http: httpx.Client, world: World, which: str) -> None:  # type: ignore[no-untyped-def]
+    secret = {
+        "unknown": "no-such-secret",
+        "client secret": world.a.client_secret,
+        "other merchant EUR": world.b.secret,
+        "other merchant USD": world.b.other_secret,
+    }[which]
+    token = sign_in(http, world.a)["access_token"]
+    reply = connect_call(token, secret)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["responseCode"] == 71
+    assert data["responseMessage"] == "secret not valid"
+
+
+def test_foreign_secret_is_71_both_ways(http: httpx.Client, world: World) -> None:
+    token_a, token_b = sign_in(http, world.a)["access_token"], sign_in(http, world.b)["access_token"]
+    assert status(http, token_a, world.b.secret).json()["responseCode"] == 71
+    assert status(http, token_b, world.a.secret).json()["responseCode"] == 71
+    assert_status_ok(status(http, token_b, world.b.secret))
+
+
+def test_bad_token_wins_over_bad_secret(http: httpx.Client, world: World, clock: Clock) -> None:
+    token = sign_in(http, world.a)["access_token"]
+    clock.advance(seconds=400)
+    assert_jwt_invalid(status(http, token, "no-such-secret"))
+    assert_jwt_invalid(status(http, token, None))
+
+
+# ---------------------------------------------------------------- no secret stored in clear
+
+
+def _sqlite_files(ctx: Context) -> list[Path]:
+    url = make_url(ctx.settings.effective_database_url)
+    if url.get_backend_name() != "sqlite":
+        return []
+    path = Path(url.database or "")
+    return [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+
+
+def test_no_secret_is_stored_in_clear(http: httpx.Client, world: World, ctx: Context) -> None:
+    clear = {
+        "client secret A": world.a.client_secret, "client secret B": world.b.client_secret,
+        "catalogue A EUR": world.a.secret, "catalogue A USD": world.a.other_secret,
+        "catalogue B EUR": world.b.secret, "catalogue B USD": world.b.other_secret,
+    }
+    # use every secret over the API, so that anything written on the way is scanned too
+    for creds in (world.a, world.b):
+        token = sign_in(http, creds)["access_token"]
+        for secret in (creds.secret, creds.other_secret):
+            assert_status_ok(status(http, token, secret))
+        assert stock(http, token, creds.secret).json()["responseCode"] == 0
+
+    with ctx.db.read() as conn:
+        merchant_rows = conn.execute(select(merchants)).all()
+        catalog_rows = conn.execute(select(catalogs)).all()
+        every_row = {t.name: conn.execute(select(t)).all() for t in metadata.sorted_tables}
+    assert {r.realm for r in merchant_rows} == {"shop-a", "shop-b"}
+    assert len(catalog_rows) == 4
+    for table, rows in {"merchants": merchant_rows, "catalogs": catalog_rows, **every_row}.items():
+        for row in rows:
+            cells = " ".join(repr(value) for value in row)
+            for name, secret in clear.items():
+                assert secret not in cells, f"{name} in clear in {table}: {row}"
+
+    files = _sqlite_files(ctx)
+    if ctx.db.is_sqlite:
+        assert files, "the SQLite database file was not found"
+        raw = b"".join(p.read_bytes() for p in files)
+        assert b"shop-a" in raw and b"shop-b" in raw  # the scan reads the data the rows live in
+        for name, secret in clear.items():
+            assert secret.encode() not in raw, f"{name} in clear in the database file"
