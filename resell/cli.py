@@ -77,16 +77,24 @@ def _print_credentials(document: dict) -> None:
     for merchant in document["merchants"]:
         out.print(f"  realmName [cyan]{merchant['realmName']}[/]  clientSecret [cyan]{merchant['clientSecret']}[/]")
         for cat in merchant["catalogs"]:
-            out.print(f"    catalogue {cat['currency']}: secret [cyan]{cat['secret']}[/]  "
-                      f"products {', '.join(map(str, cat['productRefs']))}")
+            out.print(
+                f"    catalogue {cat['currency']}: secret [cyan]{cat['secret']}[/]  "
+                f"products {', '.join(map(str, cat['productRefs']))}"
+            )
+    credentials = json.dumps(
+        {"realmName": first["realmName"], "clientSecret": first["clientSecret"], "grantType": "client_credentials"}
+    )
+    stock = json.dumps({"productRefs": catalog["productRefs"][:1]})
+    read_token = "python3 -c 'import sys, json; print(json.load(sys.stdin)[\"access_token\"])'"
     out.print("\n[bold]Try it[/] (token, then stock):")
     out.print(
         f"TOKEN=$(curl -s -X POST {base}/iam/tokens -H 'Content-Type: application/json' "
-        f"-d '{{\"realmName\": \"{first['realmName']}\", \"clientSecret\": \"{first['clientSecret']}\", "
-        f"\"grantType\": \"client_credentials\"}}' | python3 -c 'import sys, json; print(json.load(sys.stdin)[\"access_token\"])')"
-        f"\ncurl -s -X POST {base}/connect/stock -H \"Authorization: Bearer $TOKEN\" -H 'secret: {catalog['secret']}' "
-        f"-H 'Content-Type: application/json' -d '{{\"productRefs\": [{catalog['productRefs'][0]}]}}'",
-        soft_wrap=True, highlight=False,
+        f"-d '{credentials}' | {read_token})\n"
+        f"curl -s -X POST {base}/connect/stock -H \"Authorization: Bearer $TOKEN\" -H 'secret: {catalog['secret']}' "
+        f"-H 'Content-Type: application/json' -d '{stock}'",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
     )
 
 
@@ -124,7 +132,9 @@ def merchant_create(
     refs = [int(r) for r in products.split(",")] if products else None
     try:
         created = merchants.create_merchant(ctx, realm, name)
-        cats = [merchants.add_catalog(ctx, realm, f"{realm} {c.upper()}", c, refs, cancel_period_days) for c in currency]
+        cats = [
+            merchants.add_catalog(ctx, realm, f"{realm} {c.upper()}", c, refs, cancel_period_days) for c in currency
+        ]
     except (merchants.MerchantError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -147,8 +157,9 @@ def merchant_add_catalog(
 
     refs = [int(r) for r in products.split(",")] if products else None
     try:
-        cat = merchants.add_catalog(_context(), realm, name or f"{realm} {currency.upper()}", currency, refs,
-                                    cancel_period_days)
+        cat = merchants.add_catalog(
+            _context(), realm, name or f"{realm} {currency.upper()}", currency, refs, cancel_period_days
+        )
     except (merchants.MerchantError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -177,10 +188,19 @@ def stock_import(ref: int, file: Path) -> None:
     if not file.exists():
         _fail(f"{file}: no such file")
     size = file.stat().st_size
-    with file.open("rb") as handle, Progress(
-        TextColumn("[bold]importing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("bytes"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
-    ) as progress:
+    with (
+        file.open("rb") as handle,
+        Progress(
+            TextColumn("[bold]importing[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("bytes"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        ) as progress,
+    ):
         task = progress.add_task("serials", total=size)
 
         def lines():  # type: ignore[no-untyped-def]
@@ -188,14 +208,17 @@ def stock_import(ref: int, file: Path) -> None:
                 yield raw.decode("utf-8", errors="replace")
 
         try:
-            result = stock.import_serials(_context(), ref, lines(),
-                                          on_progress=lambda _n: progress.update(task, completed=handle.tell()))
+            result = stock.import_serials(
+                _context(), ref, lines(), on_progress=lambda _n: progress.update(task, completed=handle.tell())
+            )
         except stock.StockError as exc:
             _fail(str(exc))
             return
         progress.update(task, completed=size)
-    out.print(f"{result.added} serials added, {result.duplicates} duplicates skipped"
-              + (f", {result.rejected} rejected (over 500 characters)" if result.rejected else ""))
+    out.print(
+        f"{result.added} serials added, {result.duplicates} duplicates skipped"
+        + (f", {result.rejected} rejected (over 500 characters)" if result.rejected else "")
+    )
 
 
 @stock_app.command("report")
@@ -210,8 +233,9 @@ def stock_report(as_json: Annotated[bool, typer.Option("--json", help="machine-r
         return
     table = Table("ref", "product", "source", "available", "assigned", "revoked")
     for line in lines:
-        table.add_row(str(line.ref), line.name, line.serial_source, str(line.available), str(line.assigned),
-                      str(line.revoked))
+        table.add_row(
+            str(line.ref), line.name, line.serial_source, str(line.available), str(line.assigned), str(line.revoked)
+        )
     out.print(table)
 
 

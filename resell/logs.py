@@ -10,6 +10,15 @@ import structlog
 _configured = False
 
 
+class _StderrLogger:
+    """Writes each line to whatever sys.stderr is at that moment (tests and daemons may swap it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure(level: str = "INFO", json: bool = True) -> None:
     global _configured
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
@@ -23,7 +32,7 @@ def configure(level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=lambda *_args: _StderrLogger(),
         cache_logger_on_first_use=True,
     )
     _configured = True

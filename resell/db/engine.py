@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 _BEGIN_MODE = "resell_begin"
@@ -80,3 +80,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def inserted_id(result: CursorResult) -> int:
+    """The primary key of the row a single-row INSERT just created."""
+    key = result.inserted_primary_key
+    assert key is not None, "not a single-row INSERT"
+    return int(key[0])

@@ -162,6 +162,7 @@ class Refusal(Exception):
     def message_in(self, operation: str | None) -> str:
         return self.message or message_for(self.code, operation)
 
+
 # Names for the codes the services raise by hand (the rest come from the request parser).
 NOT_FOUND = 1010
 ALREADY_CANCELLED = 1011

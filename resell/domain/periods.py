@@ -56,12 +56,12 @@ def parse_timestamp(text: object) -> dt.datetime:
     except ValueError as exc:
         raise ValueError(str(exc)) from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed
 
 
 def iso_offset(moment: dt.datetime) -> str:
     """`2004-02-12T15:19:21+00:00`: the contract's orderDate form."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.replace(microsecond=0).isoformat()

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from resell.domain.codes import Refusal
 
-CANCEL_REASONS = {2: "order cancelled", 3: "unsatisfied customer", 4: "double order", 5: "product order",
-                  6: "incompatible product", 16: "fraud / chargeback"}
+CANCEL_REASONS = {
+    2: "order cancelled",
+    3: "unsatisfied customer",
+    4: "double order",
+    5: "product order",
+    6: "incompatible product",
+    16: "fraud / chargeback",
+}
 
 
 def is_blank(value: object) -> bool:

@@ -77,7 +77,12 @@ def list_categories(ctx: Context, raw_language: object) -> list[Category]:
 
 def list_operating_systems(ctx: Context) -> list[tuple[int, str]]:
     with ctx.db.read() as conn:
-        return [tuple(r) for r in conn.execute(select(operating_systems.c.id, operating_systems.c.label).order_by(operating_systems.c.id))]  # type: ignore[misc]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(operating_systems.c.id, operating_systems.c.label).order_by(operating_systems.c.id)
+            )
+        ]  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- stock status
@@ -110,24 +115,32 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
     refs = {ref for ref, code in parsed if code == 0}
     today = ctx.now().date()
     with ctx.db.read() as conn:
-        rows = {
-            r.ref: r
-            for r in conn.execute(
-                catalog_products_query(
-                    caller, products.c.id, products.c.ref, products.c.serial_source, products.c.status,
-                    products.c.almost_out_threshold,
-                ).where(products.c.ref.in_(refs))
-            )
-        } if refs else {}
+        rows = (
+            {
+                r.ref: r
+                for r in conn.execute(
+                    catalog_products_query(
+                        caller,
+                        products.c.id,
+                        products.c.ref,
+                        products.c.serial_source,
+                        products.c.status,
+                        products.c.almost_out_threshold,
+                    ).where(products.c.ref.in_(refs))
+                )
+            }
+            if refs
+            else {}
+        )
         statuses = {ref: stock.status_of(conn, row, today) for ref, row in rows.items()}
     items = []
-    for ref, code in parsed:
-        if code:
-            items.append(StockItem(ref, None, code))
-        elif ref not in statuses:
-            items.append(StockItem(ref, None, codes.NOT_FOUND))
+    for item_ref, code in parsed:
+        if code or item_ref is None:
+            items.append(StockItem(item_ref, None, code))
+        elif item_ref not in statuses:
+            items.append(StockItem(item_ref, None, codes.NOT_FOUND))
         else:
-            items.append(StockItem(ref, statuses[ref], codes.OK))
+            items.append(StockItem(item_ref, statuses[item_ref], codes.OK))
     return items
 
 
@@ -182,8 +195,13 @@ def cross_up_sell(ctx: Context, caller: Caller, raw_language: object, raw_produc
             return []
         rows = conn.execute(
             catalog_products_query(
-                caller, products.c.id, products.c.ref, products.c.name, products.c.short_description,
-                products.c.image_small, product_prices.c.amount_duty_free,
+                caller,
+                products.c.id,
+                products.c.ref,
+                products.c.name,
+                products.c.short_description,
+                products.c.image_small,
+                product_prices.c.amount_duty_free,
             )
             .outerjoin(
                 product_prices,
@@ -196,8 +214,13 @@ def cross_up_sell(ctx: Context, caller: Caller, raw_language: object, raw_produc
     return sorted(
         (
             Suggestion(
-                ref=r.ref, type=suggested[r.id], name=r.name, amount_duty_free=r.amount_duty_free,
-                currency=caller.currency, short_description=r.short_description, language=language.upper(),
+                ref=r.ref,
+                type=suggested[r.id],
+                name=r.name,
+                amount_duty_free=r.amount_duty_free,
+                currency=caller.currency,
+                short_description=r.short_description,
+                language=language.upper(),
                 image_small=r.image_small,
             )
             for r in rows

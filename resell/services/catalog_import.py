@@ -15,6 +15,7 @@ import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Connection, delete, select
 
+from resell.db.engine import inserted_id
 from resell.db.tables import (
     categories,
     category_labels,
@@ -148,7 +149,7 @@ def _upsert(conn: Connection, table, key: dict[str, Any], values: dict[str, Any]
     where = [table.c[k] == v for k, v in key.items()]
     row = conn.execute(select(table.c.id).where(*where)).first()
     if row is None:
-        return conn.execute(table.insert().values(**key, **values)).inserted_primary_key[0]
+        return inserted_id(conn.execute(table.insert().values(**key, **values)))
     conn.execute(table.update().where(*where).values(**values))
     return row.id
 
@@ -172,7 +173,9 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
         publisher_ids = {}
         for pub in catalog.publishers:
             publisher_ids[pub.key] = _upsert(
-                conn, publishers, {"key": pub.key},
+                conn,
+                publishers,
+                {"key": pub.key},
                 {"name": pub.name, "delivers_directly": pub.delivers_directly, "keygen_url": pub.keygen_url},
             )
         for os_ in catalog.operating_systems:
@@ -203,7 +206,7 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
             }
             existing = conn.execute(select(products.c.id).where(products.c.ref == p.ref)).first()
             if existing is None:
-                pid = conn.execute(products.insert().values(ref=p.ref, created_at=now, **values)).inserted_primary_key[0]
+                pid = inserted_id(conn.execute(products.insert().values(ref=p.ref, created_at=now, **values)))
                 audit(conn, now, actor, "product", p.ref, "created", after={"name": p.name})
             else:
                 pid = existing.id
@@ -213,23 +216,45 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
             for table in (product_files, product_prices, product_categories, product_operating_systems):
                 conn.execute(delete(table).where(table.c.product_id == pid))
             if p.files:
-                conn.execute(product_files.insert(), [
-                    {"product_id": pid, "position": i, "label": f.label, "type": f.type, "file_name": f.file_name,
-                     "size": f.size, "sha256": f.sha256.lower() if f.sha256 else None, "group": f.group}
-                    for i, f in enumerate(p.files)
-                ])
+                conn.execute(
+                    product_files.insert(),
+                    [
+                        {
+                            "product_id": pid,
+                            "position": i,
+                            "label": f.label,
+                            "type": f.type,
+                            "file_name": f.file_name,
+                            "size": f.size,
+                            "sha256": f.sha256.lower() if f.sha256 else None,
+                            "group": f.group,
+                        }
+                        for i, f in enumerate(p.files)
+                    ],
+                )
             if p.prices:
-                conn.execute(product_prices.insert(), [
-                    {"product_id": pid, "currency": pr.currency, "amount_duty_free": pr.amount_duty_free,
-                     "vat_rate": pr.vat_rate}
-                    for pr in p.prices
-                ])
+                conn.execute(
+                    product_prices.insert(),
+                    [
+                        {
+                            "product_id": pid,
+                            "currency": pr.currency,
+                            "amount_duty_free": pr.amount_duty_free,
+                            "vat_rate": pr.vat_rate,
+                        }
+                        for pr in p.prices
+                    ],
+                )
             if p.categories:
-                conn.execute(product_categories.insert(),
-                             [{"product_id": pid, "category_id": c} for c in dict.fromkeys(p.categories)])
+                conn.execute(
+                    product_categories.insert(),
+                    [{"product_id": pid, "category_id": c} for c in dict.fromkeys(p.categories)],
+                )
             if p.operating_systems:
-                conn.execute(product_operating_systems.insert(),
-                             [{"product_id": pid, "os_id": o} for o in dict.fromkeys(p.operating_systems)])
+                conn.execute(
+                    product_operating_systems.insert(),
+                    [{"product_id": pid, "os_id": o} for o in dict.fromkeys(p.operating_systems)],
+                )
 
         # Links may point at products defined later in the file, or imported earlier.
         all_ids = dict(conn.execute(select(products.c.ref, products.c.id)).all())
@@ -243,17 +268,24 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
         for p in catalog.products:
             pid = product_ids[p.ref]
             conn.execute(delete(product_links).where(product_links.c.product_id == pid))
-            links = [{"product_id": pid, "linked_product_id": i, "kind": "up"} for i in ids_of(p.ref, p.up_sells, "upSells")]
-            links += [{"product_id": pid, "linked_product_id": i, "kind": "cross"}
-                      for i in ids_of(p.ref, p.cross_sells, "crossSells")]
+            links = [
+                {"product_id": pid, "linked_product_id": i, "kind": "up"} for i in ids_of(p.ref, p.up_sells, "upSells")
+            ]
+            links += [
+                {"product_id": pid, "linked_product_id": i, "kind": "cross"}
+                for i in ids_of(p.ref, p.cross_sells, "crossSells")
+            ]
             if links:
                 conn.execute(product_links.insert(), links)
             conn.execute(delete(option_eligibility).where(option_eligibility.c.option_product_id == pid))
             if p.option and p.option.eligible_refs:
-                conn.execute(option_eligibility.insert(), [
-                    {"option_product_id": pid, "product_id": i}
-                    for i in ids_of(p.ref, p.option.eligible_refs, "option.eligibleRefs")
-                ])
+                conn.execute(
+                    option_eligibility.insert(),
+                    [
+                        {"option_product_id": pid, "product_id": i}
+                        for i in ids_of(p.ref, p.option.eligible_refs, "option.eligibleRefs")
+                    ],
+                )
     return {
         "publishers": len(catalog.publishers),
         "operatingSystems": len(catalog.operating_systems),

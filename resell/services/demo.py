@@ -67,10 +67,20 @@ def seed(ctx: Context, serials_per_product: int = DEMO_SERIALS) -> dict[str, Any
     document = {
         "baseUrl": ctx.settings.base_url,
         "merchants": [
-            {"realmName": shop.realm, "clientSecret": shop.client_secret, "catalogs": [
-                {"secret": c.secret, "currency": c.currency, "productRefs": c.product_refs} for c in (eur, usd)]},
-            {"realmName": other.realm, "clientSecret": other.client_secret, "catalogs": [
-                {"secret": other_cat.secret, "currency": other_cat.currency, "productRefs": other_cat.product_refs}]},
+            {
+                "realmName": shop.realm,
+                "clientSecret": shop.client_secret,
+                "catalogs": [
+                    {"secret": c.secret, "currency": c.currency, "productRefs": c.product_refs} for c in (eur, usd)
+                ],
+            },
+            {
+                "realmName": other.realm,
+                "clientSecret": other.client_secret,
+                "catalogs": [
+                    {"secret": other_cat.secret, "currency": other_cat.currency, "productRefs": other_cat.product_refs}
+                ],
+            },
         ],
     }
     path = credentials_path(ctx)

@@ -35,7 +35,5 @@ def audit(
 def enqueue(conn: Connection, at: dt.datetime, kind: str, payload: dict[str, Any]) -> str:
     """Queue a side effect for the worker; returns its stable event id."""
     event_id = str(uuid.uuid4())
-    conn.execute(
-        outbox.insert().values(event_id=event_id, kind=kind, payload=payload, created_at=at, available_at=at)
-    )
+    conn.execute(outbox.insert().values(event_id=event_id, kind=kind, payload=payload, created_at=at, available_at=at))
     return event_id

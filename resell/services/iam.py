@@ -143,8 +143,11 @@ def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
         raise Unauthorized("missing token")
     claims = _decode(ctx, token, "access")
     try:
-        return TokenClaims(merchant_id=int(claims["sub"]), realm=str(claims.get("realm", "")),
-                           issued_ms=int(claims.get("ims", claims["iat"] * 1000)))
+        return TokenClaims(
+            merchant_id=int(claims["sub"]),
+            realm=str(claims.get("realm", "")),
+            issued_ms=int(claims.get("ims", claims["iat"] * 1000)),
+        )
     except (TypeError, ValueError) as exc:
         raise Unauthorized("malformed claims") from exc
 
@@ -171,7 +174,10 @@ def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller
         ).first()
         if merchant is None or not merchant.active:
             raise Unauthorized("unknown client")
-        if merchant.tokens_valid_after is not None and claims.issued_ms < merchant.tokens_valid_after.timestamp() * 1000:
+        if (
+            merchant.tokens_valid_after is not None
+            and claims.issued_ms < merchant.tokens_valid_after.timestamp() * 1000
+        ):
             raise Unauthorized("revoked")
         if secret is None or not secret.strip():
             raise Refusal(codes.SECRET_MISSING)

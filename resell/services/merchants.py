@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pycountry
 from sqlalchemy import select
 
+from resell.db.engine import inserted_id
 from resell.db.tables import catalog_products, catalogs, merchants, products
 from resell.domain.secrets import hash_secret, new_secret
 from resell.services.context import Context
@@ -42,12 +43,17 @@ def create_merchant(ctx: Context, realm: str, name: str | None = None, actor: st
     with ctx.db.write() as conn:
         if conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).first():
             raise MerchantError(f"merchant {realm!r} exists already")
-        merchant_id = conn.execute(
-            merchants.insert().values(
-                realm=realm, name=name or realm, client_secret_hash=hash_secret(client_secret), active=True,
-                created_at=now,
+        merchant_id = inserted_id(
+            conn.execute(
+                merchants.insert().values(
+                    realm=realm,
+                    name=name or realm,
+                    client_secret_hash=hash_secret(client_secret),
+                    active=True,
+                    created_at=now,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         audit(conn, now, actor, "merchant", merchant_id, "created", after={"realm": realm})
     return NewMerchant(merchant_id=merchant_id, realm=realm, client_secret=client_secret)
 
@@ -79,21 +85,30 @@ def add_catalog(
             missing = set(product_refs) - {r.ref for r in rows}
             if missing:
                 raise MerchantError(f"unknown product refs: {sorted(missing)}")
-        catalog_id = conn.execute(
-            catalogs.insert().values(
-                merchant_id=merchant.id,
-                name=name,
-                secret_hash=hash_secret(secret),
-                currency=currency,
-                cancel_period_days=cancel_period_days or ctx.settings.cancel_period_days,
-                requires_amounts=requires_amounts,
-                created_at=now,
+        catalog_id = inserted_id(
+            conn.execute(
+                catalogs.insert().values(
+                    merchant_id=merchant.id,
+                    name=name,
+                    secret_hash=hash_secret(secret),
+                    currency=currency,
+                    cancel_period_days=cancel_period_days or ctx.settings.cancel_period_days,
+                    requires_amounts=requires_amounts,
+                    created_at=now,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         if rows:
             conn.execute(catalog_products.insert(), [{"catalog_id": catalog_id, "product_id": r.id} for r in rows])
-        audit(conn, now, actor, "merchant", merchant.id, "catalog_added",
-              after={"catalog": name, "currency": currency, "products": len(rows)})
+        audit(
+            conn,
+            now,
+            actor,
+            "merchant",
+            merchant.id,
+            "catalog_added",
+            after={"catalog": name, "currency": currency, "products": len(rows)},
+        )
     return NewCatalog(catalog_id, name, secret, currency, sorted(r.ref for r in rows))
 
 

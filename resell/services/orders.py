@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, exc, select, update
 
+from resell.db.engine import inserted_id
 from resell.db.tables import (
     line_items,
     option_eligibility,
@@ -30,7 +32,7 @@ from resell.db.tables import (
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.links import download_path, new_line_token
-from resell.domain.order_request import OrderRequest
+from resell.domain.order_request import OrderLineRequest, OrderRequest
 from resell.domain.periods import add_period, parse_date, parse_period
 from resell.domain.remarks import fill_remark
 from resell.domain.requests import is_blank, partner_order_number, reason_code
@@ -104,10 +106,8 @@ class _Line:
     """One requested line with its product row, as checked against the catalogue."""
 
     position: int
-    request_line: object
-    product: object
-    remark: str = ""
-    allocated: list[tuple[int, str]] = field(default_factory=list)
+    request_line: OrderLineRequest
+    product: Any  # a Row of products
 
 
 def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today: dt.date) -> list[_Line]:
@@ -116,10 +116,19 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
     rows = conn.execute(
         catalog_products_query(
             caller,
-            products.c.id, products.c.ref, products.c.name, products.c.type, products.c.status,
-            products.c.release_date, products.c.serial_source, products.c.remark_template,
-            products.c.subscription_period, products.c.option_kind, products.c.option_period,
-            products.c.almost_out_threshold, products.c.publisher_id,
+            products.c.id,
+            products.c.ref,
+            products.c.name,
+            products.c.type,
+            products.c.status,
+            products.c.release_date,
+            products.c.serial_source,
+            products.c.remark_template,
+            products.c.subscription_period,
+            products.c.option_kind,
+            products.c.option_period,
+            products.c.almost_out_threshold,
+            products.c.publisher_id,
         ).where(products.c.ref.in_(refs))
     ).all()
     by_ref = {row.ref: row for row in rows}
@@ -196,28 +205,30 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
             raise Refusal(codes.NOT_FOUND)  # 1010: "order already created"
         lines = _check_lines(conn, caller, request, now.date())
         customer = request.customer
-        order_id = conn.execute(
-            orders.insert().values(
-                merchant_id=caller.merchant_id,
-                catalog_id=caller.catalog_id,
-                partner_order_number=request.partner_order_number,
-                status="active",
-                order_date=request.order_date,
-                currency=request.currency,
-                customer_email=customer.email,
-                customer_language=customer.language,
-                customer_partner_id=customer.partner_id,
-                customer=customer.as_json(),
-                payment=request.payment.as_json() if request.payment else None,
-                discounts=[d.as_json() for d in request.discounts] or None,
-                metadata=[{"key": k, "value": v} for k, v in request.metadata] or None,
-                marketing_program_id=request.marketing_program_id,
-                affiliate_id=request.affiliate_id,
-                download_end_date=_download_end(now, lines, ctx.settings.download_days),
-                generation=0,
-                created_at=now,
+        order_id = inserted_id(
+            conn.execute(
+                orders.insert().values(
+                    merchant_id=caller.merchant_id,
+                    catalog_id=caller.catalog_id,
+                    partner_order_number=request.partner_order_number,
+                    status="active",
+                    order_date=request.order_date,
+                    currency=request.currency,
+                    customer_email=customer.email,
+                    customer_language=customer.language,
+                    customer_partner_id=customer.partner_id,
+                    customer=customer.as_json(),
+                    payment=request.payment.as_json() if request.payment else None,
+                    discounts=[d.as_json() for d in request.discounts] or None,
+                    metadata=[{"key": k, "value": v} for k, v in request.metadata] or None,
+                    marketing_program_id=request.marketing_program_id,
+                    affiliate_id=request.affiliate_id,
+                    download_end_date=_download_end(now, lines, ctx.settings.download_days),
+                    generation=0,
+                    created_at=now,
+                )
             )
-        ).inserted_primary_key[0]
+        )
 
         # Serials: the whole order or nothing. Products in id order, so PostgreSQL never deadlocks.
         wanted: dict[int, int] = defaultdict(int)
@@ -239,43 +250,81 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
         for entry in lines:
             line, product = entry.request_line, entry.product
             remark = fill_remark(
-                product.remark_template, first_name=invoice.first_name, last_name=invoice.last_name,
-                game_name=product.name, order_number=order_id,
+                product.remark_template,
+                first_name=invoice.first_name,
+                last_name=invoice.last_name,
+                game_name=product.name,
+                order_number=order_id,
             )
-            line_id = conn.execute(
-                order_lines.insert().values(
-                    order_id=order_id, position=entry.position, product_id=product.id, product_ref=product.ref,
-                    quantity=line.quantity, vat_rate=line.vat_rate, amount_duty_free=line.amount_duty_free,
-                    amount_total=line.amount_total, end_user_email=line.end_user_email,
-                    discounts=[d.as_json() for d in line.discounts] or None, remark=remark,
-                    download_token=new_line_token(),
+            line_id = inserted_id(
+                conn.execute(
+                    order_lines.insert().values(
+                        order_id=order_id,
+                        position=entry.position,
+                        product_id=product.id,
+                        product_ref=product.ref,
+                        quantity=line.quantity,
+                        vat_rate=line.vat_rate,
+                        amount_duty_free=line.amount_duty_free,
+                        amount_total=line.amount_total,
+                        end_user_email=line.end_user_email,
+                        discounts=[d.as_json() for d in line.discounts] or None,
+                        remark=remark,
+                        download_token=new_line_token(),
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             for unit in range(line.quantity):
-                item_id = conn.execute(
-                    line_items.insert().values(order_line_id=line_id, position=unit)
-                ).inserted_primary_key[0]
+                item_id = inserted_id(conn.execute(line_items.insert().values(order_line_id=line_id, position=unit)))
                 if product.serial_source == "pool":
                     serial_id, _value = pools[product.id].pop(0)
                     assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
                 if product.subscription_period:
                     expires = now + parse_period(product.subscription_period)
-                    subs.append({
-                        "order_id": order_id, "line_item_id": item_id, "product_id": product.id,
-                        "period": product.subscription_period, "generation": 0, "status": "ACTIVE",
-                        "currency": request.currency, "amount": _unit_amount(line, prices.get(product.id)),
-                        "created_at": now, "updated_at": now, "expires_at": expires, "next_change_at": expires,
-                    })
+                    subs.append(
+                        {
+                            "order_id": order_id,
+                            "line_item_id": item_id,
+                            "product_id": product.id,
+                            "period": product.subscription_period,
+                            "generation": 0,
+                            "status": "ACTIVE",
+                            "currency": request.currency,
+                            "amount": _unit_amount(line, prices.get(product.id)),
+                            "created_at": now,
+                            "updated_at": now,
+                            "expires_at": expires,
+                            "next_change_at": expires,
+                        }
+                    )
         if assignments:
             conn.execute(serial_assignments.insert(), assignments)
         if subs:
             conn.execute(subscriptions.insert(), subs)
         actor = f"merchant:{caller.realm}"
-        audit(conn, now, actor, "order", order_id, "created",
-              after={"partnerOrderNumber": request.partner_order_number, "lines": len(lines),
-                     "serials": len(assignments)})
-        enqueue(conn, now, "order.created", {"merchantId": caller.merchant_id, "orderNumber": order_id,
-                                             "partnerOrderNumber": request.partner_order_number})
+        audit(
+            conn,
+            now,
+            actor,
+            "order",
+            order_id,
+            "created",
+            after={
+                "partnerOrderNumber": request.partner_order_number,
+                "lines": len(lines),
+                "serials": len(assignments),
+            },
+        )
+        enqueue(
+            conn,
+            now,
+            "order.created",
+            {
+                "merchantId": caller.merchant_id,
+                "orderNumber": order_id,
+                "partnerOrderNumber": request.partner_order_number,
+            },
+        )
         return _order_view(conn, ctx, order_id)
 
 
@@ -331,7 +380,11 @@ def _order_view(conn: Connection, ctx: Context, order_id: int) -> OrderView:
                 line_items=items_by_line[line.id],
                 files=[
                     FileView(
-                        file_id=f.id, label=f.label, type=f.type, size=f.size, group=f.group,
+                        file_id=f.id,
+                        label=f.label,
+                        type=f.type,
+                        size=f.size,
+                        group=f.group,
                         url=base + download_path(key, line.download_token, f.id),
                     )
                     for f in files[line.product_id]
@@ -383,9 +436,14 @@ def cancel_order(
             raise Refusal(1020)
         today = now.date()
         conn.execute(
-            update(orders).where(orders.c.id == order.id).values(
-                status="cancelled", cancelled_at=now, cancel_reason=reason,
-                cancel_comment=None if is_blank(comment) else str(comment)[:2000], download_end_date=today,
+            update(orders)
+            .where(orders.c.id == order.id)
+            .values(
+                status="cancelled",
+                cancelled_at=now,
+                cancel_reason=reason,
+                cancel_comment=None if is_blank(comment) else str(comment)[:2000],
+                download_end_date=today,
             )
         )
         revoked = conn.execute(
@@ -404,28 +462,56 @@ def cancel_order(
             )
         conn.execute(
             update(subscriptions)
-            .where(subscriptions.c.order_id == order.id, subscriptions.c.status.in_(["ACTIVE", "CANCELLED", "RENEWAL_PENDING"]))
+            .where(
+                subscriptions.c.order_id == order.id,
+                subscriptions.c.status.in_(["ACTIVE", "CANCELLED", "RENEWAL_PENDING"]),
+            )
             .values(status="TERMINATED", updated_at=now, next_change_at=None)
         )
         actor = f"merchant:{caller.realm}"
-        audit(conn, now, actor, "order", order.id, "cancelled", before={"status": order.status},
-              after={"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serial_ids)})
-        enqueue(conn, now, "order.cancelled", {"merchantId": caller.merchant_id, "orderNumber": order.id,
-                                               "partnerOrderNumber": pon, "reasonCode": reason})
+        audit(
+            conn,
+            now,
+            actor,
+            "order",
+            order.id,
+            "cancelled",
+            before={"status": order.status},
+            after={"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serial_ids)},
+        )
+        enqueue(
+            conn,
+            now,
+            "order.cancelled",
+            {
+                "merchantId": caller.merchant_id,
+                "orderNumber": order.id,
+                "partnerOrderNumber": pon,
+                "reasonCode": reason,
+            },
+        )
         by_publisher = defaultdict(list)
         for r in revoked:
             by_publisher[r.publisher_id].append({"productRef": r.ref, "serial": r.value})
         if by_publisher:
-            keys = dict(conn.execute(
-                select(publishers.c.id, publishers.c.key).where(publishers.c.id.in_(list(by_publisher)))
-            ).all())
+            keys = dict(
+                conn.execute(
+                    select(publishers.c.id, publishers.c.key).where(publishers.c.id.in_(list(by_publisher)))
+                ).all()
+            )
             for publisher_id, revoked_serials in by_publisher.items():
-                enqueue(conn, now, "publisher.serials_revoked",
-                        {"publisher": keys[publisher_id], "orderNumber": order.id, "serials": revoked_serials})
+                enqueue(
+                    conn,
+                    now,
+                    "publisher.serials_revoked",
+                    {"publisher": keys[publisher_id], "orderNumber": order.id, "serials": revoked_serials},
+                )
     return CancelResult(pon, order.id, today)
 
 
-def update_download_time(ctx: Context, caller: Caller, raw_partner_order_number: object, value: object) -> DownloadTimeResult:
+def update_download_time(
+    ctx: Context, caller: Caller, raw_partner_order_number: object, value: object
+) -> DownloadTimeResult:
     """`value` is the new end date (YYYY-MM-DD) or an ISO 8601 period added to the current one."""
     pon = partner_order_number(raw_partner_order_number, missing=100)
     if is_blank(value):
@@ -443,11 +529,27 @@ def update_download_time(ctx: Context, caller: Caller, raw_partner_order_number:
         if new_end < order.created_at.date() or new_end.year > 9000:
             raise Refusal(111)
         conn.execute(update(orders).where(orders.c.id == order.id).values(download_end_date=new_end))
-        audit(conn, now, f"merchant:{caller.realm}", "order", order.id, "download_time_updated",
-              before={"downloadEndDate": order.download_end_date.isoformat()},
-              after={"downloadEndDate": new_end.isoformat()})
-        enqueue(conn, now, "download.extended", {"merchantId": caller.merchant_id, "orderNumber": order.id,
-                                                 "partnerOrderNumber": pon, "downloadEndDate": new_end.isoformat()})
+        audit(
+            conn,
+            now,
+            f"merchant:{caller.realm}",
+            "order",
+            order.id,
+            "download_time_updated",
+            before={"downloadEndDate": order.download_end_date.isoformat()},
+            after={"downloadEndDate": new_end.isoformat()},
+        )
+        enqueue(
+            conn,
+            now,
+            "download.extended",
+            {
+                "merchantId": caller.merchant_id,
+                "orderNumber": order.id,
+                "partnerOrderNumber": pon,
+                "downloadEndDate": new_end.isoformat(),
+            },
+        )
     return DownloadTimeResult(pon, new_end)
 
 

@@ -68,7 +68,9 @@ def import_serials(
     if product is None:
         raise StockError(f"no product with ref {product_ref}")
     if product.serial_source != "pool":
-        raise StockError(f"product {product_ref} does not draw serials from a pool (serialSource={product.serial_source})")
+        raise StockError(
+            f"product {product_ref} does not draw serials from a pool (serialSource={product.serial_source})"
+        )
     added = duplicates = rejected = 0
     for batch in _batches(lines, IMPORT_BATCH):
         values: dict[str, None] = {}
@@ -84,11 +86,17 @@ def import_serials(
                 values[value] = None
         now = ctx.now()
         with ctx.db.write() as conn:
-            existing = set(
-                conn.execute(
-                    select(serials.c.value).where(serials.c.product_id == product.id, serials.c.value.in_(list(values)))
-                ).scalars()
-            ) if values else set()
+            existing = (
+                set(
+                    conn.execute(
+                        select(serials.c.value).where(
+                            serials.c.product_id == product.id, serials.c.value.in_(list(values))
+                        )
+                    ).scalars()
+                )
+                if values
+                else set()
+            )
             fresh = [v for v in values if v not in existing]
             duplicates += len(existing)
             if fresh:
@@ -100,8 +108,15 @@ def import_serials(
         if on_progress:
             on_progress(len(batch))
     with ctx.db.write() as conn:
-        audit(conn, ctx.now(), actor, "stock", product_ref, "serials_imported",
-              after={"added": added, "duplicates": duplicates, "rejected": rejected})
+        audit(
+            conn,
+            ctx.now(),
+            actor,
+            "stock",
+            product_ref,
+            "serials_imported",
+            after={"added": added, "duplicates": duplicates, "rejected": rejected},
+        )
     return ImportResult(added, duplicates, rejected)
 
 
@@ -163,7 +178,9 @@ def report(ctx: Context) -> list[StockLine]:
     with ctx.db.read() as conn:
         counts: dict[int, dict[str, int]] = {}
         for product_id, status, n in conn.execute(
-            select(serials.c.product_id, serials.c.status, func.count()).group_by(serials.c.product_id, serials.c.status)
+            select(serials.c.product_id, serials.c.status, func.count()).group_by(
+                serials.c.product_id, serials.c.status
+            )
         ):
             counts.setdefault(product_id, {})[status] = n
         rows = conn.execute(
@@ -171,7 +188,9 @@ def report(ctx: Context) -> list[StockLine]:
         ).all()
     return [
         StockLine(
-            ref=r.ref, name=r.name, serial_source=r.serial_source,
+            ref=r.ref,
+            name=r.name,
+            serial_source=r.serial_source,
             available=counts.get(r.id, {}).get("available", 0),
             assigned=counts.get(r.id, {}).get("assigned", 0),
             revoked=counts.get(r.id, {}).get("revoked", 0),

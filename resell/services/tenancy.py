@@ -17,7 +17,9 @@ def merchant_orders(caller: Caller) -> Select:
     return select(orders).where(orders.c.merchant_id == caller.merchant_id)
 
 
-def order_of(conn: Connection, db: Database, caller: Caller, partner_order_number: str, lock: bool = False) -> Row | None:
+def order_of(
+    conn: Connection, db: Database, caller: Caller, partner_order_number: str, lock: bool = False
+) -> Row | None:
     """The caller's order with that partnerOrderNumber; `lock` holds it until the transaction ends."""
     query = merchant_orders(caller).where(orders.c.partner_order_number == partner_order_number)
     if lock and db.is_postgres:

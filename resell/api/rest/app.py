@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import PlainTextResponse
 
-from resell import __version__
+from resell import __version__, logs
 from resell.api.rest import connect, iam
 from resell.api.rest.deps import MalformedBody
 from resell.api.rest.observability import RequestLogMiddleware, metrics_response
@@ -14,7 +14,6 @@ from resell.api.rest.replies import BLANK, JSONReply, body
 from resell.config import Settings, get_settings
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell import logs
 from resell.logs import get_logger
 from resell.services.context import Context
 from resell.services.iam import Unauthorized
@@ -28,12 +27,13 @@ def _operation(request: Request) -> str | None:
     return name if name in BLANK else None
 
 
-def _reply(request: Request, code: int, status: int) -> JSONReply:
+def _reply(request: Request, code: int, status: int, message: str | None = None) -> JSONReply:
     operation = _operation(request)
     request.state.response_code = code
+    message = message or codes.message_for(code, operation)
     if operation is None:
-        return JSONReply({"responseCode": code, "responseMessage": codes.message_for(code)}, status_code=status)
-    return JSONReply(body(operation, code), status_code=status)
+        return JSONReply({"responseCode": code, "responseMessage": message}, status_code=status)
+    return JSONReply(body(operation, code, message), status_code=status)
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
@@ -68,11 +68,11 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
 
     @app.exception_handler(MalformedBody)
     async def _malformed(request: Request, exc: MalformedBody) -> JSONReply:
-        return _reply(request, codes.MALFORMED, 400)
+        return _reply(request, codes.MALFORMED, 400, codes.MESSAGES[codes.MALFORMED])
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONReply:
-        return _reply(request, codes.MALFORMED, 400)
+        return _reply(request, codes.MALFORMED, 400, codes.MESSAGES[codes.MALFORMED])
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONReply:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -26,42 +25,61 @@ def _text(value: object) -> str | None:
 
 @router.get("/status", name="status")
 def status(ctx: Context = Depends(context), who: Caller = Depends(caller)) -> Body:
-    return replies.body("status", status="UP", version=__version__,
-                        time=ctx.now().replace(microsecond=0).isoformat())
+    return replies.body("status", status="UP", version=__version__, time=ctx.now().replace(microsecond=0).isoformat())
 
 
 @router.post("/stock", name="getStockStatus")
-def get_stock_status(who: Caller = Depends(caller), data: Body = Depends(json_object),
-                     ctx: Context = Depends(context)) -> Body:
+def get_stock_status(
+    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Body:
     try:
         items = catalog.stock_statuses(ctx, who, data.get("productRefs"))
     except Refusal as refusal:
         return replies.refusal("getStockStatus", refusal)
-    return replies.body("getStockStatus", productStatus=[
-        {"productRef": i.product_ref, "status": i.status, "responseCode": i.code,
-         "responseMessage": replies.message_for(i.code, "getStockStatus")}
-        for i in items
-    ])
+    return replies.body(
+        "getStockStatus",
+        productStatus=[
+            {
+                "productRef": i.product_ref,
+                "status": i.status,
+                "responseCode": i.code,
+                "responseMessage": replies.message_for(i.code, "getStockStatus"),
+            }
+            for i in items
+        ],
+    )
 
 
 @router.post("/order/crossupsell", name="getCrossUpSell")
-def get_cross_up_sell(who: Caller = Depends(caller), data: Body = Depends(json_object),
-                      ctx: Context = Depends(context)) -> Body:
+def get_cross_up_sell(
+    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Body:
     try:
         found = catalog.cross_up_sell(ctx, who, data.get("language"), data.get("products"))
     except Refusal as refusal:
         return replies.refusal("getCrossUpSell", refusal)
-    return replies.body("getCrossUpSell", productsReturn=[
-        {"ref": s.ref, "type": s.type, "name": s.name, "amountDutyFree": s.amount_duty_free,
-         "currency": s.currency, "shortDescription": s.short_description, "language": s.language,
-         "imageSmall": s.image_small}
-        for s in found
-    ])
+    return replies.body(
+        "getCrossUpSell",
+        productsReturn=[
+            {
+                "ref": s.ref,
+                "type": s.type,
+                "name": s.name,
+                "amountDutyFree": s.amount_duty_free,
+                "currency": s.currency,
+                "shortDescription": s.short_description,
+                "language": s.language,
+                "imageSmall": s.image_small,
+            }
+            for s in found
+        ],
+    )
 
 
 @router.post("/order/new", name="createOrder", status_code=201)
-def create_order(who: Caller = Depends(caller), data: Body = Depends(json_object),
-                 ctx: Context = Depends(context)) -> Any:
+def create_order(
+    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Any:
     try:
         view = orders.submit_order(ctx, who, data)
     except Refusal as refusal:
@@ -71,8 +89,11 @@ def create_order(who: Caller = Depends(caller), data: Body = Depends(json_object
 
 
 @router.get("/order/{partnerOrderNumber}", name="getOrderData")
-def get_order_data(partnerOrderNumber: str, who: Caller = Depends(caller),  # noqa: N803
-                   ctx: Context = Depends(context)) -> Body:
+def get_order_data(
+    partnerOrderNumber: str,
+    who: Caller = Depends(caller),  # noqa: N803
+    ctx: Context = Depends(context),
+) -> Body:
     try:
         return replies.order("getOrderData", orders.get_order(ctx, who, partnerOrderNumber))
     except Refusal as refusal:
@@ -80,21 +101,30 @@ def get_order_data(partnerOrderNumber: str, who: Caller = Depends(caller),  # no
 
 
 @router.put("/order/cancel", name="cancelOrder")
-def cancel_order(who: Caller = Depends(caller), data: Body = Depends(json_object),
-                 ctx: Context = Depends(context)) -> Body:
+def cancel_order(
+    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Body:
     pon = _text(data.get("partnerOrderNumber"))
     try:
-        done = orders.cancel_order(ctx, who, data.get("partnerOrderNumber"), data.get("reasonCode"),
-                                   data.get("comment"))
+        done = orders.cancel_order(
+            ctx, who, data.get("partnerOrderNumber"), data.get("reasonCode"), data.get("comment")
+        )
     except Refusal as refusal:
         return replies.refusal("cancelOrder", refusal, partnerOrderNumber=pon)
-    return replies.body("cancelOrder", partnerOrderNumber=done.partner_order_number, orderNumber=done.order_number,
-                        newDownloadEndDate=done.new_download_end_date.isoformat())
+    return replies.body(
+        "cancelOrder",
+        partnerOrderNumber=done.partner_order_number,
+        orderNumber=done.order_number,
+        newDownloadEndDate=done.new_download_end_date.isoformat(),
+    )
 
 
 @router.get("/order/{partnerOrderNumber}/download", name="getDownloadInfo")
-def get_download_info(partnerOrderNumber: str, who: Caller = Depends(caller),  # noqa: N803
-                      ctx: Context = Depends(context)) -> Body:
+def get_download_info(
+    partnerOrderNumber: str,
+    who: Caller = Depends(caller),  # noqa: N803
+    ctx: Context = Depends(context),
+) -> Body:
     try:
         return replies.download_info(orders.download_info(ctx, who, partnerOrderNumber))
     except Refusal as refusal:
@@ -102,15 +132,19 @@ def get_download_info(partnerOrderNumber: str, who: Caller = Depends(caller),  #
 
 
 @router.put("/order/download", name="updateDownloadTime")
-def update_download_time(who: Caller = Depends(caller), data: Body = Depends(json_object),
-                         ctx: Context = Depends(context)) -> Body:
+def update_download_time(
+    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Body:
     pon = _text(data.get("partnerOrderNumber"))
     try:
         done = orders.update_download_time(ctx, who, data.get("partnerOrderNumber"), data.get("value"))
     except Refusal as refusal:
         return replies.refusal("updateDownloadTime", refusal, partnerOrderNumber=pon)
-    return replies.body("updateDownloadTime", partnerOrderNumber=done.partner_order_number,
-                        newDownloadEndDate=done.new_download_end_date.isoformat())
+    return replies.body(
+        "updateDownloadTime",
+        partnerOrderNumber=done.partner_order_number,
+        newDownloadEndDate=done.new_download_end_date.isoformat(),
+    )
 
 
 @router.get("/catalog/categories/{language}", name="getCategories")
@@ -121,16 +155,18 @@ def get_categories(language: str, who: Caller = Depends(caller), ctx: Context = 
         return replies.refusal("getCategories", refusal)
 
     def render(cat: catalog.Category) -> dict[str, Any]:
-        return {"id": cat.id, "label": cat.label, "subcategories": [
-            {"id": sub.id, "label": sub.label} for sub in cat.subcategories]}
+        return {
+            "id": cat.id,
+            "label": cat.label,
+            "subcategories": [{"id": sub.id, "label": sub.label} for sub in cat.subcategories],
+        }
 
     return replies.body("getCategories", categoryList=[render(c) for c in tree])
 
 
 @router.get("/catalog/oslist", name="getOperatingSystems")
 def get_operating_systems(who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
-    return replies.body("getOperatingSystems",
-                        osList=[{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(ctx)])
-
-
-
+    return replies.body(
+        "getOperatingSystems",
+        osList=[{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(ctx)],
+    )

@@ -17,8 +17,13 @@ from resell.services.context import Context
 router = APIRouter(prefix="/iam", default_response_class=JSONReply, tags=["iam"])
 
 # Keycloak-style clients send form fields in snake_case; the contract's JSON uses camelCase.
-_ALIASES = {"client_secret": "clientSecret", "realm_name": "realmName", "realm": "realmName",
-            "grant_type": "grantType", "refresh_token": "refreshToken"}
+_ALIASES = {
+    "client_secret": "clientSecret",
+    "realm_name": "realmName",
+    "realm": "realmName",
+    "grant_type": "grantType",
+    "refresh_token": "refreshToken",
+}
 
 
 def unauthorized(message: str = "Authentication Failed: JWT token is not valid") -> JSONReply:
@@ -42,7 +47,7 @@ async def _credentials(request: Request) -> dict[str, Any] | None:
             return None
     if not isinstance(data, dict):
         return None
-    return {_ALIASES.get(k, k): v for k, v in data.items()}
+    return {_ALIASES.get(str(k), str(k)): v for k, v in data.items()}
 
 
 @router.post("/tokens", name="createToken")
@@ -80,7 +85,8 @@ async def create_token(request: Request, ctx: Context = Depends(context)) -> Any
 
 
 @router.delete("/tokens/reset", name="resetTokens", status_code=204)
-def reset_tokens(authorization: str | None = Header(None, include_in_schema=False),
-                 ctx: Context = Depends(context)) -> Response:
+def reset_tokens(
+    authorization: str | None = Header(None, include_in_schema=False), ctx: Context = Depends(context)
+) -> Response:
     iam.reset_tokens(ctx, bearer_token(authorization))
     return Response(status_code=204)

@@ -22,10 +22,19 @@ from resell.services.context import Context
 log = get_logger("resell.request")
 
 REGISTRY = CollectorRegistry()
-REQUESTS = Counter("resell_requests_total", "API requests by operation, HTTP status and responseCode",
-                   ["operation", "status", "response_code"], registry=REGISTRY)
-LATENCY = Histogram("resell_request_seconds", "API request duration by operation", ["operation"],
-                    registry=REGISTRY, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+REQUESTS = Counter(
+    "resell_requests_total",
+    "API requests by operation, HTTP status and responseCode",
+    ["operation", "status", "response_code"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "resell_request_seconds",
+    "API request duration by operation",
+    ["operation"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 ORDERS = Counter("resell_orders_created_total", "Orders created", registry=REGISTRY)
 
 
@@ -55,28 +64,27 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            elapsed = time.perf_counter() - started
             route = scope.get("route")
             operation = getattr(route, "name", None) or "unknown"
             state = scope.get("state") or {}
-            elapsed = time.perf_counter() - started
             response_code = state.get("response_code", code)
-            if operation == "metrics":
-                return
-            REQUESTS.labels(operation, str(status), str(response_code)).inc()
-            LATENCY.labels(operation).observe(elapsed)
-            if operation == "createOrder" and status == 201:
-                ORDERS.inc()
-            log.info(
-                "request",
-                request_id=request_id,
-                method=scope["method"],
-                path=route.path if route is not None else "unmatched",  # templates: no order numbers in logs
-                operation=operation,
-                merchant=state.get("merchant"),
-                status=status,
-                response_code=response_code,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            if operation != "metrics":
+                REQUESTS.labels(operation, str(status), str(response_code)).inc()
+                LATENCY.labels(operation).observe(elapsed)
+                if operation == "createOrder" and status == 201:
+                    ORDERS.inc()
+                log.info(
+                    "request",
+                    request_id=request_id,
+                    method=scope["method"],
+                    path=route.path if route is not None else "unmatched",  # the template: no order numbers
+                    operation=operation,
+                    merchant=state.get("merchant"),
+                    status=status,
+                    response_code=response_code,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
 
 
 def _response_code(chunk: bytes) -> int | None:

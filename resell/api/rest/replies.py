@@ -62,7 +62,7 @@ def _date(value: dt.date | None) -> str | None:
 def _timestamp(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _file(f: FileView) -> dict[str, Any]:
