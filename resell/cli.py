@@ -59,6 +59,49 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="run a single pass and exit")] = False,
+    now: Annotated[str | None, typer.Option(help="with --once: run the pass as if at this ISO 8601 time")] = None,
+) -> None:
+    """Deliver the outbox (emails, webhooks, publisher calls) and run periodic jobs, until stopped."""
+    import signal
+
+    from resell.domain.periods import parse_timestamp
+    from resell.logs import configure
+    from resell.worker import dispatcher
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    ctx = _context()
+    if now is not None:
+        if not once:
+            _fail("--now goes with --once")
+        try:
+            fixed = parse_timestamp(now)
+        except ValueError:
+            _fail(f"--now {now!r} is not an ISO 8601 date-time")
+            return
+        ctx.clock = lambda: fixed
+    if once:
+        stats = dispatcher.run_pass(ctx)
+        out.print(
+            f"periodic jobs: {stats.periodic}, delivered: {stats.delivered}, "
+            f"retried later: {stats.retried}, failed: {stats.failed}"
+        )
+        return
+    stopping = False
+
+    def stop(_signum, _frame):  # type: ignore[no-untyped-def]
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    err.print("worker running; Ctrl-C to stop")
+    dispatcher.run_forever(ctx, should_stop=lambda: stopping)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the latest version (SQLite by default, RESELL_DATABASE_URL)."""

@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from resell.config import Settings
 from resell.db.engine import Database
@@ -35,7 +37,7 @@ class Clock:
     """The platform's clock in tests: starts at the real time, moves only when told."""
 
     def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -54,14 +56,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
-    db = Database(PG_URL)
-    with db.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+def postgres_migrated() -> Iterator[str]:
+    """A database of this test session's own on the server of RESELL_TEST_DATABASE_URL, dropped at the end,
+    so that several test runs on one server never see each other."""
+    name = f"resell_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
     upgrade(db)
     db.dispose()
-    return PG_URL
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -87,8 +96,13 @@ def clock() -> Clock:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    return Settings(var_dir=tmp_path / "var", database_url=db_url, jwt_secret="test-jwt-secret-" + "x" * 32,
-                    public_base_url="http://resell.test", log_json=True)
+    return Settings(
+        var_dir=tmp_path / "var",
+        database_url=db_url,
+        jwt_secret="test-jwt-secret-" + "x" * 32,
+        public_base_url="http://resell.test",
+        log_json=True,
+    )
 
 
 @pytest.fixture
@@ -104,29 +118,80 @@ TEST_CATALOG: dict[str, Any] = {
     "publishers": [{"key": "pub", "name": "Test Publisher"}],
     "operatingSystems": [{"id": 1, "label": "Windows 11"}, {"id": 2, "label": "macOS 14"}],
     "categories": [
-        {"id": 10, "labels": {"en": "Software", "fr": "Logiciels"},
-         "subcategories": [{"id": 11, "labels": {"en": "Security", "fr": "Sécurité"}}]},
+        {
+            "id": 10,
+            "labels": {"en": "Software", "fr": "Logiciels"},
+            "subcategories": [{"id": 11, "labels": {"en": "Security", "fr": "Sécurité"}}],
+        },
     ],
     "products": [
-        {"ref": 1001, "name": "Serial and files", "publisher": "pub", "serialSource": "pool",
-         "deliveryMode": "download_serial", "almostOutThreshold": 3,
-         "remark": "Hi %FIRSTNAME% %LASTNAME%: %GAMENAME%, order %IDTRAN%",
-         "files": [{"label": "Installer", "fileName": "setup.exe", "size": 1234}],
-         "prices": [{"currency": "EUR", "amountDutyFree": 10, "vatRate": 20}],
-         "upSells": [1002], "crossSells": [1003], "categories": [11], "operatingSystems": [1]},
-        {"ref": 1002, "name": "Download only", "publisher": "pub", "serialSource": "none", "deliveryMode": "download",
-         "files": [{"label": "Archive", "fileName": "app.zip", "size": 99}],
-         "prices": [{"currency": "EUR", "amountDutyFree": 5}]},
-        {"ref": 1003, "name": "Serial only", "publisher": "pub", "serialSource": "pool", "deliveryMode": "serial",
-         "prices": [{"currency": "EUR", "amountDutyFree": 3}]},
-        {"ref": 1004, "name": "Pre-order", "publisher": "pub", "serialSource": "none", "deliveryMode": "download",
-         "releaseDate": "2099-01-01"},
-        {"ref": 1005, "name": "Yearly", "publisher": "pub", "serialSource": "pool", "deliveryMode": "serial",
-         "subscriptionPeriod": "P1Y", "prices": [{"currency": "EUR", "amountDutyFree": 30}]},
-        {"ref": 1090, "name": "Download extension", "publisher": "pub", "type": "option", "serialSource": "none",
-         "deliveryMode": "download", "option": {"kind": "download_extension", "period": "P1Y", "eligibleRefs": [1001, 1002]}},
-        {"ref": 1091, "name": "Backup DVD", "publisher": "pub", "type": "option", "serialSource": "none",
-         "deliveryMode": "download", "option": {"kind": "backup_dvd", "eligibleRefs": [1001, 1002]}},
+        {
+            "ref": 1001,
+            "name": "Serial and files",
+            "publisher": "pub",
+            "serialSource": "pool",
+            "deliveryMode": "download_serial",
+            "almostOutThreshold": 3,
+            "remark": "Hi %FIRSTNAME% %LASTNAME%: %GAMENAME%, order %IDTRAN%",
+            "files": [{"label": "Installer", "fileName": "setup.exe", "size": 1234}],
+            "prices": [{"currency": "EUR", "amountDutyFree": 10, "vatRate": 20}],
+            "upSells": [1002],
+            "crossSells": [1003],
+            "categories": [11],
+            "operatingSystems": [1],
+        },
+        {
+            "ref": 1002,
+            "name": "Download only",
+            "publisher": "pub",
+            "serialSource": "none",
+            "deliveryMode": "download",
+            "files": [{"label": "Archive", "fileName": "app.zip", "size": 99}],
+            "prices": [{"currency": "EUR", "amountDutyFree": 5}],
+        },
+        {
+            "ref": 1003,
+            "name": "Serial only",
+            "publisher": "pub",
+            "serialSource": "pool",
+            "deliveryMode": "serial",
+            "prices": [{"currency": "EUR", "amountDutyFree": 3}],
+        },
+        {
+            "ref": 1004,
+            "name": "Pre-order",
+            "publisher": "pub",
+            "serialSource": "none",
+            "deliveryMode": "download",
+            "releaseDate": "2099-01-01",
+        },
+        {
+            "ref": 1005,
+            "name": "Yearly",
+            "publisher": "pub",
+            "serialSource": "pool",
+            "deliveryMode": "serial",
+            "subscriptionPeriod": "P1Y",
+            "prices": [{"currency": "EUR", "amountDutyFree": 30}],
+        },
+        {
+            "ref": 1090,
+            "name": "Download extension",
+            "publisher": "pub",
+            "type": "option",
+            "serialSource": "none",
+            "deliveryMode": "download",
+            "option": {"kind": "download_extension", "period": "P1Y", "eligibleRefs": [1001, 1002]},
+        },
+        {
+            "ref": 1091,
+            "name": "Backup DVD",
+            "publisher": "pub",
+            "type": "option",
+            "serialSource": "none",
+            "deliveryMode": "download",
+            "option": {"kind": "backup_dvd", "eligibleRefs": [1001, 1002]},
+        },
     ],
 }
 SERIALS = {1001: 20, 1003: 5, 1005: 10}
@@ -178,8 +243,9 @@ def server(ctx: Context) -> Iterator[str]:
     from resell.api.rest.app import create_app
 
     port = _free_port()
-    config = uvicorn.Config(create_app(ctx.settings, ctx), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False)
+    config = uvicorn.Config(
+        create_app(ctx.settings, ctx), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -204,9 +270,14 @@ class Merchant:
 
     def token(self) -> str:
         if self._token is None:
-            reply = self.http.post("/iam/tokens", json={"realmName": self.creds.realm,
-                                                        "clientSecret": self.creds.client_secret,
-                                                        "grantType": "client_credentials"})
+            reply = self.http.post(
+                "/iam/tokens",
+                json={
+                    "realmName": self.creds.realm,
+                    "clientSecret": self.creds.client_secret,
+                    "grantType": "client_credentials",
+                },
+            )
             assert reply.status_code == 200, reply.text
             self._token = reply.json()["access_token"]
         return self._token

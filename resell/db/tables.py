@@ -76,7 +76,10 @@ publishers = Table(
     Column("key", String(64), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("delivers_directly", Boolean, nullable=False, default=False),
+    # serials generated on demand by the publisher (products with serial_source = generator)
     Column("keygen_url", String(500)),
+    # where revoked serials are reported (signed callback through the outbox)
+    Column("callback_url", String(500)),
 )
 
 products = Table(
@@ -120,6 +123,9 @@ product_files = Table(
     Column("size", BigInteger, nullable=False, default=0),
     Column("sha256", String(64)),
     Column("group", String(100), nullable=False, default=""),
+    # where the storage backend keeps the bytes (null: not uploaded yet, metadata only)
+    Column("storage_key", String(500)),
+    Column("content_type", String(100), nullable=False, default="application/octet-stream"),
 )
 
 product_prices = Table(
@@ -209,6 +215,8 @@ catalogs = Table(
     Column("cancel_period_days", Integer, nullable=False, default=30),
     # 1053: the merchant's configuration demands a unit price or total on each line
     Column("requires_amounts", Boolean, nullable=False, default=False),
+    # the platform emails the end user every order of this catalogue (not only direct-delivery ones)
+    Column("delivery_email", Boolean, nullable=False, default=False),
     Column("created_at", Timestamp, nullable=False),
 )
 
@@ -288,6 +296,7 @@ orders = Table(
     # renewals: the order of generation 0, and this order's generation
     Column("parent_order_id", Id, ForeignKey("orders.id")),
     Column("generation", Integer, nullable=False, default=0),
+    Column("renewed_subscription_id", Id),  # set on renewal orders: the subscription that made it
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("merchant_id", "partner_order_number"),
     Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
@@ -339,7 +348,94 @@ subscriptions = Table(
     Column("updated_at", Timestamp, nullable=False),
     Column("expires_at", Timestamp, nullable=False),
     Column("next_change_at", Timestamp),
+    Column("renewal_attempts", Integer, nullable=False, default=0),
+    Column("last_renewal_error", Text),
     Index("ix_subscriptions_due", "status", "next_change_at"),
+)
+
+# ---------------------------------------------------------------- fulfilment
+
+# Download counters per order line and file (getDownloadInfo's dates and counts).
+download_stats = Table(
+    "download_stats",
+    metadata,
+    Column("order_line_id", Id, ForeignKey("order_lines.id"), primary_key=True),
+    Column("file_id", Id, ForeignKey("product_files.id"), primary_key=True),
+    Column("starts", Integer, nullable=False, default=0),
+    Column("completes", Integer, nullable=False, default=0),
+    Column("first_download_at", Timestamp),
+    Column("last_download_at", Timestamp),
+)
+
+# Backup DVDs to ship to the order's delivery address.
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("status", String(12), nullable=False, default="pending"),  # pending | shipped | cancelled
+    Column("address", JSON, nullable=False),
+    Column("items", JSON, nullable=False),  # [{"productRef", "name", "quantity"}]
+    Column("created_at", Timestamp, nullable=False),
+    Column("shipped_at", Timestamp),
+    Column("cancelled_at", Timestamp),
+    Column("tracking", String(200)),
+)
+
+# ---------------------------------------------------------------- merchant integrations
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("url", String(1000), nullable=False),
+    Column("events", JSON, nullable=False),
+    # the signing secret is derived from the platform key and this salt: never stored in clear
+    Column("secret_salt", String(64), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("disabled_at", Timestamp),
+    Column("disabled_reason", Text),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("endpoint_id", Id, ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
+    Column("event_id", String(36), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer),
+)
+
+feed_configs = Table(
+    "feed_configs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("catalog_id", Id, ForeignKey("catalogs.id"), nullable=False),
+    Column("provider", String(100), nullable=False),
+    Column("name", String(100), nullable=False),  # the `config` query parameter
+    Column("format", String(10), nullable=False, default="xml"),  # xml | csv
+    Column("language", String(8), nullable=False, default="en"),
+    Column("last_fetch_at", Timestamp),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("catalog_id", "provider", "name"),
+)
+
+# What changed in a catalogue and when: the differential and incremental feeds read it.
+catalog_changes = Table(
+    "catalog_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("catalog_id", Id, ForeignKey("catalogs.id"), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("action", String(10), nullable=False),  # insert | update | delete
+    Column("at", Timestamp, nullable=False),
+    Index("ix_catalog_changes_catalog_at", "catalog_id", "at"),
 )
 
 # ---------------------------------------------------------------- events
