@@ -22,6 +22,7 @@ run: $(STAMP)
 
 ## The whole test suite (SQLite; PostgreSQL too when RESELL_TEST_DATABASE_URL is set).
 test: $(STAMP)
+	scripts/system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

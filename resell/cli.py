@@ -282,5 +282,15 @@ def stock_report(as_json: Annotated[bool, typer.Option("--json", help="machine-r
     out.print(table)
 
 
+def _register_command_groups() -> None:
+    from resell import cli_feed, cli_fulfilment, cli_integrations
+
+    for module in (cli_fulfilment, cli_integrations, cli_feed):
+        for name, group in module.APPS.items():
+            app.add_typer(group, name=name)
+
+
+_register_command_groups()
+
 if __name__ == "__main__":
     app()

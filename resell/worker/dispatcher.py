@@ -31,7 +31,12 @@ LEASE = dt.timedelta(minutes=5)
 BATCH = 50
 
 # Modules whose import registers handlers and periodic jobs.
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = [
+    "resell.worker.mail",
+    "resell.worker.publishers",
+    "resell.worker.webhooks",
+    "resell.worker.renewals",
+]
 
 
 @dataclass(frozen=True)

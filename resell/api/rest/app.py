@@ -7,16 +7,19 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import PlainTextResponse
 
 from resell import __version__, logs
-from resell.api.rest import connect, iam
+from resell.api.feed import router as feed_router
+from resell.api.rest import connect, downloads, iam, webhooks
 from resell.api.rest.deps import MalformedBody
 from resell.api.rest.observability import RequestLogMiddleware, metrics_response
 from resell.api.rest.replies import BLANK, JSONReply, body
+from resell.api.soap import router as soap_router
 from resell.config import Settings, get_settings
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.logs import get_logger
 from resell.services.context import Context
 from resell.services.iam import Unauthorized
+from resell.web import locker
 
 log = get_logger("resell.api")
 
@@ -49,6 +52,11 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     app.state.ctx = ctx or Context.from_settings(settings)
     app.include_router(iam.router)
     app.include_router(connect.router)
+    app.include_router(webhooks.router)
+    app.include_router(downloads.router)
+    app.include_router(locker.router)
+    app.include_router(soap_router.router)
+    app.include_router(feed_router.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> PlainTextResponse:

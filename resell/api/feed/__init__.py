@@ -1,0 +1,1 @@
+"""Product feed renderers (XML, CSV)."""

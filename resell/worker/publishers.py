@@ -1,0 +1,3 @@
+"""Calls to publishers: revoked-serial callbacks."""
+
+from __future__ import annotations

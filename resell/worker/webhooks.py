@@ -1,0 +1,3 @@
+"""Webhook deliveries to merchants, signed per Standard Webhooks."""
+
+from __future__ import annotations
