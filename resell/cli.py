@@ -160,6 +160,16 @@ def demo(
     _print_credentials(document)
 
 
+def _product_refs(products: str | None) -> list[int] | None:
+    if not products:
+        return None
+    try:
+        return [int(ref) for ref in products.split(",") if ref.strip()]
+    except ValueError:
+        _fail(f"--products takes product refs separated by commas, not {products!r}")
+        raise
+
+
 @merchant_app.command("create")
 def merchant_create(
     realm: str,
@@ -171,14 +181,11 @@ def merchant_create(
     """Create a merchant (and catalogues); prints its secrets once: they are stored hashed only."""
     from resell.services import merchants
 
-    ctx = _context()
-    refs = [int(r) for r in products.split(",")] if products else None
+    refs = _product_refs(products)
+    specs = [merchants.CatalogSpec(f"{realm} {c.upper()}", c, refs, cancel_period_days) for c in currency]
     try:
-        created = merchants.create_merchant(ctx, realm, name)
-        cats = [
-            merchants.add_catalog(ctx, realm, f"{realm} {c.upper()}", c, refs, cancel_period_days) for c in currency
-        ]
-    except (merchants.MerchantError, ValueError) as exc:
+        created, cats = merchants.create_merchant(_context(), realm, name, catalogs_to_add=specs)
+    except merchants.MerchantError as exc:
         _fail(str(exc))
         return
     out.print(f"merchant [bold]{created.realm}[/] created. Keep these secrets now; they are not shown again.")
@@ -198,12 +205,12 @@ def merchant_add_catalog(
     """Add a catalogue (currency, products) to a merchant; prints its secret once."""
     from resell.services import merchants
 
-    refs = [int(r) for r in products.split(",")] if products else None
+    spec = merchants.CatalogSpec(
+        name or f"{realm} {currency.upper()}", currency, _product_refs(products), cancel_period_days
+    )
     try:
-        cat = merchants.add_catalog(
-            _context(), realm, name or f"{realm} {currency.upper()}", currency, refs, cancel_period_days
-        )
-    except (merchants.MerchantError, ValueError) as exc:
+        cat = merchants.add_catalog(_context(), realm, spec)
+    except merchants.MerchantError as exc:
         _fail(str(exc))
         return
     out.print(f"catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")

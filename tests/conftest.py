@@ -221,9 +221,14 @@ def world(ctx: Context) -> World:
         stock.import_serials(ctx, ref, made[ref])
     creds = []
     for realm in ("shop-a", "shop-b"):
-        m = merchants.create_merchant(ctx, realm)
-        eur = merchants.add_catalog(ctx, realm, f"{realm} EUR", "EUR")
-        usd = merchants.add_catalog(ctx, realm, f"{realm} USD", "USD", [1002])
+        m, (eur, usd) = merchants.create_merchant(
+            ctx,
+            realm,
+            catalogs_to_add=[
+                merchants.CatalogSpec(f"{realm} EUR", "EUR"),
+                merchants.CatalogSpec(f"{realm} USD", "USD", [1002]),
+            ],
+        )
         creds.append(MerchantCreds(realm, m.client_secret, eur.secret, usd.secret))
     return World(creds[0], creds[1], made)
 

@@ -19,7 +19,10 @@ def parse_period(text: str) -> isodate.Duration | dt.timedelta:
     """Parse a date period like P1Y, P0Y6M, P6Y14M1D; ValueError for anything else."""
     if not isinstance(text, str) or not _PERIOD.match(text.strip().upper()):
         raise ValueError(f"not an ISO 8601 period: {text!r}")
-    return isodate.parse_duration(text.strip().upper())
+    try:
+        return isodate.parse_duration(text.strip().upper())
+    except OverflowError as exc:  # the form is right but the period is longer than any date can hold
+        raise ValueError(f"period out of range: {text!r}") from exc
 
 
 def is_period(text: object) -> bool:

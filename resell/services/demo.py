@@ -57,13 +57,19 @@ def seed(ctx: Context, serials_per_product: int = DEMO_SERIALS) -> dict[str, Any
         count = 5 if ref == LAST_FIVE_REF else serials_per_product
         stock.import_serials(ctx, ref, _serials(f"D{ref}", count), actor="demo")
     all_refs = sorted(p["ref"] for p in catalog["products"])
-    shop = merchant_service.create_merchant(ctx, MERCHANT_A, "Demo Shop", actor="demo")
-    eur = merchant_service.add_catalog(ctx, MERCHANT_A, "Demo Shop Europe", "EUR", all_refs, actor="demo")
     usd_refs = [r for r in all_refs if r != LAST_FIVE_REF]
-    usd = merchant_service.add_catalog(ctx, MERCHANT_A, "Demo Shop Americas", "USD", usd_refs, actor="demo")
-    other = merchant_service.create_merchant(ctx, MERCHANT_B, "Other Shop", actor="demo")
     other_refs = [r for r in all_refs if r in (100001, 100002, 100003, 100090)]
-    other_cat = merchant_service.add_catalog(ctx, MERCHANT_B, "Other Shop Europe", "EUR", other_refs, actor="demo")
+    Spec = merchant_service.CatalogSpec
+    shop, (eur, usd) = merchant_service.create_merchant(
+        ctx,
+        MERCHANT_A,
+        "Demo Shop",
+        actor="demo",
+        catalogs_to_add=[Spec("Demo Shop Europe", "EUR", all_refs), Spec("Demo Shop Americas", "USD", usd_refs)],
+    )
+    other, (other_cat,) = merchant_service.create_merchant(
+        ctx, MERCHANT_B, "Other Shop", actor="demo", catalogs_to_add=[Spec("Other Shop Europe", "EUR", other_refs)]
+    )
     document = {
         "baseUrl": ctx.settings.base_url,
         "merchants": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from resell.db.engine import inserted_id
 from resell.db.tables import catalog_products, catalogs, merchants, products
@@ -34,7 +34,25 @@ class NewMerchant:
     client_secret: str
 
 
-def create_merchant(ctx: Context, realm: str, name: str | None = None, actor: str = "operator") -> NewMerchant:
+@dataclass(frozen=True)
+class CatalogSpec:
+    """A catalogue to create: its name, currency, products (None: every product) and cancel period."""
+
+    name: str
+    currency: str
+    product_refs: list[int] | None = None
+    cancel_period_days: int | None = None
+    requires_amounts: bool = False
+
+
+def create_merchant(
+    ctx: Context,
+    realm: str,
+    name: str | None = None,
+    actor: str = "operator",
+    catalogs_to_add: list[CatalogSpec] | None = None,
+) -> tuple[NewMerchant, list[NewCatalog]]:
+    """A merchant and its first catalogues, all in one transaction: a refused catalogue leaves nothing behind."""
     realm = realm.strip()
     if not realm:
         raise MerchantError("realm must not be empty")
@@ -55,61 +73,57 @@ def create_merchant(ctx: Context, realm: str, name: str | None = None, actor: st
             )
         )
         audit(conn, now, actor, "merchant", merchant_id, "created", after={"realm": realm})
-    return NewMerchant(merchant_id=merchant_id, realm=realm, client_secret=client_secret)
+        added = [_insert_catalog(ctx, conn, merchant_id, spec, actor) for spec in catalogs_to_add or []]
+    return NewMerchant(merchant_id=merchant_id, realm=realm, client_secret=client_secret), added
 
 
-def add_catalog(
-    ctx: Context,
-    realm: str,
-    name: str,
-    currency: str,
-    product_refs: list[int] | None = None,
-    cancel_period_days: int | None = None,
-    requires_amounts: bool = False,
-    actor: str = "operator",
-) -> NewCatalog:
-    """A sales territory of a merchant: its currency, the products it sells, its secret."""
-    currency = currency.strip().upper()
-    if pycountry.currencies.get(alpha_3=currency) is None:
-        raise MerchantError(f"{currency!r} is not an ISO 4217 currency")
-    secret = new_secret()
-    now = ctx.now()
+def add_catalog(ctx: Context, realm: str, spec: CatalogSpec, actor: str = "operator") -> NewCatalog:
+    """A sales territory of an existing merchant: its currency, the products it sells, its secret."""
     with ctx.db.write() as conn:
         merchant = conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).first()
         if merchant is None:
             raise MerchantError(f"no merchant {realm!r}")
-        if product_refs is None:
-            rows = conn.execute(select(products.c.id, products.c.ref)).all()
-        else:
-            rows = conn.execute(select(products.c.id, products.c.ref).where(products.c.ref.in_(product_refs))).all()
-            missing = set(product_refs) - {r.ref for r in rows}
-            if missing:
-                raise MerchantError(f"unknown product refs: {sorted(missing)}")
-        catalog_id = inserted_id(
-            conn.execute(
-                catalogs.insert().values(
-                    merchant_id=merchant.id,
-                    name=name,
-                    secret_hash=hash_secret(secret),
-                    currency=currency,
-                    cancel_period_days=cancel_period_days or ctx.settings.cancel_period_days,
-                    requires_amounts=requires_amounts,
-                    created_at=now,
-                )
+        return _insert_catalog(ctx, conn, merchant.id, spec, actor)
+
+
+def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: CatalogSpec, actor: str) -> NewCatalog:
+    currency = spec.currency.strip().upper()
+    if pycountry.currencies.get(alpha_3=currency) is None:
+        raise MerchantError(f"{currency!r} is not an ISO 4217 currency")
+    if spec.product_refs is None:
+        rows = conn.execute(select(products.c.id, products.c.ref)).all()
+    else:
+        rows = conn.execute(select(products.c.id, products.c.ref).where(products.c.ref.in_(spec.product_refs))).all()
+        missing = set(spec.product_refs) - {r.ref for r in rows}
+        if missing:
+            raise MerchantError(f"unknown product refs: {sorted(missing)}")
+    secret = new_secret()
+    now = ctx.now()
+    catalog_id = inserted_id(
+        conn.execute(
+            catalogs.insert().values(
+                merchant_id=merchant_id,
+                name=spec.name,
+                secret_hash=hash_secret(secret),
+                currency=currency,
+                cancel_period_days=spec.cancel_period_days or ctx.settings.cancel_period_days,
+                requires_amounts=spec.requires_amounts,
+                created_at=now,
             )
         )
-        if rows:
-            conn.execute(catalog_products.insert(), [{"catalog_id": catalog_id, "product_id": r.id} for r in rows])
-        audit(
-            conn,
-            now,
-            actor,
-            "merchant",
-            merchant.id,
-            "catalog_added",
-            after={"catalog": name, "currency": currency, "products": len(rows)},
-        )
-    return NewCatalog(catalog_id, name, secret, currency, sorted(r.ref for r in rows))
+    )
+    if rows:
+        conn.execute(catalog_products.insert(), [{"catalog_id": catalog_id, "product_id": r.id} for r in rows])
+    audit(
+        conn,
+        now,
+        actor,
+        "merchant",
+        merchant_id,
+        "catalog_added",
+        after={"catalog": spec.name, "currency": currency, "products": len(rows)},
+    )
+    return NewCatalog(catalog_id, spec.name, secret, currency, sorted(r.ref for r in rows))
 
 
 def rotate_client_secret(ctx: Context, realm: str, actor: str = "operator") -> str:

@@ -1,0 +1,93 @@
+-- wrk script for the resell benchmark. Environment:
+--   SCENARIO  floor | create | stock | read | mix | ceiling
+--   TOKEN, SECRET, REF (a pooled product), READ_PREFIX and READ_COUNT (orders to read), RUN (unique id)
+local scenario = os.getenv("SCENARIO") or "floor"
+local token = os.getenv("TOKEN") or ""
+local secret = os.getenv("SECRET") or ""
+local ref = os.getenv("REF") or "1"
+local read_prefix = os.getenv("READ_PREFIX") or "R"
+local read_count = tonumber(os.getenv("READ_COUNT") or "1")
+local run = os.getenv("RUN") or "x"
+
+local threads = {}
+local thread_id = 0
+
+function setup(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+  table.insert(threads, thread)
+end
+
+local counter = 0
+local statuses = {}
+local auth = nil
+
+function init(args)
+  auth = {["Authorization"] = "Bearer " .. token, ["secret"] = secret, ["Content-Type"] = "application/json"}
+  math.randomseed(os.time() + (tid or 0) * 7919)
+end
+
+local function create()
+  counter = counter + 1
+  local pon = "B" .. run .. "-" .. tostring(tid) .. "-" .. tostring(counter)
+  local body = '{"partnerOrderNumber":"' .. pon .. '","orderDate":"2026-11-28T10:00:00+00:00","currency":"EUR",'
+    .. '"orderLines":[{"productRef":' .. ref .. ',"quantity":1,"vatRate":20,"amountTotal":12}],'
+    .. '"customer":{"partnerId":"c' .. tostring(counter % 100) .. '","email":"bench@example.com","language":"en_US",'
+    .. '"locationInvoice":{"firstName":"B","lastName":"Ench","country":"FR","city":"Paris"},"ipV4":"192.0.2.1"},'
+    .. '"payment":{"paymentMethod":"External Payment","transactionId":"' .. pon .. '"}}'
+  return wrk.format("POST", "/connect/order/new", auth, body)
+end
+
+local function stock()
+  return wrk.format("POST", "/connect/stock", auth, '{"productRefs":[' .. ref .. ']}')
+end
+
+local function crosssell()
+  return wrk.format("POST", "/connect/order/crossupsell", auth,
+    '{"language":"EN","products":[{"productRef":' .. ref .. ',"quantity":1}]}')
+end
+
+local function read()
+  return wrk.format("GET", "/connect/order/" .. read_prefix .. tostring(math.random(read_count)), auth)
+end
+
+local function download_info()
+  return wrk.format("GET", "/connect/order/" .. read_prefix .. tostring(math.random(read_count)) .. "/download", auth)
+end
+
+-- 10 stock : 2 cross-sell : 1 create : 3 read : 1 download info
+local mix = {}
+for _ = 1, 10 do table.insert(mix, stock) end
+for _ = 1, 2 do table.insert(mix, crosssell) end
+table.insert(mix, create)
+for _ = 1, 3 do table.insert(mix, read) end
+table.insert(mix, download_info)
+
+function request()
+  if scenario == "create" then return create()
+  elseif scenario == "stock" then return stock()
+  elseif scenario == "read" then return read()
+  elseif scenario == "mix" then return mix[math.random(#mix)]()
+  else return wrk.format("POST", "/", {["Content-Type"] = "application/json"}, '{"ping":1}')
+  end
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local merged = {}
+  for _, thread in ipairs(threads) do
+    local s = thread:get("statuses")
+    for code, n in pairs(s) do merged[code] = (merged[code] or 0) + n end
+  end
+  local parts = {}
+  for code, n in pairs(merged) do table.insert(parts, '"' .. code .. '":' .. n) end
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"connect_errors":%d,'
+    .. '"read_errors":%d,"write_errors":%d,"timeouts":%d,"status_errors":%d,"statuses":{%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout,
+    summary.errors.status, table.concat(parts, ",")))
+end

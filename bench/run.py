@@ -1,0 +1,407 @@
+"""`make bench`: resell served as in production, driven by wrk, every figure a ratio to the floor.
+
+Steps: a fresh database (SQLite by default, PostgreSQL with --db postgres) with a catalogue and
+1,000,000 serials imported through `resell stock import`; `resell serve --workers N` and, beside it,
+the floor (bench/floor.py: a bare ASGI JSON endpoint on the same uvicorn with the same workers);
+wrk runs each scenario at each concurrency; then the invariants are checked in the database.
+Results go to bench/results/<date>-<db>.json and a markdown table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+PY = sys.executable
+SCENARIOS = ["create", "stock", "read", "mix"]
+POOL_REF = 900001
+READ_ORDERS = 2000
+PG_ADMIN = os.environ.get("RESELL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+BENCH_CATALOG = {
+    "publishers": [{"key": "bench", "name": "Bench Publisher"}],
+    "products": [
+        {
+            "ref": POOL_REF,
+            "name": "Bench Serial Product",
+            "publisher": "bench",
+            "serialSource": "pool",
+            "deliveryMode": "download_serial",
+            "almostOutThreshold": 100,
+            "upSells": [900002],
+            "crossSells": [900003],
+            "files": [{"label": "Installer", "fileName": "bench.exe", "size": 1000}],
+            "prices": [{"currency": "EUR", "amountDutyFree": 10, "vatRate": 20}],
+        },
+        {
+            "ref": 900002,
+            "name": "Bench Up-sell",
+            "publisher": "bench",
+            "serialSource": "none",
+            "deliveryMode": "download",
+            "prices": [{"currency": "EUR", "amountDutyFree": 20}],
+        },
+        {
+            "ref": 900003,
+            "name": "Bench Cross-sell",
+            "publisher": "bench",
+            "serialSource": "none",
+            "deliveryMode": "download",
+            "prices": [{"currency": "EUR", "amountDutyFree": 5}],
+        },
+        {
+            "ref": 900090,
+            "name": "Bench Extension",
+            "publisher": "bench",
+            "type": "option",
+            "serialSource": "none",
+            "deliveryMode": "download",
+            "option": {"kind": "download_extension", "period": "P1Y", "eligibleRefs": [POOL_REF]},
+        },
+    ],
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def resell(env: dict[str, str], *args: str, capture: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "resell.cli", *args], env=env, check=True, text=True, capture_output=capture)
+
+
+def setup_database(args: argparse.Namespace, workdir: Path) -> str:
+    if args.db == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = "resell_bench"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+
+def bare_executemany_seconds(rows: int) -> float:
+    """The yardstick of the import: a bare sqlite3 executemany of the same number of rows, same durability."""
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(Path(tmp) / "bare.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(
+            "CREATE TABLE s (id INTEGER PRIMARY KEY, product_id INT, value TEXT, status TEXT, "
+            "imported_at TEXT, UNIQUE (product_id, value))"
+        )
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO s (product_id, value, status, imported_at) VALUES (1, ?, 'available', '2026-01-01')",
+            ((f"BENCH-{i:012d}",) for i in range(rows)),
+        )
+        conn.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        conn.close()
+    return elapsed
+
+
+def seed(env: dict[str, str], workdir: Path, serials: int) -> dict:
+    """Schema, catalogue, serials (through the CLI, timed), a merchant, and orders to read."""
+    resell(env, "db", "upgrade")
+    (workdir / "catalog.json").write_text(json.dumps(BENCH_CATALOG))
+    resell(env, "catalog", "import", str(workdir / "catalog.json"))
+    serial_file = workdir / "serials.txt"
+    with serial_file.open("w") as out:
+        for i in range(serials):
+            out.write(f"BENCH-{i:012d}\n")
+    started = time.perf_counter()
+    resell(env, "stock", "import", str(POOL_REF), str(serial_file))
+    import_seconds = time.perf_counter() - started
+    code = f"""
+import json, os
+from resell.config import Settings
+from resell.services.context import Context
+from resell.services import merchants, iam, orders
+ctx = Context.from_settings(Settings())
+m, (c,) = merchants.create_merchant(ctx, "bench-shop", catalogs_to_add=[merchants.CatalogSpec("Bench EUR", "EUR")])
+caller = iam.caller_for_secret(ctx, c.secret) if hasattr(iam, "caller_for_secret") else None
+if caller is None:
+    from resell.services.context import Caller
+    caller = Caller(m.merchant_id, "bench-shop", c.catalog_id, "EUR", 30, False)
+for i in range(1, {READ_ORDERS} + 1):
+    orders.submit_order(ctx, caller, {{"partnerOrderNumber": f"R{{i}}", "orderDate": "2026-11-28T10:00:00Z",
+        "currency": "EUR", "orderLines": [{{"productRef": {POOL_REF}, "quantity": 1}}],
+        "customer": {{"email": "r@example.com", "locationInvoice": {{"country": "FR"}}}}}})
+print(json.dumps({{"realm": m.realm, "clientSecret": m.client_secret, "secret": c.secret}}))
+"""
+    creds = json.loads(
+        subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    serial_file.unlink()
+    creds["import_seconds"] = import_seconds
+    return creds
+
+
+def start(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log_path.open("w"), start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wrk(url: str, scenario: str, concurrency: int, seconds: int, env_extra: dict[str, str]) -> dict:
+    threads = min(2, concurrency)
+    env = {**os.environ, **env_extra, "SCENARIO": scenario, "RUN": uuid.uuid4().hex[:6]}
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(BENCH / "load.lua"),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line[len("RESULT ") :])
+    result["throughput"] = result["requests"] / (result["duration_us"] / 1e6)
+    statuses = {int(k): v for k, v in result["statuses"].items()}
+    result["statuses"] = statuses
+    ok = {201} if scenario == "create" else {200, 201}
+    result["errors"] = (
+        sum(v for k, v in statuses.items() if k not in ok)
+        + result["connect_errors"]
+        + result["read_errors"]
+        + result["write_errors"]
+        + result["timeouts"]
+    )
+    return result
+
+
+def check_invariants(env: dict[str, str], created_ok: int, serials: int) -> dict:
+    code = f"""
+import json
+from sqlalchemy import func, select
+from resell.config import Settings
+from resell.services.context import Context
+from resell.db.tables import orders, serials, serial_assignments, line_items, order_lines, products
+ctx = Context.from_settings(Settings())
+with ctx.db.read() as c:
+    n_orders = c.execute(select(func.count()).select_from(orders)).scalar_one()
+    n_assign = c.execute(select(func.count()).select_from(serial_assignments)).scalar_one()
+    n_distinct = c.execute(select(func.count(func.distinct(serial_assignments.c.serial_id)))).scalar_one()
+    by_status = dict(c.execute(select(serials.c.status, func.count()).group_by(serials.c.status)).all())
+    pool_items = c.execute(select(func.count()).select_from(line_items.join(order_lines,
+        order_lines.c.id == line_items.c.order_line_id)).where(order_lines.c.product_ref == {POOL_REF})).scalar_one()
+    assigned_without_row = c.execute(select(func.count()).select_from(serials.outerjoin(serial_assignments,
+        serial_assignments.c.serial_id == serials.c.id)).where(serials.c.status != "available",
+        serial_assignments.c.serial_id.is_(None))).scalar_one()
+print(json.dumps(dict(orders=n_orders, assignments=n_assign, distinct=n_distinct, by_status=by_status,
+                      pool_items=pool_items, assigned_without_row=assigned_without_row)))
+"""
+    facts = json.loads(
+        subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    expected_orders = READ_ORDERS + created_ok
+    checks = {
+        "orders in the database = successful replies": facts["orders"] == expected_orders,
+        "no serial assigned twice": facts["assignments"] == facts["distinct"],
+        "every sold unit has its serial": facts["assignments"] == facts["pool_items"],
+        "no serial lost": sum(facts["by_status"].values()) == serials
+        and facts["by_status"].get("available", 0) + facts["assignments"] == serials
+        and facts["assigned_without_row"] == 0,
+    }
+    return {"facts": facts, "expected_orders": expected_orders, "checks": checks}
+
+
+def table(results: dict) -> str:
+    lines = ["| scenario | conc. | req/s | p50 ms | p99 ms | errors | / floor |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in results["runs"]:
+        floor = results["floor"][str(row["concurrency"])]["throughput"]
+        lines.append(
+            f"| {row['scenario']} | {row['concurrency']} | {row['throughput']:,.0f} | "
+            f"{row['p50_us'] / 1000:.1f} | {row['p99_us'] / 1000:.1f} | {row['errors']} | "
+            f"{row['throughput'] / floor:.3f} |"
+        )
+    for c, row in results["floor"].items():
+        lines.append(
+            f"| floor | {c} | {row['throughput']:,.0f} | {row['p50_us'] / 1000:.1f} | "
+            f"{row['p99_us'] / 1000:.1f} | {row['errors']} | 1.000 |"
+        )
+    imp = results["import"]
+    lines.append("")
+    lines.append(
+        f"Import of {imp['serials']:,} serials: {imp['seconds']:.1f} s through `resell stock import`, "
+        f"{imp['bare_seconds']:.1f} s for a bare executemany (ratio {imp['ratio']:.2f})."
+    )
+    lines.append(
+        "Invariants: "
+        + ", ".join(f"{k}: {'ok' if v else 'FAILED'}" for k, v in results["invariants"]["checks"].items())
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=8, help="per scenario and concurrency")
+    parser.add_argument("--concurrency", default="1,8,32,64")
+    parser.add_argument("--serials", type=int, default=1_000_000)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: run scripts/system-deps --bench")
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="resell-bench-"))
+    env = {
+        **os.environ,
+        "RESELL_VAR_DIR": str(workdir / "var"),
+        "RESELL_ACCESS_TOKEN_TTL_SECONDS": "86400",
+        "RESELL_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(ROOT),
+    }
+    env["RESELL_DATABASE_URL"] = setup_database(args, workdir)
+    log(f"seeding {args.db} in {workdir} ({args.serials:,} serials)")
+    creds = seed(env, workdir, args.serials)
+    bare = bare_executemany_seconds(args.serials)
+    log(f"import {creds['import_seconds']:.1f} s (bare executemany {bare:.1f} s)")
+
+    port, floor_port = free_port(), free_port()
+    server = start(
+        [PY, "-m", "resell.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
+        env,
+        workdir / "server.log",
+    )
+    floor = start(
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "floor:app",
+            "--app-dir",
+            str(BENCH),
+            "--port",
+            str(floor_port),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env,
+        workdir / "floor.log",
+    )
+    results: dict = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "db": args.db,
+        "workers": args.workers,
+        "seconds": args.seconds,
+        "cpus": os.cpu_count(),
+        "runs": [],
+        "floor": {},
+    }
+    try:
+        wait_up(f"http://127.0.0.1:{port}/healthz")
+        wait_up(f"http://127.0.0.1:{floor_port}/")
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/iam/tokens",
+            json={
+                "realmName": creds["realm"],
+                "clientSecret": creds["clientSecret"],
+                "grantType": "client_credentials",
+            },
+        ).json()["access_token"]
+        extra = {
+            "TOKEN": token,
+            "SECRET": creds["secret"],
+            "REF": str(POOL_REF),
+            "READ_PREFIX": "R",
+            "READ_COUNT": str(READ_ORDERS),
+        }
+        wrk(f"http://127.0.0.1:{port}", "stock", 8, 2, extra)  # warm up every worker
+        created_ok = 0
+        for c in concurrencies:
+            results["floor"][str(c)] = wrk(f"http://127.0.0.1:{floor_port}", "floor", c, args.seconds, {})
+            log(f"floor c={c}: {results['floor'][str(c)]['throughput']:,.0f} req/s")
+            for scenario in args.scenarios.split(","):
+                row = wrk(f"http://127.0.0.1:{port}", scenario, c, args.seconds, extra)
+                row.update(scenario=scenario, concurrency=c)
+                created_ok += row["statuses"].get(201, 0)
+                results["runs"].append(row)
+                ratio = row["throughput"] / results["floor"][str(c)]["throughput"]
+                log(
+                    f"{scenario} c={c}: {row['throughput']:,.0f} req/s, p99 {row['p99_us'] / 1000:.1f} ms, "
+                    f"errors {row['errors']}, ratio {ratio:.3f}"
+                )
+    finally:
+        stop(server)
+        stop(floor)
+    results["import"] = {
+        "serials": args.serials,
+        "seconds": creds["import_seconds"],
+        "bare_seconds": bare,
+        "ratio": creds["import_seconds"] / bare,
+    }
+    results["invariants"] = check_invariants(env, created_ok, args.serials)
+    out = BENCH / "results" / f"{results['date'][:10]}-{args.db}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\n(results in {out.relative_to(ROOT)}; server log in {workdir / 'server.log'})")
+    if not all(results["invariants"]["checks"].values()):
+        raise SystemExit("an invariant failed")
+
+
+if __name__ == "__main__":
+    main()
