@@ -18,8 +18,8 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local counter = 0
-local statuses = {}
+counter = 0
+statuses = {}  -- global: done() reads it from each thread
 local auth = nil
 
 function init(args)

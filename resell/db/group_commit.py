@@ -1,0 +1,117 @@
+"""Group commit: concurrent write use cases of one process share a transaction and its fsync.
+
+On this class of machine a durable commit costs milliseconds (SQLite synchronous=FULL, or
+PostgreSQL synchronous_commit on), far more than the work of one order. Instead of weakening
+durability, a single writer thread takes every job waiting at that moment, runs each inside its
+own SAVEPOINT of one transaction, commits once, and only then answers each caller. A job that
+raises is rolled back to its savepoint alone and its exception is handed to its caller; the others
+commit. Nobody gets an answer before the data that explains it is on disk.
+
+If the shared commit itself fails, every job of the batch is run again alone, so that one bad
+job cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from resell.db.engine import Database
+from resell.logs import get_logger
+
+log = get_logger("resell.db.group_commit")
+
+T = TypeVar("T")
+MAX_BATCH = 64
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Connection], Any]
+    future: Future
+
+
+class GroupCommitter:
+    """One writer thread per process and database; `run(fn)` blocks until fn's work is committed."""
+
+    def __init__(self, db: Database, max_batch: int = MAX_BATCH):
+        self.db = db
+        self.max_batch = max_batch
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.jobs_done = 0
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn(conn) in a shared write transaction; return its result once committed, or raise its error."""
+        self._ensure_thread()
+        future: Future = Future()
+        self._jobs.put(_Job(fn, future))
+        return future.result()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
+                    self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)  # stop after this batch
+                    break
+                batch.append(job)
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.db.write() as conn:
+                for job in batch:
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = job.fn(conn)
+                    except BaseException as exc:  # noqa: BLE001 - handed to the job's caller
+                        savepoint.rollback()
+                        outcomes.append((False, exc))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((True, result))
+        except Exception as exc:  # noqa: BLE001 - the shared commit failed: retry each job alone
+            log.warning("group_commit_failed", jobs=len(batch), error=f"{type(exc).__name__}: {exc}")
+            if len(batch) == 1:
+                batch[0].future.set_exception(exc)
+                return
+            for job in batch:
+                self._run_batch([job])
+            return
+        self.batches += 1
+        self.jobs_done += len(batch)
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
