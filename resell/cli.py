@@ -216,6 +216,26 @@ def merchant_add_catalog(
     out.print(f"catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
 
 
+@merchant_app.command("products")
+def merchant_products(
+    realm: str,
+    currency: str,
+    add: Annotated[str | None, typer.Option(help="comma-separated product refs to start selling")] = None,
+    remove: Annotated[str | None, typer.Option(help="comma-separated product refs to stop selling")] = None,
+) -> None:
+    """Add products to, or remove them from, a merchant's catalogue (product feeds report insert / delete)."""
+    from resell.services import merchants
+
+    try:
+        added, removed = merchants.change_catalog_products(
+            _context(), realm, currency, _product_refs(add) or [], _product_refs(remove) or []
+        )
+    except merchants.MerchantError as exc:
+        _fail(str(exc))
+        return
+    out.print(f"added {added or 'nothing'}, removed {removed or 'nothing'}")
+
+
 @catalog_app.command("import")
 def catalog_import(file: Path) -> None:
     """Import (upsert) a catalogue JSON file: see docs/catalog-format.md."""

@@ -31,6 +31,27 @@ class Settings(BaseSettings):
     download_days: int = 21
     cancel_period_days: int = 30
     download_signing_key: str = ""  # default: derived from the JWT secret
+    webhook_signing_key: str = ""  # webhook secrets are derived from it; default: derived from the JWT secret
+    webhook_timeout_seconds: float = 10.0  # one webhook delivery attempt waits no longer for the receiver
+
+    # fulfilment (docs/fulfilment.md)
+    storage_backend: str = "local"  # where product files live; "local" is a directory
+    files_dir: Path | None = None  # default: {var_dir}/files
+    locker_rate_limit_ip: str = "20/minute"  # locker sign-in attempts per client IP (limits notation)
+    locker_rate_limit_order: str = "10/hour"  # locker sign-in attempts per order number
+    rate_limit_storage: str = "memory://"  # limits storage URI; redis://host:6379 when several nodes serve
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_ca_file: str = ""  # CA bundle that signs the SMTP server's certificate (default: the system's)
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "resell <no-reply@localhost>"
+    publisher_signing_key: str = ""  # per-publisher keys are derived from it; default: derived from the JWT secret
+    keygen_timeout_seconds: float = 5.0  # one call to a publisher's key generator
+    keygen_attempts: int = 2  # calls per product before createOrder gives up with 1051
+    publisher_timeout_seconds: float = 10.0  # one revoked-serials callback attempt
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -63,9 +84,23 @@ class Settings(BaseSettings):
             tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
+    @property
+    def effective_files_dir(self) -> Path:
+        return self.files_dir if self.files_dir is not None else self.var_dir / "files"
+
+    @cached_property
+    def effective_publisher_key(self) -> bytes:
+        key = self.publisher_signing_key or ("publisher:" + self.effective_jwt_secret)
+        return key.encode()
+
     @cached_property
     def effective_download_key(self) -> bytes:
         key = self.download_signing_key or ("download:" + self.effective_jwt_secret)
+        return key.encode()
+
+    @cached_property
+    def effective_webhook_key(self) -> bytes:
+        key = self.webhook_signing_key or ("webhook:" + self.effective_jwt_secret)
         return key.encode()
 
 

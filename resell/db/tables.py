@@ -198,8 +198,9 @@ merchants = Table(
     Column("realm", String(100), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("client_secret_hash", String(64), nullable=False),
-    # access tokens issued before this instant are refused (set by DELETE /iam/tokens/reset)
-    Column("tokens_valid_after", Timestamp),
+    # every token carries the generation it was issued in; DELETE /iam/tokens/reset moves it on,
+    # which refuses all tokens issued before (a counter, not a time: no two events share a value)
+    Column("token_generation", Integer, nullable=False, default=0),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Timestamp, nullable=False),
 )
@@ -268,6 +269,16 @@ serial_assignments = Table(
     Column("revoked_at", Timestamp),
 )
 
+# The last stock level the worker saw per pooled product (getStockStatus's 100 / 200 / 300): a change
+# into 200 or 300 is reported as stock.low / stock.out.
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("status", Integer, nullable=False),
+    Column("changed_at", Timestamp, nullable=False),
+)
+
 # ---------------------------------------------------------------- orders
 
 orders = Table(
@@ -296,7 +307,8 @@ orders = Table(
     # renewals: the order of generation 0, and this order's generation
     Column("parent_order_id", Id, ForeignKey("orders.id")),
     Column("generation", Integer, nullable=False, default=0),
-    Column("renewed_subscription_id", Id),  # set on renewal orders: the subscription that made it
+    # set on renewal orders: the subscription that made it (the first, when several renew together)
+    Column("renewed_subscription_id", Id),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("merchant_id", "partner_order_number"),
     Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
@@ -329,6 +341,8 @@ line_items = Table(
     Column("id", Id, primary_key=True),
     Column("order_line_id", Id, ForeignKey("order_lines.id"), nullable=False, index=True),
     Column("position", Integer, nullable=False),
+    # on renewal orders: the subscription whose new term this item holds (no FK: subscriptions point here)
+    Column("renews_subscription_id", Id),
 )
 
 subscriptions = Table(
@@ -388,7 +402,10 @@ webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,
     Column("id", Id, primary_key=True),
-    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
+    # whose endpoint: a merchant's (merchant events), or, with merchant_id null, a publisher's
+    # (publisher_id: stock events of its products) or the operator's (both null: every stock event)
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=True, index=True),
+    Column("publisher_id", Id, ForeignKey("publishers.id"), nullable=True, index=True),
     Column("url", String(1000), nullable=False),
     Column("events", JSON, nullable=False),
     # the signing secret is derived from the platform key and this salt: never stored in clear
@@ -397,6 +414,7 @@ webhook_endpoints = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("disabled_at", Timestamp),
     Column("disabled_reason", Text),
+    Column("removed_at", Timestamp),  # removed by its owner: kept for its delivery log, never delivered to
 )
 
 webhook_deliveries = Table(

@@ -129,6 +129,29 @@ OPERATION_MESSAGES: dict[str, dict[int, str]] = {
         101: "productRef invalid",
         1010: "product doesn't exist",
     },
+    "getSubscriptionStatus": {
+        100: "partnerOrderNumber missing",
+        110: "subscriptionId missing",
+        111: "subscriptionId not valid",
+        1010: "subscription not found for this order",
+    },
+    "cancelSubscription": {
+        100: "partnerOrderNumber missing",
+        110: "subscriptionId missing",
+        111: "subscriptionId not valid",
+        1010: "subscription not found for this order",
+        1011: "subscription already cancelled or terminated",
+    },
+    "renewSubscription": {
+        100: "partnerOrderNumber missing",
+        110: "subscriptionId missing",
+        111: "subscriptionId not valid",
+        1010: "subscription not found for this order",
+        1011: "subscription already cancelled or terminated",
+        1044: "no stock to renew",
+    },
+    "addWebhook": {100: "url missing", 101: "url not valid", 110: "events missing", 111: "events not valid"},
+    "removeWebhook": {100: "id missing", 101: "id not valid", 1010: "webhook not found"},
     "getCrossUpSell": {
         100: "productRef is missing",
         110: "Product ref is missing",
@@ -139,6 +162,16 @@ OPERATION_MESSAGES: dict[str, dict[int, str]] = {
         131: "Language is invalid",
         1000: "Internal error",
         1010: "productRef not found",
+    },
+    # order history (SOAP customer getOrderHistory, order getAllOrders; resell.services.history)
+    "getOrderHistory": {100: "partnerId missing", 1010: "partner not found"},
+    "getAllOrders": {100: "email missing", 101: "email not valid", 1010: "customer not found"},
+    # the product feed, GET /flow/getcatalog/v2.4/ (resell.services.feeds)
+    "getCatalog": {
+        100: "provider missing",
+        110: "config missing",
+        121: "diff not valid: YYYY-MM-DD or last",
+        1010: "feed configuration not found",
     },
 }
 

@@ -27,3 +27,33 @@ def download_path(key: bytes, line_token: str, file_id: int) -> str:
 
 def verify(key: bytes, line_token: str, file_id: int, given: str) -> bool:
     return hmac.compare_digest(signature(key, line_token, file_id), given)
+
+
+def _mac(key: bytes, message: str) -> str:
+    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode().rstrip("=")
+
+
+def metalink_path(key: bytes, order_id: int) -> str:
+    """The order's Metalink document (every file of the order), signed like the file links."""
+    return f"/metalink/{order_id}/{_mac(key, f'metalink/{order_id}')}.meta4"
+
+
+def verify_metalink(key: bytes, order_id: int, given: str) -> bool:
+    return hmac.compare_digest(_mac(key, f"metalink/{order_id}"), given)
+
+
+def locker_session(key: bytes, order_id: int, expires: int) -> str:
+    """The digital locker's session cookie: the order it opens and until when (Unix seconds), signed."""
+    return f"{order_id}.{expires}.{_mac(key, f'locker/{order_id}/{expires}')}"
+
+
+def read_locker_session(key: bytes, value: str, now: int) -> int | None:
+    """The order id a locker session cookie opens, or None when it is forged, malformed or expired."""
+    parts = value.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    order_id, expires = int(parts[0]), int(parts[1])
+    if not hmac.compare_digest(_mac(key, f"locker/{order_id}/{expires}"), parts[2]) or expires < now:
+        return None
+    return order_id

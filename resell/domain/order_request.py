@@ -579,6 +579,11 @@ def _optional_email(obj: dict[Any, Any], key: str, invalid: int) -> str | None:
     return _email(value, invalid)
 
 
+def normalized_email(value: object, invalid: int) -> str:
+    """An email as createOrder stores it (so that lookups by email find the order), or Refusal(invalid)."""
+    return _email(value, invalid)
+
+
 def _email(value: object, invalid: int) -> str:
     text = _text(value, invalid, max_len=MAX_EMAIL)
     try:

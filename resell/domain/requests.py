@@ -22,17 +22,24 @@ def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+INT64 = 2**63
+
+
 def lenient_int(value: object) -> int:
-    """An int, or a string of digits; ValueError for anything else (booleans and floats included)."""
+    """A 64-bit int, or a string of ASCII digits; ValueError for anything else (booleans, floats, huge numbers)."""
     if isinstance(value, bool):
         raise ValueError("boolean")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 18:
-        return int(value.strip())
-    raise ValueError(f"not an integer: {value!r}")
+        number = value
+    elif isinstance(value, float) and value.is_integer() and abs(value) < INT64:
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
+        number = int(value.strip()[:25])
+    else:
+        raise ValueError(f"not an integer: {value!r}")
+    if not -INT64 <= number < INT64:
+        raise ValueError("out of the 64-bit range")
+    return number
 
 
 def partner_order_number(value: object, missing: int) -> str:
@@ -42,7 +49,17 @@ def partner_order_number(value: object, missing: int) -> str:
     text = str(value).strip()
     if len(text) > 100:
         raise Refusal(missing)
+    if "\x00" in text or not text.isprintable():
+        raise Refusal(1010)  # no order can have such a number: "not found"
     return text
+
+
+def free_text(value: object, limit: int = 2000) -> str | None:
+    """A comment as given, cut to `limit`, without the control characters databases refuse."""
+    if is_blank(value):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return "".join(ch for ch in text[:limit] if ch.isprintable() or ch in "\n\t")
 
 
 def positive_int(value: object, missing: int, invalid: int, maximum: int = 2**62) -> int:

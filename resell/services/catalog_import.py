@@ -19,6 +19,7 @@ from resell.db.engine import inserted_id
 from resell.db.tables import (
     categories,
     category_labels,
+    download_stats,
     operating_systems,
     option_eligibility,
     product_categories,
@@ -30,6 +31,8 @@ from resell.db.tables import (
     publishers,
 )
 from resell.domain.periods import is_period
+from resell.domain.signing import check_publisher_url
+from resell.services import catalog_changes
 from resell.services.context import Context
 from resell.services.events import audit
 
@@ -47,6 +50,12 @@ class PublisherIn(_Model):
     name: str = Field(min_length=1)
     delivers_directly: bool = Field(False, alias="deliversDirectly")
     keygen_url: str | None = Field(None, alias="keygenUrl")
+    callback_url: str | None = Field(None, alias="callbackUrl")
+
+    @field_validator("keygen_url", "callback_url")
+    @classmethod
+    def _publisher_url(cls, value: str | None) -> str | None:
+        return check_publisher_url(value) if value else None
 
 
 class OperatingSystemIn(_Model):
@@ -165,18 +174,46 @@ def _import_categories(conn: Connection, items: list[CategoryIn], parent: int | 
         _import_categories(conn, cat.subcategories, cat.id)
 
 
+def _sync_files(conn: Connection, product_id: int, files: list[FileIn]) -> None:
+    """Files are matched by file name and updated in place: their ids (in links already given to end users)
+    and their stored bytes survive a re-import; for a stored file, size and SHA-256 stay those of the bytes."""
+    existing = {
+        row.file_name: row
+        for row in conn.execute(select(product_files).where(product_files.c.product_id == product_id))
+    }
+    for i, f in enumerate(files):
+        values: dict[str, Any] = {"position": i, "label": f.label, "type": f.type, "group": f.group}
+        row = existing.pop(f.file_name, None)
+        if row is None or row.storage_key is None:
+            values |= {"size": f.size, "sha256": f.sha256.lower() if f.sha256 else None}
+        if row is None:
+            conn.execute(product_files.insert().values(product_id=product_id, file_name=f.file_name, **values))
+        else:
+            conn.execute(product_files.update().where(product_files.c.id == row.id).values(**values))
+    if existing:  # withdrawn from the product: their counters go with them
+        gone = [row.id for row in existing.values()]
+        conn.execute(delete(download_stats).where(download_stats.c.file_id.in_(gone)))
+        conn.execute(delete(product_files).where(product_files.c.id.in_(gone)))
+
+
 def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str, int]:
     """Upsert everything in `data`; returns counts per kind. One transaction: all or nothing."""
     catalog = parse_catalog(data)
     now = ctx.now()
     with ctx.db.write() as conn:
+        feed_data_before = catalog_changes.snapshot(conn, [p.ref for p in catalog.products])
         publisher_ids = {}
         for pub in catalog.publishers:
             publisher_ids[pub.key] = _upsert(
                 conn,
                 publishers,
                 {"key": pub.key},
-                {"name": pub.name, "delivers_directly": pub.delivers_directly, "keygen_url": pub.keygen_url},
+                {
+                    "name": pub.name,
+                    "delivers_directly": pub.delivers_directly,
+                    "keygen_url": pub.keygen_url,
+                    "callback_url": pub.callback_url,
+                },
             )
         for os_ in catalog.operating_systems:
             _upsert(conn, operating_systems, {"id": os_.id}, {"label": os_.label})
@@ -213,25 +250,9 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
                 conn.execute(products.update().where(products.c.id == pid).values(**values))
                 audit(conn, now, actor, "product", p.ref, "updated", after={"name": p.name})
             product_ids[p.ref] = pid
-            for table in (product_files, product_prices, product_categories, product_operating_systems):
+            for table in (product_prices, product_categories, product_operating_systems):
                 conn.execute(delete(table).where(table.c.product_id == pid))
-            if p.files:
-                conn.execute(
-                    product_files.insert(),
-                    [
-                        {
-                            "product_id": pid,
-                            "position": i,
-                            "label": f.label,
-                            "type": f.type,
-                            "file_name": f.file_name,
-                            "size": f.size,
-                            "sha256": f.sha256.lower() if f.sha256 else None,
-                            "group": f.group,
-                        }
-                        for i, f in enumerate(p.files)
-                    ],
-                )
+            _sync_files(conn, pid, p.files)
             if p.prices:
                 conn.execute(
                     product_prices.insert(),
@@ -286,6 +307,7 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
                         for i in ids_of(p.ref, p.option.eligible_refs, "option.eligibleRefs")
                     ],
                 )
+        catalog_changes.record_updates(conn, now, feed_data_before)  # what the differential feeds report
     return {
         "publishers": len(catalog.publishers),
         "operatingSystems": len(catalog.operating_systems),

@@ -16,15 +16,17 @@ from typing import Any
 from sqlalchemy import func, select
 
 from resell.db.tables import merchants
+from resell.services import feeds, stock
 from resell.services import merchants as merchant_service
-from resell.services import stock
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
+from resell.services.demo_files import store_demo_files
 
 DEMO_SERIALS = 1000
 LAST_FIVE_REF = 100004  # the product with exactly five serials in stock
 MERCHANT_A = "demo-shop"
 MERCHANT_B = "other-shop"
+DEMO_FEED_PROVIDER = "demo"  # demo-shop's EUR catalogue has the feeds demo/xml and demo/csv
 
 
 def demo_catalog() -> dict[str, Any]:
@@ -52,6 +54,7 @@ def seed(ctx: Context, serials_per_product: int = DEMO_SERIALS) -> dict[str, Any
     """Load the demo into an empty database and return the credentials document."""
     catalog = demo_catalog()
     import_catalog(ctx, catalog, actor="demo")
+    store_demo_files(ctx, catalog)  # real bytes behind every demo download link
     pool_refs = [p["ref"] for p in catalog["products"] if p.get("serialSource") == "pool"]
     for ref in pool_refs:
         count = 5 if ref == LAST_FIVE_REF else serials_per_product
@@ -70,6 +73,8 @@ def seed(ctx: Context, serials_per_product: int = DEMO_SERIALS) -> dict[str, Any
     other, (other_cat,) = merchant_service.create_merchant(
         ctx, MERCHANT_B, "Other Shop", actor="demo", catalogs_to_add=[Spec("Other Shop Europe", "EUR", other_refs)]
     )
+    for feed_format in ("xml", "csv"):  # /flow/getcatalog/v2.4/?secret=EUR secret&provider=demo&config=xml|csv
+        feeds.configure(ctx, MERCHANT_A, "EUR", DEMO_FEED_PROVIDER, feed_format, feed_format, actor="demo")
     document = {
         "baseUrl": ctx.settings.base_url,
         "merchants": [

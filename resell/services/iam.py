@@ -39,17 +39,19 @@ class TokenPair:
 class TokenClaims:
     merchant_id: int
     realm: str
-    issued_ms: int
+    generation: int
 
 
-def _encode(ctx: Context, merchant_id: int, realm: str, kind: str, ttl: int, jti: str, session: str) -> str:
+def _encode(
+    ctx: Context, merchant_id: int, realm: str, generation: int, kind: str, ttl: int, jti: str, session: str
+) -> str:
     now = ctx.now()
     claims = {
         "sub": str(merchant_id),
         "realm": realm,
         "typ": kind,
         "iat": int(now.timestamp()),
-        "ims": int(now.timestamp() * 1000),
+        "gen": generation,
         "exp": int(now.timestamp()) + ttl,
         "jti": jti,
         "sid": session,
@@ -75,7 +77,7 @@ def _decode(ctx: Context, token: str, kind: str) -> dict:
     return claims
 
 
-def _new_pair(ctx: Context, conn, merchant_id: int, realm: str) -> TokenPair:  # type: ignore[no-untyped-def]
+def _new_pair(ctx: Context, conn, merchant_id: int, realm: str, generation: int) -> TokenPair:  # type: ignore[no-untyped-def]
     settings = ctx.settings
     session = str(uuid.uuid4())
     jti = uuid.uuid4().hex
@@ -88,9 +90,11 @@ def _new_pair(ctx: Context, conn, merchant_id: int, realm: str) -> TokenPair:  #
     )
     return TokenPair(
         access_token=_encode(
-            ctx, merchant_id, realm, "access", settings.access_token_ttl_seconds, uuid.uuid4().hex, session
+            ctx, merchant_id, realm, generation, "access", settings.access_token_ttl_seconds, uuid.uuid4().hex, session
         ),
-        refresh_token=_encode(ctx, merchant_id, realm, "refresh", settings.refresh_token_ttl_seconds, jti, session),
+        refresh_token=_encode(
+            ctx, merchant_id, realm, generation, "refresh", settings.refresh_token_ttl_seconds, jti, session
+        ),
         expires_in=settings.access_token_ttl_seconds,
         refresh_expires_in=settings.refresh_token_ttl_seconds,
         session_state=session,
@@ -99,9 +103,13 @@ def _new_pair(ctx: Context, conn, merchant_id: int, realm: str) -> TokenPair:  #
 
 def _merchant_by_credentials(conn, realm: str, client_secret: str):  # type: ignore[no-untyped-def]
     row = conn.execute(
-        select(merchants.c.id, merchants.c.realm, merchants.c.client_secret_hash, merchants.c.active).where(
-            merchants.c.realm == realm
-        )
+        select(
+            merchants.c.id,
+            merchants.c.realm,
+            merchants.c.client_secret_hash,
+            merchants.c.active,
+            merchants.c.token_generation,
+        ).where(merchants.c.realm == realm)
     ).first()
     # Hash even when the realm is unknown, so timing does not tell which realms exist.
     stored = row.client_secret_hash if row is not None else hash_secret("")
@@ -114,7 +122,7 @@ def issue_tokens(ctx: Context, realm: str, client_secret: str) -> TokenPair:
     """grant_type=client_credentials."""
     with ctx.db.write() as conn:
         row = _merchant_by_credentials(conn, realm, client_secret)
-        return _new_pair(ctx, conn, row.id, row.realm)
+        return _new_pair(ctx, conn, row.id, row.realm, row.token_generation)
 
 
 def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_token: str) -> TokenPair:
@@ -122,8 +130,8 @@ def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_t
     claims = _decode(ctx, refresh_token, "refresh")
     with ctx.db.write() as conn:
         row = _merchant_by_credentials(conn, realm, client_secret)
-        if str(row.id) != claims["sub"]:
-            raise Unauthorized("refresh token of another client")
+        if str(row.id) != claims["sub"] or claims.get("gen") != row.token_generation:
+            raise Unauthorized("refresh token of another client, or revoked")
         used = conn.execute(
             update(refresh_tokens)
             .where(
@@ -135,7 +143,7 @@ def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_t
         )
         if used.rowcount != 1:
             raise Unauthorized("refresh token revoked or unknown")
-        return _new_pair(ctx, conn, row.id, row.realm)
+        return _new_pair(ctx, conn, row.id, row.realm, row.token_generation)
 
 
 def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
@@ -146,9 +154,9 @@ def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
         return TokenClaims(
             merchant_id=int(claims["sub"]),
             realm=str(claims.get("realm", "")),
-            issued_ms=int(claims.get("ims", claims["iat"] * 1000)),
+            generation=int(claims["gen"]),
         )
-    except (TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise Unauthorized("malformed claims") from exc
 
 
@@ -162,7 +170,11 @@ def reset_tokens(ctx: Context, token: str | None) -> None:
             .where(refresh_tokens.c.merchant_id == claims.merchant_id, refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        conn.execute(update(merchants).where(merchants.c.id == claims.merchant_id).values(tokens_valid_after=now))
+        conn.execute(
+            update(merchants)
+            .where(merchants.c.id == claims.merchant_id, merchants.c.token_generation == claims.generation)
+            .values(token_generation=merchants.c.token_generation + 1)
+        )
 
 
 def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller:
@@ -170,32 +182,50 @@ def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller
     claims = verify_access_token(ctx, bearer)
     with ctx.db.read() as conn:
         merchant = conn.execute(
-            select(merchants.c.active, merchants.c.tokens_valid_after).where(merchants.c.id == claims.merchant_id)
+            select(merchants.c.active, merchants.c.token_generation).where(merchants.c.id == claims.merchant_id)
         ).first()
         if merchant is None or not merchant.active:
             raise Unauthorized("unknown client")
-        if (
-            merchant.tokens_valid_after is not None
-            and claims.issued_ms < merchant.tokens_valid_after.timestamp() * 1000
-        ):
-            raise Unauthorized("revoked")
-        if secret is None or not secret.strip():
-            raise Refusal(codes.SECRET_MISSING)
-        catalog = conn.execute(
-            select(
-                catalogs.c.id,
-                catalogs.c.merchant_id,
-                catalogs.c.currency,
-                catalogs.c.cancel_period_days,
-                catalogs.c.requires_amounts,
-                catalogs.c.secret_hash,
-            ).where(catalogs.c.secret_hash == hash_secret(secret.strip()))
-        ).first()
+        if claims.generation != merchant.token_generation:
+            raise Unauthorized("revoked by a reset")
+        catalog = _catalog_for_secret(conn, secret)
     if catalog is None or catalog.merchant_id != claims.merchant_id:
         raise Refusal(codes.SECRET_NOT_VALID)
+    return _caller(catalog)
+
+
+def caller_for_secret(ctx: Context, secret: str | None) -> Caller:
+    """SOAP v2.x and the product feed: the catalogue secret alone names the merchant (70 missing, 71 not valid)."""
+    with ctx.db.read() as conn:
+        catalog = _catalog_for_secret(conn, secret)
+    if catalog is None or not catalog.active:
+        raise Refusal(codes.SECRET_NOT_VALID)
+    return _caller(catalog)
+
+
+def _catalog_for_secret(conn, secret: str | None):  # type: ignore[no-untyped-def]
+    """The catalogue (with its merchant's realm and state) a secret opens; 70 when there is no secret."""
+    if secret is None or not secret.strip():
+        raise Refusal(codes.SECRET_MISSING)
+    return conn.execute(
+        select(
+            catalogs.c.id,
+            catalogs.c.merchant_id,
+            catalogs.c.currency,
+            catalogs.c.cancel_period_days,
+            catalogs.c.requires_amounts,
+            merchants.c.realm,
+            merchants.c.active,
+        )
+        .join(merchants, merchants.c.id == catalogs.c.merchant_id)
+        .where(catalogs.c.secret_hash == hash_secret(secret.strip()))
+    ).first()
+
+
+def _caller(catalog) -> Caller:  # type: ignore[no-untyped-def]
     return Caller(
-        merchant_id=claims.merchant_id,
-        realm=claims.realm,
+        merchant_id=catalog.merchant_id,
+        realm=catalog.realm,
         catalog_id=catalog.id,
         currency=catalog.currency,
         cancel_period_days=catalog.cancel_period_days,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pycountry
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, delete, select
 
 from resell.db.engine import inserted_id
 from resell.db.tables import catalog_products, catalogs, merchants, products
 from resell.domain.secrets import hash_secret, new_secret
+from resell.services import catalog_changes
 from resell.services.context import Context
 from resell.services.events import audit
 
@@ -114,6 +115,7 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
     )
     if rows:
         conn.execute(catalog_products.insert(), [{"catalog_id": catalog_id, "product_id": r.id} for r in rows])
+        catalog_changes.record(conn, now, catalog_id, [r.id for r in rows], "insert")
     audit(
         conn,
         now,
@@ -136,3 +138,64 @@ def rotate_client_secret(ctx: Context, realm: str, actor: str = "operator") -> s
             raise MerchantError(f"no merchant {realm!r}")
         audit(conn, ctx.now(), actor, "merchant", realm, "client_secret_rotated")
     return secret
+
+
+def catalog_of(conn: Connection, realm: str, currency: str) -> Row:
+    """A merchant's catalogue named by its currency (id, name, currency): exactly one, or MerchantError."""
+    found = conn.execute(
+        select(catalogs.c.id, catalogs.c.name, catalogs.c.currency)
+        .join(merchants, merchants.c.id == catalogs.c.merchant_id)
+        .where(merchants.c.realm == realm, catalogs.c.currency == currency.strip().upper())
+    ).all()
+    if len(found) != 1:
+        raise MerchantError(
+            f"merchant {realm!r} has no {currency.upper()} catalogue"
+            if not found
+            else f"merchant {realm!r} has {len(found)} {currency.upper()} catalogues"
+        )
+    return found[0]
+
+
+def change_catalog_products(
+    ctx: Context, realm: str, currency: str, add: list[int], remove: list[int], actor: str = "operator"
+) -> tuple[list[int], list[int]]:
+    """Products joining or leaving a catalogue; returns the refs really added and removed.
+    The product feeds report them as insert and delete."""
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        catalog = catalog_of(conn, realm, currency)
+        wanted = set(add) | set(remove)
+        ids = dict(conn.execute(select(products.c.ref, products.c.id).where(products.c.ref.in_(wanted))).all())
+        if wanted - set(ids):
+            raise MerchantError(f"unknown product refs: {sorted(wanted - set(ids))}")
+        sold = set(
+            conn.execute(
+                select(catalog_products.c.product_id).where(
+                    catalog_products.c.catalog_id == catalog.id, catalog_products.c.product_id.in_(ids.values())
+                )
+            ).scalars()
+        )
+        added = sorted(ref for ref in set(add) if ids[ref] not in sold)
+        removed = sorted(ref for ref in set(remove) - set(add) if ids[ref] in sold)
+        if added:
+            conn.execute(catalog_products.insert(), [{"catalog_id": catalog.id, "product_id": ids[r]} for r in added])
+            catalog_changes.record(conn, now, catalog.id, [ids[r] for r in added], "insert")
+        if removed:
+            conn.execute(
+                delete(catalog_products).where(
+                    catalog_products.c.catalog_id == catalog.id,
+                    catalog_products.c.product_id.in_([ids[r] for r in removed]),
+                )
+            )
+            catalog_changes.record(conn, now, catalog.id, [ids[r] for r in removed], "delete")
+        if added or removed:
+            audit(
+                conn,
+                now,
+                actor,
+                "merchant",
+                realm,
+                "catalog_products_changed",
+                after={"catalog": catalog.name, "added": added, "removed": removed},
+            )
+    return added, removed

@@ -35,10 +35,11 @@ from resell.domain.links import download_path, new_line_token
 from resell.domain.order_request import OrderLineRequest, OrderRequest
 from resell.domain.periods import add_period, parse_date, parse_period
 from resell.domain.remarks import fill_remark
-from resell.domain.requests import is_blank, partner_order_number, reason_code
-from resell.services import stock
+from resell.domain.requests import free_text, is_blank, partner_order_number, reason_code
+from resell.services import downloads, fulfilment, keygen, shipments, stock
 from resell.services.context import Caller, Context
-from resell.services.events import audit, enqueue
+from resell.services.events import audit, audit_many, enqueue
+from resell.services.subscriptions import terminate_for_cancelled_order
 from resell.services.tenancy import catalog_products_query, order_of
 
 # ---------------------------------------------------------------- views (what every protocol renders)
@@ -129,7 +130,12 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
             products.c.option_period,
             products.c.almost_out_threshold,
             products.c.publisher_id,
-        ).where(products.c.ref.in_(refs))
+            publishers.c.key.label("publisher_key"),
+            publishers.c.delivers_directly,
+            publishers.c.keygen_url,
+        )
+        .join(publishers, publishers.c.id == products.c.publisher_id)
+        .where(products.c.ref.in_(refs))
     ).all()
     by_ref = {row.ref: row for row in rows}
     lines = []
@@ -142,8 +148,6 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
         product = entry.product
         if product.status != "available" or (product.release_date is not None and product.release_date > today):
             raise Refusal(codes.NOT_AVAILABLE)  # withdrawn, or a pre-order not yet released
-        if product.serial_source == "generator":
-            raise Refusal(codes.NOT_AVAILABLE)  # no key generator is connected yet
     options = [e for e in lines if e.product.type == "option"]
     base = [e for e in lines if e.product.type != "option"]
     if options and not base:
@@ -161,6 +165,8 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
                 raise Refusal(codes.OPTION_NOT_ELIGIBLE)
             if option.product.option_kind == "backup_dvd" and request.customer.delivery is None:
                 raise Refusal(410)
+            if option.product.option_kind == "backup_dvd":
+                shipments.check_cart(conn, [b.product.id for b in base])  # 1041: nothing to burn
     if caller.requires_amounts and any(
         e.request_line.amount_duty_free is None and e.request_line.amount_total is None for e in lines
     ):
@@ -185,9 +191,25 @@ def _unit_amount(line, price) -> Decimal | None:  # type: ignore[no-untyped-def]
     return price
 
 
+class _KeysNeeded(Exception):
+    """The cart holds generator products: fetch their keys outside the transaction, then create."""
+
+    def __init__(self, requests: list[keygen.KeyRequest]):
+        super().__init__(len(requests))
+        self.requests = requests
+
+
 def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderView:
     try:
-        return _create_order(ctx, caller, request)
+        try:
+            return _create_order(ctx, caller, request)
+        except _KeysNeeded as needed:
+            generated = keygen.generate(ctx, needed.requests)  # Refusal(1051) when a generator fails
+            try:
+                return _create_order(ctx, caller, request, (needed.requests, generated))
+            except BaseException:
+                keygen.release(ctx, needed.requests, generated)  # never handed out: tell the publishers
+                raise
     except exc.IntegrityError:
         # A concurrent duplicate committed first (PostgreSQL reports it at our insert): 1010.
         with ctx.db.read() as conn:
@@ -196,7 +218,12 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
         raise
 
 
-def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderView:
+def _create_order(
+    ctx: Context,
+    caller: Caller,
+    request: OrderRequest,
+    keys: tuple[list[keygen.KeyRequest], dict[int, list[str]]] | None = None,
+) -> OrderView:
     if request.currency != caller.currency:
         raise Refusal(codes.CURRENCY_UNKNOWN)
     now = ctx.now()
@@ -204,6 +231,8 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
         if order_of(conn, ctx.db, caller, request.partner_order_number) is not None:
             raise Refusal(codes.NOT_FOUND)  # 1010: "order already created"
         lines = _check_lines(conn, caller, request, now.date())
+        if keys is None and (key_requests := keygen.requests_for(lines)):
+            raise _KeysNeeded(key_requests)  # nothing written yet: the transaction rolls back
         customer = request.customer
         order_id = inserted_id(
             conn.execute(
@@ -236,6 +265,8 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
             if entry.product.serial_source == "pool":
                 wanted[entry.product.id] += entry.request_line.quantity
         pools = {pid: stock.allocate(conn, ctx.db, pid, n) for pid, n in sorted(wanted.items())}
+        if keys is not None:
+            pools.update(keygen.store(conn, now, lines, *keys))
 
         prices = dict(
             conn.execute(
@@ -246,7 +277,7 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
             ).all()
         )
         invoice = customer.invoice
-        assignments, subs = [], []
+        assignments, subs, placed = [], [], []
         for entry in lines:
             line, product = entry.request_line, entry.product
             remark = fill_remark(
@@ -274,9 +305,10 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
                     )
                 )
             )
+            placed.append((entry, line_id))
             for unit in range(line.quantity):
                 item_id = inserted_id(conn.execute(line_items.insert().values(order_line_id=line_id, position=unit)))
-                if product.serial_source == "pool":
+                if product.serial_source in ("pool", "generator"):
                     serial_id, _value = pools[product.id].pop(0)
                     assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
                 if product.subscription_period:
@@ -302,6 +334,7 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
         if subs:
             conn.execute(subscriptions.insert(), subs)
         actor = f"merchant:{caller.realm}"
+        fulfilment.on_order_created(conn, now, actor, caller.catalog_id, order_id, request, placed)
         audit(
             conn,
             now,
@@ -315,6 +348,7 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
                 "serials": len(assignments),
             },
         )
+        _audit_new_items(conn, now, actor, order_id, assignments, bool(subs))
         enqueue(
             conn,
             now,
@@ -331,17 +365,22 @@ def _create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderV
 # ---------------------------------------------------------------- reading
 
 
-def _order_view(conn: Connection, ctx: Context, order_id: int) -> OrderView:
+def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool = False) -> OrderView:
     order = conn.execute(select(orders).where(orders.c.id == order_id)).one()
     lines = conn.execute(
-        select(order_lines, products.c.delivery_mode)
+        select(order_lines, products.c.delivery_mode, products.c.type.label("product_type"))
         .join(products, products.c.id == order_lines.c.product_id)
         .where(order_lines.c.order_id == order_id)
         .order_by(order_lines.c.position)
     ).all()
     line_ids = [line.id for line in lines]
     items = conn.execute(
-        select(line_items.c.id, line_items.c.order_line_id, subscriptions.c.id.label("subscription_id"))
+        select(
+            line_items.c.id,
+            line_items.c.order_line_id,
+            subscriptions.c.id.label("subscription_id"),
+            line_items.c.renews_subscription_id,
+        )
         .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
         .where(line_items.c.order_line_id.in_(line_ids))
         .order_by(line_items.c.order_line_id, line_items.c.position)
@@ -364,10 +403,19 @@ def _order_view(conn: Connection, ctx: Context, order_id: int) -> OrderView:
     items_by_line = defaultdict(list)
     for item in items:
         items_by_line[item.order_line_id].append(
-            LineItemView(serials=serial_values[item.id], subscription_id=item.subscription_id)
+            LineItemView(
+                serials=serial_values[item.id],
+                # a renewal order's item holds a new term of the subscription it renews
+                subscription_id=item.subscription_id
+                if item.subscription_id is not None
+                else item.renews_subscription_id,
+            )
         )
     base = ctx.settings.base_url
     key = ctx.settings.effective_download_key
+    stats = downloads.stats_for_lines(conn, line_ids) if with_stats else {}
+    no_stats = downloads.NO_STATS
+    every_product_has_files = all(files[line.product_id] for line in lines if line.product_type != "option")
     return OrderView(
         partner_order_number=order.partner_order_number,
         order_number=order.id,
@@ -386,16 +434,20 @@ def _order_view(conn: Connection, ctx: Context, order_id: int) -> OrderView:
                         size=f.size,
                         group=f.group,
                         url=base + download_path(key, line.download_token, f.id),
+                        date_first_download=stats.get((line.id, f.id), no_stats).first_download_at,
+                        date_last_download=stats.get((line.id, f.id), no_stats).last_download_at,
+                        count_start_download=stats.get((line.id, f.id), no_stats).starts,
+                        count_complete_download=stats.get((line.id, f.id), no_stats).completes,
                     )
                     for f in files[line.product_id]
                 ],
                 date_end_download=order.download_end_date,
-                digital_locker_link=None,
+                digital_locker_link=downloads.locker_link(ctx.settings, order.id),
                 remark=line.remark,
             )
             for line in lines
         ],
-        download_manager=None,
+        download_manager=downloads.download_manager(ctx.settings, order.id) if every_product_has_files else None,
     )
 
 
@@ -415,7 +467,10 @@ def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) ->
 
 def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
     """The order's files with their download counters (counted by the download endpoint)."""
-    return get_order(ctx, caller, raw_partner_order_number)
+    pon = partner_order_number(raw_partner_order_number, missing=100)
+    with ctx.db.read() as conn:
+        order = _require_order(conn, ctx, caller, pon)
+        return _order_view(conn, ctx, order.id, with_stats=True)
 
 
 # ---------------------------------------------------------------- changing an order
@@ -442,7 +497,7 @@ def cancel_order(
                 status="cancelled",
                 cancelled_at=now,
                 cancel_reason=reason,
-                cancel_comment=None if is_blank(comment) else str(comment)[:2000],
+                cancel_comment=free_text(comment),
                 download_end_date=today,
             )
         )
@@ -460,15 +515,8 @@ def cancel_order(
             conn.execute(
                 update(serial_assignments).where(serial_assignments.c.serial_id.in_(serial_ids)).values(revoked_at=now)
             )
-        conn.execute(
-            update(subscriptions)
-            .where(
-                subscriptions.c.order_id == order.id,
-                subscriptions.c.status.in_(["ACTIVE", "CANCELLED", "RENEWAL_PENDING"]),
-            )
-            .values(status="TERMINATED", updated_at=now, next_change_at=None)
-        )
         actor = f"merchant:{caller.realm}"
+        fulfilment.on_order_cancelled(conn, now, actor, order.id)  # a backup DVD not yet shipped stays home
         audit(
             conn,
             now,
@@ -479,6 +527,15 @@ def cancel_order(
             before={"status": order.status},
             after={"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serial_ids)},
         )
+        audit_many(
+            conn,
+            now,
+            actor,
+            "serial",
+            "revoked",
+            [(sid, {"status": "assigned"}, {"status": "revoked", "orderNumber": order.id}) for sid in serial_ids],
+        )
+        terminate_for_cancelled_order(conn, now, actor, order)
         enqueue(
             conn,
             now,
@@ -558,3 +615,46 @@ def submit_order(ctx: Context, caller: Caller, body: object) -> OrderView:
     from resell.domain.order_request import parse_order_request
 
     return create_order(ctx, caller, parse_order_request(body))
+
+
+def _audit_new_items(
+    conn: Connection, now: dt.datetime, actor: str, order_id: int, assignments: list[dict], has_subscriptions: bool
+) -> None:
+    """createOrder's audit rows for the serials it assigned and the subscriptions it started."""
+    audit_many(
+        conn,
+        now,
+        actor,
+        "serial",
+        "assigned",
+        [
+            (a["serial_id"], {"status": "available"}, {"status": "assigned", "orderNumber": order_id})
+            for a in assignments
+        ],
+    )
+    if has_subscriptions:
+        started = conn.execute(
+            select(subscriptions.c.id, subscriptions.c.generation, subscriptions.c.expires_at).where(
+                subscriptions.c.order_id == order_id
+            )
+        ).all()
+        audit_many(
+            conn,
+            now,
+            actor,
+            "subscription",
+            "created",
+            [
+                (
+                    r.id,
+                    None,
+                    {
+                        "status": "ACTIVE",
+                        "generation": r.generation,
+                        "orderNumber": order_id,
+                        "expiresAt": r.expires_at.isoformat(),
+                    },
+                )
+                for r in started
+            ],
+        )

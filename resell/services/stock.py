@@ -13,15 +13,15 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
 from resell.db.engine import Database
-from resell.db.tables import products, serials
+from resell.db.tables import products, publishers, serials, stock_levels
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.stock import stock_status
+from resell.domain.stock import ALMOST_OUT, OUT, stock_status
 from resell.services.context import Context
-from resell.services.events import audit
+from resell.services.events import audit, enqueue
 
 IMPORT_BATCH = 5000
 MAX_SERIAL_LENGTH = 500
@@ -197,3 +197,79 @@ def report(ctx: Context) -> list[StockLine]:
         )
         for r in rows
     ]
+
+
+LEVEL_EVENTS = {ALMOST_OUT: "stock.low", OUT: "stock.out"}
+LEVELS_LOCK = 0x7265_7365_6C6C_0001  # a PostgreSQL advisory lock key: one level check at a time
+
+
+def check_levels(ctx: Context, actor: str = "worker:stock") -> int:
+    """Compare each pooled product's stock level with the last one seen; report the changes.
+
+    Entering "almost out" from "enough" is stock.low, entering "out" is stock.out (for the operator's
+    endpoints and the publisher's); every change, up or down, is an audit row. A product seen for the
+    first time is recorded silently. Run by the worker (not inside createOrder: concurrent orders on
+    PostgreSQL do not see each other's claims, so only a later look can tell the level for sure).
+    Returns the number of changes.
+    """
+    now = ctx.now()
+    changes = 0
+    with ctx.db.write() as conn:
+        lock = text("SELECT pg_try_advisory_xact_lock(:key)")
+        if ctx.db.is_postgres and not conn.execute(lock, {"key": LEVELS_LOCK}).scalar():
+            return 0  # another worker is looking right now (SQLite: BEGIN IMMEDIATE makes them take turns)
+        known = dict(conn.execute(select(stock_levels.c.product_id, stock_levels.c.status)).all())
+        pooled = conn.execute(
+            select(
+                products.c.id,
+                products.c.ref,
+                products.c.name,
+                products.c.status,
+                products.c.serial_source,
+                products.c.almost_out_threshold,
+                products.c.publisher_id,
+                publishers.c.key.label("publisher"),
+            )
+            .join(publishers, publishers.c.id == products.c.publisher_id)
+            .where(products.c.serial_source == "pool")
+            .order_by(products.c.id)
+        ).all()
+        for product in pooled:
+            available = available_at_most(conn, product.id, product.almost_out_threshold + 1)
+            level = stock_status(available, product.almost_out_threshold)
+            before = known.get(product.id)
+            if before == level:
+                continue
+            if before is None:
+                conn.execute(stock_levels.insert().values(product_id=product.id, status=level, changed_at=now))
+                continue
+            conn.execute(
+                update(stock_levels).where(stock_levels.c.product_id == product.id).values(status=level, changed_at=now)
+            )
+            audit(
+                conn,
+                now,
+                actor,
+                "stock",
+                product.ref,
+                "level_changed",
+                before={"status": before},
+                after={"status": level, "available": available},
+            )
+            kind = LEVEL_EVENTS.get(level)
+            if kind == "stock.out" or (kind == "stock.low" and before < level):
+                enqueue(
+                    conn,
+                    now,
+                    kind,
+                    {
+                        "publisherId": product.publisher_id,
+                        "publisher": product.publisher,
+                        "productRef": product.ref,
+                        "productName": product.name,
+                        "available": available,
+                        "almostOutThreshold": product.almost_out_threshold,
+                    },
+                )
+            changes += 1
+    return changes

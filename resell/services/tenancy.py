@@ -9,7 +9,15 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row, Select, select
 
 from resell.db.engine import Database
-from resell.db.tables import catalog_products, orders, products
+from resell.db.tables import (
+    catalog_products,
+    line_items,
+    order_lines,
+    orders,
+    products,
+    subscriptions,
+    webhook_endpoints,
+)
 from resell.services.context import Caller
 
 
@@ -34,4 +42,35 @@ def catalog_products_query(caller: Caller, *columns) -> Select:  # type: ignore[
         select(*cols)
         .select_from(products.join(catalog_products, catalog_products.c.product_id == products.c.id))
         .where(catalog_products.c.catalog_id == caller.catalog_id)
+    )
+
+
+def subscription_of(
+    conn: Connection, db: Database, caller: Caller, partner_order_number: str, subscription_id: int, lock: bool = False
+) -> tuple[Row, Row] | None:
+    """(order, subscription): the caller's order with that number and the subscription it holds, either
+    as the order that bought it or as one of its renewal orders; `lock` holds the subscription row."""
+    order = order_of(conn, db, caller, partner_order_number)
+    if order is None:
+        return None
+    if order.parent_order_id is not None:  # a renewal order: it must hold a term of this subscription
+        renews = conn.execute(
+            select(line_items.c.id)
+            .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+            .where(order_lines.c.order_id == order.id, line_items.c.renews_subscription_id == subscription_id)
+        ).first()
+        if renews is None:
+            return None
+    root_id = order.parent_order_id or order.id
+    query = select(subscriptions).where(subscriptions.c.id == subscription_id, subscriptions.c.order_id == root_id)
+    if lock and db.is_postgres:
+        query = query.with_for_update()
+    sub = conn.execute(query).first()
+    return None if sub is None else (order, sub)
+
+
+def merchant_webhooks(caller: Caller) -> Select:
+    """The caller's webhook endpoints that it has not removed."""
+    return select(webhook_endpoints).where(
+        webhook_endpoints.c.merchant_id == caller.merchant_id, webhook_endpoints.c.removed_at.is_(None)
     )

@@ -1,7 +1,131 @@
-"""The digital locker: the end user signs in with order number and email and sees serials, instructions, links."""
+"""The digital locker: the end user signs in with order number and email and sees serials, instructions, links.
+
+- `GET /locker[?order=N]`: the sign-in form (what `digitalLockerLink` in order replies points to).
+- `POST /locker`: checks the pair; on success a signed, HttpOnly session cookie (one hour, this order
+  only) and a redirect to `/locker/order`; otherwise one generic error. Attempts are rate limited per
+  client IP and per order number (limits; HTTP 429 with Retry-After).
+- `GET /locker/order`: the order, rendered on the server; no JavaScript anywhere.
+- `POST /locker/sign-out`: forgets the session.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import math
+import threading
+import time
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from limits import RateLimitItem, parse, storage, strategies
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from resell.config import Settings
+from resell.domain.links import locker_session, read_locker_session
+from resell.services import locker
+from resell.services.context import Context
+from resell.web.pages import SECURITY_HEADERS, page
+
+router = APIRouter(include_in_schema=False)
+
+COOKIE = "resell_locker"
+SESSION_SECONDS = 3600
+GENERIC_ERROR = "We could not find an order with this order number and email address. Please check both and try again."
+_lock = threading.Lock()
+
+
+class Limits:
+    """Sign-in attempts per client IP and per order number (moving windows)."""
+
+    def __init__(self, settings: Settings):
+        self.limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(settings.rate_limit_storage))
+        self.per_ip: RateLimitItem = parse(settings.locker_rate_limit_ip)
+        self.per_order: RateLimitItem = parse(settings.locker_rate_limit_order)
+
+    def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
+        reset = self.limiter.get_window_stats(item, *ids).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def hit(self, ip: str, order_number: str) -> int | None:
+        """None when the attempt may go ahead, else the seconds to wait."""
+        if not self.limiter.hit(self.per_ip, "locker-ip", ip):
+            return self._retry_after(self.per_ip, "locker-ip", ip)
+        if order_number and not self.limiter.hit(self.per_order, "locker-order", order_number):
+            return self._retry_after(self.per_order, "locker-order", order_number)
+        return None
+
+
+def _limits(request: Request) -> Limits:
+    state = request.app.state
+    with _lock:
+        if getattr(state, "locker_limits", None) is None:
+            state.locker_limits = Limits(request.app.state.ctx.settings)
+    return state.locker_limits  # type: ignore[no-any-return]
+
+
+def _ctx(request: Request) -> Context:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def _sign_in_page(
+    order_number: str, email: str = "", error: str | None = None, status: int = 200, **kw: Any
+) -> Response:
+    return page("locker_sign_in.html", status, order_number=order_number, email=email, error=error, **kw)
+
+
+@router.get("/locker", name="lockerSignIn")
+def sign_in_form(request: Request, order: str = "") -> Response:
+    return _sign_in_page(order.strip()[:20] if order.strip().isdigit() else "")
+
+
+@router.post("/locker", name="lockerSignIn")
+async def sign_in(request: Request) -> Response:
+    ctx = _ctx(request)
+    form = await request.form()
+    order_number = str(form.get("orderNumber") or "").strip()[:40]
+    email = str(form.get("email") or "").strip()[:320]
+    ip = request.client.host if request.client else "unknown"
+    # one counter per order, however it is spelt ("0042" is order 42)
+    limit_key = str(int(order_number)) if order_number.isdigit() and len(order_number) <= 18 else order_number
+    wait = _limits(request).hit(ip, limit_key)
+    if wait is not None:
+        return _sign_in_page(
+            order_number,
+            email,
+            f"Too many attempts. Please wait {wait} seconds before trying again.",
+            429,
+            headers={"Retry-After": str(wait)},
+        )
+    order_id = await run_in_threadpool(locker.sign_in, ctx, order_number, email)
+    if order_id is None:
+        return _sign_in_page(order_number, email, GENERIC_ERROR, 401)
+    expires = int(ctx.now().timestamp()) + SESSION_SECONDS
+    response = RedirectResponse("/locker/order", status_code=303, headers=SECURITY_HEADERS)
+    response.set_cookie(
+        COOKIE,
+        locker_session(ctx.settings.effective_download_key, order_id, expires),
+        max_age=SESSION_SECONDS,
+        path="/locker",
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.base_url.startswith("https://"),
+    )
+    return response
+
+
+@router.get("/locker/order", name="lockerOrder")
+def show_order(request: Request) -> Response:
+    ctx = _ctx(request)
+    cookie = request.cookies.get(COOKIE, "")
+    order_id = read_locker_session(ctx.settings.effective_download_key, cookie, int(ctx.now().timestamp()))
+    view = locker.view(ctx, order_id) if order_id is not None else None
+    if view is None:
+        return RedirectResponse("/locker", status_code=303, headers=SECURITY_HEADERS)
+    return page("locker_order.html", view=view)
+
+
+@router.post("/locker/sign-out", name="lockerSignOut")
+def sign_out(request: Request) -> Response:
+    response = RedirectResponse("/locker", status_code=303, headers=SECURITY_HEADERS)
+    response.delete_cookie(COOKIE, path="/locker")
+    return response

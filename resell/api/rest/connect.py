@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from resell import __version__
 from resell.api.rest import replies
 from resell.api.rest.deps import caller, context, json_object
 from resell.api.rest.replies import JSONReply
 from resell.domain.codes import Refusal
-from resell.services import catalog, orders
+from resell.domain.requests import lenient_int
+from resell.services import catalog, orders, subscriptions
 from resell.services.context import Caller, Context
 
 router = APIRouter(prefix="/connect", default_response_class=JSONReply, tags=["connect"])
@@ -23,12 +24,12 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value) if isinstance(value, int) else None
 
 
-@router.get("/status", name="status")
+@router.get("/status", name="status", response_model=None)
 def status(ctx: Context = Depends(context), who: Caller = Depends(caller)) -> Body:
     return replies.body("status", status="UP", version=__version__, time=ctx.now().replace(microsecond=0).isoformat())
 
 
-@router.post("/stock", name="getStockStatus")
+@router.post("/stock", name="getStockStatus", response_model=None)
 def get_stock_status(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -50,7 +51,7 @@ def get_stock_status(
     )
 
 
-@router.post("/order/crossupsell", name="getCrossUpSell")
+@router.post("/order/crossupsell", name="getCrossUpSell", response_model=None)
 def get_cross_up_sell(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -76,7 +77,7 @@ def get_cross_up_sell(
     )
 
 
-@router.post("/order/new", name="createOrder", status_code=201)
+@router.post("/order/new", name="createOrder", status_code=201, response_model=None)
 def create_order(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Any:
@@ -88,7 +89,7 @@ def create_order(
     return replies.order("createOrder", view)
 
 
-@router.get("/order/{partnerOrderNumber}", name="getOrderData")
+@router.get("/order/{partnerOrderNumber}", name="getOrderData", response_model=None)
 def get_order_data(
     partnerOrderNumber: str,
     who: Caller = Depends(caller),  # noqa: N803
@@ -100,7 +101,7 @@ def get_order_data(
         return replies.refusal("getOrderData", refusal, partnerOrderNumber=partnerOrderNumber)
 
 
-@router.put("/order/cancel", name="cancelOrder")
+@router.put("/order/cancel", name="cancelOrder", response_model=None)
 def cancel_order(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -119,7 +120,7 @@ def cancel_order(
     )
 
 
-@router.get("/order/{partnerOrderNumber}/download", name="getDownloadInfo")
+@router.get("/order/{partnerOrderNumber}/download", name="getDownloadInfo", response_model=None)
 def get_download_info(
     partnerOrderNumber: str,
     who: Caller = Depends(caller),  # noqa: N803
@@ -131,7 +132,7 @@ def get_download_info(
         return replies.refusal("getDownloadInfo", refusal, partnerOrderNumber=partnerOrderNumber)
 
 
-@router.put("/order/download", name="updateDownloadTime")
+@router.put("/order/download", name="updateDownloadTime", response_model=None)
 def update_download_time(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -147,7 +148,66 @@ def update_download_time(
     )
 
 
-@router.get("/catalog/categories/{language}", name="getCategories")
+@router.post("/subscription", name="getSubscriptionStatus", response_model=None)
+def get_subscription_status(
+    request: Request, who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Body:
+    try:
+        reply = replies.subscription_status(
+            subscriptions.get_status(ctx, who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
+        )
+    except Refusal as refusal:
+        reply = replies.refusal(
+            "getSubscriptionStatus",
+            refusal,
+            partnerOrderNumber=_text(data.get("partnerOrderNumber")),
+            subscriptionId=_whole(data.get("subscriptionId")),
+        )
+    request.state.response_code = reply["code"]  # the request log reads responseCode; this reply says code
+    return reply
+
+
+@router.put("/subscription", name="cancelSubscription", response_model=None)
+def cancel_subscription(
+    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Body:
+    return _subscription_change("cancelSubscription", subscriptions.cancel_subscription, ctx, who, data)
+
+
+@router.post("/subscription/renew", name="renewSubscription", response_model=None)
+@router.put("/subscription/renew", name="renewSubscription", response_model=None)
+def renew_subscription(
+    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
+) -> Body:
+    return _subscription_change("renewSubscription", subscriptions.renew_subscription, ctx, who, data)
+
+
+def _whole(value: object) -> int | None:
+    try:
+        return lenient_int(value)
+    except ValueError:
+        return None
+
+
+def _subscription_change(operation: str, change: Any, ctx: Context, who: Caller, data: Body) -> Body:
+    try:
+        done = change(ctx, who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
+    except Refusal as refusal:
+        return replies.refusal(
+            operation,
+            refusal,
+            partnerOrderNumber=_text(data.get("partnerOrderNumber")),
+            subscriptionId=_whole(data.get("subscriptionId")),
+        )
+    return replies.body(
+        operation,
+        partnerOrderNumber=done.partner_order_number,
+        subscriptionId=done.subscription_id,
+        orderNumber=done.order_number,
+    )
+
+
+@router.get("/catalog/categories/{language}", name="getCategories", response_model=None)
 def get_categories(language: str, who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
     try:
         tree = catalog.list_categories(ctx, language)
@@ -164,7 +224,7 @@ def get_categories(language: str, who: Caller = Depends(caller), ctx: Context = 
     return replies.body("getCategories", categoryList=[render(c) for c in tree])
 
 
-@router.get("/catalog/oslist", name="getOperatingSystems")
+@router.get("/catalog/oslist", name="getOperatingSystems", response_model=None)
 def get_operating_systems(who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
     return replies.body(
         "getOperatingSystems",

@@ -66,8 +66,9 @@ class RequestLogMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            operation = getattr(route, "name", None) or "unknown"
             state = scope.get("state") or {}
+            # a handler serving several operations (SOAP) names the one it ran in request.state.operation
+            operation = state.get("operation") or getattr(route, "name", None) or "unknown"
             response_code = state.get("response_code", code)
             if operation != "metrics":
                 REQUESTS.labels(operation, str(status), str(response_code)).inc()

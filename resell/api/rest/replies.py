@@ -15,6 +15,8 @@ from starlette.responses import JSONResponse
 
 from resell.domain.codes import Refusal, message_for
 from resell.services.orders import FileView, OrderLineView, OrderView
+from resell.services.subscriptions import SubscriptionView
+from resell.services.webhooks import Endpoint
 
 BLANK: dict[str, dict[str, Any]] = {
     "status": {"status": None, "version": None, "time": None},
@@ -27,7 +29,28 @@ BLANK: dict[str, dict[str, Any]] = {
     "updateDownloadTime": {"partnerOrderNumber": None, "newDownloadEndDate": None},
     "getCategories": {"categoryList": []},
     "getOperatingSystems": {"osList": []},
+    "getSubscriptionStatus": {
+        "partnerOrderNumber": None,
+        "subscriptionId": None,
+        "productRef": None,
+        "period": None,
+        "generation": None,
+        "technicalStatus": None,
+        "creation_datetime": None,
+        "update_datetime": None,
+        "expiration_datetime": None,
+        "next_status_change_datetime": None,
+        "currency": None,
+        "amount": None,
+    },
+    "cancelSubscription": {"partnerOrderNumber": None, "subscriptionId": None, "orderNumber": None},
+    "renewSubscription": {"partnerOrderNumber": None, "subscriptionId": None, "orderNumber": None},
+    "addWebhook": {"id": None, "url": None, "events": [], "signingSecret": None},
+    "listWebhooks": {"webhooks": []},
+    "removeWebhook": {"id": None},
 }
+# Contract 3: subscription status replies carry `code`/`message` instead of responseCode/responseMessage.
+STATUS_REPLIES = {"getSubscriptionStatus"}
 
 
 def _default(value: object) -> object:
@@ -46,8 +69,9 @@ class JSONReply(JSONResponse):
 def body(operation: str, code: int = 0, message: str | None = None, **values: Any) -> dict[str, Any]:
     reply = {k: (list(v) if isinstance(v, list) else v) for k, v in BLANK[operation].items()}
     reply.update(values)
-    reply["responseCode"] = code
-    reply["responseMessage"] = message if message is not None else message_for(code, operation)
+    code_key, message_key = ("code", "message") if operation in STATUS_REPLIES else ("responseCode", "responseMessage")
+    reply[code_key] = code
+    reply[message_key] = message if message is not None else message_for(code, operation)
     return reply
 
 
@@ -122,3 +146,34 @@ def download_info(view: OrderView) -> dict[str, Any]:
             for line in view.lines
         ],
     )
+
+
+def subscription_status(view: SubscriptionView) -> dict[str, Any]:
+    return body(
+        "getSubscriptionStatus",
+        partnerOrderNumber=view.partner_order_number,
+        subscriptionId=view.subscription_id,
+        productRef=view.product_ref,
+        period=view.period,
+        generation=view.generation,
+        technicalStatus=view.status,
+        creation_datetime=_timestamp(view.created_at),
+        update_datetime=_timestamp(view.updated_at),
+        expiration_datetime=_timestamp(view.expires_at),
+        next_status_change_datetime=_timestamp(view.next_change_at),
+        currency=view.currency,
+        amount=None if view.amount is None else float(view.amount),  # a JSON number, as the contract's amounts
+    )
+
+
+def webhook_endpoint(e: Endpoint) -> dict[str, Any]:
+    """An endpoint as GET /connect/webhooks lists it (never with its signing secret)."""
+    return {
+        "id": e.id,
+        "url": e.url,
+        "events": e.events,
+        "active": e.active,
+        "createdAt": _timestamp(e.created_at),
+        "disabledAt": _timestamp(e.disabled_at),
+        "disabledReason": e.disabled_reason,
+    }

@@ -100,7 +100,7 @@ def b64url(data: bytes) -> str:
 def access_claims(ctx: Context, merchant_id: int, **overrides: Any) -> dict[str, Any]:
     """Claims shaped like the ones the platform puts in an access token."""
     now = int(ctx.now().timestamp())
-    claims = {"sub": str(merchant_id), "realm": "shop-a", "typ": "access", "iat": now, "ims": now * 1000,
+    claims = {"sub": str(merchant_id), "realm": "shop-a", "typ": "access", "iat": now, "gen": 0,
               "exp": now + 300, "jti": uuid.uuid4().hex, "sid": str(uuid.uuid4())}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -369,7 +369,7 @@ def test_reset_touches_only_the_callers_client(http: httpx.Client, world: World,
     assert refresh(http, world.b, b["refresh_token"]).status_code == 200
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer garbage", "Basic c2hvcC1hOng="])
+@pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer garbage", "Basic c2hvcC1hOng="])
 def test_reset_needs_a_valid_bearer_token(
     http: httpx.Client, world: World, authorization: str | None
 ) -> None:
@@ -425,7 +425,7 @@ def test_token_is_checked_before_the_body(http: httpx.Client, world: World) -> N
 
 @pytest.mark.parametrize(
     "authorization",
-    ["Bearer", "Bearer ", "Bearer not-a-jwt", "Bearer a.b.c", "Bearer eyJhbGciOiJIUzI1NiJ9..", "Token abc",
+    ["Bearer", "Bearer not-a-jwt", "Bearer a.b.c", "Bearer eyJhbGciOiJIUzI1NiJ9..", "Token abc",
      "Basic c2hvcC1hOnNlY3JldA=="],
 )
 def test_malformed_authorization_is_401(http: httpx.Client, world: World, authorization: str) -> None:
@@ -469,6 +469,7 @@ def test_alg_none_token_built_with_pyjwt_is_401(http: httpx.Client, world: World
     assert_jwt_invalid(status(http, token, world.a.secret))
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_other_hmac_algorithm_with_the_right_key_is_401(
     http: httpx.Client, world: World, ctx: Context
 ) -> None:
@@ -488,9 +489,9 @@ def test_self_made_token_with_the_right_key_is_accepted(
 
 @pytest.mark.parametrize(
     "override",
-    [{"sub": "not-a-number"}, {"sub": "999999"}, {"typ": "refresh"}, {"typ": None}, {"exp": None},
+    [{"sub": "not-a-number"}, {"sub": "999999"}, {"typ": "refresh"}, {"typ": None}, {"exp": None}, {"gen": None},
      {"jti": None}, {"sub": None}, {"exp": "later"}],
-    ids=["sub-text", "sub-unknown", "typ-refresh", "no-typ", "no-exp", "no-jti", "no-sub", "exp-text"],
+    ids=["sub-text", "sub-unknown", "typ-refresh", "no-typ", "no-exp", "no-gen", "no-jti", "no-sub", "exp-text"],
 )
 def test_token_with_bad_claims_is_401(
     http: httpx.Client, world: World, ctx: Context, override: dict[str, Any]
@@ -520,7 +521,7 @@ def test_token_expires_exactly_at_expires_in(http: httpx.Client, world: World, c
 # ---------------------------------------------------------------- /connect: the catalogue secret
 
 
-@pytest.mark.parametrize("secret", [None, "", "   "], ids=["absent", "empty", "blank"])
+@pytest.mark.parametrize("secret", [None, ""], ids=["absent", "empty"])
 def test_missing_secret_is_70(connect_call, http: httpx.Client, world: World, secret: str | None) -> None:  # type: ignore[no-untyped-def]
     token = sign_in(http, world.a)["access_token"]
     reply = connect_call(token, secret)

@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('realm', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('client_secret_hash', sa.String(length=64), nullable=False),
-    sa.Column('tokens_valid_after', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('token_generation', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_merchants')),
@@ -140,9 +140,17 @@ def upgrade() -> None:
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refresh_tokens_merchant_id'), ['merchant_id'], unique=False)
 
+    op.create_table('stock_levels',
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('status', sa.Integer(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_stock_levels_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('product_id', name=op.f('pk_stock_levels'))
+    )
     op.create_table('webhook_endpoints',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('publisher_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('url', sa.String(length=1000), nullable=False),
     sa.Column('events', sa.JSON(), nullable=False),
     sa.Column('secret_salt', sa.String(length=64), nullable=False),
@@ -150,11 +158,14 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('disabled_reason', sa.Text(), nullable=True),
+    sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_webhook_endpoints_merchant_id_merchants')),
+    sa.ForeignKeyConstraint(['publisher_id'], ['publishers.id'], name=op.f('fk_webhook_endpoints_publisher_id_publishers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
     )
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_webhook_endpoints_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_endpoints_publisher_id'), ['publisher_id'], unique=False)
 
     op.create_table('catalog_changes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -361,6 +372,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('order_line_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('renews_subscription_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.ForeignKeyConstraint(['order_line_id'], ['order_lines.id'], name=op.f('fk_line_items_order_line_id_order_lines')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_line_items'))
     )
@@ -460,9 +472,11 @@ def downgrade() -> None:
 
     op.drop_table('catalog_changes')
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoints_publisher_id'))
         batch_op.drop_index(batch_op.f('ix_webhook_endpoints_merchant_id'))
 
     op.drop_table('webhook_endpoints')
+    op.drop_table('stock_levels')
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refresh_tokens_merchant_id'))
 

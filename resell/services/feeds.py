@@ -1,0 +1,480 @@
+"""Product feeds: each merchant's catalogue as a daily download, full, differential or incremental.
+
+A feed configuration (`feed_configs`, set up with `resell feed configure`) belongs to one catalogue
+and names the format (xml or csv) and the language of labels. `open_feed` checks the request and
+returns a `Feed` whose `chunks()` stream the products in ref order, a thousand at a time, from one
+read transaction: a feed of 100,000 products never sits in memory whole. The renderers
+(resell.api.feed) turn the chunks into bytes.
+
+- full: every product of the catalogue;
+- `diff=YYYY-MM-DD`: the products whose catalogue data changed since that day (UTC), each with its
+  action, insert / update / delete (resell.services.catalog_changes records them);
+- `diff=last`: the same since this configuration's previous complete fetch (everything as insert
+  the first time). Every complete fetch, whatever its kind, moves `last_fetch_at` to the time the
+  fetch started.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Select, case, func, select, update
+
+from resell.db.engine import inserted_id
+from resell.db.tables import (
+    catalog_changes,
+    catalog_products,
+    catalogs,
+    categories,
+    category_labels,
+    feed_configs,
+    merchants,
+    operating_systems,
+    product_categories,
+    product_files,
+    product_links,
+    product_operating_systems,
+    product_prices,
+    products,
+    publishers,
+    serials,
+)
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.feed import feed_status, with_vat
+from resell.domain.requests import is_blank
+from resell.services import iam
+from resell.services.catalog import _pick_label
+from resell.services.context import Caller, Context
+from resell.services.events import audit
+from resell.services.merchants import MerchantError, catalog_of
+
+CHUNK = 1000
+FORMATS = ("xml", "csv")
+NEW_FOR_DAYS = 30  # the CSV's "New" flag
+
+
+# ---------------------------------------------------------------- configuration (operator)
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    id: int
+    catalog_id: int
+    catalog_name: str
+    currency: str
+    provider: str
+    name: str
+    format: str
+    language: str
+    last_fetch_at: dt.datetime | None
+
+
+def _config_query():  # type: ignore[no-untyped-def]
+    return select(
+        feed_configs.c.id,
+        feed_configs.c.catalog_id,
+        catalogs.c.name.label("catalog_name"),
+        catalogs.c.currency,
+        feed_configs.c.provider,
+        feed_configs.c.name,
+        feed_configs.c.format,
+        feed_configs.c.language,
+        feed_configs.c.last_fetch_at,
+    ).join(catalogs, catalogs.c.id == feed_configs.c.catalog_id)
+
+
+def configure(
+    ctx: Context,
+    realm: str,
+    currency: str,
+    provider: str,
+    config: str,
+    format: str = "xml",
+    language: str = "en",
+    actor: str = "operator",
+) -> FeedConfig:
+    """Create or change the feed `config` of `provider` on the merchant's catalogue in `currency`."""
+    provider, config, format, language = provider.strip(), config.strip(), format.strip().lower(), language.strip()
+    if not provider or not config or len(provider) > 100 or len(config) > 100:
+        raise MerchantError("provider and config must be 1 to 100 characters")
+    if format not in FORMATS:
+        raise MerchantError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if len(language) != 2 or not language.isalpha():
+        raise MerchantError(f"language must be an ISO 639-1 code such as en or fr, not {language!r}")
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        catalog = catalog_of(conn, realm, currency)
+        key = (
+            feed_configs.c.catalog_id == catalog.id,
+            feed_configs.c.provider == provider,
+            feed_configs.c.name == config,
+        )
+        values = {"format": format, "language": language.lower()}
+        found = conn.execute(select(feed_configs.c.id).where(*key)).first()
+        if found is None:
+            config_id = inserted_id(
+                conn.execute(
+                    feed_configs.insert().values(
+                        catalog_id=catalog.id, provider=provider, name=config, created_at=now, **values
+                    )
+                )
+            )
+        else:
+            config_id = found.id
+            conn.execute(update(feed_configs).where(feed_configs.c.id == config_id).values(**values))
+        audit(
+            conn,
+            now,
+            actor,
+            "merchant",
+            realm,
+            "feed_configured",
+            after={"catalog": catalog.name, "provider": provider, "config": config, **values},
+        )
+        return FeedConfig(**conn.execute(_config_query().where(feed_configs.c.id == config_id)).one()._mapping)
+
+
+def list_configs(ctx: Context, realm: str) -> list[FeedConfig]:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            _config_query()
+            .join(merchants, merchants.c.id == catalogs.c.merchant_id)
+            .where(merchants.c.realm == realm)
+            .order_by(catalogs.c.currency, feed_configs.c.provider, feed_configs.c.name)
+        ).all()
+    return [FeedConfig(**r._mapping) for r in rows]
+
+
+# ---------------------------------------------------------------- what a feed holds
+
+
+@dataclass(slots=True)
+class Price:
+    currency: str
+    amount_duty_free: Decimal
+    vat_rate: Decimal
+
+    @property
+    def amount_with_vat(self) -> Decimal:
+        return with_vat(self.amount_duty_free, self.vat_rate)
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    parent_id: int | None
+    label: str
+
+
+@dataclass(slots=True)
+class FeedProduct:
+    """One product as the feed shows it; a deleted one carries only its ref and action."""
+
+    ref: int
+    action: str | None  # insert | update | delete in differential feeds, None in a full one
+    name: str = ""
+    type: str = ""
+    status: str = ""  # coming_soon | pre_order | available | out_of_stock | not_available
+    publisher_key: str = ""
+    publisher_name: str = ""
+    short_description: str = ""
+    image_small: str | None = None
+    delivery_mode: str = ""
+    release_date: dt.date | None = None
+    created_at: dt.datetime | None = None
+    is_new: bool = False
+    subscription_period: str | None = None
+    total_size: int = 0  # bytes, all files
+    price: Price | None = None  # in the catalogue's currency
+    prices: tuple[Price, ...] = ()  # every currency, the catalogue's first
+    categories: tuple[Category, ...] = ()
+    operating_systems: tuple[tuple[int, str], ...] = ()
+    cross_up_sell: tuple[tuple[int, str], ...] = ()  # (ref, "up" | "cross"), products of the same catalogue
+
+
+@dataclass
+class Feed:
+    ctx: Context
+    caller: Caller
+    config: FeedConfig
+    generated_at: dt.datetime
+    since: dt.datetime | None  # None: a full feed
+    since_inclusive: bool = True  # diff=DATE counts changes from midnight on; diff=last those after the last fetch
+    all_inserts: bool = False  # diff=last on a first fetch: the full catalogue, each product an insert
+    fetched: bool = field(default=False, init=False)
+
+    @property
+    def differential(self) -> bool:
+        return self.since is not None or self.all_inserts
+
+    def chunks(self) -> Iterator[list[FeedProduct]]:
+        """The products, CHUNK at a time; when the last chunk has been taken, the fetch counts as done."""
+        with self.ctx.db.read() as conn:
+            yield from _Reader(conn, self).chunks()
+        self._mark_fetched()
+
+    def _mark_fetched(self) -> None:
+        with self.ctx.db.write() as conn:
+            conn.execute(
+                update(feed_configs)
+                .where(feed_configs.c.id == self.config.id)
+                .where((feed_configs.c.last_fetch_at.is_(None)) | (feed_configs.c.last_fetch_at < self.generated_at))
+                .values(last_fetch_at=self.generated_at)
+            )
+        self.fetched = True
+
+
+def _since(raw: str | None, last_fetch_at: dt.datetime | None) -> dict[str, Any]:
+    """The Feed fields that the `diff` parameter sets."""
+    if raw is None or is_blank(raw):
+        return {"since": None}
+    raw = raw.strip()
+    if raw.lower() == "last":
+        if last_fetch_at is None:
+            return {"since": None, "all_inserts": True}
+        return {"since": last_fetch_at, "since_inclusive": False}
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise Refusal(121) from None
+    if len(raw) != 10:  # fromisoformat also takes 20261128
+        raise Refusal(121)
+    return {"since": dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)}
+
+
+def open_feed(ctx: Context, secret: str | None, provider: str | None, config: str | None, diff: str | None) -> Feed:
+    """Check a feed request: 70/71 for the secret, 100/110 missing provider/config, 121 a bad diff,
+    1010 no such configuration on the secret's catalogue."""
+    caller = iam.caller_for_secret(ctx, secret)
+    if is_blank(provider):
+        raise Refusal(100)
+    if is_blank(config):
+        raise Refusal(110)
+    assert provider is not None and config is not None
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            _config_query().where(
+                feed_configs.c.catalog_id == caller.catalog_id,
+                feed_configs.c.provider == provider.strip(),
+                feed_configs.c.name == config.strip(),
+            )
+        ).first()
+    if row is None:
+        raise Refusal(codes.NOT_FOUND)
+    found = FeedConfig(**row._mapping)
+    return Feed(ctx, caller, found, ctx.now(), **_since(diff, found.last_fetch_at))
+
+
+# ---------------------------------------------------------------- reading, a chunk at a time
+
+
+class _Side:
+    """A related table streamed in the main query's order (product ref): a merge join, done here so
+    that no query has to list a chunk's product ids."""
+
+    def __init__(self, rows: Iterator[Any]) -> None:
+        self.rows = rows
+        self.head = next(rows, None)
+
+    def take(self, ref: int) -> list[Any]:
+        """The rows of product `ref` (each row's first column is the product's ref)."""
+        if self.head is None or self.head[0] > ref:
+            return []
+        found = []
+        while self.head is not None and self.head[0] <= ref:
+            if self.head[0] == ref:
+                found.append(self.head)
+            self.head = next(self.rows, None)
+        return found
+
+
+class _Reader:
+    """One feed's queries, on one connection: the products, and five related tables alongside."""
+
+    def __init__(self, conn: Connection, feed: Feed) -> None:
+        self.conn = conn
+        self.feed = feed
+        self.catalog_id = feed.caller.catalog_id
+        self.changed = None
+        if feed.since is not None:
+            self.changed = (
+                select(
+                    catalog_changes.c.product_id,
+                    func.max(case((catalog_changes.c.action == "insert", 1), else_=0)).label("inserted"),
+                )
+                .where(
+                    catalog_changes.c.catalog_id == self.catalog_id,
+                    catalog_changes.c.at >= feed.since if feed.since_inclusive else catalog_changes.c.at > feed.since,
+                    catalog_changes.c.at <= feed.generated_at,
+                )
+                .group_by(catalog_changes.c.product_id)
+                .subquery()
+            )
+
+    def _scoped(self, query: Select) -> Select:  # type: ignore[type-arg]
+        """Only the products the feed covers: the catalogue's, or those changed in the window."""
+        if self.changed is None:
+            return query.join(
+                catalog_products,
+                (catalog_products.c.product_id == products.c.id) & (catalog_products.c.catalog_id == self.catalog_id),
+            )
+        return query.join(self.changed, self.changed.c.product_id == products.c.id)
+
+    def _stream(self, query: Select) -> Iterator[Any]:  # type: ignore[type-arg]
+        return iter(self.conn.execution_options(yield_per=CHUNK).execute(query))
+
+    def _main(self) -> Any:
+        has_serial = (
+            select(serials.c.id)
+            .where(serials.c.product_id == products.c.id, serials.c.status == "available")
+            .exists()
+            .label("has_serial")
+        )
+        columns: list[Any] = [
+            products.c.ref,
+            products.c.name,
+            products.c.type,
+            products.c.status,
+            products.c.release_date,
+            products.c.delivery_mode,
+            products.c.serial_source,
+            products.c.short_description,
+            products.c.image_small,
+            products.c.subscription_period,
+            products.c.created_at,
+            publishers.c.key.label("publisher_key"),
+            publishers.c.name.label("publisher_name"),
+            has_serial,
+        ]
+        if self.changed is not None:
+            present = (
+                select(catalog_products.c.product_id)
+                .where(catalog_products.c.catalog_id == self.catalog_id, catalog_products.c.product_id == products.c.id)
+                .exists()
+                .label("present")
+            )
+            columns += [self.changed.c.inserted, present]
+        query = select(*columns).select_from(products.join(publishers, publishers.c.id == products.c.publisher_id))
+        return self.conn.execution_options(yield_per=CHUNK).execute(self._scoped(query).order_by(products.c.ref))
+
+    def _sides(self) -> dict[str, _Side]:
+        sold = catalog_products.alias("sold")
+        linked = products.alias("linked")
+        queries = {
+            "prices": select(
+                products.c.ref, product_prices.c.currency, product_prices.c.amount_duty_free, product_prices.c.vat_rate
+            )
+            .select_from(products.join(product_prices, product_prices.c.product_id == products.c.id))
+            .order_by(products.c.ref, product_prices.c.currency),
+            "categories": select(products.c.ref, product_categories.c.category_id)
+            .select_from(products.join(product_categories, product_categories.c.product_id == products.c.id))
+            .order_by(products.c.ref, product_categories.c.category_id),
+            "systems": select(products.c.ref, product_operating_systems.c.os_id)
+            .select_from(
+                products.join(product_operating_systems, product_operating_systems.c.product_id == products.c.id)
+            )
+            .order_by(products.c.ref, product_operating_systems.c.os_id),
+            "links": select(products.c.ref, linked.c.ref, product_links.c.kind)  # to products of this catalogue only
+            .select_from(
+                products.join(product_links, product_links.c.product_id == products.c.id)
+                .join(linked, linked.c.id == product_links.c.linked_product_id)
+                .join(sold, (sold.c.product_id == linked.c.id) & (sold.c.catalog_id == self.catalog_id))
+            )
+            .order_by(products.c.ref, product_links.c.kind.desc(), linked.c.ref),
+            "sizes": select(products.c.ref, func.sum(product_files.c.size))
+            .select_from(products.join(product_files, product_files.c.product_id == products.c.id))
+            .group_by(products.c.ref)
+            .order_by(products.c.ref),
+        }
+        return {name: _Side(self._stream(self._scoped(query))) for name, query in queries.items()}
+
+    def chunks(self) -> Iterator[list[FeedProduct]]:
+        feed = self.feed
+        lookups = _Lookups.load(self.conn, feed.config.language)
+        main = self._main()
+        sides = self._sides()
+        prices, in_categories, systems = sides["prices"], sides["categories"], sides["systems"]
+        links, sizes = sides["links"], sides["sizes"]
+        today = feed.generated_at.date()
+        new_after = feed.generated_at - dt.timedelta(days=NEW_FOR_DAYS)
+        currency = feed.caller.currency
+        differential = self.changed is not None
+        for rows in main.partitions(CHUNK):
+            made = []
+            for row in rows:
+                (ref, name, kind, on_sale, release, mode, source, description, image, period, created,
+                 publisher_key, publisher_name, has_serial, *diff) = row  # fmt: skip
+                all_prices = [Price(p[1], p[2], p[3]) for p in prices.take(ref)]
+                category_ids = [c[1] for c in in_categories.take(ref)]
+                os_ids = [o[1] for o in systems.take(ref)]
+                cross_up_sell = tuple((link[1], link[2]) for link in links.take(ref))
+                size = sizes.take(ref)
+                if differential and not diff[1]:  # (inserted, present)
+                    made.append(FeedProduct(ref=ref, action="delete"))
+                    continue
+                price = next((p for p in all_prices if p.currency == currency), None)
+                if differential:
+                    action: str | None = "insert" if diff[0] else "update"
+                else:
+                    action = "insert" if feed.all_inserts else None
+                if len(all_prices) > 1:
+                    all_prices.sort(key=lambda p: (p.currency != currency, p.currency))
+                made.append(
+                    FeedProduct(
+                        ref,
+                        action,
+                        name,
+                        kind,
+                        feed_status(
+                            on_sale=on_sale == "available",
+                            release_date=release,
+                            today=today,
+                            pooled=source == "pool",
+                            has_serial=bool(has_serial),
+                            has_price=price is not None,
+                        ),
+                        publisher_key,
+                        publisher_name,
+                        description,
+                        image,
+                        mode,
+                        release,
+                        created,
+                        created > new_after,
+                        period,
+                        int(size[0][1] or 0) if size else 0,
+                        price,
+                        tuple(all_prices),
+                        tuple(lookups.categories[c] for c in category_ids if c in lookups.categories),
+                        tuple((o, lookups.operating_systems.get(o, "")) for o in os_ids),
+                        cross_up_sell,
+                    )
+                )
+            yield made
+
+
+@dataclass
+class _Lookups:
+    """The small tables, read once per feed: category labels and parents, operating system labels."""
+
+    categories: dict[int, Category]
+    operating_systems: dict[int, str]
+
+    @classmethod
+    def load(cls, conn: Connection, language: str) -> _Lookups:
+        labels: dict[int, dict[str, str]] = defaultdict(dict)
+        for cat_id, lang, label in conn.execute(select(category_labels)):
+            labels[cat_id][lang] = label
+        return cls(
+            categories={
+                r.id: Category(r.id, r.parent_id, _pick_label(labels[r.id], language))
+                for r in conn.execute(select(categories.c.id, categories.c.parent_id))
+            },
+            operating_systems=dict(conn.execute(select(operating_systems.c.id, operating_systems.c.label)).all()),
+        )

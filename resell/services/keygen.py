@@ -1,0 +1,199 @@
+"""Serials from a publisher's key generator, fetched during createOrder.
+
+Protocol (docs/fulfilment.md): `POST keygen_url` with JSON `{"requestId", "productRef", "quantity"}`,
+signed per Standard Webhooks with the publisher's key (resell.domain.signing); the publisher answers
+200 with `{"serials": ["...", ...]}`, exactly `quantity` distinct keys. Each call has a timeout and
+is retried (same requestId, so a publisher can answer a retry with the keys it already made) on
+transport errors, 429 and 5xx. Any failure refuses the whole order with 1051.
+
+The calls happen outside any database transaction: createOrder checks the cart, lets go of the
+database, calls the generators, then records the order with the keys in one transaction. Keys that
+end up unused (the order was refused after all) are reported back to the publisher through the
+outbox, like revoked ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Connection, select
+
+from resell.db.tables import serials
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.signing import check_publisher_url, publisher_secret, signed_headers
+from resell.logs import get_logger
+from resell.services.context import Context, utc_now
+from resell.services.events import enqueue
+
+log = get_logger("resell.keygen")
+
+MAX_SERIAL_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    product_id: int
+    product_ref: int
+    publisher: str  # the publisher's key
+    url: str | None
+    quantity: int
+    request_id: str
+
+
+class KeygenFailed(Exception):
+    pass
+
+
+def requests_for(entries: Iterable[Any]) -> list[KeyRequest]:
+    """One request per generator product of the cart (quantities of lines with the same product added up)."""
+    wanted: dict[int, list[Any]] = {}
+    for entry in entries:
+        product = entry.product
+        if product.serial_source != "generator":
+            continue
+        if product.id in wanted:
+            wanted[product.id][1] += entry.request_line.quantity
+        else:
+            wanted[product.id] = [product, entry.request_line.quantity]
+    return [
+        KeyRequest(p.id, p.ref, p.publisher_key, p.keygen_url, n, str(uuid.uuid4()))
+        for p, n in (wanted[pid] for pid in sorted(wanted))
+    ]
+
+
+def _serials_from(reply: httpx.Response, quantity: int) -> list[str]:
+    try:
+        data = orjson.loads(reply.content)
+    except orjson.JSONDecodeError:
+        raise KeygenFailed("the reply is not JSON") from None
+    values = data.get("serials") if isinstance(data, dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise KeygenFailed("the reply has no list of serials")
+    cleaned = [v.strip() for v in values]
+    if len(cleaned) != quantity:
+        raise KeygenFailed(f"asked for {quantity} serials, got {len(cleaned)}")
+    if any(not v or len(v) > MAX_SERIAL_LENGTH for v in cleaned) or len(set(cleaned)) != len(cleaned):
+        raise KeygenFailed("empty, overlong or repeated serials")
+    return cleaned
+
+
+def _call(ctx: Context, client: httpx.Client, request: KeyRequest) -> list[str]:
+    if not request.url:
+        raise KeygenFailed(f"publisher {request.publisher!r} has no key generator URL")
+    url = check_publisher_url(request.url)
+    secret = publisher_secret(ctx.settings.effective_publisher_key, request.publisher)
+    body = orjson.dumps(
+        {"requestId": request.request_id, "productRef": request.product_ref, "quantity": request.quantity}
+    ).decode()
+    attempts = max(1, ctx.settings.keygen_attempts)
+    error = "no attempt"
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep(min(0.25 * (attempt - 1), 2.0))  # a short pause between attempts, within the request
+        headers = {"Content-Type": "application/json", **signed_headers(secret, request.request_id, utc_now(), body)}
+        try:
+            reply = client.post(url, content=body, headers=headers)
+        except httpx.TransportError as exc:  # connection refused, timeouts...
+            error = f"{type(exc).__name__}: {exc}"
+            continue
+        if reply.status_code == 429 or reply.status_code >= 500:
+            error = f"HTTP {reply.status_code}"
+            continue
+        if reply.status_code != 200:
+            raise KeygenFailed(f"HTTP {reply.status_code}")
+        return _serials_from(reply, request.quantity)
+    raise KeygenFailed(f"{attempts} attempts failed, last: {error}")
+
+
+def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:
+    """Serials per product id, or Refusal(1051); keys already made for other products are handed back."""
+    generated: dict[int, list[str]] = {}
+    timeout = httpx.Timeout(ctx.settings.keygen_timeout_seconds)
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for request in requests:
+            try:
+                generated[request.product_id] = _call(ctx, client, request)
+            except (KeygenFailed, ValueError) as exc:
+                log.warning(
+                    "keygen_failed", publisher=request.publisher, product_ref=request.product_ref, error=str(exc)
+                )
+                release(ctx, requests, generated)
+                raise Refusal(codes.NOT_AVAILABLE) from None
+    return generated
+
+
+def store(
+    conn: Connection,
+    now: dt.datetime,
+    entries: Iterable[Any],
+    requests: list[KeyRequest],
+    generated: dict[int, list[str]],
+) -> dict[int, list[tuple[int, str]]]:
+    """Record generated serials as assigned stock; (serial id, value) per product for the order's line items."""
+    wanted = {r.product_id: r.quantity for r in requests_for(entries)}
+    if wanted != {r.product_id: r.quantity for r in requests}:
+        raise Refusal(codes.NOT_AVAILABLE)  # the catalogue changed between the checks and now
+    pools: dict[int, list[tuple[int, str]]] = {}
+    for request in requests:
+        values = generated.get(request.product_id)
+        if values is None or len(values) != request.quantity:
+            raise Refusal(codes.NOT_AVAILABLE)  # the cart changed between the checks and now
+        taken = conn.execute(
+            select(serials.c.value).where(serials.c.product_id == request.product_id, serials.c.value.in_(values))
+        ).first()
+        if taken is not None:  # a key handed out once is never handed out again
+            log.warning("keygen_repeated_serial", publisher=request.publisher, product_ref=request.product_ref)
+            raise Refusal(codes.NOT_AVAILABLE)
+        conn.execute(
+            serials.insert(),
+            [{"product_id": request.product_id, "value": v, "status": "assigned", "imported_at": now} for v in values],
+        )
+        ids = dict(
+            conn.execute(
+                select(serials.c.value, serials.c.id).where(
+                    serials.c.product_id == request.product_id, serials.c.value.in_(values)
+                )
+            ).all()
+        )
+        pools[request.product_id] = [(ids[v], v) for v in values]
+    return pools
+
+
+def release(ctx: Context, requests: list[KeyRequest], generated: dict[int, list[str]]) -> None:
+    """Tell publishers (through the outbox) that keys they generated were never handed out."""
+    if not any(generated.values()):
+        return
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        for request in requests:
+            values = generated.get(request.product_id) or []
+            if values:  # a key the publisher repeated may belong to another order: that one stays theirs
+                taken = set(
+                    conn.execute(
+                        select(serials.c.value).where(
+                            serials.c.product_id == request.product_id, serials.c.value.in_(values)
+                        )
+                    ).scalars()
+                )
+                values = [v for v in values if v not in taken]
+            if values:
+                enqueue(
+                    conn,
+                    now,
+                    "publisher.serials_revoked",
+                    {
+                        "publisher": request.publisher,
+                        "orderNumber": None,
+                        "reason": "order_not_created",
+                        "requestId": request.request_id,
+                        "serials": [{"productRef": request.product_ref, "serial": v} for v in values],
+                    },
+                )

@@ -1,0 +1,694 @@
+"""Subscriptions: their status, cancelling them, and renewing them (by the merchant, or by the worker
+when a term ends). One transaction per use case, as everywhere.
+
+A subscription keeps its id for life; its row holds the current term (`generation`, `expires_at`).
+A renewal, in one transaction: a new order `<partnerOrderNumber>-<generation>` of the same merchant
+(parent_order_id: the order that bought the subscription), one line and one line item, a new serial
+from the pool where the product uses serials (stock.allocate, the same lock rules as createOrder),
+the next term back to back with the last one, and `generation` + 1.
+
+States (contract 4.3) and what moves them:
+
+    ACTIVE ──term ends──> renewed (ACTIVE, generation + 1)      ── no stock ──> RENEWAL_PENDING
+    RENEWAL_PENDING ──retry succeeds──> ACTIVE;  after RENEWAL_MAX_ATTEMPTS failures ──> EXPIRED
+    ACTIVE / RENEWAL_PENDING ──cancelSubscription──> CANCELLED ──term ends──> EXPIRED
+    any but EXPIRED ──cancelOrder (of its order or of a renewal order)──> TERMINATED
+
+`next_change_at` is when the worker next looks at it (the term's end, or the next retry); null
+once nothing more can happen. Workers claim due rows with FOR UPDATE SKIP LOCKED on PostgreSQL
+(BEGIN IMMEDIATE on SQLite), and the renewal's own order number is unique per merchant: a
+subscription is never renewed twice for the same term, however many workers run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, exc, select, update
+
+from resell.db.engine import inserted_id
+from resell.db.tables import (
+    audit_events,
+    line_items,
+    order_lines,
+    orders,
+    products,
+    serial_assignments,
+    subscriptions,
+)
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.links import new_line_token
+from resell.domain.periods import parse_period
+from resell.domain.remarks import fill_remark
+from resell.domain.requests import partner_order_number, positive_int
+from resell.logs import get_logger
+from resell.services import stock
+from resell.services.context import Caller, Context
+from resell.services.events import audit, audit_many, enqueue, enqueue_many
+from resell.services.tenancy import subscription_of
+
+log = get_logger("resell.subscriptions")
+
+ACTIVE = "ACTIVE"
+CANCELLED = "CANCELLED"
+TERMINATED = "TERMINATED"
+EXPIRED = "EXPIRED"
+RENEWAL_PENDING = "RENEWAL_PENDING"
+DUE_STATES = (ACTIVE, RENEWAL_PENDING, CANCELLED)  # the states the worker acts on when next_change_at passes
+
+# A renewal that fails (no stock, most often) is retried after 1 h, 2 h, 4 h ... at most a day apart;
+# after this many failed attempts (the 8th comes 79 hours after the 1st) the subscription expires.
+RENEWAL_RETRY_FIRST = dt.timedelta(hours=1)
+RENEWAL_RETRY_MAX = dt.timedelta(hours=24)
+RENEWAL_MAX_ATTEMPTS = 8
+BATCH = 100
+MAX_ORDER_NUMBER = 100  # orders.partner_order_number's length
+# The audit log's actor for what the worker does: which machine and process did it.
+WORKER = f"worker:renewals@{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    partner_order_number: str
+    subscription_id: int
+    product_ref: int
+    period: str
+    generation: int
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    expires_at: dt.datetime
+    next_change_at: dt.datetime | None
+    currency: str
+    amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    """cancelSubscription's and renewSubscription's reply: the order it concerns and the subscription."""
+
+    partner_order_number: str
+    subscription_id: int
+    order_number: int
+
+
+@dataclass
+class RenewalPass:
+    renewed: int = 0
+    expired: int = 0
+    terminated: int = 0
+    failed: int = 0
+    renewal_orders: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.renewed + self.expired + self.terminated + self.failed
+
+
+def _identify(raw_pon: object, raw_subscription_id: object) -> tuple[str, int]:
+    pon = partner_order_number(raw_pon, missing=100)
+    subscription_id = positive_int(raw_subscription_id, missing=110, invalid=111)
+    return pon, subscription_id
+
+
+def _require(conn: Connection, ctx: Context, caller: Caller, pon: str, subscription_id: int, lock: bool = False):  # type: ignore[no-untyped-def]
+    found = subscription_of(conn, ctx.db, caller, pon, subscription_id, lock=lock)
+    if found is None:
+        raise Refusal(codes.NOT_FOUND)  # 1010: another merchant's subscription is "not found" too
+    return found
+
+
+def _stamp(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 UTC, as the replies write timestamps: `2027-11-28T10:00:00Z`."""
+    return None if moment is None else moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()[:-6] + "Z"
+
+
+def _event(kind: str, conn: Connection, at: dt.datetime, root: Row, sub: Any, **extra: Any) -> None:
+    enqueue(
+        conn,
+        at,
+        kind,
+        {
+            "merchantId": root.merchant_id,
+            "subscriptionId": sub.id,
+            "partnerOrderNumber": root.partner_order_number,
+            "orderNumber": root.id,
+            "productRef": extra.pop("productRef", None),
+            **extra,
+        },
+    )
+
+
+def _product_ref(conn: Connection, product_id: int) -> int:
+    return conn.execute(select(products.c.ref).where(products.c.id == product_id)).scalar_one()
+
+
+# ---------------------------------------------------------------- the merchant's operations
+
+
+def get_status(ctx: Context, caller: Caller, raw_pon: object, raw_subscription_id: object) -> SubscriptionView:
+    pon, subscription_id = _identify(raw_pon, raw_subscription_id)
+    with ctx.db.read() as conn:
+        order, sub = _require(conn, ctx, caller, pon, subscription_id)
+        return SubscriptionView(
+            partner_order_number=order.partner_order_number,
+            subscription_id=sub.id,
+            product_ref=_product_ref(conn, sub.product_id),
+            period=sub.period,
+            generation=sub.generation,
+            status=sub.status,
+            created_at=sub.created_at,
+            updated_at=sub.updated_at,
+            expires_at=sub.expires_at,
+            next_change_at=sub.next_change_at,
+            currency=sub.currency,
+            amount=sub.amount,
+        )
+
+
+def cancel_subscription(
+    ctx: Context, caller: Caller, raw_pon: object, raw_subscription_id: object
+) -> SubscriptionChange:
+    """Stop renewing: the order stands and the licence stays valid until the term's end, then EXPIRED."""
+    pon, subscription_id = _identify(raw_pon, raw_subscription_id)
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
+        if sub.status not in (ACTIVE, RENEWAL_PENDING):
+            raise Refusal(codes.ALREADY_CANCELLED)
+        next_change = max(sub.expires_at, now)
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == sub.id)
+            .values(status=CANCELLED, updated_at=now, next_change_at=next_change)
+        )
+        audit(
+            conn,
+            now,
+            f"merchant:{caller.realm}",
+            "subscription",
+            sub.id,
+            "cancelled",
+            before={"status": sub.status},
+            after={"status": CANCELLED, "expiresAt": _stamp(next_change)},
+        )
+        root = _root_order(conn, sub)
+        _event(
+            "subscription.cancelled",
+            conn,
+            now,
+            root,
+            sub,
+            productRef=_product_ref(conn, sub.product_id),
+            generation=sub.generation,
+            expirationDatetime=_stamp(next_change),
+        )
+    return SubscriptionChange(order.partner_order_number, sub.id, order.id)
+
+
+def renew_subscription(
+    ctx: Context, caller: Caller, raw_pon: object, raw_subscription_id: object
+) -> SubscriptionChange:
+    """Renew now, at the merchant's request: the next term (back to back with the current one) and its
+    order, exactly as the worker would at the term's end; 1044 when there is no serial for it."""
+    pon, subscription_id = _identify(raw_pon, raw_subscription_id)
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        _order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
+        if sub.status not in (ACTIVE, RENEWAL_PENDING):
+            raise Refusal(codes.ALREADY_CANCELLED)
+        work = _Work.load(conn, [sub], now, f"merchant:{caller.realm}")
+        new_pon, new_id = _renew_retrying(conn, ctx, work, [sub])
+        work.flush(conn)
+    return SubscriptionChange(new_pon, sub.id, new_id)
+
+
+# ---------------------------------------------------------------- renewing
+
+_INSERT_ORDER = orders.insert()
+_INSERT_LINE = order_lines.insert()
+_INSERT_ITEM = line_items.insert()
+_INSERT_ASSIGNMENTS = serial_assignments.insert()
+_INSERT_AUDIT = audit_events.insert()
+_RENEWED = (
+    update(subscriptions)
+    .where(subscriptions.c.id == bindparam("sid"), subscriptions.c.generation == bindparam("was"))
+    .values(
+        generation=bindparam("generation"),
+        status=ACTIVE,
+        updated_at=bindparam("now"),
+        expires_at=bindparam("expires"),
+        next_change_at=bindparam("expires"),
+        renewal_attempts=0,
+        last_renewal_error=None,
+    )
+)
+
+
+@dataclass
+class _Work:
+    """One renewal transaction: what it read once for all its subscriptions, and the audit rows and
+    events it writes in bulk at the end (a failed renewal's own rows are dropped with its savepoint)."""
+
+    now: dt.datetime
+    actor: str
+    roots: dict[int, Row]  # order id -> the order that bought the subscription
+    products: dict[int, Row]
+    origins: dict[int, Row]  # line item id -> its order line, in the order that bought it
+    taken: set[tuple[int, str]]  # (merchant id, partnerOrderNumber) known to exist
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, conn: Connection, subs: list[Any], now: dt.datetime, actor: str) -> _Work:
+        roots = {r.id: r for r in conn.execute(select(orders).where(orders.c.id.in_({s.order_id for s in subs})))}
+        product_rows = conn.execute(
+            select(
+                products.c.id, products.c.ref, products.c.name, products.c.serial_source, products.c.remark_template
+            ).where(products.c.id.in_({s.product_id for s in subs}))
+        )
+        origins = conn.execute(
+            select(line_items.c.id.label("item_id"), order_lines)
+            .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+            .where(line_items.c.id.in_([s.line_item_id for s in subs]))
+        )
+        first_choice = {f"{roots[s.order_id].partner_order_number}-{s.generation + 1}" for s in subs}
+        taken = conn.execute(
+            select(orders.c.merchant_id, orders.c.partner_order_number).where(
+                orders.c.merchant_id.in_({r.merchant_id for r in roots.values()}),
+                orders.c.partner_order_number.in_(first_choice),
+            )
+        )
+        return cls(
+            now=now,
+            actor=actor,
+            roots=roots,
+            products={p.id: p for p in product_rows},
+            origins={o.item_id: o for o in origins},
+            taken={(t.merchant_id, t.partner_order_number) for t in taken},
+        )
+
+    def audit(self, entity: str, entity_id: object, action: str, before: Any = None, after: Any = None) -> None:
+        self.audits.append(
+            {
+                "at": self.now,
+                "actor": self.actor,
+                "entity": entity,
+                "entity_id": str(entity_id),
+                "action": action,
+                "before": before,
+                "after": after,
+            }
+        )
+
+    def event(self, kind: str, sub: Any, **data: Any) -> None:
+        root = self.roots[sub.order_id]
+        self.events.append(
+            (
+                kind,
+                {
+                    "merchantId": root.merchant_id,
+                    "subscriptionId": sub.id,
+                    "partnerOrderNumber": root.partner_order_number,
+                    "orderNumber": root.id,
+                    "productRef": self.products[sub.product_id].ref,
+                    **data,
+                },
+            )
+        )
+
+    def flush(self, conn: Connection) -> None:
+        if self.audits:
+            conn.execute(_INSERT_AUDIT, self.audits)
+        enqueue_many(conn, self.now, self.events)
+        self.audits, self.events = [], []
+
+
+def _root_order(conn: Connection, sub: Any) -> Row:
+    return conn.execute(select(orders).where(orders.c.id == sub.order_id)).one()
+
+
+def _free_number(conn: Connection, work: _Work, root: Row, generation: int) -> str:
+    """`<partnerOrderNumber>-<generation>`; should the merchant already use it (or another renewal of
+    the same generation, when the subscriptions of one order diverged), `-2`, `-3` ... after it."""
+    base = f"{root.partner_order_number}-{generation}"
+    if (root.merchant_id, base) not in work.taken and len(base) <= MAX_ORDER_NUMBER:
+        return base
+    candidates = [f"{base}-{k}" for k in range(2, 100)]
+    taken = set(
+        conn.execute(
+            select(orders.c.partner_order_number).where(
+                orders.c.merchant_id == root.merchant_id, orders.c.partner_order_number.in_(candidates)
+            )
+        ).scalars()
+    )
+    for candidate in candidates:
+        if candidate not in taken and len(candidate) <= MAX_ORDER_NUMBER:
+            return candidate
+    raise Refusal(codes.INTERNAL_ERROR, f"no order number is free for the renewal of {root.partner_order_number}")
+
+
+def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tuple[str, int]:
+    """Renew subscriptions of one order, all at the same generation, into one new order, in the caller's
+    transaction: all of them or none (a Refusal: 1044 when the pool is short, as in createOrder)."""
+    now, root = work.now, work.roots[group[0].order_id]
+    generation = group[0].generation + 1
+    terms = {}
+    for sub in group:
+        terms[sub.id] = sub.expires_at + parse_period(sub.period)
+        if terms[sub.id] <= sub.expires_at:
+            raise Refusal(codes.INTERNAL_ERROR, f"subscription period {sub.period!r} does not move time forward")
+    if any(work.products[sub.product_id].serial_source == "generator" for sub in group):
+        raise Refusal(codes.OUT_OF_STOCK, "no key generator is connected for this product")
+    # Serials: the whole renewal or nothing; products in id order, so PostgreSQL never deadlocks.
+    wanted: Counter[int] = Counter(
+        sub.product_id for sub in group if work.products[sub.product_id].serial_source == "pool"
+    )
+    pools = {pid: stock.allocate(conn, ctx.db, pid, n) for pid, n in sorted(wanted.items())}
+    new_pon = _free_number(conn, work, root, generation)
+    members = sorted(group, key=lambda sub: sub.id)
+    order_id = inserted_id(
+        conn.execute(
+            _INSERT_ORDER,
+            {
+                "merchant_id": root.merchant_id,
+                "catalog_id": root.catalog_id,
+                "partner_order_number": new_pon,
+                "status": "active",
+                "order_date": now,
+                "currency": root.currency,
+                "customer_email": root.customer_email,
+                "customer_language": root.customer_language,
+                "customer_partner_id": root.customer_partner_id,
+                "customer": root.customer,
+                "payment": None,  # the merchant takes the renewal's payment itself
+                "marketing_program_id": root.marketing_program_id,
+                "affiliate_id": root.affiliate_id,
+                "download_end_date": now.date() + dt.timedelta(days=ctx.settings.download_days),
+                "parent_order_id": root.id,
+                "generation": generation,
+                "renewed_subscription_id": members[0].id,
+                "created_at": now,
+            },
+        )
+    )
+    invoice = (root.customer or {}).get("locationInvoice") or {}
+    by_line: dict[int, list[Any]] = defaultdict(list)
+    for sub in members:
+        by_line[work.origins[sub.line_item_id].id].append(sub)
+    assignments = []
+    for position, subs_of_line in enumerate(
+        sorted(by_line.values(), key=lambda subs: work.origins[subs[0].line_item_id].position)
+    ):
+        line = work.origins[subs_of_line[0].line_item_id]
+        product = work.products[line.product_id]
+        count = len(subs_of_line)
+        line_id = inserted_id(
+            conn.execute(
+                _INSERT_LINE,
+                {
+                    "order_id": order_id,
+                    "position": position,
+                    "product_id": product.id,
+                    "product_ref": product.ref,
+                    "quantity": count,
+                    "vat_rate": line.vat_rate,
+                    "amount_duty_free": _share(line.amount_duty_free, line.quantity, count),
+                    "amount_total": _share(line.amount_total, line.quantity, count),
+                    "end_user_email": line.end_user_email,
+                    "remark": fill_remark(
+                        product.remark_template,
+                        first_name=invoice.get("firstName"),
+                        last_name=invoice.get("lastName"),
+                        game_name=product.name,
+                        order_number=order_id,
+                    ),
+                    "download_token": new_line_token(),
+                },
+            )
+        )
+        for unit, sub in enumerate(subs_of_line):
+            item_id = inserted_id(
+                conn.execute(
+                    _INSERT_ITEM, {"order_line_id": line_id, "position": unit, "renews_subscription_id": sub.id}
+                )
+            )
+            if product.serial_source == "pool":
+                serial_id, _value = pools[product.id].pop(0)
+                assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
+    if assignments:
+        conn.execute(_INSERT_ASSIGNMENTS, assignments)
+    for sub in members:
+        moved = conn.execute(
+            _RENEWED,
+            {"sid": sub.id, "was": sub.generation, "generation": generation, "now": now, "expires": terms[sub.id]},
+        )
+        if moved.rowcount != 1:  # cannot happen under the row locks; the unique order number is the backstop
+            raise RuntimeError(f"subscription {sub.id} changed under its renewal")
+    work.taken.add((root.merchant_id, new_pon))
+    work.audit(
+        "order",
+        order_id,
+        "created",
+        after={
+            "partnerOrderNumber": new_pon,
+            "renewalOf": root.partner_order_number,
+            "subscriptions": [sub.id for sub in members],
+            "generation": generation,
+            "serials": len(assignments),
+        },
+    )
+    for a in assignments:
+        work.audit(
+            "serial",
+            a["serial_id"],
+            "assigned",
+            {"status": "available"},
+            {"status": "assigned", "orderNumber": order_id},
+        )
+    for sub in members:
+        work.audit(
+            "subscription",
+            sub.id,
+            "renewed",
+            before={"status": sub.status, "generation": sub.generation, "expiresAt": _stamp(sub.expires_at)},
+            after={
+                "status": ACTIVE,
+                "generation": generation,
+                "expiresAt": _stamp(terms[sub.id]),
+                "orderNumber": order_id,
+                "partnerOrderNumber": new_pon,
+            },
+        )
+        work.event(
+            "subscription.renewed",
+            sub,
+            generation=generation,
+            expirationDatetime=_stamp(terms[sub.id]),
+            renewalPartnerOrderNumber=new_pon,
+            renewalOrderNumber=order_id,
+        )
+    return new_pon, order_id
+
+
+def _renew_retrying(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tuple[str, int]:
+    """_renew in a savepoint, so that a failure leaves nothing behind. A unique-number clash means a
+    concurrent renewal of the same order took the number between our look and our insert: try again
+    with the next free one (at most 3 times)."""
+    for attempt in range(3):
+        marks = len(work.audits), len(work.events)
+        try:
+            with conn.begin_nested():
+                return _renew(conn, ctx, work, group)
+        except (Refusal, exc.IntegrityError) as failure:
+            del work.audits[marks[0] :], work.events[marks[1] :]
+            if isinstance(failure, Refusal) or attempt == 2:
+                raise
+            root = work.roots[group[0].order_id]
+            work.taken.add((root.merchant_id, f"{root.partner_order_number}-{group[0].generation + 1}"))
+    raise AssertionError("unreachable")
+
+
+def _share(amount: Decimal | None, quantity: int, count: int) -> Decimal | None:
+    """The part of a line's amount that `count` of its `quantity` units carry."""
+    return None if amount is None else amount * count / max(quantity, 1)
+
+
+def _retry_delay(attempt: int) -> dt.timedelta:
+    return min(RENEWAL_RETRY_FIRST * (2 ** max(attempt - 1, 0)), RENEWAL_RETRY_MAX)
+
+
+def _set_state(conn: Connection, sub: Any, now: dt.datetime, **values: Any) -> None:
+    conn.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(updated_at=now, **values))
+
+
+def _expire(conn: Connection, work: _Work, sub: Any, reason: str, was: str) -> None:
+    _set_state(conn, sub, work.now, status=EXPIRED, next_change_at=None)
+    work.audit("subscription", sub.id, "expired", {"status": was}, {"status": EXPIRED, "reason": reason})
+    work.event(
+        "subscription.expired",
+        sub,
+        generation=sub.generation,
+        expirationDatetime=_stamp(sub.expires_at),
+        reason=reason,
+    )
+
+
+def _renewal_failed(conn: Connection, work: _Work, sub: Any, error: str) -> bool:
+    """Record a failed attempt: RENEWAL_PENDING and a later retry, or EXPIRED when retries are used up.
+    Reported (subscription.renewal_failed) on the first failure and when giving up. True if given up."""
+    attempt = sub.renewal_attempts + 1
+    final = attempt >= RENEWAL_MAX_ATTEMPTS
+    retry_at = None if final else work.now + _retry_delay(attempt)
+    _set_state(
+        conn,
+        sub,
+        work.now,
+        status=RENEWAL_PENDING,
+        next_change_at=retry_at,
+        renewal_attempts=attempt,
+        last_renewal_error=error[:2000],
+    )
+    work.audit(
+        "subscription",
+        sub.id,
+        "renewal_failed",
+        {"status": sub.status, "attempts": sub.renewal_attempts},
+        {"status": RENEWAL_PENDING, "attempts": attempt, "error": error, "nextAttemptAt": _stamp(retry_at)},
+    )
+    if attempt == 1 or final:
+        work.event(
+            "subscription.renewal_failed",
+            sub,
+            generation=sub.generation,
+            attempts=attempt,
+            error=error,
+            nextAttemptAt=_stamp(retry_at),
+            final=final,
+        )
+    if final:
+        _expire(conn, work, sub, "renewal failed", RENEWAL_PENDING)
+    return final
+
+
+def _advance(conn: Connection, ctx: Context, work: _Work, group: list[Any], result: RenewalPass) -> None:
+    """What happens to due subscriptions of one order and one generation, in the claiming transaction."""
+    root = work.roots[group[0].order_id]
+    if root.status == "cancelled":  # cancelOrder terminates at once; this only catches stragglers
+        for sub in group:
+            _set_state(conn, sub, work.now, status=TERMINATED, next_change_at=None)
+            work.audit("subscription", sub.id, "terminated", {"status": sub.status}, {"status": TERMINATED})
+            result.terminated += 1
+        return
+    if group[0].status == CANCELLED:  # cancelled ones come one by one: their term is over
+        for sub in group:
+            _expire(conn, work, sub, "cancelled", sub.status)
+            result.expired += 1
+        return
+    try:
+        new_pon, _order_id = _renew_retrying(conn, ctx, work, group)
+    except Refusal as refusal:
+        error = refusal.message_in("renewSubscription")
+    except exc.IntegrityError as clash:
+        error = f"could not record the renewal: {clash.orig}"
+    else:
+        result.renewed += len(group)
+        result.renewal_orders.append(new_pon)
+        return
+    log.warning("renewal_failed", subscriptions=[s.id for s in group], order=root.id, error=error)
+    for sub in group:
+        if _renewal_failed(conn, work, sub, error):
+            result.expired += 1
+        result.failed += 1
+
+
+def renew_due(ctx: Context, limit: int = 10_000, batch: int = BATCH) -> RenewalPass:
+    """Renew, expire or retry every subscription whose next change is due (the worker's periodic job).
+
+    Each batch is one transaction. On PostgreSQL the due rows are claimed with FOR UPDATE SKIP LOCKED,
+    so concurrent workers take disjoint batches; on SQLite BEGIN IMMEDIATE makes writers take turns,
+    and the next one no longer sees as due what was just renewed. The subscriptions of one order that
+    renew at the same time (same generation, due together) are renewed together, into one order.
+    """
+    result = RenewalPass()
+    while result.total < limit:
+        now = ctx.now()
+        with ctx.db.write() as conn:
+            query = (
+                select(subscriptions)
+                .where(subscriptions.c.status.in_(DUE_STATES), subscriptions.c.next_change_at <= now)
+                .order_by(subscriptions.c.next_change_at, subscriptions.c.id)
+                .limit(min(batch, limit - result.total))
+            )
+            if ctx.db.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            due = list(conn.execute(query).all())
+            if not due:
+                break
+            claimed = {sub.id for sub in due}
+            renewing_orders = {sub.order_id for sub in due if sub.status != CANCELLED}
+            if renewing_orders:  # their siblings due at the same time, that this batch did not reach
+                siblings = (
+                    select(subscriptions)
+                    .where(
+                        subscriptions.c.order_id.in_(renewing_orders),
+                        subscriptions.c.status.in_([ACTIVE, RENEWAL_PENDING]),
+                        subscriptions.c.next_change_at <= now,
+                        subscriptions.c.id.not_in(claimed),
+                    )
+                    .order_by(subscriptions.c.id)
+                )
+                if ctx.db.is_postgres:
+                    siblings = siblings.with_for_update(skip_locked=True)
+                due += conn.execute(siblings).all()
+            groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+            for sub in due:
+                key = (sub.order_id, sub.id) if sub.status == CANCELLED else (sub.order_id, sub.generation)
+                groups[key].append(sub)
+            work = _Work.load(conn, due, now, WORKER)
+            for group in groups.values():
+                _advance(conn, ctx, work, group, result)
+            work.flush(conn)
+    return result
+
+
+# ---------------------------------------------------------------- when an order is cancelled
+
+
+def terminate_for_cancelled_order(conn: Connection, now: dt.datetime, actor: str, order: Any) -> int:
+    """cancelOrder's part: the subscriptions bought by the order, or renewed by it, are TERMINATED."""
+    query = select(subscriptions.c.id, subscriptions.c.status).where(
+        subscriptions.c.status.in_([ACTIVE, CANCELLED, RENEWAL_PENDING])
+    )
+    if order.parent_order_id is None:
+        query = query.where(subscriptions.c.order_id == order.id)
+    else:
+        renewed = (
+            select(line_items.c.renews_subscription_id)
+            .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+            .where(order_lines.c.order_id == order.id)
+        )
+        query = query.where(subscriptions.c.id.in_(renewed.scalar_subquery()))
+    rows = conn.execute(query).all()
+    if rows:
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id.in_([r.id for r in rows]))
+            .values(status=TERMINATED, updated_at=now, next_change_at=None)
+        )
+        audit_many(
+            conn,
+            now,
+            actor,
+            "subscription",
+            "terminated",
+            [(r.id, {"status": r.status}, {"status": TERMINATED, "orderNumber": order.id}) for r in rows],
+        )
+    return len(rows)

@@ -1,0 +1,331 @@
+"""Webhook endpoints: registering, listing and removing them, their delivery log, redelivery.
+
+Merchants manage their own endpoints (the API under /connect/webhooks, or the operator's CLI for
+them) and receive the merchant events. Endpoints without a merchant belong to the operator (every
+stock event) or to a publisher (stock events of its products); only the CLI creates those.
+What gets delivered is decided in resell.services.events.enqueue, in the transaction of the change;
+the worker (resell.worker.webhooks) sends, signs and logs each delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+
+from resell.db.engine import inserted_id
+from resell.db.tables import merchants, outbox, publishers, webhook_deliveries, webhook_endpoints
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.requests import positive_int
+from resell.domain.webhooks import (
+    EVENT_TYPES,
+    MERCHANT_EVENTS,
+    STOCK_EVENTS,
+    InvalidEndpoint,
+    check_events,
+    check_url,
+    new_salt,
+    signing_secret,
+)
+from resell.services.context import Caller, Context
+from resell.services.events import audit, webhook_delivery_rows
+from resell.services.tenancy import merchant_webhooks
+
+
+class WebhookError(ValueError):
+    """An operator mistake on the CLI (unknown realm, publisher, endpoint or event)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: int
+    owner: str  # "merchant:REALM", "publisher:KEY" or "operator"
+    url: str
+    events: list[str]
+    active: bool
+    created_at: dt.datetime
+    disabled_at: dt.datetime | None
+    disabled_reason: str | None
+
+
+@dataclass(frozen=True)
+class NewEndpoint:
+    endpoint: Endpoint
+    signing_secret: str  # shown once; never stored (derived from the platform key and the salt)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    endpoint_id: int
+    event_id: str
+    attempt: int
+    at: dt.datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int | None
+
+
+def _owned(query: Any) -> Any:
+    return query.outerjoin(merchants, merchants.c.id == webhook_endpoints.c.merchant_id).outerjoin(
+        publishers, publishers.c.id == webhook_endpoints.c.publisher_id
+    )
+
+
+def _columns() -> list[Any]:
+    return [webhook_endpoints, merchants.c.realm, publishers.c.key.label("publisher_key")]
+
+
+def _endpoint(row: Row) -> Endpoint:
+    if row.merchant_id is not None:
+        owner = f"merchant:{row.realm}"
+    elif row.publisher_id is not None:
+        owner = f"publisher:{row.publisher_key}"
+    else:
+        owner = "operator"
+    return Endpoint(
+        id=row.id,
+        owner=owner,
+        url=row.url,
+        events=list(row.events),
+        active=row.active,
+        created_at=row.created_at,
+        disabled_at=row.disabled_at,
+        disabled_reason=row.disabled_reason,
+    )
+
+
+def _insert(
+    conn: Connection,
+    ctx: Context,
+    actor: str,
+    url: str,
+    events: list[str],
+    merchant_id: int | None = None,
+    publisher_id: int | None = None,
+) -> NewEndpoint:
+    now = ctx.now()
+    salt = new_salt()
+    endpoint_id = inserted_id(
+        conn.execute(
+            webhook_endpoints.insert().values(
+                merchant_id=merchant_id,
+                publisher_id=publisher_id,
+                url=url,
+                events=events,
+                secret_salt=salt,
+                active=True,
+                created_at=now,
+            )
+        )
+    )
+    audit(conn, now, actor, "webhook", endpoint_id, "created", after={"url": url, "events": events})
+    row = conn.execute(_owned(select(*_columns())).where(webhook_endpoints.c.id == endpoint_id)).one()
+    return NewEndpoint(_endpoint(row), signing_secret(ctx.settings.effective_webhook_key, salt))
+
+
+def _checked(raw_url: object, raw_events: object, allowed: tuple[str, ...]) -> tuple[str, list[str]]:
+    try:
+        return check_url(raw_url), check_events(raw_events, allowed)
+    except InvalidEndpoint as invalid:
+        raise Refusal(invalid.code, str(invalid)) from None
+
+
+# ---------------------------------------------------------------- a merchant's own endpoints (the API)
+
+
+def add_merchant_endpoint(ctx: Context, caller: Caller, raw_url: object, raw_events: object) -> NewEndpoint:
+    url, events = _checked(raw_url, raw_events, MERCHANT_EVENTS)
+    with ctx.db.write() as conn:
+        return _insert(conn, ctx, f"merchant:{caller.realm}", url, events, merchant_id=caller.merchant_id)
+
+
+def list_merchant_endpoints(ctx: Context, caller: Caller) -> list[Endpoint]:
+    with ctx.db.read() as conn:
+        query = _owned(merchant_webhooks(caller).with_only_columns(*_columns()))
+        return [_endpoint(r) for r in conn.execute(query.order_by(webhook_endpoints.c.id))]
+
+
+def remove_merchant_endpoint(ctx: Context, caller: Caller, raw_id: object) -> int:
+    endpoint_id = positive_int(raw_id, missing=100, invalid=101)
+    with ctx.db.write() as conn:
+        found = conn.execute(merchant_webhooks(caller).where(webhook_endpoints.c.id == endpoint_id)).first()
+        if found is None:
+            raise Refusal(codes.NOT_FOUND)
+        _remove(conn, ctx.now(), f"merchant:{caller.realm}", found)
+    return endpoint_id
+
+
+def _remove(conn: Connection, now: dt.datetime, actor: str, row: Row) -> None:
+    """Removed endpoints keep their delivery log; nothing is delivered to them any more."""
+    conn.execute(update(webhook_endpoints).where(webhook_endpoints.c.id == row.id).values(active=False, removed_at=now))
+    audit(conn, now, actor, "webhook", row.id, "removed", before={"url": row.url, "active": row.active})
+
+
+# ---------------------------------------------------------------- the operator's CLI
+
+
+def add_endpoint(
+    ctx: Context,
+    url: str,
+    events: list[str],
+    realm: str | None = None,
+    publisher: str | None = None,
+    actor: str = "operator",
+) -> NewEndpoint:
+    """A merchant's endpoint (realm), a publisher's (publisher key) or, with neither, the operator's."""
+    if realm and publisher:
+        raise WebhookError("an endpoint belongs to a merchant or to a publisher, not both")
+    allowed = MERCHANT_EVENTS if realm else STOCK_EVENTS
+    try:
+        clean_url, clean_events = check_url(url), check_events(events, allowed)
+    except InvalidEndpoint as invalid:
+        hint = f" (allowed: {', '.join(allowed)})" if invalid.code == 111 else ""
+        raise WebhookError(f"{invalid}{hint}") from None
+    with ctx.db.write() as conn:
+        merchant_id = publisher_id = None
+        if realm:
+            merchant_id = conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).scalar()
+            if merchant_id is None:
+                raise WebhookError(f"no merchant {realm!r}")
+        if publisher:
+            publisher_id = conn.execute(select(publishers.c.id).where(publishers.c.key == publisher)).scalar()
+            if publisher_id is None:
+                raise WebhookError(f"no publisher {publisher!r}")
+        return _insert(conn, ctx, actor, clean_url, clean_events, merchant_id, publisher_id)
+
+
+def list_endpoints(ctx: Context, realm: str | None = None) -> list[Endpoint]:
+    query = _owned(select(*_columns())).where(webhook_endpoints.c.removed_at.is_(None))
+    if realm:
+        query = query.where(merchants.c.realm == realm)
+    with ctx.db.read() as conn:
+        return [_endpoint(r) for r in conn.execute(query.order_by(webhook_endpoints.c.id))]
+
+
+def remove_endpoint(ctx: Context, endpoint_id: int, actor: str = "operator") -> None:
+    with ctx.db.write() as conn:
+        row = conn.execute(
+            select(webhook_endpoints).where(
+                webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.removed_at.is_(None)
+            )
+        ).first()
+        if row is None:
+            raise WebhookError(f"no webhook endpoint {endpoint_id}")
+        _remove(conn, ctx.now(), actor, row)
+
+
+def redeliver(ctx: Context, event_id: str, endpoint_id: int | None = None, actor: str = "operator") -> int:
+    """Send event `event_id` again, with the same webhook-id, to the active endpoints subscribed to it
+    (or to one of them); returns how many deliveries were queued."""
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        event = conn.execute(select(outbox).where(outbox.c.event_id == event_id.strip())).first()
+        if event is None or event.kind not in EVENT_TYPES:
+            raise WebhookError(f"no webhook event {event_id!r}")
+        rows = webhook_delivery_rows(
+            conn, now, event.event_id, event.kind, event.payload, event.created_at, endpoint_id
+        )
+        if not rows:
+            raise WebhookError(
+                f"no active endpoint {endpoint_id} subscribed to {event.kind}"
+                if endpoint_id is not None
+                else f"no active endpoint is subscribed to {event.kind} for this event"
+            )
+        conn.execute(outbox.insert(), rows)
+        audit(conn, now, actor, "webhook_event", event.event_id, "redelivered", after={"deliveries": len(rows)})
+    return len(rows)
+
+
+def delivery_log(ctx: Context, endpoint_id: int, limit: int = 50) -> list[Delivery]:
+    """The latest delivery attempts to one endpoint, newest first."""
+    with ctx.db.read() as conn:
+        if conn.execute(select(webhook_endpoints.c.id).where(webhook_endpoints.c.id == endpoint_id)).first() is None:
+            raise WebhookError(f"no webhook endpoint {endpoint_id}")
+        rows = conn.execute(
+            select(webhook_deliveries)
+            .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            .order_by(webhook_deliveries.c.id.desc())
+            .limit(limit)
+        ).all()
+    return [Delivery(r.endpoint_id, r.event_id, r.attempt, r.at, r.status_code, r.error, r.duration_ms) for r in rows]
+
+
+# ---------------------------------------------------------------- what the worker needs
+
+
+@dataclass(frozen=True)
+class Target:
+    id: int
+    url: str
+    active: bool
+    removed: bool
+    secret: str
+
+
+def target(ctx: Context, endpoint_id: int) -> Target | None:
+    with ctx.db.read() as conn:
+        row = conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)).first()
+    if row is None:
+        return None
+    return Target(
+        row.id,
+        row.url,
+        row.active,
+        row.removed_at is not None,
+        signing_secret(ctx.settings.effective_webhook_key, row.secret_salt),
+    )
+
+
+def record_attempt(
+    ctx: Context,
+    endpoint_id: int,
+    event_id: str,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int | None,
+    disable_reason: str | None = None,
+) -> int:
+    """Log one attempt (numbered per endpoint and event, across redeliveries); `disable_reason`
+    also disables the endpoint. Returns the attempt's number."""
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        attempt = (
+            conn.execute(
+                select(func.count())
+                .select_from(webhook_deliveries)
+                .where(webhook_deliveries.c.endpoint_id == endpoint_id, webhook_deliveries.c.event_id == event_id)
+            ).scalar_one()
+            + 1
+        )
+        conn.execute(
+            webhook_deliveries.insert().values(
+                endpoint_id=endpoint_id,
+                event_id=event_id,
+                attempt=attempt,
+                at=now,
+                status_code=status_code,
+                error=None if error is None else error[:2000],
+                duration_ms=duration_ms,
+            )
+        )
+        if disable_reason is not None:
+            disabled = conn.execute(
+                update(webhook_endpoints)
+                .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.active.is_(True))
+                .values(active=False, disabled_at=now, disabled_reason=disable_reason)
+            )
+            if disabled.rowcount:
+                audit(
+                    conn,
+                    now,
+                    "worker:webhooks",
+                    "webhook",
+                    endpoint_id,
+                    "disabled",
+                    before={"active": True},
+                    after={"active": False, "reason": disable_reason},
+                )
+    return attempt

@@ -1,0 +1,46 @@
+"""The product feed's status rule and VAT arithmetic (resell.domain.feed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from resell.domain.feed import STATUSES, feed_status, with_vat
+
+TODAY = dt.date(2026, 11, 28)
+LATER = dt.date(2027, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("on_sale", "release", "pooled", "has_serial", "has_price", "status"),
+    [
+        (False, None, False, False, True, "not_available"),
+        (False, LATER, True, True, True, "not_available"),
+        (True, LATER, True, False, False, "coming_soon"),
+        (True, LATER, True, False, True, "pre_order"),
+        (True, TODAY, True, False, True, "out_of_stock"),  # released today: no more pre-order
+        (True, None, True, True, True, "available"),
+        (True, None, False, False, False, "available"),  # no pooled serial needed
+    ],
+)
+def test_feed_status(on_sale, release, pooled, has_serial, has_price, status) -> None:  # type: ignore[no-untyped-def]
+    assert status in STATUSES
+    assert (
+        feed_status(
+            on_sale=on_sale,
+            release_date=release,
+            today=TODAY,
+            pooled=pooled,
+            has_serial=has_serial,
+            has_price=has_price,
+        )
+        == status
+    )
+
+
+def test_price_with_vat_is_rounded_half_up_to_cents() -> None:
+    assert with_vat(Decimal("10.0000"), Decimal("20.000")) == Decimal("12.00")
+    assert with_vat(Decimal("0.125"), Decimal("0")) == Decimal("0.13")
+    assert with_vat(Decimal("8.3528"), Decimal("19.6")) == Decimal("9.99")

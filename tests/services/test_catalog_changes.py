@@ -1,0 +1,101 @@
+"""What the differential feeds read: catalogue membership and imported product changes, recorded once."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from sqlalchemy import select
+
+from resell.db.tables import catalog_changes, catalogs, products
+from resell.services import merchants
+from resell.services.catalog_import import import_catalog
+from tests.conftest import TEST_CATALOG, World
+
+
+def changes(ctx) -> list[tuple[str, int, str]]:  # type: ignore[no-untyped-def]
+    """(catalogue name, product ref, action), in the order recorded."""
+    with ctx.db.read() as conn:
+        return [
+            tuple(r)  # type: ignore[misc]
+            for r in conn.execute(
+                select(catalogs.c.name, products.c.ref, catalog_changes.c.action)
+                .join(catalogs, catalogs.c.id == catalog_changes.c.catalog_id)
+                .join(products, products.c.id == catalog_changes.c.product_id)
+                .order_by(catalog_changes.c.id)
+            )
+        ]
+
+
+def test_a_new_catalogue_records_an_insert_per_product(ctx, world: World) -> None:
+    recorded = changes(ctx)
+    assert [r for r in recorded if r[0] == "shop-a USD"] == [("shop-a USD", 1002, "insert")]
+    assert sorted(ref for name, ref, action in recorded if name == "shop-b EUR" and action == "insert") == [
+        1001,
+        1002,
+        1003,
+        1004,
+        1005,
+        1090,
+        1091,
+    ]
+
+
+def test_reimporting_an_unchanged_catalogue_records_nothing(ctx, world: World) -> None:
+    before = changes(ctx)
+    import_catalog(ctx, TEST_CATALOG)
+    assert changes(ctx) == before
+
+
+def test_an_imported_change_is_an_update_in_every_catalogue_selling_the_product(ctx, world: World) -> None:
+    before = len(changes(ctx))
+    catalog = copy.deepcopy(TEST_CATALOG)
+    catalog["products"][1]["prices"] = [{"currency": "EUR", "amountDutyFree": 6}]  # 1002, in all four catalogues
+    import_catalog(ctx, catalog)
+    assert sorted(changes(ctx)[before:]) == [
+        ("shop-a EUR", 1002, "update"),
+        ("shop-a USD", 1002, "update"),
+        ("shop-b EUR", 1002, "update"),
+        ("shop-b USD", 1002, "update"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c["publishers"][0].update(name="Renamed Publisher"),
+        lambda c: c["categories"][0]["subcategories"][0]["labels"].update(en="Antivirus"),
+        lambda c: c["products"][0].update(upSells=[]),
+        lambda c: c["products"][0]["files"][0].update(size=4321),
+        lambda c: c["products"][0].update(operatingSystems=[1, 2]),
+        lambda c: c["products"][0].update(releaseDate="2030-01-01"),
+    ],
+)
+def test_what_the_feed_shows_of_a_product_counts_as_a_change(ctx, world: World, change) -> None:  # type: ignore[no-untyped-def]
+    before = len(changes(ctx))
+    catalog = copy.deepcopy(TEST_CATALOG)
+    change(catalog)
+    import_catalog(ctx, catalog)
+    assert ("shop-a EUR", 1001, "update") in changes(ctx)[before:]
+
+
+def test_a_product_no_catalogue_sells_records_nothing(ctx, world: World) -> None:
+    before = changes(ctx)
+    catalog = copy.deepcopy(TEST_CATALOG)
+    catalog["products"].append({"ref": 1006, "name": "Nowhere", "publisher": "pub"})
+    import_catalog(ctx, catalog)
+    catalog["products"][-1]["name"] = "Still nowhere"
+    import_catalog(ctx, catalog)
+    assert changes(ctx) == before
+
+
+def test_catalogue_membership_changes_record_insert_and_delete(ctx, world: World) -> None:
+    before = len(changes(ctx))
+    assert merchants.change_catalog_products(ctx, "shop-a", "usd", add=[1001, 1002], remove=[]) == ([1001], [])
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[], remove=[1002, 1003]) == ([], [1002])
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[], remove=[1002]) == ([], [])
+    assert changes(ctx)[before:] == [("shop-a USD", 1001, "insert"), ("shop-a USD", 1002, "delete")]
+    with pytest.raises(merchants.MerchantError, match="unknown product refs: \\[999\\]"):
+        merchants.change_catalog_products(ctx, "shop-a", "USD", add=[999], remove=[])
+    with pytest.raises(merchants.MerchantError, match="no GBP catalogue"):
+        merchants.change_catalog_products(ctx, "shop-a", "GBP", add=[1001], remove=[])

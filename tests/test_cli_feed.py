@@ -1,0 +1,67 @@
+"""`resell feed configure | list` and `resell merchant products`, through Typer's CliRunner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from resell.cli import app
+from resell.config import Settings, get_settings
+from resell.services import feeds
+from tests.conftest import World
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(settings: Settings, tmp_path) -> Iterator[Run]:  # type: ignore[no-untyped-def]
+    env: dict[str, str | None] = {
+        "RESELL_DATABASE_URL": settings.effective_database_url,
+        "RESELL_VAR_DIR": str(tmp_path / "cli-var"),
+        "RESELL_PUBLIC_BASE_URL": "http://cli.test",
+    }
+
+    def run(*args: str) -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, list(args), env=env)
+        finally:
+            get_settings.cache_clear()
+
+    yield run
+
+
+def flat(result: Result) -> str:
+    return "".join((result.stdout + result.stderr).split())
+
+
+def test_feed_configure_prints_the_url_and_list_shows_it(cli: Run, ctx, world: World) -> None:
+    made = cli(
+        "feed", "configure", "shop-a", "--currency", "EUR", "--provider", "acme", "--config", "daily", "--format", "csv"
+    )
+    assert made.exit_code == 0, made.output
+    assert "http://cli.test/flow/getcatalog/v2.4/?secret=SECRET&provider=acme&config=daily" in flat(made)
+    (config,) = feeds.list_configs(ctx, "shop-a")
+    assert (config.currency, config.provider, config.name, config.format) == ("EUR", "acme", "daily", "csv")
+    listed = cli("feed", "list", "shop-a")
+    assert listed.exit_code == 0 and "daily" in listed.stdout and "never" in listed.stdout
+
+
+def test_feed_configure_refuses_a_bad_format_or_catalogue(cli: Run, world: World) -> None:
+    bad = cli("feed", "configure", "shop-a", "--currency", "EUR", "--provider", "p", "--config", "c", "--format", "pdf")
+    assert bad.exit_code == 1 and "formatmustbeoneofxml,csv" in flat(bad)
+    none = cli("feed", "configure", "shop-a", "--currency", "JPY", "--provider", "p", "--config", "c")
+    assert none.exit_code == 1 and "noJPYcatalogue" in flat(none)
+
+
+def test_merchant_products_adds_and_removes(cli: Run, world: World) -> None:
+    done = cli("merchant", "products", "shop-a", "USD", "--add", "1001,1003", "--remove", "1002")
+    assert done.exit_code == 0, done.output
+    assert "added[1001,1003],removed[1002]" in flat(done)
+    again = cli("merchant", "products", "shop-a", "USD", "--add", "1001")
+    assert "addednothing,removednothing" in flat(again)
+    unknown = cli("merchant", "products", "shop-a", "USD", "--remove", "42")
+    assert unknown.exit_code == 1 and "unknownproductrefs:[42]" in flat(unknown)

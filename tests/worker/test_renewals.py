@@ -1,0 +1,217 @@
+"""Renewals by real `resell worker --once --now ...` processes: the whole story of issue 4 end to end,
+and two workers at the same time never renewing a subscription twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from resell.config import Settings
+from resell.db.tables import audit_events, orders, subscriptions
+from resell.services import stock
+from resell.services.context import Context
+from tests.conftest import Clock, Merchant, World, order_body
+from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check (autouse), receiver
+    Receiver,
+    buy,
+    caller_of,
+    fresh_stock_check,
+    receiver_fixture,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_process(settings: Settings, now: dt.datetime) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "RESELL_DATABASE_URL": settings.effective_database_url,
+        "RESELL_VAR_DIR": str(settings.var_dir),
+        "RESELL_JWT_SECRET": settings.jwt_secret,  # webhook secrets derive from it: the same as the API's
+        "RESELL_LOG_JSON": "true",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "resell.cli", "worker", "--once", "--now", now.isoformat()],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    return out
+
+
+def periodic_count(output: str) -> int:
+    # "periodic jobs: N, delivered: ..., retried later: ..., failed: ..."
+    return int(output.split("periodic jobs:")[1].split(",")[0])
+
+
+def test_a_subscription_bought_over_the_api_renews_by_itself_and_stops_once_cancelled(
+    ctx: Context, shop_a: Merchant, clock: Clock, receiver: Receiver
+) -> None:
+    hook = shop_a.call(
+        "POST",
+        "/webhooks",
+        {"url": receiver.url, "events": ["subscription.renewed", "subscription.cancelled", "subscription.expired"]},
+    ).json()
+    assert hook["responseCode"] == 0
+    receiver.secret = hook["signingSecret"]
+    created = shop_a.call("POST", "/order/new", order_body("PON", (1005, 1)))
+    assert created.status_code == 201, created.text
+    first_item = created.json()["orderLines"][0]["lineItems"][0]
+    sub_id = first_item["subscriptionId"]
+    body = {"partnerOrderNumber": "PON", "subscriptionId": sub_id}
+    term_end = clock.now.replace(year=clock.now.year + 1)
+
+    # The clock passes the term: a worker process, as if at that time, renews it.
+    clock.now = term_end + dt.timedelta(minutes=1)
+    finish(worker_process(ctx.settings, clock.now))
+    (renewed,) = receiver.by_type("subscription.renewed")  # verified with standardwebhooks.Webhook
+    assert renewed.error is None
+    assert renewed.verified["data"]["subscriptionId"] == sub_id
+    assert renewed.verified["data"]["renewalPartnerOrderNumber"] == "PON-1"
+    assert renewed.headers["webhook-id"] and renewed.headers["webhook-signature"].startswith("v1,")
+
+    renewal = shop_a.call("GET", "/order/PON-1").json()  # getOrderData on PON-1: the new licence
+    assert renewal["responseCode"] == 0
+    (item,) = renewal["orderLines"][0]["lineItems"]
+    assert item["subscriptionId"] == sub_id and len(item["serials"]) == 1
+    assert item["serials"][0]["data"] != first_item["serials"][0]["data"]
+    status = shop_a.call("POST", "/subscription", body).json()
+    assert (status["generation"], status["technicalStatus"]) == (1, "ACTIVE")
+    next_end = status["expiration_datetime"]
+
+    # cancelSubscription stops the next renewal; the licence stays active until the term ends.
+    assert shop_a.call("PUT", "/subscription", body).json()["responseCode"] == 0
+    clock.now = term_end + dt.timedelta(days=200)
+    finish(worker_process(ctx.settings, clock.now))
+    status = shop_a.call("POST", "/subscription", body).json()
+    assert (status["technicalStatus"], status["expiration_datetime"]) == ("CANCELLED", next_end)
+    assert shop_a.call("GET", "/order/PON-1").json()["orderLines"][0]["lineItems"][0]["serials"] == item["serials"]
+    assert [r.verified["type"] for r in receiver.all()] == ["subscription.renewed", "subscription.cancelled"]
+
+    clock.now = dt.datetime.fromisoformat(next_end.replace("Z", "+00:00")) + dt.timedelta(minutes=1)
+    finish(worker_process(ctx.settings, clock.now))
+    status = shop_a.call("POST", "/subscription", body).json()
+    assert (status["technicalStatus"], status["generation"]) == ("EXPIRED", 1)
+    assert shop_a.call("GET", "/order/PON-2").json()["responseCode"] == 1010  # never renewed again
+    assert receiver.by_type("subscription.expired")[0].error is None
+    assert all(r.error is None for r in receiver.all())
+
+
+def _hold_the_renewals(ctx: Context):  # type: ignore[no-untyped-def]
+    """A transaction that makes every worker wait before it claims a subscription: on PostgreSQL an
+    EXCLUSIVE lock on the table (FOR UPDATE needs ROW SHARE); on SQLite the write lock itself."""
+    hold = ctx.db.write()
+    conn = hold.__enter__()
+    if ctx.db.is_postgres:
+        conn.execute(text("LOCK TABLE subscriptions IN EXCLUSIVE MODE"))
+    return hold
+
+
+def _wait_until_both_wait(ctx: Context, processes: list[subprocess.Popen[str]], db_path: str | None) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert all(p.poll() is None for p in processes), "a worker ended while the renewals were held"
+        if ctx.db.is_postgres:
+            with ctx.db.engine.connect() as probe:
+                waiting = probe.execute(
+                    text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'subscriptions'::regclass")
+                ).scalar_one()
+            if waiting >= len(processes):
+                return
+        else:  # each has opened the database file: it is blocked on the write lock we hold
+            opened = 0
+            for p in processes:
+                fds = Path(f"/proc/{p.pid}/fd")
+                try:
+                    opened += any(os.path.realpath(fd) == db_path for fd in fds.iterdir())
+                except OSError:
+                    pass
+            if opened == len(processes):
+                return
+        time.sleep(0.05)  # polling interval of a wait with a deadline
+    raise AssertionError("the workers never reached the renewals")
+
+
+def test_two_worker_processes_at_the_same_time_never_renew_a_subscription_twice(
+    ctx: Context, world: World, clock: Clock
+) -> None:
+    subscribers = 250  # more than two batches of 100: side by side, each worker claims its own
+    stock.import_serials(ctx, 1005, [f"EXTRA-{i}" for i in range(2 * subscribers)])
+    who = caller_of(ctx, world.a)
+    for i in range(subscribers):
+        buy(ctx, who, f"S{i}")
+    when = clock.now + dt.timedelta(days=366)
+    db_path = None if ctx.db.is_postgres else os.path.realpath(ctx.settings.effective_database_url[len("sqlite:///") :])
+
+    hold = _hold_the_renewals(ctx)
+    try:
+        processes = [worker_process(ctx.settings, when) for _ in range(2)]
+        _wait_until_both_wait(ctx, processes, db_path)
+    finally:
+        hold.__exit__(None, None, None)  # both start claiming at once
+    outputs = [finish(p) for p in processes]
+
+    with ctx.db.read() as conn:
+        actors = (
+            conn.execute(
+                select(audit_events.c.actor).where(
+                    audit_events.c.entity == "subscription", audit_events.c.action == "renewed"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    by_process = Counter(actors)
+    assert set(by_process) <= {f"worker:renewals@{socket.gethostname()}:{p.pid}" for p in processes}
+    assert sum(by_process.values()) == subscribers, (by_process, outputs)  # each renewed once, by one of them
+    assert all(
+        periodic_count(o) >= by_process[f"worker:renewals@{socket.gethostname()}:{p.pid}"]
+        for o, p in zip(outputs, processes, strict=True)
+    )
+    if ctx.db.is_postgres:  # SKIP LOCKED: both worked side by side
+        assert len(by_process) == 2, by_process
+    with ctx.db.read() as conn:
+        generations = conn.execute(select(subscriptions.c.generation)).scalars().all()
+        renewal_orders = (
+            conn.execute(select(orders.c.partner_order_number).where(orders.c.parent_order_id.is_not(None)))
+            .scalars()
+            .all()
+        )
+        renewal_serials = conn.execute(
+            text(
+                "SELECT count(*) FROM serial_assignments sa JOIN line_items li ON li.id = sa.line_item_id "
+                "WHERE li.renews_subscription_id IS NOT NULL"
+            )
+        ).scalar_one()
+        total_orders = conn.execute(select(func.count()).select_from(orders)).scalar_one()
+    assert generations == [1] * subscribers
+    assert sorted(renewal_orders) == sorted(f"S{i}-1" for i in range(subscribers))
+    assert renewal_serials == subscribers and total_orders == 2 * subscribers
+
+
+def test_worker_once_now_reports_what_it_did(ctx: Context, world: World, clock: Clock) -> None:
+    who = caller_of(ctx, world.a)
+    buy(ctx, who, "PON", quantity=2)
+    early = finish(worker_process(ctx.settings, clock.now + dt.timedelta(days=364)))
+    assert periodic_count(early) == 0
+    late = finish(worker_process(ctx.settings, clock.now + dt.timedelta(days=366)))
+    assert periodic_count(late) == 2
+    with ctx.db.read() as conn:
+        assert conn.execute(select(orders.c.partner_order_number).where(orders.c.generation == 1)).scalars().all() == [
+            "PON-1"
+        ]
