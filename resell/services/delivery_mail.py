@@ -27,20 +27,17 @@ from sqlalchemy import Connection, select, update
 
 from resell.db.tables import (
     catalogs,
-    line_items,
     merchants,
     order_lines,
     orders,
-    product_files,
     products,
-    serial_assignments,
-    serials,
 )
 from resell.domain.html import as_text, safe_html
 from resell.domain.links import download_path
 from resell.services import downloads
 from resell.services.context import Context
 from resell.services.events import audit, enqueue
+from resell.services.order_contents import serials_and_files
 
 KIND = "mail.delivery"
 LANGUAGES = ("en", "fr", "de")
@@ -203,22 +200,7 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
             .where(order_lines.c.order_id == order_id, order_lines.c.id.in_(line_ids))
             .order_by(order_lines.c.position)
         ).all()
-        values = defaultdict(list)
-        for line_id, value in conn.execute(
-            select(line_items.c.order_line_id, serials.c.value)
-            .join(serial_assignments, serial_assignments.c.line_item_id == line_items.c.id)
-            .join(serials, serials.c.id == serial_assignments.c.serial_id)
-            .where(line_items.c.order_line_id.in_(line_ids), serial_assignments.c.revoked_at.is_(None))
-            .order_by(line_items.c.position, serials.c.id)
-        ):
-            values[line_id].append(value)
-        files = defaultdict(list)
-        for f in conn.execute(
-            select(product_files)
-            .where(product_files.c.product_id.in_({line.product_id for line in lines}))
-            .order_by(product_files.c.position, product_files.c.id)
-        ):
-            files[f.product_id].append(f)
+        values, files = serials_and_files(conn, lines)
     if not lines:
         return None
     language = language_of(order.customer_language)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from resell.db.tables import line_items, order_lines, orders, product_files, products, serial_assignments, serials
+from resell.db.tables import order_lines, orders, products
 from resell.domain.links import download_path, metalink_path
 from resell.services.context import Context
+from resell.services.order_contents import serials_and_files
 
 
 @dataclass(frozen=True)
@@ -79,24 +79,7 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
             .where(order_lines.c.order_id == order_id)
             .order_by(order_lines.c.position)
         ).all()
-        values = defaultdict(list)
-        for line_id, value in conn.execute(
-            select(line_items.c.order_line_id, serials.c.value)
-            .join(serial_assignments, serial_assignments.c.line_item_id == line_items.c.id)
-            .join(serials, serials.c.id == serial_assignments.c.serial_id)
-            .where(
-                line_items.c.order_line_id.in_([line.id for line in lines]), serial_assignments.c.revoked_at.is_(None)
-            )
-            .order_by(line_items.c.position, serials.c.id)
-        ):
-            values[line_id].append(value)
-        files = defaultdict(list)
-        for f in conn.execute(
-            select(product_files)
-            .where(product_files.c.product_id.in_({line.product_id for line in lines}))
-            .order_by(product_files.c.position, product_files.c.id)
-        ):
-            files[f.product_id].append(f)
+        values, files = serials_and_files(conn, lines)
     cancelled = order.status == "cancelled"
     open_ = not cancelled and today <= order.download_end_date
     every_product_has_files = all(files[line.product_id] for line in lines if line.product_type != "option")

@@ -1,0 +1,38 @@
+"""What an order line holds for the end user now: its live (not revoked) serials and its product files.
+
+Read the same way by the digital locker and the delivery email, so both show the same thing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Row, select
+
+from resell.db.tables import line_items, product_files, serial_assignments, serials
+
+
+def serials_and_files(
+    conn: Connection, lines: Sequence[Row]
+) -> tuple[dict[int, list[str]], dict[int, list[Row]]]:
+    """Serials by order line id and files by product id, for rows of order_lines (id, product_id)."""
+    values: dict[int, list[str]] = defaultdict(list)
+    files: dict[int, list[Row]] = defaultdict(list)
+    if not lines:
+        return values, files
+    for line_id, value in conn.execute(
+        select(line_items.c.order_line_id, serials.c.value)
+        .join(serial_assignments, serial_assignments.c.line_item_id == line_items.c.id)
+        .join(serials, serials.c.id == serial_assignments.c.serial_id)
+        .where(line_items.c.order_line_id.in_([line.id for line in lines]), serial_assignments.c.revoked_at.is_(None))
+        .order_by(line_items.c.position, serials.c.id)
+    ):
+        values[line_id].append(value)
+    for f in conn.execute(
+        select(product_files)
+        .where(product_files.c.product_id.in_({line.product_id for line in lines}))
+        .order_by(product_files.c.position, product_files.c.id)
+    ):
+        files[f.product_id].append(f)
+    return values, files
