@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from resell.cli_support import context, err, fail, out
 from resell.config import get_settings
-from resell.services.context import Context
 
 app = typer.Typer(help="resell: digital distribution through resellers.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -24,18 +23,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(stock_app, name="stock")
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _context() -> Context:
-    return Context.from_settings(get_settings())
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -73,14 +60,14 @@ def worker(
 
     settings = get_settings()
     configure(settings.log_level, settings.log_json)
-    ctx = _context()
+    ctx = context()
     if now is not None:
         if not once:
-            _fail("--now goes with --once")
+            fail("--now goes with --once")
         try:
             fixed = parse_timestamp(now)
         except ValueError:
-            _fail(f"--now {now!r} is not an ISO 8601 date-time")
+            fail(f"--now {now!r} is not an ISO 8601 date-time")
             return
         ctx.clock = lambda: fixed
     if once:
@@ -107,7 +94,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the latest version (SQLite by default, RESELL_DATABASE_URL)."""
     from resell.db.migrate import current_revision, upgrade
 
-    ctx = _context()
+    ctx = context()
     upgrade(ctx.db)
     out.print(f"database at revision [bold]{current_revision(ctx.db)}[/]")
 
@@ -148,7 +135,7 @@ def demo(
     """Seed the demo catalogue and two demo merchants into an empty database, and print the credentials."""
     from resell.services import demo as demo_service
 
-    ctx = _context()
+    ctx = context()
     if demo_service.is_seeded(ctx):
         document = demo_service.load_credentials(ctx)
         if document is None:
@@ -166,7 +153,7 @@ def _product_refs(products: str | None) -> list[int] | None:
     try:
         return [int(ref) for ref in products.split(",") if ref.strip()]
     except ValueError:
-        _fail(f"--products takes product refs separated by commas, not {products!r}")
+        fail(f"--products takes product refs separated by commas, not {products!r}")
         raise
 
 
@@ -184,9 +171,9 @@ def merchant_create(
     refs = _product_refs(products)
     specs = [merchants.CatalogSpec(f"{realm} {c.upper()}", c, refs, cancel_period_days) for c in currency]
     try:
-        created, cats = merchants.create_merchant(_context(), realm, name, catalogs_to_add=specs)
+        created, cats = merchants.create_merchant(context(), realm, name, catalogs_to_add=specs)
     except merchants.MerchantError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     out.print(f"merchant [bold]{created.realm}[/] created. Keep these secrets now; they are not shown again.")
     out.print(f"  realmName    {created.realm}\n  clientSecret {created.client_secret}")
@@ -209,9 +196,9 @@ def merchant_add_catalog(
         name or f"{realm} {currency.upper()}", currency, _product_refs(products), cancel_period_days
     )
     try:
-        cat = merchants.add_catalog(_context(), realm, spec)
+        cat = merchants.add_catalog(context(), realm, spec)
     except merchants.MerchantError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     out.print(f"catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
 
@@ -228,10 +215,10 @@ def merchant_products(
 
     try:
         added, removed = merchants.change_catalog_products(
-            _context(), realm, currency, _product_refs(add) or [], _product_refs(remove) or []
+            context(), realm, currency, _product_refs(add) or [], _product_refs(remove) or []
         )
     except merchants.MerchantError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     out.print(f"added {added or 'nothing'}, removed {removed or 'nothing'}")
 
@@ -243,9 +230,9 @@ def catalog_import(file: Path) -> None:
 
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-        counts = import_catalog(_context(), data)
+        counts = import_catalog(context(), data)
     except (OSError, json.JSONDecodeError, CatalogImportError) as exc:
-        _fail(f"{file}: {exc}")
+        fail(f"{file}: {exc}")
         return
     out.print("imported " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
 
@@ -256,7 +243,7 @@ def stock_import(ref: int, file: Path) -> None:
     from resell.services import stock
 
     if not file.exists():
-        _fail(f"{file}: no such file")
+        fail(f"{file}: no such file")
     size = file.stat().st_size
     with (
         file.open("rb") as handle,
@@ -279,10 +266,10 @@ def stock_import(ref: int, file: Path) -> None:
 
         try:
             result = stock.import_serials(
-                _context(), ref, lines(), on_progress=lambda _n: progress.update(task, completed=handle.tell())
+                context(), ref, lines(), on_progress=lambda _n: progress.update(task, completed=handle.tell())
             )
         except stock.StockError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         progress.update(task, completed=size)
     out.print(
@@ -296,7 +283,7 @@ def stock_report(as_json: Annotated[bool, typer.Option("--json", help="machine-r
     """Available / assigned / revoked serials per product."""
     from resell.services import stock
 
-    lines = stock.report(_context())
+    lines = stock.report(context())
     if as_json:
         json.dump([line.__dict__ for line in lines], sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from resell.config import get_settings
-from resell.services.context import Context
+from resell.cli_support import context, err, fail, out
 
 APPS: dict[str, typer.Typer] = {}
 
@@ -28,18 +26,6 @@ APPS["files"] = files_app
 APPS["shipments"] = shipments_app
 APPS["publishers"] = publishers_app
 APPS["mail"] = mail_app
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _context() -> Context:
-    return Context.from_settings(get_settings())
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- files
@@ -60,9 +46,9 @@ def files_add(
 
     try:
         with err.status(f"storing {path.name}..."):
-            attached = files.add_file(_context(), ref, path, label, group, file_type, content_type, name)
+            attached = files.add_file(context(), ref, path, label, group, file_type, content_type, name)
     except files.FileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     verb = "replaced" if attached.replaced else "attached"
     out.print(
@@ -78,7 +64,7 @@ def files_list(ref: Annotated[int | None, typer.Argument(help="only this product
     from resell.services import files
 
     table = Table("id", "ref", "file name", "label", "group", "size", "sha256", "stored")
-    for f in files.list_files(_context(), ref):
+    for f in files.list_files(context(), ref):
         table.add_row(
             str(f.file_id),
             str(f.product_ref),
@@ -103,7 +89,7 @@ def shipments_list(
     from resell.services import shipments
 
     table = Table("id", "order", "partner order", "status", "created", "ship to", "items", "tracking")
-    for s in shipments.list_shipments(_context(), status):
+    for s in shipments.list_shipments(context(), status):
         a = s.address
         ship_to = ", ".join(
             str(v)
@@ -135,7 +121,7 @@ def shipments_export(
     """Shipments as CSV (one row per shipment, address columns, items), for the warehouse."""
     from resell.services import shipments
 
-    found = shipments.list_shipments(_context(), None if status == "all" else status)
+    found = shipments.list_shipments(context(), None if status == "all" else status)
     if output is None:
         shipments.write_csv(found, sys.stdout)
         return
@@ -153,9 +139,9 @@ def shipments_mark_shipped(
     from resell.services import shipments
 
     try:
-        done = shipments.mark_shipped(_context(), shipment_id, tracking)
+        done = shipments.mark_shipped(context(), shipment_id, tracking)
     except shipments.ShipmentError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     out.print(f"shipment {done.id} (order {done.order_number}) marked shipped")
 
@@ -171,10 +157,10 @@ def publishers_signing_key(publisher: Annotated[str, typer.Argument(help="the pu
     from resell.db.tables import publishers
     from resell.domain.signing import publisher_secret
 
-    ctx = _context()
+    ctx = context()
     with ctx.db.read() as conn:
         if conn.execute(select(publishers.c.id).where(publishers.c.key == publisher)).first() is None:
-            _fail(f"no publisher {publisher!r}")
+            fail(f"no publisher {publisher!r}")
     out.print(publisher_secret(ctx.settings.effective_publisher_key, publisher), highlight=False)
 
 
@@ -191,9 +177,9 @@ def mail_every_order(
     from resell.services import delivery_mail
 
     try:
-        changed = delivery_mail.set_every_order(_context(), realm, currency, not off)
+        changed = delivery_mail.set_every_order(context(), realm, currency, not off)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     scope = "direct-delivery products only" if off else "every order"
     out.print(f"{changed} catalogue(s) of {realm}: delivery email for {scope}")

@@ -10,13 +10,12 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from resell.cli_support import context, fail, out
 
 APPS: dict[str, typer.Typer] = {}
 
-out = Console()
-err = Console(stderr=True)
 
 webhooks_app = typer.Typer(help="Webhook endpoints and their deliveries.", no_args_is_help=True)
 audit_app = typer.Typer(
@@ -25,18 +24,6 @@ audit_app = typer.Typer(
 )
 APPS["webhooks"] = webhooks_app
 APPS["audit"] = audit_app
-
-
-def _context():  # type: ignore[no-untyped-def]
-    from resell.config import get_settings
-    from resell.services.context import Context
-
-    return Context.from_settings(get_settings())
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(1)
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
@@ -68,9 +55,9 @@ def webhooks_add(
     from resell.services import webhooks
 
     try:
-        made = webhooks.add_endpoint(_context(), url, events.split(","), realm=merchant, publisher=publisher)
+        made = webhooks.add_endpoint(context(), url, events.split(","), realm=merchant, publisher=publisher)
     except webhooks.WebhookError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     e = made.endpoint
     out.print(f"endpoint {e.id} ({e.owner}) {e.url}\n  events         {', '.join(e.events)}", highlight=False)
@@ -85,7 +72,7 @@ def webhooks_list(
     """The registered endpoints (removed ones are not shown)."""
     from resell.services import webhooks
 
-    found = webhooks.list_endpoints(_context(), merchant)
+    found = webhooks.list_endpoints(context(), merchant)
     if as_json:
         rows = [
             e.__dict__ | {"created_at": _when(e.created_at), "disabled_at": _when(e.disabled_at) or None} for e in found
@@ -106,9 +93,9 @@ def webhooks_remove(endpoint_id: int) -> None:
     from resell.services import webhooks
 
     try:
-        webhooks.remove_endpoint(_context(), endpoint_id)
+        webhooks.remove_endpoint(context(), endpoint_id)
     except webhooks.WebhookError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     out.print(f"endpoint {endpoint_id} removed")
 
@@ -122,9 +109,9 @@ def webhooks_redeliver(
     from resell.services import webhooks
 
     try:
-        count = webhooks.redeliver(_context(), event_id, endpoint)
+        count = webhooks.redeliver(context(), event_id, endpoint)
     except webhooks.WebhookError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     out.print(f"{count} deliver{'y' if count == 1 else 'ies'} of {event_id} queued; `resell worker` sends them")
 
@@ -138,9 +125,9 @@ def webhooks_log(
     from resell.services import webhooks
 
     try:
-        attempts = webhooks.delivery_log(_context(), endpoint_id, limit)
+        attempts = webhooks.delivery_log(context(), endpoint_id, limit)
     except webhooks.WebhookError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     table = _table("at", "event id", "attempt", "status", "error", "ms")
     for a in attempts:
@@ -176,9 +163,9 @@ def audit(
     from resell.services.audit_trail import AuditError, order_trail
 
     try:
-        trail = order_trail(_context(), partner_order_number, merchant)
+        trail = order_trail(context(), partner_order_number, merchant)
     except AuditError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     if as_json:
         rows = [e.__dict__ | {"at": e.at.isoformat()} for e in trail.entries]
