@@ -8,23 +8,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from resell.cli_support import context, fail, out
 from resell.config import get_settings
-from resell.services.context import Context
 
 APPS: dict[str, typer.Typer] = {}
 
 feed_app = typer.Typer(help="Product feeds: each merchant catalogue as XML or CSV.", no_args_is_help=True)
 APPS["feed"] = feed_app
 
-out = Console()
-err = Console(stderr=True)
-
-
-def _context() -> Context:
-    return Context.from_settings(get_settings())
 
 
 def _url(provider: str, config: str) -> str:
@@ -48,10 +41,10 @@ def configure(
     from resell.services.merchants import MerchantError
 
     try:
-        made = feeds.configure(_context(), realm, currency, provider, config, format, language)
+        made = feeds.configure(context(), realm, currency, provider, config, format, language)
     except MerchantError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc))
+        return
     out.print(
         f"feed {made.provider}/{made.name} of {made.catalog_name} ({made.currency}): {made.format}, "
         f"labels in {made.language}"
@@ -65,7 +58,7 @@ def list_feeds(realm: str) -> None:
     from resell.services import feeds
 
     table = Table("catalogue", "currency", "provider", "config", "format", "language", "last fetch")
-    for f in feeds.list_configs(_context(), realm):
+    for f in feeds.list_configs(context(), realm):
         last = f.last_fetch_at.isoformat(timespec="seconds") if f.last_fetch_at else "never"
         table.add_row(f.catalog_name, f.currency, f.provider, f.name, f.format, f.language, last)
     out.print(table)

@@ -34,7 +34,9 @@ def _read_until(capsys: pytest.CaptureFixture, operation: str) -> str:
     return captured
 
 
-def test_each_request_logs_one_line_without_secrets(shop_a: Merchant, world: World, capsys: pytest.CaptureFixture) -> None:
+def test_each_request_logs_one_line_without_secrets(
+    shop_a: Merchant, world: World, capsys: pytest.CaptureFixture
+) -> None:
     created = shop_a.call("POST", "/order/new", order_body("LOG-1", (1001, 1)), headers={"X-Request-ID": "abc-123"})
     assert created.headers["x-request-id"] == "abc-123"
     shop_a.call("GET", "/order/LOG-1")
