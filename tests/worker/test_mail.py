@@ -53,7 +53,7 @@ def settings(tmp_path: Path, db_url: str, smtp_port: int) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
         mail_from="Resell Shop <orders@shop.test>",
-        smtp_timeout_seconds=5,
+        smtp_timeout_seconds=30,  # generous: a loaded CI machine can starve the sink thread
     )
 
 
