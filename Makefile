@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck clean
+.PHONY: run test bench lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The benchmark: BENCH_ARGS="--db postgres", "--seconds 4 --concurrency 32" ... (see bench/run.py)
+bench: $(STAMP)
+	scripts/system-deps --bench
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check resell tests
