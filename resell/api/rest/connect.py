@@ -61,19 +61,7 @@ def get_cross_up_sell(
         return replies.refusal("getCrossUpSell", refusal)
     return replies.body(
         "getCrossUpSell",
-        productsReturn=[
-            {
-                "ref": s.ref,
-                "type": s.type,
-                "name": s.name,
-                "amountDutyFree": s.amount_duty_free,
-                "currency": s.currency,
-                "shortDescription": s.short_description,
-                "language": s.language,
-                "imageSmall": s.image_small,
-            }
-            for s in found
-        ],
+        productsReturn=replies.suggestions(found),
     )
 
 

@@ -14,6 +14,7 @@ import orjson
 from starlette.responses import JSONResponse
 
 from resell.domain.codes import Refusal, message_for
+from resell.services.catalog import Suggestion
 from resell.services.orders import FileView, OrderLineView, OrderView
 from resell.services.subscriptions import SubscriptionView
 from resell.services.webhooks import Endpoint
@@ -177,3 +178,20 @@ def webhook_endpoint(e: Endpoint) -> dict[str, Any]:
         "disabledAt": _timestamp(e.disabled_at),
         "disabledReason": e.disabled_reason,
     }
+
+
+def suggestions(found: list[Suggestion]) -> list[dict[str, Any]]:
+    """getCrossUpSell's productsReturn items (REST and SOAP name them alike)."""
+    return [
+        {
+            "ref": s.ref,
+            "type": s.type,
+            "name": s.name,
+            "amountDutyFree": s.amount_duty_free,
+            "currency": s.currency,
+            "shortDescription": s.short_description,
+            "language": s.language,
+            "imageSmall": s.image_small,
+        }
+        for s in found
+    ]

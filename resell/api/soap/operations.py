@@ -94,21 +94,7 @@ def get_stock_status(ctx: Context, caller: Caller, request: Out) -> Out:
 
 def get_cross_up_sell(ctx: Context, caller: Caller, request: Out) -> Out:
     found = catalog.cross_up_sell(ctx, caller, request.get("language"), request.get("products"))
-    return {
-        "productsReturn": [
-            {
-                "ref": s.ref,
-                "type": s.type,
-                "name": s.name,
-                "amountDutyFree": s.amount_duty_free,
-                "currency": s.currency,
-                "shortDescription": s.short_description,
-                "language": s.language,
-                "imageSmall": s.image_small,
-            }
-            for s in found
-        ]
-    }
+    return {"productsReturn": replies.suggestions(found)}
 
 
 def create(ctx: Context, caller: Caller, request: Out) -> Out:
