@@ -330,3 +330,17 @@ def order_body(pon: str, *lines: tuple[int, int], **extra: Any) -> dict[str, Any
     }
     body.update(extra)
     return body
+
+
+def run_cli(env: dict[str, str | None], *args: str):  # type: ignore[no-untyped-def]
+    """Run `resell ARGS` in-process with `env`, on settings read afresh (get_settings is cached)."""
+    from typer.testing import CliRunner
+
+    from resell.cli import app
+    from resell.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, list(args), env=env)
+    finally:
+        get_settings.cache_clear()

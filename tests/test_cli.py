@@ -15,9 +15,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from click.testing import Result
 from sqlalchemy import func, inspect, select
-from typer.testing import CliRunner
 
-from resell.cli import app
 from resell.config import Settings, get_settings
 from resell.db.engine import Database
 from resell.db.migrate import alembic_config
@@ -38,18 +36,10 @@ from resell.services import iam
 from resell.services import orders as order_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Caller, Context
-from tests.conftest import TEST_CATALOG, World, order_body
+from tests.conftest import TEST_CATALOG, World, order_body, run_cli
 
 Run = Callable[..., Result]
 BASE_URL = "http://cli.test"
-
-
-def invoke(env: dict[str, str | None], *args: str) -> Result:
-    get_settings.cache_clear()
-    try:
-        return CliRunner().invoke(app, list(args), env=env)
-    finally:
-        get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def cli(settings: Settings, cli_var: Path) -> Iterator[Run]:
         "RESELL_JWT_SECRET": None,
     }
     get_settings.cache_clear()
-    yield lambda *args: invoke(env, *args)
+    yield lambda *args: run_cli(env, *args)
     get_settings.cache_clear()
 
 
@@ -123,13 +113,13 @@ def test_db_upgrade_is_idempotent(cli: Run, ctx: Context) -> None:
 def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_database(tmp_path: Path) -> None:
     path = tmp_path / "fresh" / "resell.db"
     env: dict[str, str | None] = {"RESELL_DATABASE_URL": f"sqlite:///{path}", "RESELL_VAR_DIR": str(tmp_path / "v")}
-    first = invoke(env, "db", "upgrade")
+    first = run_cli(env, "db", "upgrade")
     assert first.exit_code == 0, first.output
     db = Database(f"sqlite:///{path}")
     try:
         tables = set(inspect(db.engine).get_table_names())
         assert {t.name for t in metadata.sorted_tables} <= tables
-        second = invoke(env, "db", "upgrade")
+        second = run_cli(env, "db", "upgrade")
         assert second.exit_code == 0, second.output
         assert second.stdout == first.stdout
         assert set(inspect(db.engine).get_table_names()) == tables

@@ -6,12 +6,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import Result
-from typer.testing import CliRunner
 
-from resell.cli import app
-from resell.config import Settings, get_settings
+from resell.config import Settings
 from resell.services import feeds
-from tests.conftest import World
+from tests.conftest import World, run_cli
 
 Run = Callable[..., Result]
 
@@ -24,14 +22,7 @@ def cli(settings: Settings, tmp_path) -> Iterator[Run]:  # type: ignore[no-untyp
         "RESELL_PUBLIC_BASE_URL": "http://cli.test",
     }
 
-    def run(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-
-    yield run
+    yield lambda *args: run_cli(env, *args)
 
 
 def flat(result: Result) -> str:

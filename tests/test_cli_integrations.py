@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from resell.cli import app
-from resell.config import Settings, get_settings
+from resell.config import Settings
 from resell.db.tables import webhook_endpoints
 from resell.services import orders as order_service
 from resell.services import subscriptions as subs
 from resell.services.context import Context
 from resell.worker import dispatcher
-from tests.conftest import Clock, World, order_body
+from tests.conftest import Clock, World, order_body, run_cli
 from tests.renewal_support import buy, caller_of, outbox_events
 
 Run = Callable[..., Result]
@@ -33,14 +31,7 @@ def cli(settings: Settings, tmp_path: Path) -> Iterator[Run]:
         "COLUMNS": "300",  # a wide terminal: table cells on one line each
     }
 
-    def run(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-
-    yield run
+    yield lambda *args: run_cli(env, *args)
 
 
 def flat(text: str) -> str:

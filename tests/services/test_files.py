@@ -10,16 +10,14 @@ import httpx
 import pytest
 from click.testing import Result
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from resell.cli import app
-from resell.config import Settings, get_settings
+from resell.config import Settings
 from resell.db.tables import product_files, products
 from resell.services import files
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.storage import LocalStorage, StorageError
-from tests.conftest import TEST_CATALOG, Merchant, World, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body, run_cli
 from tests.fulfilment import payload
 
 Run = Callable[..., Result]
@@ -34,14 +32,7 @@ def cli(settings: Settings) -> Iterator[Run]:
         "COLUMNS": "200",
     }
 
-    def run(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-
-    yield run
+    yield lambda *args: run_cli(env, *args)
 
 
 def write(path: Path, size: int) -> bytes:

@@ -10,16 +10,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from click.testing import Result
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from resell.cli import app
-from resell.config import Settings, get_settings
+from resell.config import Settings
 from resell.db.tables import audit_events
 from resell.db.tables import shipments as shipments_table
 from resell.services import shipments
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import TEST_CATALOG, Merchant, World, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body, run_cli
 from tests.fulfilment import sell
 
 DELIVERY = {
@@ -77,14 +75,7 @@ def cli(settings: Settings) -> Iterator[Run]:
         "COLUMNS": "200",
     }
 
-    def run(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-
-    yield run
+    yield lambda *args: run_cli(env, *args)
 
 
 def test_a_backup_dvd_order_creates_a_pending_shipment_to_the_delivery_address(ctx: Context, shop_a: Merchant) -> None:
