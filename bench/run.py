@@ -269,6 +269,42 @@ print(json.dumps(dict(orders=n_orders, assignments=n_assign, distinct=n_distinct
     return {"facts": facts, "expected_orders": expected_orders, "checks": checks}
 
 
+# The targets at concurrency 32 (scenario, figure, bound): ratios to the floor at least, p99 at most.
+TARGETS = {
+    "sqlite": [
+        ("create", "ratio", 0.08),
+        ("create", "p99_ms", 30),
+        ("stock", "ratio", 0.30),
+        ("read", "ratio", 0.15),
+        ("mix", "ratio", 0.15),
+    ],
+    "postgres": [("create", "ratio", 0.06)],
+}
+
+
+def targets(results: dict) -> list[str]:
+    """Each target of the issue against what this run measured at concurrency 32: met or short."""
+    floor = results["floor"].get("32")
+    runs = {row["scenario"]: row for row in results["runs"] if row["concurrency"] == 32}
+    if floor is None:
+        return ["(targets are set at concurrency 32, which this run did not measure)"]
+    lines = ["| target (c=32) | wanted | measured | |", "|---|---:|---:|---|"]
+    for scenario, figure, bound in TARGETS[results["db"]]:
+        row = runs.get(scenario)
+        if row is None:
+            continue
+        if figure == "ratio":
+            value = row["throughput"] / floor["throughput"]
+            ok, wanted, shown = value >= bound, f">= {bound}", f"{value:.3f}"
+        else:
+            value = row["p99_us"] / 1000
+            ok, wanted, shown = value <= bound, f"<= {bound} ms", f"{value:.1f} ms"
+        lines.append(f"| {scenario} {figure.replace('_ms', '')} | {wanted} | {shown} | {'met' if ok else 'SHORT'} |")
+    errors = sum(row["errors"] for row in results["runs"])
+    lines.append(f"| errors, every run | 0 | {errors} | {'met' if errors == 0 else 'SHORT'} |")
+    return lines
+
+
 def table(results: dict) -> str:
     lines = ["| scenario | conc. | req/s | p50 ms | p99 ms | errors | / floor |", "|---|---:|---:|---:|---:|---:|---:|"]
     for row in results["runs"]:
@@ -283,6 +319,7 @@ def table(results: dict) -> str:
             f"| floor | {c} | {row['throughput']:,.0f} | {row['p50_us'] / 1000:.1f} | "
             f"{row['p99_us'] / 1000:.1f} | {row['errors']} | 1.000 |"
         )
+    lines += ["", *targets(results)]
     imp = results["import"]
     lines.append("")
     lines.append(

@@ -11,6 +11,7 @@ import secrets
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # concurrent createOrders of one process share one transaction and one durable commit (docs/architecture.md)
+    group_commit: bool = True
     public_base_url: str = ""  # default: http://{host}:{port}
 
     jwt_secret: str = ""  # default: generated once into var/jwt-secret
@@ -40,6 +43,10 @@ class Settings(BaseSettings):
     locker_rate_limit_ip: str = "20/minute"  # locker sign-in attempts per client IP (limits notation)
     locker_rate_limit_order: str = "10/hour"  # locker sign-in attempts per order number
     rate_limit_storage: str = "memory://"  # limits storage URI; redis://host:6379 when several nodes serve
+    # POST /iam/tokens (limits notation; "" turns a rule off): every attempt counts per client IP,
+    # only failed ones (401) per realm, so a merchant's own sign-ins and refreshes never use it up
+    iam_rate_limit_ip: str = "120/minute"
+    iam_rate_limit_account: str = "20/minute"
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_starttls: bool = False
@@ -55,6 +62,16 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("iam_rate_limit_ip", "iam_rate_limit_account")
+    @classmethod
+    def _limit_notation(cls, value: str) -> str:
+        """Refused at start-up rather than on the first token request."""
+        from limits import parse
+
+        if value.strip():
+            parse(value)  # ValueError on a notation limits cannot read
+        return value
 
     @property
     def effective_database_url(self) -> str:

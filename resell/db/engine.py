@@ -10,14 +10,21 @@ failing at commit. PostgreSQL keeps its defaults (synchronous_commit on, READ CO
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+if TYPE_CHECKING:
+    from resell.db.group_commit import GroupCommitter
+
 _BEGIN_MODE = "resell_begin"
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+T = TypeVar("T")
 
 
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
@@ -45,7 +52,8 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # on the driver connection directly: every unit of work begins here, and this is a constant
+        conn.connection.driver_connection.execute(_BEGIN[mode])  # type: ignore[union-attr]
 
     return engine
 
@@ -53,8 +61,11 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
 class Database:
     """The engine plus the two ways to open a unit of work."""
 
-    def __init__(self, url: str, pool_size: int = 20):
+    def __init__(self, url: str, pool_size: int = 20, group_commit: bool = True):
         self.url = url
+        self.group_commit = group_commit
+        self._committer: GroupCommitter | None = None
+        self._committer_lock = threading.Lock()
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.is_postgres = make_url(url).get_backend_name() == "postgresql"
         if self.is_sqlite:
@@ -78,7 +89,25 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def write_grouped(self, work: Callable[[Connection], T]) -> T:
+        """Run work(conn) in a write transaction it may share with concurrent callers (one commit, one
+        fsync for all of them, a savepoint each); return once that commit is durable. Without group
+        commit it is simply `with db.write() as conn: return work(conn)`."""
+        if not self.group_commit:
+            with self.write() as conn:
+                return work(conn)
+        if self._committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    from resell.db.group_commit import GroupCommitter
+
+                    self._committer = GroupCommitter(self)
+        return self._committer.run(work)
+
     def dispose(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+            self._committer = None
         self.engine.dispose()
 
 

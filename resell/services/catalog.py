@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from resell.db.prepared import Prepared
 from resell.db.tables import (
     categories,
     category_labels,
@@ -95,6 +96,18 @@ class StockItem:
     code: int
 
 
+_STOCK_PRODUCT = Prepared(
+    catalog_products_query(
+        None,
+        products.c.id,
+        products.c.ref,
+        products.c.serial_source,
+        products.c.status,
+        products.c.almost_out_threshold,
+    ).where(products.c.ref == bindparam("ref"))
+)
+
+
 def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[StockItem]:
     """One item per requested ref; an unknown or malformed ref is an item with its code, not a refusal."""
     if raw_refs is None:
@@ -112,27 +125,14 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
             parsed.append((None, 101))
             continue
         parsed.append((ref, 0) if ref > 0 else (None, 101))
-    refs = {ref for ref, code in parsed if code == 0}
+    refs = {ref for ref, code in parsed if code == 0 and ref is not None}
     today = ctx.now().date()
+    statuses: dict[int, int] = {}
     with ctx.db.read() as conn:
-        rows = (
-            {
-                r.ref: r
-                for r in conn.execute(
-                    catalog_products_query(
-                        caller,
-                        products.c.id,
-                        products.c.ref,
-                        products.c.serial_source,
-                        products.c.status,
-                        products.c.almost_out_threshold,
-                    ).where(products.c.ref.in_(refs))
-                )
-            }
-            if refs
-            else {}
-        )
-        statuses = {ref: stock.status_of(conn, row, today) for ref, row in rows.items()}
+        for ref in refs:
+            row = _STOCK_PRODUCT.first(conn, catalog_id=caller.catalog_id, ref=ref)
+            if row is not None:
+                statuses[ref] = stock.status_of(conn, row, today)
     items = []
     for item_ref, code in parsed:
         if code or item_ref is None:

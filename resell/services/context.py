@@ -25,7 +25,7 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
-        return cls(db=Database(settings.effective_database_url), settings=settings)
+        return cls(db=Database(settings.effective_database_url, group_commit=settings.group_commit), settings=settings)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from typing import Any
 import jinja2
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
+from resell.db.prepared import Prepared
 from resell.db.tables import (
     catalogs,
     merchants,
@@ -108,6 +109,9 @@ def language_of(customer_language: str | None) -> str:
 # ---------------------------------------------------------------- createOrder: who gets an email
 
 
+_EVERY_ORDER = Prepared(select(catalogs.c.delivery_email).where(catalogs.c.id == bindparam("catalog_id")))
+
+
 def enqueue_for_order(
     conn: Connection,
     now: dt.datetime,
@@ -118,7 +122,7 @@ def enqueue_for_order(
 ) -> list[str]:
     """Queue the delivery emails of a new order; `lines` are (line id, publisher delivers directly,
     line's endUserEmail). Returns the event ids (none when nobody is to be emailed)."""
-    every_line = bool(conn.execute(select(catalogs.c.delivery_email).where(catalogs.c.id == catalog_id)).scalar())
+    every_line = bool(_EVERY_ORDER.scalar(conn, catalog_id=catalog_id))
     by_recipient: dict[str, list[int]] = defaultdict(list)
     for line_id, direct, end_user_email in lines:
         if every_line or direct:

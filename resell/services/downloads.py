@@ -20,11 +20,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from resell import __version__
 from resell.config import Settings
+from resell.db.prepared import Prepared
 from resell.db.tables import download_stats, order_lines, orders, product_files, products
 from resell.domain import metalink
 from resell.domain.links import download_path, metalink_path, verify, verify_metalink
@@ -134,12 +135,16 @@ def record(ctx: Context, order_line_id: int, file_id: int, started: bool, comple
 # ---------------------------------------------------------------- what order replies show
 
 
-def stats_for_lines(conn: Connection, line_ids: list[int]) -> dict[tuple[int, int], Any]:
-    """download_stats rows by (order line id, file id)."""
-    if not line_ids:
-        return {}
-    rows = conn.execute(select(download_stats).where(download_stats.c.order_line_id.in_(line_ids)))
-    return {(r.order_line_id, r.file_id): r for r in rows}
+_ORDER_STATS = Prepared(
+    select(download_stats)
+    .join(order_lines, order_lines.c.id == download_stats.c.order_line_id)
+    .where(order_lines.c.order_id == bindparam("order_id"))
+)
+
+
+def stats_for_order(conn: Connection, order_id: int) -> dict[tuple[int, int], Any]:
+    """download_stats rows of an order's lines, by (order line id, file id)."""
+    return {(r.order_line_id, r.file_id): r for r in _ORDER_STATS.all(conn, order_id=order_id)}
 
 
 def locker_link(settings: Settings, order_id: int) -> str:

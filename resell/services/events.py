@@ -15,10 +15,25 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
+from resell.db import prepared
+from resell.db.prepared import Prepared
 from resell.db.tables import audit_events, outbox, webhook_endpoints
 from resell.domain.webhooks import DELIVERY_KIND, EVENT_TYPES, STOCK_EVENTS
+
+_INSERT_AUDIT = prepared.insert(audit_events)
+_INSERT_OUTBOX = prepared.insert(outbox)
+# the endpoints of a merchant event (every order event looks them up)
+_MERCHANT_ENDPOINTS = Prepared(
+    select(webhook_endpoints.c.id, webhook_endpoints.c.events)
+    .where(
+        webhook_endpoints.c.active.is_(True),
+        webhook_endpoints.c.removed_at.is_(None),
+        webhook_endpoints.c.merchant_id == bindparam("merchant_id"),
+    )
+    .order_by(webhook_endpoints.c.id)
+)
 
 
 def audit(
@@ -31,16 +46,17 @@ def audit(
     before: Any = None,
     after: Any = None,
 ) -> None:
-    conn.execute(
-        audit_events.insert().values(
-            at=at, actor=actor, entity=entity, entity_id=str(entity_id), action=action, before=before, after=after
-        )
+    _INSERT_AUDIT.execute(
+        conn, at=at, actor=actor, entity=entity, entity_id=str(entity_id), action=action, before=before, after=after
     )
 
 
 def audit_many(conn: Connection, at: dt.datetime, actor: str, entity: str, action: str, rows: list[Any]) -> None:
-    """One audit row per (entity_id, before, after) in `rows`, in a single round trip."""
-    if rows:
+    """One audit row per (entity_id, before, after) in `rows`, in a single round trip (a few: one each)."""
+    if len(rows) <= 4:
+        for entity_id, before, after in rows:
+            audit(conn, at, actor, entity, entity_id, action, before, after)
+    else:
         conn.execute(
             audit_events.insert(),
             [
@@ -61,7 +77,7 @@ def audit_many(conn: Connection, at: dt.datetime, actor: str, entity: str, actio
 def enqueue(conn: Connection, at: dt.datetime, kind: str, payload: dict[str, Any]) -> str:
     """Queue a side effect for the worker; returns its stable event id."""
     event_id = str(uuid.uuid4())
-    conn.execute(outbox.insert().values(event_id=event_id, kind=kind, payload=payload, created_at=at, available_at=at))
+    _INSERT_OUTBOX.execute(conn, event_id=event_id, kind=kind, payload=payload, created_at=at, available_at=at)
     deliveries = webhook_delivery_rows(conn, at, event_id, kind, payload, at)
     if deliveries:
         conn.execute(outbox.insert(), deliveries)
@@ -106,6 +122,8 @@ def webhook_delivery_rows(
     audience = ("stock", payload.get("publisherId")) if stock_event else ("merchant", payload.get("merchantId"))
     key = (*audience, endpoint_id)
     found: list[Any] | None = None if audiences is None else audiences.get(key)
+    if found is None and not stock_event and endpoint_id is None:
+        found = _MERCHANT_ENDPOINTS.all(conn, merchant_id=audience[1])
     if found is None:
         query = select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
             webhook_endpoints.c.active.is_(True), webhook_endpoints.c.removed_at.is_(None)

@@ -11,8 +11,9 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
+from resell.db.prepared import Prepared
 from resell.db.tables import catalogs, merchants, refresh_tokens
 from resell.domain import codes
 from resell.domain.codes import Refusal
@@ -59,7 +60,27 @@ def _encode(
     return jwt.encode(claims, ctx.settings.effective_jwt_secret, algorithm=ALGORITHM)
 
 
+# Tokens whose signature and type have been checked, by (key, type, token): a merchant sends the same token
+# for minutes, and HS256 verification is the largest fixed cost of a call. Expiry and the token
+# generation are still checked on every use. Cleared when full rather than evicted one by one.
+_VERIFIED: dict[tuple[str, str, str], dict] = {}
+_VERIFIED_MAX = 10_000
+
+
 def _decode(ctx: Context, token: str, kind: str) -> dict:
+    key = (ctx.settings.effective_jwt_secret, kind, token)
+    claims = _VERIFIED.get(key)
+    if claims is None:
+        claims = _verify_signature(ctx, token, kind)
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[key] = claims
+    if claims["exp"] <= ctx.now().timestamp():
+        raise Unauthorized("expired")
+    return claims
+
+
+def _verify_signature(ctx: Context, token: str, kind: str) -> dict:
     try:
         claims = jwt.decode(
             token,
@@ -72,8 +93,6 @@ def _decode(ctx: Context, token: str, kind: str) -> dict:
         raise Unauthorized(str(exc)) from exc
     if claims.get("typ") != kind:
         raise Unauthorized("wrong token type")
-    if claims["exp"] <= ctx.now().timestamp():
-        raise Unauthorized("expired")
     return claims
 
 
@@ -165,6 +184,7 @@ def reset_tokens(ctx: Context, token: str | None) -> None:
     claims = verify_access_token(ctx, token)
     now = ctx.now()
     with ctx.db.write() as conn:
+        _check_still_valid(claims, _MERCHANT_STATE.first(conn, merchant_id=claims.merchant_id))
         conn.execute(
             update(refresh_tokens)
             .where(refresh_tokens.c.merchant_id == claims.merchant_id, refresh_tokens.c.revoked_at.is_(None))
@@ -178,18 +198,23 @@ def reset_tokens(ctx: Context, token: str | None) -> None:
 
 
 def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller:
-    """Token first (401), then the catalogue secret (70 missing, 71 unknown or another merchant's)."""
+    """Token first (401), then the catalogue secret (70 missing, 71 unknown or another merchant's).
+
+    Every /connect call comes here, so the usual case (a valid token and its merchant's own secret)
+    is one prepared query that reads the catalogue and the merchant's token state together."""
     claims = verify_access_token(ctx, bearer)
+    key = _secret_key(secret)
     with ctx.db.read() as conn:
-        merchant = conn.execute(
-            select(merchants.c.active, merchants.c.token_generation).where(merchants.c.id == claims.merchant_id)
-        ).first()
-        if merchant is None or not merchant.active:
-            raise Unauthorized("unknown client")
-        if claims.generation != merchant.token_generation:
-            raise Unauthorized("revoked by a reset")
-        catalog = _catalog_for_secret(conn, secret)
-    if catalog is None or catalog.merchant_id != claims.merchant_id:
+        catalog = _CATALOG_BY_SECRET.first(conn, secret_hash=key) if key is not None else None
+        if catalog is None or catalog.merchant_id != claims.merchant_id:
+            catalog = None
+            merchant = _MERCHANT_STATE.first(conn, merchant_id=claims.merchant_id)
+        else:
+            merchant = catalog
+    _check_still_valid(claims, merchant)
+    if key is None:
+        raise Refusal(codes.SECRET_MISSING)
+    if catalog is None:
         raise Refusal(codes.SECRET_NOT_VALID)
     return _caller(catalog)
 
@@ -203,23 +228,50 @@ def caller_for_secret(ctx: Context, secret: str | None) -> Caller:
     return _caller(catalog)
 
 
+_CATALOG_BY_SECRET = Prepared(
+    select(
+        catalogs.c.id,
+        catalogs.c.merchant_id,
+        catalogs.c.currency,
+        catalogs.c.cancel_period_days,
+        catalogs.c.requires_amounts,
+        merchants.c.realm,
+        merchants.c.active,
+        merchants.c.token_generation,
+    )
+    .join(merchants, merchants.c.id == catalogs.c.merchant_id)
+    .where(catalogs.c.secret_hash == bindparam("secret_hash"))
+)
+_MERCHANT_STATE = Prepared(
+    select(merchants.c.realm, merchants.c.active, merchants.c.token_generation).where(
+        merchants.c.id == bindparam("merchant_id")
+    )
+)
+
+
+def _check_still_valid(claims: TokenClaims, merchant) -> None:  # type: ignore[no-untyped-def]
+    """A well-signed token still needs its merchant: existing, active, not reset since, same realm."""
+    if merchant is None or not merchant.active:
+        raise Unauthorized("unknown client")
+    if claims.generation != merchant.token_generation:
+        raise Unauthorized("revoked by a reset")
+    if claims.realm != merchant.realm:
+        raise Unauthorized("the token's realm is not its client's")
+
+
+def _secret_key(secret: str | None) -> str | None:
+    """What a catalogue secret is looked up by (its hash), or None when there is no secret."""
+    if secret is None or not secret.strip():
+        return None
+    return hash_secret(secret.strip())
+
+
 def _catalog_for_secret(conn, secret: str | None):  # type: ignore[no-untyped-def]
     """The catalogue (with its merchant's realm and state) a secret opens; 70 when there is no secret."""
-    if secret is None or not secret.strip():
+    key = _secret_key(secret)
+    if key is None:
         raise Refusal(codes.SECRET_MISSING)
-    return conn.execute(
-        select(
-            catalogs.c.id,
-            catalogs.c.merchant_id,
-            catalogs.c.currency,
-            catalogs.c.cancel_period_days,
-            catalogs.c.requires_amounts,
-            merchants.c.realm,
-            merchants.c.active,
-        )
-        .join(merchants, merchants.c.id == catalogs.c.merchant_id)
-        .where(catalogs.c.secret_hash == hash_secret(secret.strip()))
-    ).first()
+    return _CATALOG_BY_SECRET.first(conn, secret_hash=key)
 
 
 def _caller(catalog) -> Caller:  # type: ignore[no-untyped-def]

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, exc, select, update
+from sqlalchemy import Connection, bindparam, exc, select, update
 
-from resell.db.engine import inserted_id
+from resell.db import prepared
+from resell.db.prepared import Prepared
 from resell.db.tables import (
     line_items,
     option_eligibility,
@@ -111,33 +112,48 @@ class _Line:
     product: Any  # a Row of products
 
 
+# createOrder's statements, prepared (resell/db/prepared.py): this is the hottest write path.
+_ORDER_PRODUCT = Prepared(
+    catalog_products_query(
+        None,
+        products.c.id,
+        products.c.ref,
+        products.c.name,
+        products.c.type,
+        products.c.status,
+        products.c.release_date,
+        products.c.serial_source,
+        products.c.remark_template,
+        products.c.subscription_period,
+        products.c.option_kind,
+        products.c.option_period,
+        products.c.almost_out_threshold,
+        products.c.publisher_id,
+        publishers.c.key.label("publisher_key"),
+        publishers.c.delivers_directly,
+        publishers.c.keygen_url,
+    )
+    .join(publishers, publishers.c.id == products.c.publisher_id)
+    .where(products.c.ref == bindparam("ref"))
+)
+_PRICE = Prepared(
+    select(product_prices.c.amount_duty_free).where(
+        product_prices.c.product_id == bindparam("product_id"), product_prices.c.currency == bindparam("currency")
+    )
+)
+_INSERT_ORDER = prepared.insert(orders)
+_INSERT_LINE = prepared.insert(order_lines)
+_INSERT_ITEM = prepared.insert(line_items)
+_INSERT_ASSIGNMENT = prepared.insert(serial_assignments)
+
+
 def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today: dt.date) -> list[_Line]:
     """Catalogue rules, in the order a merchant can fix them: product, availability, options, amounts."""
-    refs = {line.product_ref for line in request.lines}
-    rows = conn.execute(
-        catalog_products_query(
-            caller,
-            products.c.id,
-            products.c.ref,
-            products.c.name,
-            products.c.type,
-            products.c.status,
-            products.c.release_date,
-            products.c.serial_source,
-            products.c.remark_template,
-            products.c.subscription_period,
-            products.c.option_kind,
-            products.c.option_period,
-            products.c.almost_out_threshold,
-            products.c.publisher_id,
-            publishers.c.key.label("publisher_key"),
-            publishers.c.delivers_directly,
-            publishers.c.keygen_url,
-        )
-        .join(publishers, publishers.c.id == products.c.publisher_id)
-        .where(products.c.ref.in_(refs))
-    ).all()
-    by_ref = {row.ref: row for row in rows}
+    by_ref = {}
+    for ref in {line.product_ref for line in request.lines}:
+        row = _ORDER_PRODUCT.first(conn, catalog_id=caller.catalog_id, ref=ref)
+        if row is not None:
+            by_ref[ref] = row
     lines = []
     for position, line in enumerate(request.lines):
         product = by_ref.get(line.product_ref)
@@ -227,178 +243,195 @@ def _create_order(
     if request.currency != caller.currency:
         raise Refusal(codes.CURRENCY_UNKNOWN)
     now = ctx.now()
-    with ctx.db.write() as conn:
-        if order_of(conn, ctx.db, caller, request.partner_order_number) is not None:
-            raise Refusal(codes.NOT_FOUND)  # 1010: "order already created"
-        lines = _check_lines(conn, caller, request, now.date())
-        if keys is None and (key_requests := keygen.requests_for(lines)):
-            raise _KeysNeeded(key_requests)  # nothing written yet: the transaction rolls back
-        customer = request.customer
-        order_id = inserted_id(
-            conn.execute(
-                orders.insert().values(
-                    merchant_id=caller.merchant_id,
-                    catalog_id=caller.catalog_id,
-                    partner_order_number=request.partner_order_number,
-                    status="active",
-                    order_date=request.order_date,
-                    currency=request.currency,
-                    customer_email=customer.email,
-                    customer_language=customer.language,
-                    customer_partner_id=customer.partner_id,
-                    customer=customer.as_json(),
-                    payment=request.payment.as_json() if request.payment else None,
-                    discounts=[d.as_json() for d in request.discounts] or None,
-                    metadata=[{"key": k, "value": v} for k, v in request.metadata] or None,
-                    marketing_program_id=request.marketing_program_id,
-                    affiliate_id=request.affiliate_id,
-                    download_end_date=_download_end(now, lines, ctx.settings.download_days),
-                    generation=0,
-                    created_at=now,
-                )
-            )
-        )
+    return ctx.db.write_grouped(lambda conn: _insert_order(conn, ctx, caller, request, keys, now))
 
-        # Serials: the whole order or nothing. Products in id order, so PostgreSQL never deadlocks.
-        wanted: dict[int, int] = defaultdict(int)
-        for entry in lines:
-            if entry.product.serial_source == "pool":
-                wanted[entry.product.id] += entry.request_line.quantity
-        pools = {pid: stock.allocate(conn, ctx.db, pid, n) for pid, n in sorted(wanted.items())}
-        if keys is not None:
-            pools.update(keygen.store(conn, now, lines, *keys))
 
-        prices = dict(
-            conn.execute(
-                select(product_prices.c.product_id, product_prices.c.amount_duty_free).where(
-                    product_prices.c.product_id.in_([e.product.id for e in lines]),
-                    product_prices.c.currency == request.currency,
-                )
-            ).all()
+def _insert_order(
+    conn: Connection,
+    ctx: Context,
+    caller: Caller,
+    request: OrderRequest,
+    keys: tuple[list[keygen.KeyRequest], dict[int, list[str]]] | None,
+    now: dt.datetime,
+) -> OrderView:
+    """Everything createOrder writes, in the caller's (possibly shared) transaction; a refusal undoes it all."""
+    if order_of(conn, ctx.db, caller, request.partner_order_number) is not None:
+        raise Refusal(codes.NOT_FOUND)  # 1010: "order already created"
+    lines = _check_lines(conn, caller, request, now.date())
+    if keys is None and (key_requests := keygen.requests_for(lines)):
+        raise _KeysNeeded(key_requests)  # nothing written yet: the transaction rolls back
+    customer = request.customer
+    order_id = _INSERT_ORDER.scalar(
+        conn,
+        merchant_id=caller.merchant_id,
+        catalog_id=caller.catalog_id,
+        partner_order_number=request.partner_order_number,
+        status="active",
+        order_date=request.order_date,
+        currency=request.currency,
+        customer_email=customer.email,
+        customer_language=customer.language,
+        customer_partner_id=customer.partner_id,
+        customer=customer.as_json(),
+        payment=request.payment.as_json() if request.payment else None,
+        discounts=[d.as_json() for d in request.discounts] or None,
+        metadata=[{"key": k, "value": v} for k, v in request.metadata] or None,
+        marketing_program_id=request.marketing_program_id,
+        affiliate_id=request.affiliate_id,
+        download_end_date=_download_end(now, lines, ctx.settings.download_days),
+        generation=0,
+        created_at=now,
+    )
+
+    # Serials: the whole order or nothing. Products in id order, so PostgreSQL never deadlocks.
+    wanted: dict[int, int] = defaultdict(int)
+    for entry in lines:
+        if entry.product.serial_source == "pool":
+            wanted[entry.product.id] += entry.request_line.quantity
+    pools = {pid: stock.allocate(conn, ctx.db, pid, n) for pid, n in sorted(wanted.items())}
+    if keys is not None:
+        pools.update(keygen.store(conn, now, lines, *keys))
+
+    prices = {
+        entry.product.id: _PRICE.scalar(conn, product_id=entry.product.id, currency=request.currency)
+        for entry in lines
+        if entry.product.subscription_period
+    }
+    invoice = customer.invoice
+    assignments, subs, placed = [], [], []
+    for entry in lines:
+        line, product = entry.request_line, entry.product
+        remark = fill_remark(
+            product.remark_template,
+            first_name=invoice.first_name,
+            last_name=invoice.last_name,
+            game_name=product.name,
+            order_number=order_id,
         )
-        invoice = customer.invoice
-        assignments, subs, placed = [], [], []
-        for entry in lines:
-            line, product = entry.request_line, entry.product
-            remark = fill_remark(
-                product.remark_template,
-                first_name=invoice.first_name,
-                last_name=invoice.last_name,
-                game_name=product.name,
-                order_number=order_id,
-            )
-            line_id = inserted_id(
-                conn.execute(
-                    order_lines.insert().values(
-                        order_id=order_id,
-                        position=entry.position,
-                        product_id=product.id,
-                        product_ref=product.ref,
-                        quantity=line.quantity,
-                        vat_rate=line.vat_rate,
-                        amount_duty_free=line.amount_duty_free,
-                        amount_total=line.amount_total,
-                        end_user_email=line.end_user_email,
-                        discounts=[d.as_json() for d in line.discounts] or None,
-                        remark=remark,
-                        download_token=new_line_token(),
-                    )
-                )
-            )
-            placed.append((entry, line_id))
-            for unit in range(line.quantity):
-                item_id = inserted_id(conn.execute(line_items.insert().values(order_line_id=line_id, position=unit)))
-                if product.serial_source in ("pool", "generator"):
-                    serial_id, _value = pools[product.id].pop(0)
-                    assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
-                if product.subscription_period:
-                    expires = now + parse_period(product.subscription_period)
-                    subs.append(
-                        {
-                            "order_id": order_id,
-                            "line_item_id": item_id,
-                            "product_id": product.id,
-                            "period": product.subscription_period,
-                            "generation": 0,
-                            "status": "ACTIVE",
-                            "currency": request.currency,
-                            "amount": _unit_amount(line, prices.get(product.id)),
-                            "created_at": now,
-                            "updated_at": now,
-                            "expires_at": expires,
-                            "next_change_at": expires,
-                        }
-                    )
-        if assignments:
-            conn.execute(serial_assignments.insert(), assignments)
-        if subs:
-            conn.execute(subscriptions.insert(), subs)
-        actor = f"merchant:{caller.realm}"
-        fulfilment.on_order_created(conn, now, actor, caller.catalog_id, order_id, request, placed)
-        audit(
+        line_id = _INSERT_LINE.scalar(
             conn,
-            now,
-            actor,
-            "order",
-            order_id,
-            "created",
-            after={
-                "partnerOrderNumber": request.partner_order_number,
-                "lines": len(lines),
-                "serials": len(assignments),
-            },
+            order_id=order_id,
+            position=entry.position,
+            product_id=product.id,
+            product_ref=product.ref,
+            quantity=line.quantity,
+            vat_rate=line.vat_rate,
+            amount_duty_free=line.amount_duty_free,
+            amount_total=line.amount_total,
+            end_user_email=line.end_user_email,
+            discounts=[d.as_json() for d in line.discounts] or None,
+            remark=remark,
+            download_token=new_line_token(),
         )
-        _audit_new_items(conn, now, actor, order_id, assignments, bool(subs))
-        enqueue(
-            conn,
-            now,
-            "order.created",
-            {
-                "merchantId": caller.merchant_id,
-                "orderNumber": order_id,
-                "partnerOrderNumber": request.partner_order_number,
-            },
-        )
-        return _order_view(conn, ctx, order_id)
+        placed.append((entry, line_id))
+        for unit in range(line.quantity):
+            item_id = _INSERT_ITEM.scalar(conn, order_line_id=line_id, position=unit)
+            if product.serial_source in ("pool", "generator"):
+                serial_id, _value = pools[product.id].pop(0)
+                assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
+            if product.subscription_period:
+                expires = now + parse_period(product.subscription_period)
+                subs.append(
+                    {
+                        "order_id": order_id,
+                        "line_item_id": item_id,
+                        "product_id": product.id,
+                        "period": product.subscription_period,
+                        "generation": 0,
+                        "status": "ACTIVE",
+                        "currency": request.currency,
+                        "amount": _unit_amount(line, prices.get(product.id)),
+                        "created_at": now,
+                        "updated_at": now,
+                        "expires_at": expires,
+                        "next_change_at": expires,
+                    }
+                )
+    for assignment in assignments:
+        _INSERT_ASSIGNMENT.execute(conn, **assignment)
+    if subs:
+        conn.execute(subscriptions.insert(), subs)
+    actor = f"merchant:{caller.realm}"
+    fulfilment.on_order_created(conn, now, actor, caller.catalog_id, order_id, request, placed)
+    audit(
+        conn,
+        now,
+        actor,
+        "order",
+        order_id,
+        "created",
+        after={
+            "partnerOrderNumber": request.partner_order_number,
+            "lines": len(lines),
+            "serials": len(assignments),
+        },
+    )
+    _audit_new_items(conn, now, actor, order_id, assignments, bool(subs))
+    enqueue(
+        conn,
+        now,
+        "order.created",
+        {
+            "merchantId": caller.merchant_id,
+            "orderNumber": order_id,
+            "partnerOrderNumber": request.partner_order_number,
+        },
+    )
+    return _order_view(conn, ctx, order_id)
 
 
 # ---------------------------------------------------------------- reading
 
 
-def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool = False) -> OrderView:
-    order = conn.execute(select(orders).where(orders.c.id == order_id)).one()
-    lines = conn.execute(
-        select(order_lines, products.c.delivery_mode, products.c.type.label("product_type"))
-        .join(products, products.c.id == order_lines.c.product_id)
-        .where(order_lines.c.order_id == order_id)
-        .order_by(order_lines.c.position)
-    ).all()
-    line_ids = [line.id for line in lines]
-    items = conn.execute(
-        select(
-            line_items.c.id,
-            line_items.c.order_line_id,
-            subscriptions.c.id.label("subscription_id"),
-            line_items.c.renews_subscription_id,
+# The order view is read on every createOrder, getOrderData and getDownloadInfo: prepared statements,
+# each selecting by the order's id (joins rather than IN lists, so that each compiles once).
+_ORDER = Prepared(select(orders).where(orders.c.id == bindparam("order_id")))
+_ORDER_LINES = Prepared(
+    select(order_lines, products.c.delivery_mode, products.c.type.label("product_type"))
+    .join(products, products.c.id == order_lines.c.product_id)
+    .where(order_lines.c.order_id == bindparam("order_id"))
+    .order_by(order_lines.c.position)
+)
+_ORDER_ITEMS = Prepared(
+    select(
+        line_items.c.id,
+        line_items.c.order_line_id,
+        subscriptions.c.id.label("subscription_id"),
+        line_items.c.renews_subscription_id,
+    )
+    .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+    .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
+    .where(order_lines.c.order_id == bindparam("order_id"))
+    .order_by(line_items.c.order_line_id, line_items.c.position)
+)
+_ORDER_SERIALS = Prepared(
+    select(serial_assignments.c.line_item_id, serials.c.value)
+    .join(serials, serials.c.id == serial_assignments.c.serial_id)
+    .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
+    .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+    .where(order_lines.c.order_id == bindparam("order_id"))
+    .order_by(serial_assignments.c.serial_id)
+)
+_ORDER_FILES = Prepared(
+    select(product_files)
+    .where(
+        product_files.c.product_id.in_(
+            select(order_lines.c.product_id).where(order_lines.c.order_id == bindparam("order_id"))
         )
-        .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
-        .where(line_items.c.order_line_id.in_(line_ids))
-        .order_by(line_items.c.order_line_id, line_items.c.position)
-    ).all()
+    )
+    .order_by(product_files.c.position)
+)
+
+
+def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool = False) -> OrderView:
+    order = _ORDER.first(conn, order_id=order_id)
+    lines = _ORDER_LINES.all(conn, order_id=order_id)
+    items = _ORDER_ITEMS.all(conn, order_id=order_id)
     serial_values = defaultdict(list)
-    for item_id, value in conn.execute(
-        select(serial_assignments.c.line_item_id, serials.c.value)
-        .join(serials, serials.c.id == serial_assignments.c.serial_id)
-        .where(serial_assignments.c.line_item_id.in_([i.id for i in items]))
-        .order_by(serial_assignments.c.serial_id)
-    ):
+    for item_id, value in _ORDER_SERIALS.all(conn, order_id=order_id):
         serial_values[item_id].append(value)
     files = defaultdict(list)
-    for f in conn.execute(
-        select(product_files)
-        .where(product_files.c.product_id.in_({line.product_id for line in lines}))
-        .order_by(product_files.c.position)
-    ):
+    for f in _ORDER_FILES.all(conn, order_id=order_id):
         files[f.product_id].append(f)
     items_by_line = defaultdict(list)
     for item in items:
@@ -413,7 +446,7 @@ def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool 
         )
     base = ctx.settings.base_url
     key = ctx.settings.effective_download_key
-    stats = downloads.stats_for_lines(conn, line_ids) if with_stats else {}
+    stats = downloads.stats_for_order(conn, order_id) if with_stats else {}
     no_stats = downloads.NO_STATS
     every_product_has_files = all(files[line.product_id] for line in lines if line.product_type != "option")
     return OrderView(

@@ -6,9 +6,10 @@ answer as for one that does not exist.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 
 from resell.db.engine import Database
+from resell.db.prepared import Prepared
 from resell.db.tables import (
     catalog_products,
     line_items,
@@ -25,23 +26,34 @@ def merchant_orders(caller: Caller) -> Select:
     return select(orders).where(orders.c.merchant_id == caller.merchant_id)
 
 
+_ORDER_OF = Prepared(
+    select(orders).where(
+        orders.c.merchant_id == bindparam("merchant_id"),
+        orders.c.partner_order_number == bindparam("partner_order_number"),
+    )
+)
+
+
 def order_of(
     conn: Connection, db: Database, caller: Caller, partner_order_number: str, lock: bool = False
 ) -> Row | None:
     """The caller's order with that partnerOrderNumber; `lock` holds it until the transaction ends."""
-    query = merchant_orders(caller).where(orders.c.partner_order_number == partner_order_number)
     if lock and db.is_postgres:
-        query = query.with_for_update()
-    return conn.execute(query).first()
+        query = merchant_orders(caller).where(orders.c.partner_order_number == partner_order_number)
+        return conn.execute(query.with_for_update()).first()
+    found: Row | None = _ORDER_OF.first(conn, merchant_id=caller.merchant_id, partner_order_number=partner_order_number)
+    return found
 
 
-def catalog_products_query(caller: Caller, *columns) -> Select:  # type: ignore[no-untyped-def]
-    """Products the caller's catalogue sells (pass columns to narrow the select)."""
+def catalog_products_query(caller: Caller | None, *columns) -> Select:  # type: ignore[no-untyped-def]
+    """Products the caller's catalogue sells (pass columns to narrow the select). With caller None the
+    catalogue is the `catalog_id` parameter, for a Prepared statement."""
     cols = columns or (products,)
+    catalog_id: object = bindparam("catalog_id") if caller is None else caller.catalog_id
     return (
         select(*cols)
         .select_from(products.join(catalog_products, catalog_products.c.product_id == products.c.id))
-        .where(catalog_products.c.catalog_id == caller.catalog_id)
+        .where(catalog_products.c.catalog_id == catalog_id)
     )
 
 

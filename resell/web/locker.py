@@ -10,17 +10,13 @@
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from limits import RateLimitItem, parse, storage, strategies
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from resell.config import Settings
+from resell.api import rate_limits
 from resell.domain.links import locker_session, read_locker_session
 from resell.services import locker
 from resell.services.context import Context
@@ -31,36 +27,16 @@ router = APIRouter(include_in_schema=False)
 COOKIE = "resell_locker"
 SESSION_SECONDS = 3600
 GENERIC_ERROR = "We could not find an order with this order number and email address. Please check both and try again."
-_lock = threading.Lock()
 
 
-class Limits:
-    """Sign-in attempts per client IP and per order number (moving windows)."""
-
-    def __init__(self, settings: Settings):
-        self.limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(settings.rate_limit_storage))
-        self.per_ip: RateLimitItem = parse(settings.locker_rate_limit_ip)
-        self.per_order: RateLimitItem = parse(settings.locker_rate_limit_order)
-
-    def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
-        reset = self.limiter.get_window_stats(item, *ids).reset_time
-        return max(1, math.ceil(reset - time.time()))
-
-    def hit(self, ip: str, order_number: str) -> int | None:
-        """None when the attempt may go ahead, else the seconds to wait."""
-        if not self.limiter.hit(self.per_ip, "locker-ip", ip):
-            return self._retry_after(self.per_ip, "locker-ip", ip)
-        if order_number and not self.limiter.hit(self.per_order, "locker-order", order_number):
-            return self._retry_after(self.per_order, "locker-order", order_number)
-        return None
-
-
-def _limits(request: Request) -> Limits:
-    state = request.app.state
-    with _lock:
-        if getattr(state, "locker_limits", None) is None:
-            state.locker_limits = Limits(request.app.state.ctx.settings)
-    return state.locker_limits  # type: ignore[no-any-return]
+def _limited(request: Request, ip: str, order_number: str) -> int | None:
+    """None when the attempt may go ahead, else the seconds to wait (every attempt counts)."""
+    settings = _ctx(request).settings
+    limiter = rate_limits.limiter(request)
+    wait = limiter.hit(rate_limits.rule("locker-ip", settings.locker_rate_limit_ip), ip)
+    if wait is None and order_number:
+        wait = limiter.hit(rate_limits.rule("locker-order", settings.locker_rate_limit_order), order_number)
+    return wait
 
 
 def _ctx(request: Request) -> Context:
@@ -84,10 +60,10 @@ async def sign_in(request: Request) -> Response:
     form = await request.form()
     order_number = str(form.get("orderNumber") or "").strip()[:40]
     email = str(form.get("email") or "").strip()[:320]
-    ip = request.client.host if request.client else "unknown"
+    ip = rate_limits.client_ip(request)
     # one counter per order, however it is spelt ("0042" is order 42)
     limit_key = str(int(order_number)) if order_number.isdigit() and len(order_number) <= 18 else order_number
-    wait = _limits(request).hit(ip, limit_key)
+    wait = _limited(request, ip, limit_key)
     if wait is not None:
         return _sign_in_page(
             order_number,

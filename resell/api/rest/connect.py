@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
 
 from resell import __version__
 from resell.api.rest import replies
@@ -20,16 +23,33 @@ router = APIRouter(prefix="/connect", default_response_class=JSONReply, tags=["c
 Body = dict[str, Any]
 
 
+def plain_reply(status_code: int = 200) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Send a handler's reply dict as a JSONReply: it is plain JSON data already, and FastAPI would
+    otherwise walk it through jsonable_encoder first (a large share of a read's cost)."""
+
+    def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        def send(*args: Any, **kwargs: Any) -> Any:
+            reply = handler(*args, **kwargs)
+            return reply if isinstance(reply, Response) else JSONReply(reply, status_code=status_code)
+
+        return send
+
+    return wrap
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value) if isinstance(value, int) else None
 
 
 @router.get("/status", name="status", response_model=None)
+@plain_reply()
 def status(ctx: Context = Depends(context), who: Caller = Depends(caller)) -> Body:
     return replies.body("status", status="UP", version=__version__, time=ctx.now().replace(microsecond=0).isoformat())
 
 
 @router.post("/stock", name="getStockStatus", response_model=None)
+@plain_reply()
 def get_stock_status(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -52,6 +72,7 @@ def get_stock_status(
 
 
 @router.post("/order/crossupsell", name="getCrossUpSell", response_model=None)
+@plain_reply()
 def get_cross_up_sell(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -66,6 +87,7 @@ def get_cross_up_sell(
 
 
 @router.post("/order/new", name="createOrder", status_code=201, response_model=None)
+@plain_reply(201)
 def create_order(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Any:
@@ -78,6 +100,7 @@ def create_order(
 
 
 @router.get("/order/{partnerOrderNumber}", name="getOrderData", response_model=None)
+@plain_reply()
 def get_order_data(
     partnerOrderNumber: str,
     who: Caller = Depends(caller),  # noqa: N803
@@ -90,6 +113,7 @@ def get_order_data(
 
 
 @router.put("/order/cancel", name="cancelOrder", response_model=None)
+@plain_reply()
 def cancel_order(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -109,6 +133,7 @@ def cancel_order(
 
 
 @router.get("/order/{partnerOrderNumber}/download", name="getDownloadInfo", response_model=None)
+@plain_reply()
 def get_download_info(
     partnerOrderNumber: str,
     who: Caller = Depends(caller),  # noqa: N803
@@ -121,6 +146,7 @@ def get_download_info(
 
 
 @router.put("/order/download", name="updateDownloadTime", response_model=None)
+@plain_reply()
 def update_download_time(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -137,6 +163,7 @@ def update_download_time(
 
 
 @router.post("/subscription", name="getSubscriptionStatus", response_model=None)
+@plain_reply()
 def get_subscription_status(
     request: Request, who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -156,6 +183,7 @@ def get_subscription_status(
 
 
 @router.put("/subscription", name="cancelSubscription", response_model=None)
+@plain_reply()
 def cancel_subscription(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -164,6 +192,7 @@ def cancel_subscription(
 
 @router.post("/subscription/renew", name="renewSubscription", response_model=None)
 @router.put("/subscription/renew", name="renewSubscription", response_model=None)
+@plain_reply()
 def renew_subscription(
     who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
 ) -> Body:
@@ -196,6 +225,7 @@ def _subscription_change(operation: str, change: Any, ctx: Context, who: Caller,
 
 
 @router.get("/catalog/categories/{language}", name="getCategories", response_model=None)
+@plain_reply()
 def get_categories(language: str, who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
     try:
         tree = catalog.list_categories(ctx, language)
@@ -213,6 +243,7 @@ def get_categories(language: str, who: Caller = Depends(caller), ctx: Context = 
 
 
 @router.get("/catalog/oslist", name="getOperatingSystems", response_model=None)
+@plain_reply()
 def get_operating_systems(who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
     return replies.body(
         "getOperatingSystems",

@@ -1,4 +1,12 @@
-"""POST /iam/tokens and DELETE /iam/tokens/reset: merchant credentials in, JWTs out."""
+"""POST /iam/tokens and DELETE /iam/tokens/reset: merchant credentials in, JWTs out.
+
+Token requests are throttled (resell.api.rate_limits; HTTP 429 with Retry-After, in the /iam
+error shape): every attempt counts against the client IP (RESELL_IAM_RATE_LIMIT_IP, generous),
+and failed attempts (401) count against the realm named (RESELL_IAM_RATE_LIMIT_ACCOUNT). Once a
+realm has too many failures in the window, every attempt on it waits, the right secret included
+(else guessing would go on unchecked); a merchant that signs in and refreshes correctly never
+adds to its realm's count, whatever its volume.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from resell.api import rate_limits
 from resell.api.rest.deps import bearer_token, context
 from resell.api.rest.replies import JSONReply
 from resell.services import iam
@@ -28,6 +38,14 @@ _ALIASES = {
 
 def unauthorized(message: str = "Authentication Failed: JWT token is not valid") -> JSONReply:
     return JSONReply({"status": 401, "error": "Unauthorized", "message": message}, status_code=401)
+
+
+def too_many_requests(wait: int) -> JSONReply:
+    return JSONReply(
+        {"status": 429, "error": "Too Many Requests", "message": f"Too many token requests: retry in {wait} seconds"},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def bad_request(message: str) -> JSONReply:
@@ -52,6 +70,12 @@ async def _credentials(request: Request) -> dict[str, Any] | None:
 
 @router.post("/tokens", name="createToken")
 async def create_token(request: Request, ctx: Context = Depends(context)) -> Any:
+    limiter = rate_limits.limiter(request)
+    per_ip = rate_limits.rule("iam-ip", ctx.settings.iam_rate_limit_ip)
+    per_account = rate_limits.rule("iam-account", ctx.settings.iam_rate_limit_account)
+    wait = limiter.hit(per_ip, rate_limits.client_ip(request))
+    if wait is not None:
+        return too_many_requests(wait)
     data = await _credentials(request)
     if data is None:
         return bad_request("the body must be a JSON object with clientSecret, realmName and grantType")
@@ -59,7 +83,9 @@ async def create_token(request: Request, ctx: Context = Depends(context)) -> Any
     grant = data.get("grantType") or "client_credentials"
     if not isinstance(realm, str) or not isinstance(client_secret, str) or not realm or not client_secret:
         return bad_request("realmName and clientSecret are required")
-    from starlette.concurrency import run_in_threadpool
+    wait = limiter.check(per_account, realm)
+    if wait is not None:
+        return too_many_requests(wait)
 
     try:
         if grant == "client_credentials":
@@ -72,6 +98,7 @@ async def create_token(request: Request, ctx: Context = Depends(context)) -> Any
         else:
             return bad_request("grantType must be client_credentials or refresh_token")
     except iam.Unauthorized:
+        limiter.hit(per_account, realm)
         return unauthorized("Authentication Failed: bad credentials")
     request.state.merchant = realm
     return {

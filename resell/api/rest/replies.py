@@ -55,8 +55,9 @@ STATUS_REPLIES = {"getSubscriptionStatus"}
 
 
 def _default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return float(value)
+    if isinstance(value, Decimal):  # as FastAPI's encoder renders them: Decimal("12") is 12, "12.00" is 12.0
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 

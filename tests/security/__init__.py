@@ -1,0 +1,1 @@
+"""The security suite: hostile input, tenant isolation, tokens, secrets at rest, links, throttling."""
