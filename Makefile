@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint typecheck clean
+.PHONY: run test bench chaos fuzz lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	scripts/system-deps --bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## Crash and race suite: SIGKILLs API and worker under load, then checks every invariant (chaos/run.py).
+chaos: $(STAMP)
+	$(BIN)/python chaos/run.py $(CHAOS_ARGS)
+
+## Fuzz suite: schemathesis against the served OpenAPI document, every /connect and /iam operation.
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py $(FUZZ_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check resell tests

@@ -13,9 +13,7 @@ from sqlalchemy import Connection, Row, select
 from resell.db.tables import line_items, product_files, serial_assignments, serials
 
 
-def serials_and_files(
-    conn: Connection, lines: Sequence[Row]
-) -> tuple[dict[int, list[str]], dict[int, list[Row]]]:
+def serials_and_files(conn: Connection, lines: Sequence[Row]) -> tuple[dict[int, list[str]], dict[int, list[Row]]]:
     """Serials by order line id and files by product id, for rows of order_lines (id, product_id)."""
     values: dict[int, list[str]] = defaultdict(list)
     files: dict[int, list[Row]] = defaultdict(list)

@@ -221,6 +221,10 @@ def renew_subscription(
     pon, subscription_id = _identify(raw_pon, raw_subscription_id)
     now = ctx.now()
     with ctx.db.write() as conn:
+        if ctx.db.is_postgres:  # the order that bought it first, then the subscription: see _hold_roots
+            _order, sub = _require(conn, ctx, caller, pon, subscription_id)
+            root_lock = select(orders.c.id).where(orders.c.id == sub.order_id)
+            conn.execute(root_lock.with_for_update(read=True, key_share=True))
         _order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
         if sub.status not in (ACTIVE, RENEWAL_PENDING):
             raise Refusal(codes.ALREADY_CANCELLED)
@@ -609,6 +613,30 @@ def _advance(conn: Connection, ctx: Context, work: _Work, group: list[Any], resu
         result.failed += 1
 
 
+def _hold_roots(conn: Connection, due: list[Any]) -> list[Any]:
+    """PostgreSQL: hold the orders that bought the subscriptions about to renew, FOR KEY SHARE, skipping
+    those that a cancelOrder holds; their subscriptions wait for the next pass (a cancelled order's are
+    TERMINATED by the cancel itself).
+
+    A renewal inserts an order whose parent_order_id points at the first order, and that foreign key
+    takes FOR KEY SHARE on it. cancelOrder locks the order FOR UPDATE and then updates its subscriptions;
+    a renewal that had claimed those subscriptions and then waited for the order deadlocked with it (one
+    of the two failed: the merchant's cancelOrder got a 500, or the worker's whole batch rolled back).
+    Taking the order without waiting removes the cycle: the renewal never waits for a cancel, and a
+    cancel that comes later waits for the renewal's commit."""
+    renewing = {sub.order_id for sub in due if sub.status != CANCELLED}
+    if not renewing:
+        return due
+    held = set(
+        conn.execute(
+            select(orders.c.id)
+            .where(orders.c.id.in_(renewing))
+            .with_for_update(read=True, key_share=True, skip_locked=True)
+        ).scalars()
+    )
+    return [sub for sub in due if sub.status == CANCELLED or sub.order_id in held]
+
+
 def renew_due(ctx: Context, limit: int = 10_000, batch: int = BATCH) -> RenewalPass:
     """Renew, expire or retry every subscription whose next change is due (the worker's periodic job).
 
@@ -648,6 +676,10 @@ def renew_due(ctx: Context, limit: int = 10_000, batch: int = BATCH) -> RenewalP
                 if ctx.db.is_postgres:
                     siblings = siblings.with_for_update(skip_locked=True)
                 due += conn.execute(siblings).all()
+            if ctx.db.is_postgres:
+                due = _hold_roots(conn, due)
+                if not due:  # all being cancelled right now: the next pass sees what became of them
+                    break
             groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
             for sub in due:
                 key = (sub.order_id, sub.id) if sub.status == CANCELLED else (sub.order_id, sub.generation)

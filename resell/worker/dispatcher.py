@@ -187,7 +187,12 @@ def run_pass(ctx: Context, limit: int = 10_000) -> PassStats:
 def run_forever(ctx: Context, idle_seconds: float = 1.0, should_stop: Callable[[], bool] = lambda: False) -> None:
     """Pass after pass until stopped; sleeps only when a pass found nothing to do."""
     while not should_stop():
-        stats = run_pass(ctx)
+        try:
+            stats = run_pass(ctx)
+        except Exception as exc:  # noqa: BLE001 - a lost connection, a deadlock victim: try again shortly
+            log.error("worker_pass_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
+            time.sleep(idle_seconds)
+            continue
         if stats.delivered or stats.retried or stats.failed or stats.periodic:
             log.info("worker_pass", periodic=stats.periodic, delivered=stats.delivered, retried=stats.retried,
                      failed=stats.failed)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import httpx
 import orjson
 from sqlalchemy import select
 
@@ -20,6 +19,7 @@ from resell.db.tables import publishers
 from resell.domain.signing import check_publisher_url, publisher_secret, signed_headers
 from resell.logs import get_logger
 from resell.services.context import Context, utc_now
+from resell.worker import http
 from resell.worker.dispatcher import Event, GiveUp, RetryPolicy, handler
 
 log = get_logger("resell.publishers")
@@ -54,7 +54,7 @@ def serials_revoked(ctx: Context, event: Event) -> None:
     ).decode()
     secret = publisher_secret(ctx.settings.effective_publisher_key, publisher.key)
     headers = {"Content-Type": "application/json", **signed_headers(secret, event.event_id, utc_now(), body)}
-    reply = httpx.post(url, content=body, headers=headers, timeout=ctx.settings.publisher_timeout_seconds)
+    reply = http.client().post(url, content=body, headers=headers, timeout=ctx.settings.publisher_timeout_seconds)
     if not 200 <= reply.status_code < 300:
         raise CallbackFailed(f"HTTP {reply.status_code}")
     log.info("publisher_notified", publisher=publisher.key, serials=len(payload["serials"]))

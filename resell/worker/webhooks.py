@@ -28,6 +28,7 @@ from resell.logs import get_logger
 from resell.services import stock
 from resell.services import webhooks as endpoints
 from resell.services.context import Context
+from resell.worker import http
 from resell.worker.dispatcher import Event, GiveUp, RetryPolicy, handler, periodic
 
 log = get_logger("resell.webhooks")
@@ -71,7 +72,7 @@ def deliver(ctx: Context, event: Event) -> None:
     headers = signed_headers(target.secret, webhook_id, body, wall_clock())
     started = time.perf_counter()
     try:
-        reply = httpx.post(
+        reply = http.client().post(
             target.url,
             content=body,
             headers=headers,

@@ -1,0 +1,602 @@
+"""The served OpenAPI document: FastAPI's paths, plus the request and reply schemas of /connect and /iam.
+
+The handlers read raw JSON (`Depends(json_object)`) so that lenient input and code 1030 work; FastAPI
+therefore knows nothing of their bodies. This module adds them, per operation (the route name), from
+the contract (docs and /work/shared/spec/connect-api.md): a `requestBody` for every operation that takes
+one, and for every status an operation answers with, the JSON schema of its reply.
+
+Reply schemas are strict (every key required, no other key, exact types) and honest about refusals:
+a 200 reply is either the operation's success (`responseCode` 0, every value filled) or one of its
+refusals (`responseCode` not 0, unknown values null, lists empty), as replies.BLANK shapes them.
+`make fuzz` (fuzz/run.py) holds the running server to this document with schemathesis.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from resell.domain.webhooks import MERCHANT_EVENTS
+
+Schema = dict[str, Any]
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _null(schema: Schema) -> Schema:
+    """The schema, or JSON null."""
+    if set(schema) == {"type"} and isinstance(schema["type"], str):
+        return {"type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _obj(properties: dict[str, Schema], required: list[str] | None = None, *, closed: bool = True) -> Schema:
+    """A reply object: every key required (unless told otherwise), no other key when `closed`."""
+    schema: Schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _request(properties: dict[str, Schema], required: list[str], description: str = "") -> Schema:
+    """A request object: unknown extra fields are ignored (contract 3), so it stays open."""
+    schema: Schema = {"type": "object", "properties": properties, "required": required}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUM: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+NULL: Schema = {"type": "null"}
+DATE: Schema = {"type": "string", "format": "date"}
+TIMESTAMP: Schema = {"type": "string", "format": "date-time"}
+EMPTY_LIST: Schema = {"type": "array", "maxItems": 0}
+# Contract 3: productRef, quantity, title, affiliateId may arrive as JSON strings of digits.
+LENIENT_INT: Schema = {
+    "anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}],
+    "description": "an integer, or a JSON string of digits",
+}
+PON: Schema = {"type": "string", "minLength": 1, "description": "the merchant's own order id"}
+
+
+def _codes(ok: bool, status_keys: bool = False) -> dict[str, Schema]:
+    """responseCode/responseMessage (code/message for subscription status): 0 and OK, or a refusal."""
+    code_key, message_key = ("code", "message") if status_keys else ("responseCode", "responseMessage")
+    if ok:
+        return {code_key: {"type": "integer", "const": 0}, message_key: {"type": "string", "const": "OK"}}
+    return {code_key: {"type": "integer", "not": {"const": 0}}, message_key: STR}
+
+
+def _reply(ok: dict[str, Schema], refused: dict[str, Schema], status_keys: bool = False) -> tuple[Schema, Schema]:
+    return _obj(ok | _codes(True, status_keys)), _obj(refused | _codes(False, status_keys))
+
+
+# ---------------------------------------------------------------- replies, per operation
+
+FILE: Schema = _obj({"label": STR, "type": STR, "url": STR, "size": INT, "group": STR})
+DOWNLOAD_FILE: Schema = _obj(
+    FILE["properties"]
+    | {
+        "dateFirstDownload": _null(TIMESTAMP),
+        "dateLastDownload": _null(TIMESTAMP),
+        "countStartDownload": INT,
+        "countCompleteDownload": INT,
+    }
+)
+SERIAL: Schema = _obj(
+    {
+        "data": STR,
+        "encoding": {"type": "string", "const": "text"},
+        "charset": {"type": "string", "const": "utf-8"},
+        "fileName": STR,
+    }
+)
+LINE_ITEM: Schema = _obj(
+    {
+        "serials": {"type": "array", "items": _ref("Serial")},
+        "subscriptionId": _null(INT),
+        "responseCode": INT,
+        "responseMessage": STR,
+    }
+)
+ORDER_LINE: Schema = _obj(
+    {
+        "productRef": INT,
+        "lineItems": {"type": "array", "items": _ref("LineItem")},
+        "files": {"type": "array", "items": _ref("File")},
+        "dateEndDownload": DATE,
+        "digitalLockerLink": _null(STR),
+        "remark": STR,
+        "responseCode": INT,
+        "responseMessage": STR,
+    }
+)
+DOWNLOAD_MANAGER: Schema = _obj({"pc": STR, "mac": STR})
+STOCK_ITEM: Schema = {
+    "oneOf": [
+        _obj(
+            {
+                "productRef": INT,
+                "status": {"type": "integer", "enum": [100, 200, 300]},
+                "responseCode": {"type": "integer", "const": 0},
+                "responseMessage": STR,
+            }
+        ),
+        _obj(
+            {
+                "productRef": _null(INT),
+                "status": NULL,
+                "responseCode": {"type": "integer", "not": {"const": 0}},
+                "responseMessage": STR,
+            }
+        ),
+    ]
+}
+SUGGESTION: Schema = _obj(
+    {
+        "ref": INT,
+        "type": {"type": "string", "enum": ["option", "up", "cross"]},
+        "name": STR,
+        "amountDutyFree": _null(NUM),
+        "currency": STR,
+        "shortDescription": STR,
+        "language": STR,
+        "imageSmall": _null(STR),
+    }
+)
+CATEGORY: Schema = _obj(
+    {
+        "id": INT,
+        "label": STR,
+        "subcategories": {"type": "array", "items": _obj({"id": INT, "label": STR})},
+    }
+)
+WEBHOOK: Schema = _obj(
+    {
+        "id": INT,
+        "url": STR,
+        "events": {"type": "array", "items": STR},
+        "active": BOOL,
+        "createdAt": TIMESTAMP,
+        "disabledAt": _null(TIMESTAMP),
+        "disabledReason": _null(STR),
+    }
+)
+ERROR: Schema = _obj({"status": INT, "error": STR, "message": STR})
+NOT_FOUND: Schema = _obj({"detail": STR})
+
+
+def _order_reply() -> tuple[Schema, Schema]:
+    return _reply(
+        {
+            "partnerOrderNumber": STR,
+            "orderNumber": INT,
+            "orderLines": {"type": "array", "items": _ref("OrderLine")},
+            "downloadManager": _null(_ref("DownloadManager")),
+        },
+        {"partnerOrderNumber": _null(STR), "orderNumber": NULL, "orderLines": EMPTY_LIST, "downloadManager": NULL},
+    )
+
+
+def _subscription_change_reply() -> tuple[Schema, Schema]:
+    return _reply(
+        {"partnerOrderNumber": STR, "subscriptionId": INT, "orderNumber": INT},
+        {"partnerOrderNumber": _null(STR), "subscriptionId": _null(INT), "orderNumber": NULL},
+    )
+
+
+_SUBSCRIPTION_STATUS_NULLS = [
+    "productRef",
+    "period",
+    "generation",
+    "technicalStatus",
+    "creation_datetime",
+    "update_datetime",
+    "expiration_datetime",
+    "next_status_change_datetime",
+    "currency",
+    "amount",
+]
+
+# operation -> (success reply, refusal reply), as resell/api/rest/replies.py renders them.
+REPLIES: dict[str, tuple[Schema, Schema]] = {
+    "status": _reply(
+        {"status": {"type": "string", "const": "UP"}, "version": STR, "time": TIMESTAMP},
+        {"status": NULL, "version": NULL, "time": NULL},
+    ),
+    "getStockStatus": _reply(
+        {"productStatus": {"type": "array", "items": _ref("StockItem")}}, {"productStatus": EMPTY_LIST}
+    ),
+    "getCrossUpSell": _reply(
+        {"productsReturn": {"type": "array", "items": _ref("Suggestion")}}, {"productsReturn": EMPTY_LIST}
+    ),
+    "createOrder": _order_reply(),
+    "getOrderData": _order_reply(),
+    "cancelOrder": _reply(
+        {"partnerOrderNumber": STR, "orderNumber": INT, "newDownloadEndDate": DATE},
+        {"partnerOrderNumber": _null(STR), "orderNumber": NULL, "newDownloadEndDate": NULL},
+    ),
+    "getDownloadInfo": _reply(
+        {
+            "partnerOrderNumber": STR,
+            "downloadEndDate": DATE,
+            "orderLines": {
+                "type": "array",
+                "items": _obj({"productRef": INT, "files": {"type": "array", "items": _ref("DownloadFile")}}),
+            },
+        },
+        {"partnerOrderNumber": _null(STR), "downloadEndDate": NULL, "orderLines": EMPTY_LIST},
+    ),
+    "updateDownloadTime": _reply(
+        {"partnerOrderNumber": STR, "newDownloadEndDate": DATE},
+        {"partnerOrderNumber": _null(STR), "newDownloadEndDate": NULL},
+    ),
+    "getSubscriptionStatus": _reply(
+        {
+            "partnerOrderNumber": STR,
+            "subscriptionId": INT,
+            "productRef": INT,
+            "period": {"type": "string", "description": "ISO 8601 period, e.g. P1Y"},
+            "generation": {"type": "integer", "minimum": 0},
+            "technicalStatus": {
+                "type": "string",
+                "enum": ["ACTIVE", "CANCELLED", "TERMINATED", "EXPIRED", "RENEWAL_PENDING"],
+            },
+            "creation_datetime": TIMESTAMP,
+            "update_datetime": TIMESTAMP,
+            "expiration_datetime": TIMESTAMP,
+            "next_status_change_datetime": _null(TIMESTAMP),
+            "currency": STR,
+            "amount": _null(NUM),
+        },
+        {"partnerOrderNumber": _null(STR), "subscriptionId": _null(INT)}
+        | {k: NULL for k in _SUBSCRIPTION_STATUS_NULLS},
+        status_keys=True,
+    ),
+    "cancelSubscription": _subscription_change_reply(),
+    "renewSubscription": _subscription_change_reply(),
+    "getCategories": _reply(
+        {"categoryList": {"type": "array", "items": _ref("Category")}}, {"categoryList": EMPTY_LIST}
+    ),
+    "getOperatingSystems": _reply(
+        {"osList": {"type": "array", "items": _obj({"id": INT, "label": STR})}}, {"osList": EMPTY_LIST}
+    ),
+    "addWebhook": _reply(
+        {
+            "id": INT,
+            "url": STR,
+            "events": {"type": "array", "items": {"type": "string", "enum": list(MERCHANT_EVENTS)}, "minItems": 1},
+            "signingSecret": {"type": "string", "pattern": "^whsec_"},
+        },
+        {"id": NULL, "url": NULL, "events": EMPTY_LIST, "signingSecret": NULL},
+    ),
+    "listWebhooks": _reply({"webhooks": {"type": "array", "items": _ref("Webhook")}}, {"webhooks": EMPTY_LIST}),
+    "removeWebhook": _reply({"id": INT}, {"id": _null(INT)}),
+}
+
+TOKEN_REPLY: Schema = _obj(
+    {
+        "access_token": STR,
+        "refresh_token": STR,
+        "expires_in": INT,
+        "refresh_expires_in": INT,
+        "token_type": {"type": "string", "const": "Bearer"},
+        "session_state": STR,
+    }
+)
+
+
+# ---------------------------------------------------------------- requests, per operation
+
+_LOCATION: Schema = _request(
+    {
+        "companyName": STR,
+        "title": LENIENT_INT,
+        "lastName": STR,
+        "firstName": STR,
+        "address1": STR,
+        "address2": STR,
+        "zipCode": STR,
+        "city": STR,
+        "province": {"type": "string", "description": "required when country is US, CA, BR or AU (1048)"},
+        "country": {"type": "string", "description": "ISO 3166-1 alpha-2"},
+        "phone": STR,
+        "fax": STR,
+    },
+    [],
+)
+_DISCOUNT: Schema = _request(
+    {
+        "foreignRef": STR,
+        "label": STR,
+        "priceDelta": NUM,
+        "operation": {"type": "string", "description": "PERCENT/Percents or AMOUNT/Amount, any case"},
+        "operationValue": NUM,
+    },
+    [],
+    "`[ {} ]` (a list holding an empty object) means no discount",
+)
+_DISCOUNTS: Schema = {"type": "array", "items": _ref("Discount")}
+
+REQUESTS: dict[str, Schema] = {
+    "getStockStatus": _request({"productRefs": {"type": "array", "items": LENIENT_INT}}, ["productRefs"]),
+    "getCrossUpSell": _request(
+        {
+            "language": {"type": "string", "description": 'one code or a comma-separated list ("FR,EN,ES")'},
+            "products": {
+                "type": "array",
+                "items": _request({"productRef": LENIENT_INT, "quantity": LENIENT_INT}, ["productRef", "quantity"]),
+            },
+        },
+        ["language", "products"],
+    ),
+    "createOrder": _ref("CreateOrderRequest"),
+    "cancelOrder": _request(
+        {
+            "partnerOrderNumber": PON,
+            "reasonCode": {
+                "type": "integer",
+                "enum": [2, 3, 4, 5, 6, 16],
+                "description": "2 order cancelled, 3 unsatisfied customer, 4 double order, 5 product order, "
+                "6 incompatible product, 16 fraud / chargeback",
+            },
+            "comment": STR,
+        },
+        ["partnerOrderNumber", "reasonCode"],
+    ),
+    "updateDownloadTime": _request(
+        {
+            "partnerOrderNumber": PON,
+            "value": {
+                "type": "string",
+                "description": "the new end date (YYYY-MM-DD) or an ISO 8601 period added to it (P7D, P1Y5M2D)",
+            },
+        },
+        ["partnerOrderNumber", "value"],
+    ),
+    "getSubscriptionStatus": _ref("SubscriptionRequest"),
+    "cancelSubscription": _ref("SubscriptionRequest"),
+    "renewSubscription": _ref("SubscriptionRequest"),
+    "addWebhook": _request(
+        {
+            "url": {"type": "string", "description": "an absolute http(s) URL"},
+            "events": {"type": "array", "items": {"type": "string", "enum": list(MERCHANT_EVENTS)}, "minItems": 1},
+        },
+        ["url", "events"],
+    ),
+}
+
+TOKEN_REQUEST: Schema = _request(
+    {
+        "clientSecret": STR,
+        "realmName": {"type": "string", "description": "the merchant"},
+        "grantType": {"type": "string", "enum": ["client_credentials", "refresh_token"]},
+        "refreshToken": {"type": "string", "description": "with grantType refresh_token"},
+    },
+    ["clientSecret", "realmName"],
+    "Form-encoded clients may spell the fields client_secret, realm_name, grant_type, refresh_token.",
+)
+
+CREATE_ORDER_REQUEST: Schema = _request(
+    {
+        "partnerOrderNumber": PON,
+        "orderDate": {"type": "string", "description": "ISO 8601 with offset, e.g. 2004-02-12T15:19:21+00:00"},
+        "currency": {"type": "string", "description": "ISO 4217; the catalogue's currency"},
+        "marketingProgramId": STR,
+        "affiliateId": LENIENT_INT,
+        "orderLines": {
+            "type": "array",
+            "minItems": 1,
+            "items": _request(
+                {
+                    "productRef": LENIENT_INT,
+                    "quantity": LENIENT_INT,
+                    "vatRate": NUM,
+                    "amountDutyFree": NUM,
+                    "amountTotal": NUM,
+                    "discounts": _DISCOUNTS,
+                    "endUserEmail": STR,
+                },
+                ["productRef", "quantity"],
+            ),
+        },
+        "customer": _request(
+            {
+                "partnerId": STR,
+                "email": STR,
+                "language": {"type": "string", "description": "ll_CC, e.g. fr_FR, en_US, en_XE"},
+                "locationInvoice": _ref("Location"),
+                "locationDelivery": _ref("Location"),
+                "ipV4": STR,
+                "ipV6": STR,
+            },
+            ["email", "locationInvoice"],
+        ),
+        "payment": _request({"paymentMethod": STR, "transactionId": STR}, []),
+        "discounts": _DISCOUNTS,
+        "metadata": {"type": "array", "items": _request({"key": STR, "value": STR}, ["key"])},
+    },
+    ["partnerOrderNumber", "orderDate", "currency", "orderLines", "customer"],
+)
+
+COMPONENTS: dict[str, Schema] = {
+    "Serial": SERIAL,
+    "File": FILE,
+    "DownloadFile": DOWNLOAD_FILE,
+    "LineItem": LINE_ITEM,
+    "OrderLine": ORDER_LINE,
+    "DownloadManager": DOWNLOAD_MANAGER,
+    "StockItem": STOCK_ITEM,
+    "Suggestion": SUGGESTION,
+    "Category": CATEGORY,
+    "Webhook": WEBHOOK,
+    "Error": ERROR,
+    "NotFound": NOT_FOUND,
+    "TokenReply": TOKEN_REPLY,
+    "TokenRequest": TOKEN_REQUEST,
+    "CreateOrderRequest": CREATE_ORDER_REQUEST,
+    "Location": _LOCATION,
+    "Discount": _DISCOUNT,
+    "SubscriptionRequest": _request(
+        {"partnerOrderNumber": PON, "subscriptionId": LENIENT_INT}, ["partnerOrderNumber", "subscriptionId"]
+    ),
+}
+for _name, (_ok, _refused) in REPLIES.items():
+    COMPONENTS[f"{_name[0].upper()}{_name[1:]}Reply"] = _ok
+    COMPONENTS[f"{_name[0].upper()}{_name[1:]}Refusal"] = _refused
+
+# Operations answered 201 on success, 200 on refusal.
+CREATED = {"createOrder", "addWebhook"}
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _json(description: str, schema: Schema) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _stem(operation: str) -> str:
+    return operation[0].upper() + operation[1:]
+
+
+def connect_responses(operation: str, has_body: bool, has_path_params: bool) -> dict[str, Any]:
+    """Every status a /connect operation answers with, and its reply schema."""
+    ok, refused = _ref(f"{_stem(operation)}Reply"), _ref(f"{_stem(operation)}Refusal")
+    responses: dict[str, Any] = {}
+    if operation in CREATED:
+        responses["201"] = _json("Created", ok)
+        responses["200"] = _json("Refused: responseCode says why, unknown values are null", refused)
+    else:
+        responses["200"] = _json(
+            "Done (code 0), or refused (the code says why; unknown values are null)", {"oneOf": [ok, refused]}
+        )
+    if has_body:
+        code_key = "code" if operation == "getSubscriptionStatus" else "responseCode"
+        responses["400"] = _json(
+            "Malformed body (not JSON, not an object, too large): code 1030",
+            {"allOf": [refused, {"properties": {code_key: {"const": 1030}}}]},
+        )
+    responses["401"] = _json("Bearer token missing, malformed, expired or revoked", _ref("Error"))
+    if has_path_params:
+        responses["404"] = _json("Unknown path (a path parameter holding a slash names another path)", _ref("NotFound"))
+    return responses
+
+
+IAM_RESPONSES: dict[str, dict[str, Any]] = {
+    "createToken": {
+        "200": _json("Tokens issued", _ref("TokenReply")),
+        "400": _json("Not a JSON (or form) object, or a field missing", _ref("Error")),
+        "401": _json("Bad credentials or refresh token", _ref("Error")),
+        "429": {
+            **_json("Too many attempts: wait Retry-After seconds", _ref("Error")),
+            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}},
+        },
+    },
+    "resetTokens": {
+        "204": {"description": "Every refresh token of the client, and every access token issued so far, revoked"},
+        "401": _json("Bearer token missing, malformed, expired or revoked", _ref("Error")),
+    },
+}
+
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def _operation_name(path: str, method: str, op: dict[str, Any]) -> str | None:
+    """The route name (the contract's operation name) of a documented operation.
+
+    FastAPI's default operationId (`fastapi.routing.generate_unique_id`) is the route name followed by
+    the path and the method, with every non-word character replaced by `_`.
+    """
+    tail = re.sub(r"\W", "_", path) + "_" + method
+    operation_id = op.get("operationId", "")
+    if not operation_id.endswith(tail):
+        return None
+    name = operation_id[: -len(tail)]
+    return name if name in REPLIES or name in IAM_RESPONSES else None
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document with the request and reply schemas of every /connect and /iam operation."""
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    components = doc.setdefault("components", {})
+    components.setdefault("schemas", {}).update(COMPONENTS)
+    components.setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "an access token from POST /iam/tokens",
+    }
+    for path, method, op in [(p, m, o) for p, ops in doc["paths"].items() for m, o in ops.items()]:
+        name = _operation_name(path, method, op) if path.startswith(("/connect/", "/iam/")) else None
+        if name is None:
+            continue
+        params = op.get("parameters", [])
+        if path.startswith("/connect"):
+            # the `caller` dependency reads this header itself (no per-call validation), so it is written here
+            params = op["parameters"] = [p for p in params if not (p["in"] == "header" and p["name"] == "secret")]
+            params.append(SECRET_HEADER)
+            has_body = name in REQUESTS
+            if has_body:
+                op["requestBody"] = {"required": True, "content": {JSON: {"schema": REQUESTS[name]}}}
+            op["responses"] = connect_responses(name, has_body, any(p["in"] == "path" for p in params))
+            op["security"] = BEARER
+        elif name in IAM_RESPONSES:
+            op["responses"] = IAM_RESPONSES[name]
+            if name == "createToken":
+                token = _ref("TokenRequest")
+                op["requestBody"] = {"required": True, "content": {JSON: {"schema": token}, FORM: {"schema": token}}}
+            else:
+                op["security"] = BEARER
+    _drop_unused(doc)
+    return doc
+
+
+SECRET_HEADER = {
+    "name": "secret",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The catalogue secret (missing: responseCode 70; not valid: 71)",
+}
+
+
+def _drop_unused(doc: dict[str, Any]) -> None:
+    """FastAPI's 422 schemas describe replies this app never sends (it answers 400 with code 1030)."""
+    schemas = doc["components"]["schemas"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        others = repr(doc["paths"]) + repr([s for k, s in schemas.items() if k != name])
+        if name in schemas and f"#/components/schemas/{name}'" not in others:
+            del schemas[name]
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """`app.openapi`: the document, built once per application."""
+    if app.openapi_schema is None:
+        app.openapi_schema = document(app)
+    return app.openapi_schema

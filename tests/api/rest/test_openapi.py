@@ -1,0 +1,239 @@
+"""The served OpenAPI document: a request schema for every /connect body, a reply schema for every
+documented status of every /connect and /iam operation, and real replies valid against them.
+
+`make fuzz` (fuzz/run.py) holds the server to the same document with thousands of generated cases;
+these tests keep the document and the replies in step on every `make test`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from schemathesis.core.failures import FailureGroup
+
+from tests.conftest import Merchant, World, order_body
+
+REST = ("/connect", "/iam")
+
+
+@pytest.fixture
+def document(server: str) -> dict[str, Any]:
+    reply = httpx.get(f"{server}/openapi.json")
+    assert reply.status_code == 200
+    return reply.json()
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, op)
+        for path, ops in document["paths"].items()
+        if path.startswith(REST)
+        for method, op in ops.items()
+    ]
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_every_connect_body_operation_documents_its_request(document: dict[str, Any]) -> None:
+    body_ops = [(p, m, op) for p, m, op in _operations(document) if p.startswith("/connect") and m in ("post", "put")]
+    assert len(body_ops) >= 10
+    for path, method, op in body_ops:
+        schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        assert schema, f"{method.upper()} {path} has no request schema"
+        resolved = _resolve(document, schema)
+        assert resolved["type"] == "object" and resolved["properties"], f"{method.upper()} {path}"
+
+
+def test_every_documented_status_has_a_reply_schema(document: dict[str, Any]) -> None:
+    operations = _operations(document)
+    assert len(operations) >= 19
+    for path, method, op in operations:
+        label = f"{method.upper()} {path}"
+        assert "422" not in op["responses"], label  # never sent: the app answers 400 with code 1030
+        assert "401" in op["responses"] or path == "/iam/tokens", label
+        for status, response in op["responses"].items():
+            if status == "204":
+                assert "content" not in response, label
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            assert schema, f"{label} {status}"
+        if path.startswith("/connect"):
+            assert op["security"] == [{"bearerAuth": []}], label
+            ok = "201" if method == "post" and path in ("/connect/order/new", "/connect/webhooks") else "200"
+            assert ok in op["responses"], label
+            secret = [p for p in op["parameters"] if p["in"] == "header" and p["name"] == "secret"]
+            assert secret and secret[0]["required"], label
+    assert set(document["paths"]["/iam/tokens/reset"]["delete"]["responses"]) == {"204", "401"}
+    assert document["paths"]["/iam/tokens"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+
+class Checker:
+    """Validates real replies against the served document, as schemathesis does under `make fuzz`."""
+
+    def __init__(self, document: dict[str, Any]):
+        self.schema = schemathesis.openapi.from_dict(document)
+        self.seen: set[tuple[str, str, int]] = set()
+
+    def check(self, reply: httpx.Response, path: str, method: str) -> httpx.Response:
+        operation = self.schema[path][method.upper()]
+        assert str(reply.status_code) in operation.responses.status_codes, (path, method, reply.status_code)
+        try:
+            operation.validate_response(reply)
+        except FailureGroup as failures:
+            pytest.fail(f"{method} {path} {reply.status_code}: {failures}\n{reply.text}")
+        self.seen.add((path, method.lower(), reply.status_code))
+        return reply
+
+
+def test_real_replies_match_the_document(
+    document: dict[str, Any], server: str, shop_a: Merchant, world: World, clock: Any
+) -> None:
+    c = Checker(document)
+
+    def call(method: str, route: str, path: str, body: Any = None, **kw: Any) -> dict[str, Any]:
+        reply = c.check(shop_a.call(method, path, body, **kw), "/connect" + route, method)
+        return reply.json()
+
+    # catalogue and stock
+    assert call("GET", "/status", "/status")["responseCode"] == 0
+    assert call("GET", "/status", "/status", secret="nope")["responseCode"] == 71
+    items = call("POST", "/stock", "/stock", {"productRefs": [1001, "1003", 999999, "x", None]})["productStatus"]
+    assert [i["responseCode"] for i in items] == [0, 0, 1010, 101, 100]
+    assert call("POST", "/stock", "/stock", {})["responseCode"] == 100
+    cross = call(
+        "POST",
+        "/order/crossupsell",
+        "/order/crossupsell",
+        {"language": "EN", "products": [{"productRef": 1001, "quantity": 1}]},
+    )
+    assert cross["responseCode"] == 0 and cross["productsReturn"]
+    assert call("POST", "/order/crossupsell", "/order/crossupsell", {"products": []})["responseCode"] != 0
+    assert call("GET", "/catalog/categories/{language}", "/catalog/categories/fr")["categoryList"]
+    assert call("GET", "/catalog/categories/{language}", "/catalog/categories/zz-9")["responseCode"] != 0
+    assert call("GET", "/catalog/oslist", "/catalog/oslist")["osList"]
+
+    # orders: created (201), refused (200), malformed (400)
+    created = call("POST", "/order/new", "/order/new", order_body("OA-1", (1001, 2), (1002, 1), (1005, 1)))
+    assert created["responseCode"] == 0 and len(created["orderLines"]) == 3
+    assert call("POST", "/order/new", "/order/new", order_body("OA-1", (1001, 1)))["responseCode"] == 1010
+    assert call("POST", "/order/new", "/order/new", order_body("OA-2", (424242, 1)))["responseCode"] == 1020
+    malformed = shop_a.call("POST", "/order/new", content=b"[1, 2", headers={"Content-Type": "application/json"})
+    assert c.check(malformed, "/connect/order/new", "POST").status_code == 400
+    assert call("GET", "/order/{partnerOrderNumber}", "/order/OA-1")["orderNumber"] == created["orderNumber"]
+    assert call("GET", "/order/{partnerOrderNumber}", "/order/NOPE")["responseCode"] == 1010
+    info = call("GET", "/order/{partnerOrderNumber}/download", "/order/OA-1/download")
+    assert info["responseCode"] == 0 and info["orderLines"][0]["files"]
+    assert call("GET", "/order/{partnerOrderNumber}/download", "/order/NOPE/download")["responseCode"] == 1010
+    later = (clock.now.date() + dt.timedelta(days=60)).isoformat()
+    assert (
+        call("PUT", "/order/download", "/order/download", {"partnerOrderNumber": "OA-1", "value": later})[
+            "responseCode"
+        ]
+        == 0
+    )
+    assert (
+        call("PUT", "/order/download", "/order/download", {"partnerOrderNumber": "OA-1", "value": "soon"})[
+            "responseCode"
+        ]
+        == 111
+    )
+
+    # subscriptions
+    sub_id = created["orderLines"][2]["lineItems"][0]["subscriptionId"]
+    sub = {"partnerOrderNumber": "OA-1", "subscriptionId": sub_id}
+    assert call("POST", "/subscription", "/subscription", sub)["code"] == 0
+    assert call("POST", "/subscription", "/subscription", {**sub, "subscriptionId": "x"})["code"] != 0
+    bad = shop_a.call("POST", "/subscription", content=b"nope", headers={"Content-Type": "application/json"})
+    assert c.check(bad, "/connect/subscription", "POST").json()["code"] == 1030
+    assert call("POST", "/subscription/renew", "/subscription/renew", sub)["responseCode"] == 0
+    assert call("PUT", "/subscription/renew", "/subscription/renew", {})["responseCode"] != 0
+    assert call("PUT", "/subscription", "/subscription", sub)["responseCode"] == 0
+    assert call("PUT", "/subscription", "/subscription", sub)["responseCode"] == 1011
+
+    # cancel
+    assert (
+        call("PUT", "/order/cancel", "/order/cancel", {"partnerOrderNumber": "OA-1", "reasonCode": 3})["responseCode"]
+        == 0
+    )
+    assert (
+        call("PUT", "/order/cancel", "/order/cancel", {"partnerOrderNumber": "OA-1", "reasonCode": 3})["responseCode"]
+        == 1011
+    )
+
+    # webhooks
+    hook = {"url": "https://shop.example/hooks", "events": ["order.created"]}
+    made = call("POST", "/webhooks", "/webhooks", hook)
+    assert made["responseCode"] == 0 and made["signingSecret"].startswith("whsec_")
+    assert call("POST", "/webhooks", "/webhooks", {"url": "ftp://x", "events": []})["responseCode"] != 0
+    assert call("GET", "/webhooks", "/webhooks")["webhooks"][0]["id"] == made["id"]
+    assert call("DELETE", "/webhooks/{endpoint_id}", f"/webhooks/{made['id']}")["id"] == made["id"]
+    assert call("DELETE", "/webhooks/{endpoint_id}", "/webhooks/abc")["responseCode"] != 0
+
+    # token problems and the IAM endpoints
+    anonymous = httpx.post(f"{server}/connect/stock", json={"productRefs": [1001]}, headers={"secret": "s"})
+    assert c.check(anonymous, "/connect/stock", "POST").status_code == 401
+    iam = "/iam/tokens"
+    creds = {"realmName": world.a.realm, "clientSecret": world.a.client_secret, "grantType": "client_credentials"}
+    token = c.check(httpx.post(server + iam, json=creds), iam, "POST").json()
+    c.check(httpx.post(server + iam, json={**creds, "clientSecret": "wrong"}), iam, "POST")
+    c.check(httpx.post(server + iam, content=b"[]"), iam, "POST")
+    form = c.check(
+        httpx.post(server + iam, data={"realm_name": world.a.realm, "client_secret": world.a.client_secret}),
+        iam,
+        "POST",
+    )
+    assert form.status_code == 200
+    reset = httpx.delete(f"{server}/iam/tokens/reset", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert c.check(reset, "/iam/tokens/reset", "DELETE").status_code == 204
+    forged = httpx.delete(f"{server}/iam/tokens/reset", headers={"Authorization": "Bearer not-a-jwt"})
+    assert c.check(forged, "/iam/tokens/reset", "DELETE").status_code == 401
+
+    statuses = {(path, status) for path, _, status in c.seen}
+    for expected in [
+        ("/connect/order/new", 201),
+        ("/connect/order/new", 200),
+        ("/connect/order/new", 400),
+        ("/connect/stock", 401),
+        ("/iam/tokens", 200),
+        ("/iam/tokens", 400),
+        ("/iam/tokens", 401),
+        ("/connect/webhooks", 201),
+        ("/iam/tokens/reset", 204),
+    ]:
+        assert expected in statuses
+
+
+def test_a_wrong_reply_fails_the_document(document: dict[str, Any]) -> None:
+    """The reply schemas are strict: a missing key, a wrong type, an extra key or a success with nulls fail."""
+    operation = schemathesis.openapi.from_dict(document)["/connect/order/{partnerOrderNumber}"]["GET"]
+
+    def valid(body: Any, status: int = 200) -> bool:
+        request = httpx.Request("GET", "http://resell.test/connect/order/X")
+        reply = httpx.Response(status, json=body, request=request)
+        reply.read()
+        reply.elapsed = dt.timedelta(0)  # schemathesis reads it; only a sent request sets it
+        return operation.is_valid_response(reply)
+
+    refused = {
+        "partnerOrderNumber": "X",
+        "orderNumber": None,
+        "orderLines": [],
+        "downloadManager": None,
+        "responseCode": 1010,
+        "responseMessage": "order not found",
+    }
+    assert valid(refused)
+    assert not valid({k: v for k, v in refused.items() if k != "downloadManager"})
+    assert not valid({**refused, "orderNumber": "12"})
+    assert not valid({**refused, "surprise": 1})
+    assert not valid({**refused, "responseCode": 0, "responseMessage": "OK"})  # a success must fill its values
+    assert valid({"status": 401, "error": "Unauthorized", "message": "Authentication Failed"}, 401)
+    assert not valid({"status": 401, "error": "Unauthorized"}, 401)
