@@ -10,9 +10,11 @@ failing at commit. PostgreSQL keeps its defaults (synchronous_commit on, READ CO
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 _BEGIN_MODE = "resell_begin"
 _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+# the read transaction open in this task or thread, with its database (Database.read)
+_OPEN_READ: ContextVar[tuple[Database, Connection] | None] = ContextVar("resell_open_read", default=None)
 T = TypeVar("T")
 
 
@@ -68,8 +72,12 @@ class Database:
         self._committer_lock = threading.Lock()
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.is_postgres = make_url(url).get_backend_name() == "postgresql"
+        self._writer_lock_path: str | None = None
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, pool_size)
+            database = make_url(url).database
+            if database and database != ":memory:":
+                self._writer_lock_path = database + "-writer.lock"
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -84,10 +92,35 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction: one consistent snapshot, nothing written."""
+        """A read-only transaction: one consistent snapshot, nothing written. Inside another read of
+        this database in the same task or thread, it is that read (one snapshot, one connection:
+        the hot path authenticates and answers a read in a single transaction)."""
+        current = _OPEN_READ.get()
+        if current is not None and current[0] is self:
+            yield current[1]
+            return
         with self.engine.connect() as conn:
             with conn.begin():
-                yield conn
+                token = _OPEN_READ.set((self, conn))
+                try:
+                    yield conn
+                finally:
+                    _OPEN_READ.reset(token)
+
+    @contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """SQLite: waits for the other processes' group commits to finish. A file lock wakes the next
+        writer the moment the last one commits; SQLite's own busy handler sleeps and polls, which
+        costs several milliseconds per turn when two API processes take turns. A no-op elsewhere."""
+        if self._writer_lock_path is None:
+            yield
+            return
+        with open(self._writer_lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def write_grouped(self, work: Callable[[Connection], T]) -> T:
         """Run work(conn) in a write transaction it may share with concurrent callers (one commit, one

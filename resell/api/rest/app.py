@@ -10,7 +10,9 @@ from resell import __version__, logs
 from resell.api.feed import router as feed_router
 from resell.api.rest import connect, downloads, iam, webhooks
 from resell.api.rest.deps import MalformedBody
+from resell.api.rest.hot_path import HotPath
 from resell.api.rest.observability import RequestLogMiddleware, metrics_response
+from resell.api.rest.openapi import build_openapi
 from resell.api.rest.replies import BLANK, JSONReply, body
 from resell.api.soap import router as soap_router
 from resell.config import Settings, get_settings
@@ -37,6 +39,19 @@ def _reply(request: Request, code: int, status: int, message: str | None = None)
     if operation is None:
         return JSONReply({"responseCode": code, "responseMessage": message}, status_code=status)
     return JSONReply(body(operation, code, message), status_code=status)
+
+
+async def error_reply(request: Request, exc: Exception) -> JSONReply:
+    """The reply to an exception that left a handler or its dependencies (FastAPI's exception
+    handlers and the hot path both answer with this)."""
+    if isinstance(exc, Unauthorized):
+        return iam.unauthorized()
+    if isinstance(exc, Refusal):
+        return _reply(request, exc.code, 200)
+    if isinstance(exc, MalformedBody | RequestValidationError):
+        return _reply(request, codes.MALFORMED, 400, codes.MESSAGES[codes.MALFORMED])
+    log.exception("internal_error", operation=_operation(request), error=type(exc).__name__)
+    return _reply(request, codes.INTERNAL_ERROR, 500)
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
@@ -66,26 +81,10 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.exception_handler(Unauthorized)
-    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONReply:
-        return iam.unauthorized()
+    for error in (Unauthorized, Refusal, MalformedBody, RequestValidationError, Exception):
+        app.add_exception_handler(error, error_reply)  # type: ignore[arg-type]
 
-    @app.exception_handler(Refusal)
-    async def _refusal(request: Request, exc: Refusal) -> JSONReply:
-        return _reply(request, exc.code, 200)
-
-    @app.exception_handler(MalformedBody)
-    async def _malformed(request: Request, exc: MalformedBody) -> JSONReply:
-        return _reply(request, codes.MALFORMED, 400, codes.MESSAGES[codes.MALFORMED])
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONReply:
-        return _reply(request, codes.MALFORMED, 400, codes.MESSAGES[codes.MALFORMED])
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONReply:
-        log.exception("internal_error", operation=_operation(request), error=type(exc).__name__)
-        return _reply(request, codes.INTERNAL_ERROR, 500)
-
+    app.add_middleware(HotPath, routes=connect.router.routes, error_reply=error_reply)
     app.add_middleware(RequestLogMiddleware)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

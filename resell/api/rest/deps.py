@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import Header, Request
+from fastapi import Request
 
 from resell.services import iam
 from resell.services.context import Caller, Context
@@ -19,10 +19,11 @@ class MalformedBody(Exception):
 
 async def context(request: Request) -> Context:
     """async, like every dependency that does no I/O: a sync one would cost a thread hop per call."""
-    return _context_of(request)
+    return context_of(request)
 
 
-def _context_of(request: Request) -> Context:
+def context_of(request: Request) -> Context:
+    """The application's Context (set by create_app)."""
     return request.app.state.ctx
 
 
@@ -33,16 +34,18 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def caller(
-    request: Request,
-    authorization: str | None = Header(None, include_in_schema=False),
-    secret: str | None = Header(None, description="The catalogue secret"),
-) -> Caller:
-    """Token first (401), then the catalogue secret (70, 71).
+async def caller(request: Request) -> Caller:
+    """The dependency: async, so it runs on the event loop without a thread hop. Authentication is
+    a cached signature check and one indexed query (services/iam.py), cheaper than that hop."""
+    return authenticated(request)
 
-    Runs on the event loop: authentication is a cached signature check and one indexed query
-    (services/iam.py), cheaper than the thread hop a sync dependency costs on every call."""
-    who = iam.authenticate(_context_of(request), bearer_token(authorization), secret)
+
+def authenticated(request: Request) -> Caller:
+    """Token first (401), then the catalogue secret (70, 71). The two headers are read directly
+    rather than declared as parameters, which FastAPI would validate on every call; the OpenAPI
+    document describes the `secret` header (api/rest/openapi.py)."""
+    headers = request.headers
+    who = iam.authenticate(context_of(request), bearer_token(headers.get("authorization")), headers.get("secret"))
     request.state.merchant = who.realm
     return who
 
