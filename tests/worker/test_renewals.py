@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,14 +18,18 @@ from sqlalchemy import func, select, text
 from resell.config import Settings
 from resell.db.tables import audit_events, orders, subscriptions
 from resell.services import stock
+from resell.services import subscriptions as subscription_service
+from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import Clock, Merchant, World, order_body
+from tests.conftest import TEST_CATALOG, Clock, Merchant, World, order_body
 from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check (autouse), receiver
+    SUBSCRIPTION_REF,
     Receiver,
     buy,
     caller_of,
     fresh_stock_check,
     receiver_fixture,
+    subscription,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -215,3 +220,55 @@ def test_worker_once_now_reports_what_it_did(ctx: Context, world: World, clock: 
         assert conn.execute(select(orders.c.partner_order_number).where(orders.c.generation == 1)).scalars().all() == [
             "PON-1"
         ]
+
+
+def test_a_renewal_never_deadlocks_with_a_cancel_order_of_the_same_order(
+    ctx: Context, world: World, clock: Clock
+) -> None:
+    """cancelOrder locks the order FOR UPDATE, then TERMINATEs its subscriptions. A renewal that had
+    claimed those subscriptions and then waited for the order (the renewal order's parent_order_id
+    takes FOR KEY SHARE on it) deadlocked with it on PostgreSQL: `_hold_roots` makes the renewal skip
+    an order being cancelled. On SQLite the renewal simply waits for the cancel's write lock."""
+    (yearly,) = [p for p in TEST_CATALOG["products"] if p["ref"] == SUBSCRIPTION_REF]
+    import_catalog(ctx, {"products": [{**yearly, "subscriptionPeriod": "P1D"}]})  # a daily subscription
+    (sub_id,) = buy(ctx, caller_of(ctx, world.a), "PON")
+    order_id = subscription(ctx, sub_id).order_id
+    clock.advance(days=1, seconds=1)  # due now
+
+    outcome: dict[str, object] = {}
+
+    def renewal() -> None:
+        try:
+            outcome["renewal"] = subscription_service.renew_due(ctx)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome["renewal"] = exc
+
+    thread = threading.Thread(target=renewal)
+    lock_order = "SELECT id FROM orders WHERE id = :id" + (" FOR UPDATE" if ctx.db.is_postgres else "")
+    try:
+        with ctx.db.write() as cancel:  # SQLite: BEGIN IMMEDIATE, the write lock
+            cancel.execute(text(lock_order), {"id": order_id})  # cancelOrder, step 1
+            thread.start()
+            thread.join(timeout=1.0)  # the renewal has claimed the subscription, or waits for the write lock
+            cancel.execute(  # cancelOrder, step 2: terminate the order's subscriptions
+                text("UPDATE subscriptions SET status = 'TERMINATED', next_change_at = NULL WHERE id = :id"),
+                {"id": sub_id},
+            )
+        outcome["cancel"] = "committed"
+    except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        outcome["cancel"] = exc
+    finally:
+        if thread.ident is not None:
+            thread.join(timeout=30)
+    assert not thread.is_alive(), "the renewal never finished"
+
+    assert outcome["cancel"] == "committed", outcome
+    result = outcome["renewal"]
+    assert isinstance(result, subscription_service.RenewalPass), outcome
+    assert (result.renewed, result.renewal_orders) == (0, [])
+    assert subscription(ctx, sub_id).status == "TERMINATED"
+    with ctx.db.read() as conn:
+        renewals = conn.execute(
+            select(func.count()).select_from(orders).where(orders.c.parent_order_id == order_id)
+        ).scalar_one()
+    assert renewals == 0
