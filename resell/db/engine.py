@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 _BEGIN_MODE = "resell_begin"
 _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
-# the read transaction open in this task or thread, with its database (Database.read)
-_OPEN_READ: ContextVar[tuple[Database, Connection] | None] = ContextVar("resell_open_read", default=None)
+# the shared read transaction open in this task or thread, with its database (Database.shared_read)
+_SHARED_READ: ContextVar[tuple[Database, Connection] | None] = ContextVar("resell_shared_read", default=None)
 T = TypeVar("T")
 
 
@@ -92,20 +92,26 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction: one consistent snapshot, nothing written. Inside another read of
-        this database in the same task or thread, it is that read (one snapshot, one connection:
-        the hot path authenticates and answers a read in a single transaction)."""
-        current = _OPEN_READ.get()
-        if current is not None and current[0] is self:
-            yield current[1]
+        """A read-only transaction: one consistent snapshot, nothing written. Inside `shared_read`
+        of this database (same task or thread), it is that shared transaction."""
+        shared = _SHARED_READ.get()
+        if shared is not None and shared[0] is self:
+            yield shared[1]
             return
         with self.engine.connect() as conn:
             with conn.begin():
-                token = _OPEN_READ.set((self, conn))
-                try:
-                    yield conn
-                finally:
-                    _OPEN_READ.reset(token)
+                yield conn
+
+    @contextmanager
+    def shared_read(self) -> Iterator[Connection]:
+        """A read transaction that every `read()` inside the block joins: the hot path authenticates
+        and answers a read in one transaction. Not for generators, which may resume elsewhere."""
+        with self.read() as conn:
+            token = _SHARED_READ.set((self, conn))
+            try:
+                yield conn
+            finally:
+                _SHARED_READ.reset(token)
 
     @contextmanager
     def writer_turn(self) -> Iterator[None]:

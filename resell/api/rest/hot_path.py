@@ -91,7 +91,7 @@ class HotPath:
                 kwargs["who"] = authenticated(request)
                 response: Response = await run_in_threadpool(hot.handler, **kwargs)
             else:
-                with ctx.db.read():  # authentication and the answer share one read transaction
+                with ctx.db.shared_read():  # authentication and the answer: one read transaction
                     kwargs["who"] = authenticated(request)
                     response = hot.handler(**kwargs)
             return response

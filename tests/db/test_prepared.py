@@ -1,0 +1,75 @@
+"""Prepared statements read and write exactly what Core's conn.execute would, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import bindparam, exc, select
+
+from resell.db import prepared
+from resell.db.prepared import Prepared
+from resell.db.tables import audit_events, outbox, product_prices
+from resell.services.context import Context
+from tests.conftest import World
+
+_OUTBOX_BY_EVENT = Prepared(select(outbox).where(outbox.c.event_id == bindparam("event_id")))
+_INSERT_OUTBOX = prepared.insert(outbox)
+
+
+def test_a_row_reads_back_as_core_reads_it(ctx: Context, world: World) -> None:
+    """Timestamps tz-aware, JSON decoded, Decimals exact, Python-side defaults applied on insert."""
+    at = dt.datetime(2026, 11, 28, 10, 30, 15, 123456, tzinfo=dt.UTC)
+    with ctx.db.write() as conn:
+        key = _INSERT_OUTBOX.scalar(
+            conn, event_id="e-1", kind="k", payload={"a": [1, "é"]}, created_at=at, available_at=at
+        )
+    with ctx.db.read() as conn:
+        fast = _OUTBOX_BY_EVENT.first(conn, event_id="e-1")
+        core = conn.execute(select(outbox).where(outbox.c.event_id == "e-1")).one()
+        price = Prepared(select(product_prices.c.amount_duty_free).limit(1)).scalar(conn)
+        core_price = conn.execute(select(product_prices.c.amount_duty_free).limit(1)).scalar()
+    assert tuple(fast) == tuple(core)
+    assert fast.id == key and fast.payload == {"a": [1, "é"]} and fast.attempts == 0
+    assert fast.created_at == at and fast.created_at.tzinfo is not None
+    assert fast._asdict()["kind"] == "k"
+    assert isinstance(price, Decimal) and price == core_price
+
+
+def test_no_row_is_none_and_an_empty_list(ctx: Context) -> None:
+    with ctx.db.read() as conn:
+        assert _OUTBOX_BY_EVENT.first(conn, event_id="none") is None
+        assert _OUTBOX_BY_EVENT.all(conn, event_id="none") == []
+
+
+def test_a_constraint_violation_is_sqlalchemys_integrity_error(ctx: Context) -> None:
+    """createOrder tells a racing duplicate by IntegrityError, whichever way the INSERT was run."""
+    at = dt.datetime.now(dt.UTC)
+    with ctx.db.write() as conn:
+        _INSERT_OUTBOX.execute(conn, event_id="dup", kind="k", payload={}, created_at=at, available_at=at)
+    with pytest.raises(exc.IntegrityError), ctx.db.write() as conn:
+        _INSERT_OUTBOX.execute(conn, event_id="dup", kind="k", payload={}, created_at=at, available_at=at)
+
+
+def test_a_missing_or_unknown_parameter_is_refused_before_the_database(ctx: Context) -> None:
+    with ctx.db.read() as conn:
+        with pytest.raises(KeyError, match="missing"):
+            _OUTBOX_BY_EVENT.first(conn)
+        with pytest.raises(KeyError, match="unknown"):
+            _OUTBOX_BY_EVENT.first(conn, event_id="x", evnt_id="typo")
+
+
+def test_a_naive_timestamp_is_refused_as_in_core(ctx: Context) -> None:
+    with pytest.raises(ValueError, match="naive"), ctx.db.write() as conn:
+        prepared.insert(audit_events).execute(
+            conn, at=dt.datetime(2026, 1, 1), actor="a", entity="e", entity_id="1", action="x"
+        )
+
+
+def test_reads_inside_a_shared_read_join_it_and_others_do_not(ctx: Context) -> None:
+    with ctx.db.shared_read() as shared:
+        with ctx.db.read() as inner:
+            assert inner is shared
+    with ctx.db.read() as first, ctx.db.read() as second:
+        assert first is not second
