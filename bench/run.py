@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from scale import bare_executemany  # bench/ is the script's directory
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -116,28 +116,6 @@ def setup_database(args: argparse.Namespace, workdir: Path) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-
-
-def bare_executemany_seconds(rows: int) -> float:
-    """The yardstick of the import: a bare sqlite3 executemany of the same number of rows, same durability."""
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = sqlite3.connect(Path(tmp) / "bare.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(
-            "CREATE TABLE s (id INTEGER PRIMARY KEY, product_id INT, value TEXT, status TEXT, "
-            "imported_at TEXT, UNIQUE (product_id, value))"
-        )
-        started = time.perf_counter()
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO s (product_id, value, status, imported_at) VALUES (1, ?, 'available', '2026-01-01')",
-            ((f"BENCH-{i:012d}",) for i in range(rows)),
-        )
-        conn.execute("COMMIT")
-        elapsed = time.perf_counter() - started
-        conn.close()
-    return elapsed
 
 
 def seed(env: dict[str, str], workdir: Path, serials: int) -> dict:
@@ -356,7 +334,7 @@ def main() -> None:
     env["RESELL_DATABASE_URL"] = setup_database(args, workdir)
     log(f"seeding {args.db} in {workdir} ({args.serials:,} serials)")
     creds = seed(env, workdir, args.serials)
-    bare = bare_executemany_seconds(args.serials)
+    bare = bare_executemany(workdir, env, args.serials)  # resell's own table and indexes, bare sqlite3
     log(f"import {creds['import_seconds']:.1f} s (bare executemany {bare:.1f} s)")
 
     port, floor_port = free_port(), free_port()

@@ -240,6 +240,8 @@ def catalog_import(file: Path) -> None:
 @stock_app.command("import")
 def stock_import(ref: int, file: Path) -> None:
     """Add serials to a product's pool from FILE, one per line (duplicates are skipped and counted)."""
+    import io
+
     from resell.services import stock
 
     if not file.exists():
@@ -259,14 +261,11 @@ def stock_import(ref: int, file: Path) -> None:
         ) as progress,
     ):
         task = progress.add_task("serials", total=size)
-
-        def lines():  # type: ignore[no-untyped-def]
-            for raw in handle:
-                yield raw.decode("utf-8", errors="replace")
-
+        # streamed and decoded in C; lines end at "\n" only (the "\r" of a "\r\n" goes with strip())
+        lines = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="\n")
         try:
             result = stock.import_serials(
-                context(), ref, lines(), on_progress=lambda _n: progress.update(task, completed=handle.tell())
+                context(), ref, lines, on_progress=lambda _n: progress.update(task, completed=handle.tell())
             )
         except stock.StockError as exc:
             fail(str(exc))

@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from resell.db.tables import line_items, order_lines, orders, products, serial_assignments, serials
+from resell.db.tables import (
+    audit_events,
+    line_items,
+    order_lines,
+    orders,
+    products,
+    serial_assignments,
+    serials,
+)
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.stock import ALMOST_OUT, ENOUGH, OUT, stock_status
@@ -109,17 +117,16 @@ def test_import_refuses_unknown_products_and_products_without_a_pool(
 
 
 def test_import_larger_than_a_batch_keeps_exact_counts(ctx: Context, catalog: None) -> None:
-    total = 12_000
-    assert IMPORT_BATCH < total // 2  # three batches at least, or this test proves nothing
+    total, batch = 12_000, 5_000
     uniques = [f"BULK-{i:06d}" for i in range(total)]
     # a duplicate inside the second batch of a serial committed by the first one,
     # and 100 duplicates at the end of a serial committed two batches earlier
-    lines = uniques[:IMPORT_BATCH] + [uniques[0]] + uniques[IMPORT_BATCH:] + uniques[:100]
+    lines = uniques[:batch] + [uniques[0]] + uniques[batch:] + uniques[:100]
     progress: list[int] = []
-    result = stock.import_serials(ctx, 1001, lines, on_progress=progress.append)
+    result = stock.import_serials(ctx, 1001, lines, on_progress=progress.append, batch_size=batch)
     assert result == ImportResult(added=total, duplicates=101, rejected=0)
     assert sum(progress) == len(lines)
-    assert len(progress) == -(-len(lines) // IMPORT_BATCH)
+    assert len(progress) == -(-len(lines) // batch)
     stored = values_of(ctx, 1001)
     assert len(stored) == total and set(stored) == set(uniques)
 
@@ -127,6 +134,75 @@ def test_import_larger_than_a_batch_keeps_exact_counts(ctx: Context, catalog: No
     rerun = stock.import_serials(ctx, 1001, uniques)
     assert rerun == ImportResult(added=0, duplicates=total, rejected=0)
     assert count_of(ctx, 1001) == total
+
+
+def test_the_default_batch_is_large_and_one_batch_reports_progress_once(ctx: Context, catalog: None) -> None:
+    assert IMPORT_BATCH >= 10_000  # a commit (an fsync) per batch: small batches make big imports slow
+    progress: list[int] = []
+    lines = [f"ONE-{i}" for i in range(1_000)] + ["", "  "]
+    assert stock.import_serials(ctx, 1001, lines, on_progress=progress.append) == ImportResult(1_000, 0, 0)
+    assert progress == [len(lines)]
+
+
+def test_duplicates_and_rejects_are_counted_across_batch_boundaries(ctx: Context, catalog: None) -> None:
+    long = "L" * (MAX_SERIAL_LENGTH + 1)
+    # batches of 3 lines: [D-1 D-2 D-1] [blank long D-2] [D-3 D-3 long] [D-4]
+    lines = ["D-1", "D-2", "D-1", "", long, " D-2 ", "D-3", "D-3\r\n", long, "D-4"]
+    progress: list[int] = []
+    result = stock.import_serials(ctx, 1001, lines, on_progress=progress.append, batch_size=3)
+    assert result == ImportResult(added=4, duplicates=3, rejected=2)
+    assert progress == [3, 3, 3, 1]
+    assert sorted(values_of(ctx, 1001)) == ["D-1", "D-2", "D-3", "D-4"]
+    assert count_of(ctx, 1001, "available") == 4
+
+
+def test_serials_with_quotes_backslashes_tabs_and_unicode_are_stored_as_written(ctx: Context, catalog: None) -> None:
+    odd = ['Q"1', "B\\2", "T\t3", "Ünï-ç😀", "00042", "1e3", "null", "[1]", "'; DROP TABLE serials; --", "\\N"]
+    assert stock.import_serials(ctx, 1001, odd) == ImportResult(len(odd), 0, 0)
+    assert sorted(values_of(ctx, 1001)) == sorted(odd)
+    assert stock.import_serials(ctx, 1001, odd) == ImportResult(0, len(odd), 0)
+
+
+def test_serials_are_stored_in_file_order_so_the_oldest_line_is_sold_first(ctx: Context, catalog: None) -> None:
+    lines = [f"ORD-{i:03d}" for i in reversed(range(50))]
+    stock.import_serials(ctx, 1001, lines, batch_size=7)
+    with ctx.db.read() as conn:
+        pid = conn.execute(select(products.c.id).where(products.c.ref == 1001)).scalar_one()
+        query = select(serials.c.value).where(serials.c.product_id == pid).order_by(serials.c.id)
+        stored = list(conn.execute(query).scalars())
+    assert stored == lines
+    assert [value for _id, value in take(ctx, 1001, 2)] == lines[:2]
+
+
+def test_an_interrupted_import_keeps_its_committed_batches_and_can_be_run_again(
+    ctx: Context, catalog: None
+) -> None:
+    def interrupted() -> Any:
+        for i in range(25):
+            if i == 20:
+                raise KeyboardInterrupt
+            yield f"INT-{i}"
+
+    with pytest.raises(KeyboardInterrupt):
+        stock.import_serials(ctx, 1001, interrupted(), batch_size=8)
+    assert sorted(values_of(ctx, 1001)) == sorted(f"INT-{i}" for i in range(16))  # two whole batches
+
+    again = stock.import_serials(ctx, 1001, [f"INT-{i}" for i in range(25)], batch_size=8)
+    assert again == ImportResult(added=9, duplicates=16, rejected=0)
+    assert count_of(ctx, 1001) == 25
+
+
+def test_import_writes_one_audit_row_with_its_counts(ctx: Context, catalog: None) -> None:
+    stock.import_serials(ctx, 1001, ["AU-1", "AU-1", "X" * 501, "AU-2"], actor="ops@example.com", batch_size=2)
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(audit_events.c.actor, audit_events.c.entity_id, audit_events.c.after).where(
+                audit_events.c.action == "serials_imported"
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("ops@example.com", "1001", {"added": 2, "duplicates": 1, "rejected": 1})
+    ]
 
 
 # ---------------------------------------------------------------- allocate

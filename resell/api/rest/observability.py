@@ -11,13 +11,14 @@ import uuid
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resell.db.tables import products, serials
+from resell.db.tables import products
 from resell.logs import get_logger
 from resell.services.context import Context
+from resell.services.stock import available_at_most
 
 log = get_logger("resell.request")
 
@@ -100,23 +101,28 @@ def _response_code(chunk: bytes) -> int | None:
         return None
 
 
+# A scrape counts each pool's available serials up to this many (a bigger pool reads as this):
+# an exact count walks the whole pool, seconds on ten million serials, under a read transaction.
+STOCK_GAUGE_CAP = 100_000
+
+
 class _StockCollector:
-    """serials available per product, read at scrape time."""
+    """serials available per product (up to STOCK_GAUGE_CAP), read at scrape time."""
 
     def __init__(self) -> None:
         self.ctx: Context | None = None
 
     def collect(self):  # type: ignore[no-untyped-def]
-        gauge = GaugeMetricFamily("resell_serials_available", "Serials available per product", labels=["product_ref"])
+        gauge = GaugeMetricFamily(
+            "resell_serials_available",
+            f"Serials available per product, counted up to {STOCK_GAUGE_CAP:,}",
+            labels=["product_ref"],
+        )
         if self.ctx is not None:
             with self.ctx.db.read() as conn:
-                for ref, n in conn.execute(
-                    select(products.c.ref, func.count(serials.c.id))
-                    .join(serials, serials.c.product_id == products.c.id)
-                    .where(serials.c.status == "available")
-                    .group_by(products.c.ref)
-                ):
-                    gauge.add_metric([str(ref)], n)
+                pools = conn.execute(select(products.c.id, products.c.ref).where(products.c.serial_source == "pool"))
+                for product_id, ref in pools.all():
+                    gauge.add_metric([str(ref)], available_at_most(conn, product_id, STOCK_GAUGE_CAP))
         yield gauge
 
 
