@@ -35,7 +35,6 @@ class Rule:
     limit: RateLimitItem | None
 
 
-
 @lru_cache(maxsize=64)
 def rule(namespace: str, notation: str) -> Rule:
     """The rule for a setting's notation; an empty notation never refuses."""
