@@ -11,6 +11,7 @@ failing at commit. PostgreSQL keeps its defaults (synchronous_commit on, READ CO
 from __future__ import annotations
 
 import fcntl
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import orjson
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -31,12 +33,25 @@ _SHARED_READ: ContextVar[tuple[Database, Connection] | None] = ContextVar("resel
 T = TypeVar("T")
 
 
+def _json_text(value: object) -> str:
+    """JSON columns are written by orjson (several times faster than json, and they are on every
+    order); what it refuses (integers beyond 64 bits) goes through json as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+_JSON = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
+        **_JSON,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
@@ -79,7 +94,7 @@ class Database:
             if database and database != ":memory:":
                 self._writer_lock_path = database + "-writer.lock"
         else:
-            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.engine = create_engine(url, **_JSON, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
