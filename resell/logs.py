@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 
 _configured = False
@@ -19,10 +20,19 @@ class _StderrLogger:
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
 
 
+def _orjson_text(event: object, **_options: object) -> str:
+    """One request, one log line: rendered by orjson (anything it cannot encode becomes its str)."""
+    return orjson.dumps(event, default=str).decode()
+
+
 def configure(level: str = "INFO", json: bool = True) -> None:
     global _configured
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = (
+        structlog.processors.JSONRenderer(serializer=_orjson_text)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
