@@ -26,11 +26,9 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,31 +36,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from common import BENCH, BENCH_CATALOG, PG_ADMIN, POOL_REF, PY, ROOT, free_port, log, wait_up  # bench/ is on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
-PY = sys.executable
-POOL_REF = 900001
-PG_ADMIN = os.environ.get("RESELL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_NAME = "resell_scale"
 RSS_LIMIT_MB = 150.0
 P50_RATIO_LIMIT = 1.2
 
-CATALOG = {
-    "publishers": [{"key": "bench", "name": "Bench Publisher"}],
-    "products": [
-        {
-            "ref": POOL_REF,
-            "name": "Bench Serial Product",
-            "publisher": "bench",
-            "serialSource": "pool",
-            "deliveryMode": "download_serial",
-            "almostOutThreshold": 100,
-            "files": [{"label": "Installer", "fileName": "bench.exe", "size": 1000}],
-            "prices": [{"currency": "EUR", "amountDutyFree": 10, "vatRate": 20}],
-        }
-    ],
-}
 
 MERCHANT = """
 import json
@@ -141,29 +120,8 @@ print(json.dumps({"order_ms": order_ms, "statements": rows}))
 """
 
 
-def log(message: str) -> None:
-    print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def resell(env: dict[str, str], *args: str) -> str:
@@ -213,7 +171,7 @@ def environment(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
     }
     env["RESELL_DATABASE_URL"] = fresh_database(args.db, workdir)
     resell(env, "db", "upgrade")
-    (workdir / "catalog.json").write_text(json.dumps(CATALOG))
+    (workdir / "catalog.json").write_text(json.dumps(BENCH_CATALOG))
     resell(env, "catalog", "import", str(workdir / "catalog.json"))
     return env
 

@@ -47,16 +47,21 @@ def _row_class(fields: list[str]) -> type[PreparedRow]:
 class _Plan:
     """One statement compiled for one dialect: its SQL, its parameter order and its value converters."""
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect):
+    def __init__(self, statement: ClauseElement, dialect: Dialect, defaults: Mapping[str, Any]):
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self.positional = dialect.positional
         self.names = list(compiled.positiontup or []) if dialect.positional else list(compiled.binds)
-        # (name, converter, whether the caller must give it, the value written into the statement
-        # itself, such as status == "available")
+        # (name, converter, whether the caller must give it, the value if not: a default of the
+        # statement's, or the value written into it, such as status == "available")
         self.binds: list[tuple[str, Callable[[Any], Any] | None, bool, Any]] = [
-            (name, param.type._cached_bind_processor(dialect), param.required, param.effective_value)
+            (
+                name,
+                param.type._cached_bind_processor(dialect),
+                param.required and name not in defaults,
+                defaults.get(name, param.effective_value),
+            )
             for name, param in ((name, compiled.binds[name]) for name in self.names)
         ]
         self.known = {name for name, *_ in self.binds}
@@ -95,15 +100,16 @@ class _Plan:
 class Prepared:
     """A Core statement with `bindparam` placeholders, run by name: `STMT.first(conn, ref=1)`."""
 
-    def __init__(self, statement: ClauseElement):
+    def __init__(self, statement: ClauseElement, defaults: Mapping[str, Any] | None = None):
         self.statement = statement
+        self.defaults = dict(defaults or {})  # values of parameters the caller may leave out
         self._plans: dict[str, _Plan] = {}
 
     def _plan(self, conn: Connection) -> _Plan:
         dialect = conn.dialect
         plan = self._plans.get(dialect.name)
         if plan is None:
-            plan = self._plans[dialect.name] = _Plan(self.statement, dialect)
+            plan = self._plans[dialect.name] = _Plan(self.statement, dialect, self.defaults)
         return plan
 
     def _run(self, conn: Connection, values: Mapping[str, Any]) -> tuple[_Plan, Any]:
@@ -156,12 +162,13 @@ class Prepared:
 def insert(table: Table) -> Prepared:
     """An INSERT of every column but the generated key, returning that key. A column the caller does
     not name gets its Python-side default, or NULL (as `table.insert()` would give it)."""
-    values = {}
-    for column in table.columns:
-        if column is table.autoincrement_column:
-            continue
-        default = (
-            getattr(column.default, "arg", None) if column.default is not None and column.default.is_scalar else None
-        )
-        values[column.name] = bindparam(column.name, value=default, type_=column.type, required=False)
-    return Prepared(table.insert().values(values).returning(*table.primary_key.columns))
+    columns = [column for column in table.columns if column is not table.autoincrement_column]
+    defaults = {
+        column.name: getattr(column.default, "arg", None)
+        if column.default is not None and column.default.is_scalar
+        else None
+        for column in columns
+    }
+    # plain placeholders: a bindparam holding None would be compiled as a literal NULL
+    values = {column.name: bindparam(column.name, type_=column.type) for column in columns}
+    return Prepared(table.insert().values(values).returning(*table.primary_key.columns), defaults)

@@ -37,6 +37,17 @@ def test_a_row_reads_back_as_core_reads_it(ctx: Context, world: World) -> None:
     assert isinstance(price, Decimal) and price == core_price
 
 
+def test_an_insert_takes_a_value_for_a_column_that_has_a_default(ctx: Context) -> None:
+    at = dt.datetime.now(dt.UTC)
+    with ctx.db.write() as conn:
+        _INSERT_OUTBOX.execute(
+            conn, event_id="e-2", kind="k", payload={}, created_at=at, available_at=at, attempts=3, last_error="boom"
+        )
+    with ctx.db.read() as conn:
+        row = _OUTBOX_BY_EVENT.first(conn, event_id="e-2")
+    assert (row.attempts, row.last_error, row.delivered_at) == (3, "boom", None)
+
+
 def test_no_row_is_none_and_an_empty_list(ctx: Context) -> None:
     with ctx.db.read() as conn:
         assert _OUTBOX_BY_EVENT.first(conn, event_id="none") is None
