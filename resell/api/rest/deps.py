@@ -51,7 +51,10 @@ def authenticated(request: Request) -> Caller:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    return parse_json_object(await request.body())
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_BODY_BYTES:
         raise MalformedBody("body too large")
     try:
