@@ -79,3 +79,12 @@ def wait_up(url: str, timeout: float = 60) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+def access_token(base_url: str, creds: dict) -> str:
+    """An access token for the benchmark merchant (client_credentials)."""
+    reply = httpx.post(
+        f"{base_url}/iam/tokens",
+        json={"realmName": creds["realm"], "clientSecret": creds["clientSecret"], "grantType": "client_credentials"},
+    )
+    return str(reply.json()["access_token"])

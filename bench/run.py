@@ -21,8 +21,18 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
-from common import BENCH, BENCH_CATALOG, PG_ADMIN, POOL_REF, PY, ROOT, free_port, log, wait_up  # bench/ is on sys.path
+from common import (  # bench/ is on sys.path
+    BENCH,
+    BENCH_CATALOG,
+    PG_ADMIN,
+    POOL_REF,
+    PY,
+    ROOT,
+    access_token,
+    free_port,
+    log,
+    wait_up,
+)
 from scale import bare_executemany
 
 SCENARIOS = ["create", "stock", "read", "mix"]
@@ -304,14 +314,7 @@ def main() -> None:
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz")
         wait_up(f"http://127.0.0.1:{floor_port}/")
-        token = httpx.post(
-            f"http://127.0.0.1:{port}/iam/tokens",
-            json={
-                "realmName": creds["realm"],
-                "clientSecret": creds["clientSecret"],
-                "grantType": "client_credentials",
-            },
-        ).json()["access_token"]
+        token = access_token(f"http://127.0.0.1:{port}", creds)
         extra = {
             "TOKEN": token,
             "SECRET": creds["secret"],

@@ -36,7 +36,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from common import BENCH, BENCH_CATALOG, PG_ADMIN, POOL_REF, PY, ROOT, free_port, log, wait_up  # bench/ is on sys.path
+from common import (  # bench/ is on sys.path
+    BENCH,
+    BENCH_CATALOG,
+    PG_ADMIN,
+    POOL_REF,
+    PY,
+    ROOT,
+    access_token,
+    free_port,
+    log,
+    wait_up,
+)
 
 PG_NAME = "resell_scale"
 RSS_LIMIT_MB = 150.0
@@ -312,14 +323,7 @@ class Server:
     def _sign_in(self, env: dict[str, str]) -> None:
         wait_up(f"{self.base}/healthz")
         self.creds = creds = merchant(env)
-        token = httpx.post(
-            f"{self.base}/iam/tokens",
-            json={
-                "realmName": creds["realm"],
-                "clientSecret": creds["clientSecret"],
-                "grantType": "client_credentials",
-            },
-        ).json()["access_token"]
+        token = access_token(self.base, creds)
         self.headers = {"Authorization": f"Bearer {token}", "secret": creds["secret"]}
 
     def worker_pid(self) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from resell.api.rest.replies import BLANK
 from resell.domain.webhooks import MERCHANT_EVENTS
 
 Schema = dict[str, Any]
@@ -203,17 +204,9 @@ def _subscription_change_reply() -> tuple[Schema, Schema]:
     )
 
 
+# a refused getSubscriptionStatus: every key of the blank reply null but the two identifiers
 _SUBSCRIPTION_STATUS_NULLS = [
-    "productRef",
-    "period",
-    "generation",
-    "technicalStatus",
-    "creation_datetime",
-    "update_datetime",
-    "expiration_datetime",
-    "next_status_change_datetime",
-    "currency",
-    "amount",
+    key for key in BLANK["getSubscriptionStatus"] if key not in ("partnerOrderNumber", "subscriptionId")
 ]
 
 # operation -> (success reply, refusal reply), as resell/api/rest/replies.py renders them.
