@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from click.testing import Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -94,15 +95,21 @@ def clock() -> Clock:
     return Clock()
 
 
+def settings_for(tmp_path: Path, db_url: str, **overrides: Any) -> Settings:
+    """The suite's settings for a test (a module that needs other limits or servers passes them)."""
+    base: dict[str, Any] = {
+        "var_dir": tmp_path / "var",
+        "database_url": db_url,
+        "jwt_secret": "test-jwt-secret-" + "x" * 32,
+        "public_base_url": "http://resell.test",
+        "log_json": True,
+    }
+    return Settings(**(base | overrides))
+
+
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=db_url,
-        jwt_secret="test-jwt-secret-" + "x" * 32,
-        public_base_url="http://resell.test",
-        log_json=True,
-    )
+    return settings_for(tmp_path, db_url)
 
 
 @pytest.fixture
@@ -344,3 +351,19 @@ def run_cli(env: dict[str, str | None], *args: str):  # type: ignore[no-untyped-
         return CliRunner().invoke(app, list(args), env=env)
     finally:
         get_settings.cache_clear()
+
+
+CliRun = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(settings: Settings) -> Iterator[CliRun]:
+    """`cli("files", "list")` runs a command in-process on the test's database and var dir (modules that
+    need another var dir or base URL define their own `cli`)."""
+    env: dict[str, str | None] = {
+        "RESELL_DATABASE_URL": settings.effective_database_url,
+        "RESELL_VAR_DIR": str(settings.var_dir),
+        "RESELL_JWT_SECRET": settings.jwt_secret,
+        "COLUMNS": "200",
+    }
+    yield lambda *args: run_cli(env, *args)

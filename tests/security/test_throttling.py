@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from resell.api import rate_limits
 from resell.config import Settings
-from tests.conftest import MerchantCreds, World
+from tests.conftest import MerchantCreds, World, settings_for
 
 PER_IP = 8
 PER_ACCOUNT = 3
@@ -25,11 +25,9 @@ WINDOW = 2  # seconds: the per-account window is short enough to see it end
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """The suite's settings with token limits small enough to reach in a test."""
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=db_url,
-        jwt_secret="test-jwt-secret-" + "x" * 32,
-        public_base_url="http://resell.test",
+    return settings_for(
+        tmp_path,
+        db_url,
         iam_rate_limit_ip=f"{PER_IP}/minute",
         iam_rate_limit_account=f"{PER_ACCOUNT} per {WINDOW} seconds",
     )
@@ -52,8 +50,7 @@ def from_ip(server: str) -> Iterator[Callable[[str], httpx.Client]]:
 
 
 def credentials(creds: MerchantCreds, **extra: Any) -> dict[str, Any]:
-    return {"clientSecret": creds.client_secret, "realmName": creds.realm, "grantType": "client_credentials",
-            **extra}
+    return {"clientSecret": creds.client_secret, "realmName": creds.realm, "grantType": "client_credentials", **extra}
 
 
 def wrong(creds: MerchantCreds) -> dict[str, Any]:
@@ -84,9 +81,7 @@ def test_every_attempt_counts_per_ip_and_other_ips_go_on(from_ip, world: World) 
     assert from_ip("127.0.0.3").post("/iam/tokens", json=credentials(world.b)).status_code == 200
 
 
-def test_failures_count_per_realm_whatever_the_ip_and_then_even_the_right_secret_waits(
-    from_ip, world: World
-) -> None:  # type: ignore[no-untyped-def]
+def test_failures_count_per_realm_whatever_the_ip_and_then_even_the_right_secret_waits(from_ip, world: World) -> None:  # type: ignore[no-untyped-def]
     for i in range(PER_ACCOUNT):
         assert from_ip(f"127.0.0.{10 + i}").post("/iam/tokens", json=wrong(world.a)).status_code == 401
     fresh = from_ip("127.0.0.20")
@@ -107,9 +102,7 @@ def test_refresh_failures_count_per_realm_too(from_ip, world: World) -> None:  #
     assert_throttled(from_ip("127.0.0.31").post("/iam/tokens", json=credentials(world.a)), WINDOW)
 
 
-def test_a_merchants_correct_sign_ins_and_refreshes_never_use_up_its_realm(
-    from_ip, world: World
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_merchants_correct_sign_ins_and_refreshes_never_use_up_its_realm(from_ip, world: World) -> None:  # type: ignore[no-untyped-def]
     """Many more successful requests than the per-realm limit, spread over addresses (each under
     its own limit): none is refused."""
     done = 0
@@ -117,17 +110,16 @@ def test_a_merchants_correct_sign_ins_and_refreshes_never_use_up_its_realm(
         http = from_ip(f"127.0.0.{40 + i}")
         pair = http.post("/iam/tokens", json=credentials(world.a)).json()
         for _ in range(PER_IP - 2):
-            reply = http.post("/iam/tokens", json=credentials(world.a, grantType="refresh_token",
-                                                              refreshToken=pair["refresh_token"]))
+            reply = http.post(
+                "/iam/tokens", json=credentials(world.a, grantType="refresh_token", refreshToken=pair["refresh_token"])
+            )
             assert reply.status_code == 200, reply.text
             pair = reply.json()
             done += 1
     assert done > 5 * PER_ACCOUNT
 
 
-def test_another_ips_failures_block_a_merchant_only_through_the_per_realm_rule(
-    from_ip, world: World
-) -> None:  # type: ignore[no-untyped-def]
+def test_another_ips_failures_block_a_merchant_only_through_the_per_realm_rule(from_ip, world: World) -> None:  # type: ignore[no-untyped-def]
     attacker, merchant = from_ip("127.0.0.50"), from_ip("127.0.0.51")
     # the attacker spends its address's whole allowance: unknown realms, then shop-b's secret guessed
     for i in range(PER_IP - PER_ACCOUNT):

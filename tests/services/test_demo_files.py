@@ -14,7 +14,7 @@ from resell.services import demo
 from resell.services.context import Context
 from resell.services.demo_files import demo_bytes, digest
 from resell.worker import dispatcher
-from tests.conftest import Merchant, MerchantCreds, order_body
+from tests.conftest import Merchant, MerchantCreds, order_body, settings_for
 from tests.fulfilment import SmtpSink, free_port
 
 
@@ -25,11 +25,9 @@ def smtp_port() -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str, smtp_port: int) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=db_url,
-        jwt_secret="test-jwt-secret-" + "x" * 32,
-        public_base_url="http://resell.test",
+    return settings_for(
+        tmp_path,
+        db_url,
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
     )

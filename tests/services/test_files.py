@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import Result
 from sqlalchemy import select
 
-from resell.config import Settings
 from resell.db.tables import product_files, products
 from resell.services import files
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.storage import LocalStorage, StorageError
-from tests.conftest import TEST_CATALOG, Merchant, World, order_body, run_cli
+from tests.conftest import TEST_CATALOG, CliRun, Merchant, World, order_body
 from tests.fulfilment import payload
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(settings: Settings) -> Iterator[Run]:
-    env = {
-        "RESELL_DATABASE_URL": settings.effective_database_url,
-        "RESELL_VAR_DIR": str(settings.var_dir),
-        "RESELL_JWT_SECRET": settings.jwt_secret,
-        "COLUMNS": "200",
-    }
-
-    yield lambda *args: run_cli(env, *args)
 
 
 def write(path: Path, size: int) -> bytes:
@@ -114,7 +97,7 @@ def test_a_catalogue_reimport_keeps_stored_files_and_the_links_given_out(
     assert httpx.get(server + url).status_code == 404
 
 
-def test_the_files_commands(ctx: Context, world: World, cli: Run, tmp_path: Path) -> None:
+def test_the_files_commands(ctx: Context, world: World, cli: CliRun, tmp_path: Path) -> None:
     data = write(tmp_path / "game-setup.exe", 12_345)
     added = cli("files", "add", "1002", str(tmp_path / "game-setup.exe"), "--label", "Game", "--group", "Windows")
     assert added.exit_code == 0, added.output

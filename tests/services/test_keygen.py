@@ -18,7 +18,7 @@ from resell.domain.signing import publisher_secret
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
-from tests.conftest import Merchant, World, order_body
+from tests.conftest import Merchant, World, order_body, settings_for
 from tests.fulfilment import HttpReceiver, Received, free_port, sell, wait_until
 
 TIMEOUT = 0.5
@@ -26,11 +26,9 @@ TIMEOUT = 0.5
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=db_url,
-        jwt_secret="test-jwt-secret-" + "x" * 32,
-        public_base_url="http://resell.test",
+    return settings_for(
+        tmp_path,
+        db_url,
         keygen_timeout_seconds=TIMEOUT,
         keygen_attempts=2,
     )

@@ -5,19 +5,16 @@ from __future__ import annotations
 import copy
 import csv
 import io
-from collections.abc import Callable, Iterator
 
 import pytest
-from click.testing import Result
 from sqlalchemy import func, select
 
-from resell.config import Settings
 from resell.db.tables import audit_events
 from resell.db.tables import shipments as shipments_table
 from resell.services import shipments
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import TEST_CATALOG, Merchant, World, order_body, run_cli
+from tests.conftest import TEST_CATALOG, CliRun, Merchant, World, order_body
 from tests.fulfilment import sell
 
 DELIVERY = {
@@ -61,21 +58,6 @@ def no_files_product(ctx: Context, world: World) -> None:
         },
     )
     sell(ctx, "shop-a", 1401)
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(settings: Settings) -> Iterator[Run]:
-    env = {
-        "RESELL_DATABASE_URL": settings.effective_database_url,
-        "RESELL_VAR_DIR": str(settings.var_dir),
-        "RESELL_JWT_SECRET": settings.jwt_secret,
-        "COLUMNS": "200",
-    }
-
-    yield lambda *args: run_cli(env, *args)
 
 
 def test_a_backup_dvd_order_creates_a_pending_shipment_to_the_delivery_address(ctx: Context, shop_a: Merchant) -> None:
@@ -141,7 +123,7 @@ def test_cancelling_before_shipping_cancels_the_shipment_after_it_does_not(
     assert kept.status == "shipped" and kept.tracking == "TRACK-1" and kept.cancelled_at is None
 
 
-def test_the_warehouse_commands(ctx: Context, shop_a: Merchant, cli: Run) -> None:
+def test_the_warehouse_commands(ctx: Context, shop_a: Merchant, cli: CliRun) -> None:
     hostile = dict(DELIVERY, firstName='=HYPERLINK("http://evil")', address2="Apt 4")
     first = shop_a.call("POST", "/order/new", dvd_order("DVD-9", (1001, 1), (1091, 1), delivery=hostile)).json()
     second = shop_a.call("POST", "/order/new", dvd_order("DVD-10", (1002, 3), (1091, 1))).json()

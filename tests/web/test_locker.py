@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from resell.config import Settings
 from resell.services.context import Context
-from tests.conftest import Merchant, World, order_body
+from tests.conftest import Merchant, World, order_body, settings_for
 from tests.fulfilment import attach, png_pixels, sha256
 
 CHROMIUM_ARGS = [
@@ -29,11 +29,9 @@ GENERIC = "We could not find an order with this order number and email address."
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """The suite's settings, with sign-in limits small enough to reach in a test."""
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=db_url,
-        jwt_secret="test-jwt-secret-" + "x" * 32,
-        public_base_url="http://resell.test",
+    return settings_for(
+        tmp_path,
+        db_url,
         locker_rate_limit_ip="6/minute",
         locker_rate_limit_order="4/hour",
     )
