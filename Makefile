@@ -34,8 +34,10 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python chaos/run.py $(CHAOS_ARGS)
 
-## Fuzz suite: schemathesis against the served OpenAPI document, every /connect and /iam operation.
+## Fuzz suite: the property tests with the thorough Hypothesis profile, then schemathesis against the
+## served OpenAPI document, every /connect and /iam operation.
 fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider tests/domain tests/api/rest/test_bad_input.py
 	$(BIN)/python fuzz/run.py $(FUZZ_ARGS)
 
 lint: $(STAMP)

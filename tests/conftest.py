@@ -7,19 +7,22 @@ import datetime as dt
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 import uvicorn
 from click.testing import Result
-from sqlalchemy import create_engine, text
+from sqlalchemy import Integer, Table, create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
 
 from resell.config import Settings
@@ -31,6 +34,14 @@ from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 
 PG_URL = os.environ.get("RESELL_TEST_DATABASE_URL", "")
+
+# Hypothesis profiles: "quick" in `make test` (Hypothesis's own 100 examples for pure property tests,
+# a few per operation for property tests over HTTP), "thorough" in `make fuzz` (ten times as many).
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "quick")
+hypothesis.settings.register_profile("quick", max_examples=100)
+hypothesis.settings.register_profile("thorough", max_examples=1000)
+hypothesis.settings.load_profile(PROFILE)
+HTTP_EXAMPLES = 150 if PROFILE == "thorough" else 15
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
@@ -48,12 +59,36 @@ class Clock:
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
+def fast_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where the tests' SQLite files live: a folder in memory (tmpfs) where the machine has one, so
+    that the durable commits the code asks for (synchronous=FULL) cost nothing in tests, without
+    weakening them in the code."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="resell-tests-", dir=shm))
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("db")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(fast_dir: Path) -> Path:
+    path = fast_dir / "template.db"
     db = Database(f"sqlite:///{path}")
     upgrade(db)
     db.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def sqlite_world_template(fast_dir: Path, sqlite_template: Path) -> tuple[Path, World]:
+    """The migrated template with the small world in it, built once per test session."""
+    path = fast_dir / "world.db"
+    shutil.copy(sqlite_template, path)
+    with _template_context(f"sqlite:///{path}", fast_dir) as ctx:
+        made = build_world(ctx)
+    return path, made
 
 
 @pytest.fixture(scope="session")
@@ -74,18 +109,73 @@ def postgres_migrated() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_world_rows(postgres_migrated: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[TableRows, World]:
+    """The small world built once on PostgreSQL, kept as rows to put back before each test that asks
+    for it (cheaper than building it again through the services)."""
+    db = Database(postgres_migrated, pool_size=1)
+    _truncate(db, [])
+    db.dispose()
+    with _template_context(postgres_migrated, tmp_path_factory.mktemp("world")) as ctx:
+        made = build_world(ctx)
+    db = Database(postgres_migrated, pool_size=1)
+    with db.engine.connect() as conn:
+        rows = [(t, [dict(r) for r in conn.execute(select(t)).mappings()]) for t in metadata.sorted_tables]
+    db.dispose()
+    return rows, made
+
+
+TableRows = list[tuple[Table, list[dict[str, Any]]]]
+
+
+def _truncate(db: Database, rows: TableRows) -> None:
+    """Empty every table, put `rows` back and restart each id sequence after them (DELETE, not
+    TRUNCATE: on tables this small it is fifty times faster)."""
+    with db.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(delete(table))
+        for table, table_rows in rows:
+            if table_rows:
+                conn.execute(insert(table), table_rows)
+        for table in metadata.sorted_tables:
+            key = list(table.primary_key.columns)
+            if len(key) == 1 and isinstance(key[0].type, Integer):
+                sequence = _sequence(conn, table.name, key[0].name)
+                if sequence:
+                    after = f"coalesce(max({key[0].name}), 0) + 1"
+                    conn.execute(text(f"SELECT setval('{sequence}', {after}, false) FROM {table.name}"))
+
+
+_SEQUENCES: dict[tuple[str, str, str], str | None] = {}
+
+
+def _sequence(conn: Any, table: str, column: str) -> str | None:
+    """The sequence behind an id column (None for keys that are not generated), looked up once."""
+    key = (str(conn.engine.url), table, column)
+    if key not in _SEQUENCES:
+        _SEQUENCES[key] = conn.execute(text(f"SELECT pg_get_serial_sequence('{table}', '{column}')")).scalar()
+    return _SEQUENCES[key]
+
+
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, fast_dir: Path) -> Iterator[str]:
+    """A fresh database for the test: empty but migrated, or holding the small world when the test
+    asks for `world` (copied from a template built once, not built again)."""
+    wants_world = "world" in request.fixturenames
     if request.param == "sqlite":
-        path = tmp_path / "resell.db"
-        shutil.copy(sqlite_template, path)
+        if wants_world:
+            template, _ = request.getfixturevalue("sqlite_world_template")
+        else:
+            template = request.getfixturevalue("sqlite_template")
+        folder = Path(tempfile.mkdtemp(dir=fast_dir))
+        path = folder / "resell.db"
+        shutil.copy(template, path)
         yield f"sqlite:///{path}"
+        shutil.rmtree(folder, ignore_errors=True)
         return
     url = request.getfixturevalue("postgres_migrated")
     db = Database(url, pool_size=1)
-    names = ", ".join(t.name for t in metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    _truncate(db, request.getfixturevalue("postgres_world_rows")[0] if wants_world else [])
     db.dispose()
     yield url
 
@@ -219,8 +309,24 @@ class World:
     serials: dict[int, list[str]]
 
 
+@contextmanager
+def _template_context(url: str, var_dir: Path) -> Iterator[Context]:
+    context = Context(db=Database(url), settings=settings_for(var_dir, url), clock=Clock())
+    try:
+        yield context
+    finally:
+        context.db.dispose()
+
+
 @pytest.fixture
-def world(ctx: Context) -> World:
+def world(request: pytest.FixtureRequest, db_url: str) -> World:
+    """The small world, already in the test's database (db_url copies it from a template)."""
+    if db_url.startswith("sqlite"):
+        return request.getfixturevalue("sqlite_world_template")[1]  # type: ignore[no-any-return]
+    return request.getfixturevalue("postgres_world_rows")[1]  # type: ignore[no-any-return]
+
+
+def build_world(ctx: Context) -> World:
     import_catalog(ctx, TEST_CATALOG)
     made: dict[int, list[str]] = {}
     for ref, n in SERIALS.items():
@@ -249,15 +355,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(ctx: Context) -> Iterator[str]:
-    """The real app on a real socket, in a thread of this process (so tests can move its clock)."""
-    from resell.api.rest.app import create_app
+class AppSlot:
+    """The ASGI app of the session's server: each test that asks for `server` puts its own app in
+    (built on its own database, settings and clock), so uvicorn starts once per session, not per test."""
 
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        app = self.app
+        if app is None:
+            raise RuntimeError("a request reached the test server between two tests")
+        await app(scope, receive, send)
+
+
+@pytest.fixture(scope="session")
+def _session_server() -> Iterator[tuple[AppSlot, str]]:
+    slot = AppSlot()
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(ctx.settings, ctx), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
+    config = uvicorn.Config(slot, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -266,9 +382,20 @@ def server(ctx: Context) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
+    yield slot, f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(ctx: Context, _session_server: tuple[AppSlot, str]) -> Iterator[str]:
+    """The real app on a real socket, in a thread of this process (so tests can move its clock)."""
+    from resell.api.rest.app import create_app
+
+    slot, url = _session_server
+    slot.app = create_app(ctx.settings, ctx)
+    yield url
+    slot.app = None
 
 
 class Merchant:

@@ -305,6 +305,9 @@ def test_starttls_and_authentication(
     sink = SmtpSink(smtp_port, tls_context=tls, require_starttls=True, authenticator=authenticate, auth_required=True)
     try:
         ctx.settings.smtp_starttls = True
+        # after the refused password, smtplib tries its next AUTH mechanism and aiosmtpd (the test's
+        # server) never answers it: the attempt ends at the SMTP timeout, kept short here
+        ctx.settings.smtp_timeout_seconds = 3
         ctx.settings.smtp_ca_file = str(cert)
         ctx.settings.smtp_user = "mailer"
         ctx.settings.smtp_password = "wrong"

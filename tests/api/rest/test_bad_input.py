@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resell.domain.codes import MESSAGES
-from tests.conftest import Merchant, order_body
+from tests.conftest import HTTP_EXAMPLES, Merchant, order_body
 
 ORDER_KEYS = {"partnerOrderNumber", "orderNumber", "orderLines", "downloadManager", "responseCode",
               "responseMessage"}
@@ -378,7 +378,8 @@ def bodies(operation: str) -> st.SearchStrategy[Any]:
     )
 
 
-FUZZ = settings(max_examples=150, deadline=None,
+# a few documents per operation in `make test`, 150 in `make fuzz` (HYPOTHESIS_PROFILE=thorough)
+FUZZ = settings(max_examples=HTTP_EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
 
