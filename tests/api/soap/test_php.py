@@ -9,13 +9,16 @@ from typing import Any
 
 import isodate
 
+from resell.config import Settings
 from tests.api.soap.conftest import PHP_DIR, run_php, soap_order, wsdl_url
 from tests.conftest import Merchant, World
 
 Call = Callable[..., Any]
 
 
-def test_the_whole_merchant_flow_through_php_soapclient(server: str, world: World, shop_a: Merchant, clock) -> None:
+def test_the_whole_merchant_flow_through_php_soapclient(
+    server: str, world: World, shop_a: Merchant, clock, settings: Settings
+) -> None:
     seen = run_php(str(PHP_DIR / "merchant_flow.php"), wsdl_url(server, "order"), world.a.secret, "PHP-1", "1001")
 
     assert seen["stock"] == {"code": 0, "productRef": 1001, "status": 100}
@@ -38,7 +41,7 @@ def test_the_whole_merchant_flow_through_php_soapclient(server: str, world: Worl
     assert seen["getData"] == {"code": 0, "orderNumber": create["orderNumber"], "serial": create["serial"]}
     info = seen["getDownloadInfo"]
     assert info["code"] == 0 and info["downloadEndDate"] == create["dateEndDownload"]
-    assert info["url"].startswith("http://resell.test/download/") and info["countStartDownload"] == 0
+    assert info["url"].startswith(f"{settings.base_url}/download/") and info["countStartDownload"] == 0
     extended = dt.date.fromisoformat(create["dateEndDownload"]) + isodate.parse_duration("P1M")
     assert seen["updateDownloadTime"] == {"code": 0, "newDownloadEndDate": extended.isoformat()}
     assert seen["cancel"] == {"code": 0, "partnerOrderNumber": "PHP-1", "orderNumber": create["orderNumber"]}
