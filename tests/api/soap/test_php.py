@@ -97,3 +97,16 @@ def test_php_gets_a_fault_for_an_operation_its_version_does_not_have(php_call: C
     # v2.2's WSDL has no getAllOrders, so PHP refuses the call (test_faults sends it by hand: a server Fault)
     reply = php_call("order", "getAllOrders", {"secret": world.a.secret, "request": {"email": "a@b.c"}}, version="2.2")
     assert "fault" in reply and "getAllOrders" in reply["fault"]["string"]
+
+
+def test_php_reads_a_subscription_id_where_the_product_has_one_and_no_element_elsewhere(
+    php_call: Call, world: World
+) -> None:
+    secret = world.a.secret
+    created = php_call("order", "create", {"secret": secret, "request": soap_order("PHP-S", (1005, 1), (1003, 1))})
+    yearly, key_only = created["reply"]["out"]["orderLines"]["createOrderLineResponseType"]
+    (unit,) = yearly["lineItems"]["createLineItemResponseType"]
+    assert isinstance(unit["subscriptionId"], int) and unit["subscriptionId"] > 0
+    (unit,) = key_only["lineItems"]["createLineItemResponseType"]
+    assert "subscriptionId" not in unit and "digitalLockerLink" not in key_only
+    assert key_only["files"] == {}  # <files/>: the product has none (PHP reads an empty wrapper as {})

@@ -12,6 +12,7 @@ getData has the same shape as create with the prefix getData in every name.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from resell.services import merchants, stock
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from tests.api.soap.conftest import XSI, soap_order, wsdl_url
+from tests.api.soap.test_wsdl import packaged, schema_of
 from tests.conftest import World
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -102,7 +104,7 @@ def _value_type(text: str) -> str:
     return "text"
 
 
-def shape(element: etree._Element, by_value: set[str] = frozenset(), rename: bool = False) -> tuple[Any, ...]:
+def shape(element: etree._Element, by_value: Collection[str] = (), rename: bool = False) -> tuple[Any, ...]:
     """An element's name, then: "nil", the type of its value, or its children's shapes. A list wrapper's
     items (children named `...ResponseType`) count once per distinct shape: how many is a value."""
     name = _local(element)
@@ -125,10 +127,13 @@ def sample(kind: str) -> etree._Element:
     return etree.parse(str(SAMPLES / f"{kind}.xml")).getroot()
 
 
-def reply_of(raw: bytes) -> etree._Element:
+def reply_of(raw: bytes, version: str) -> etree._Element:
+    """The reply's root, checked against the schema of its WSDL and for one namespace throughout."""
     root = etree.fromstring(raw)
     body = root[0]
     (response,) = body
+    schema = schema_of(packaged("order", version))
+    assert schema.validate(response), (schema.error_log, raw)
     # every element of the reply is in the service's namespace, as every ns1: element of the samples
     assert {etree.QName(e).namespace for e in response.iter()} == {etree.QName(response).namespace}
     return root
@@ -138,13 +143,13 @@ def elements(root: etree._Element, name: str) -> list[etree._Element]:
     return root.xpath(f"//*[local-name()='{name}']")
 
 
-def soap_call(server: str, version: str, operation: str, **arguments: Any) -> bytes:
-    """The raw reply of a call made by zeep from the served WSDL (zeep checks the reply parses)."""
+def soap_call(server: str, version: str, operation: str, **arguments: Any) -> etree._Element:
+    """The raw reply of a call made by zeep from the served WSDL."""
     client = zeep.Client(wsdl_url(server, "order", version))
     with client.settings(raw_response=True):
         reply = getattr(client.service, operation)(**arguments)
     assert reply.status_code == 200, reply.text
-    return reply.content
+    return reply_of(reply.content, version)
 
 
 def test_the_samples_differ_from_each_other_where_the_kinds_do() -> None:
@@ -158,7 +163,7 @@ def test_the_samples_differ_from_each_other_where_the_kinds_do() -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_create_and_get_data_replies_read_like_nexways(server: str, ctx: Context, secret: str, kind: str) -> None:
     pon = str(4670100 + KINDS.index(kind))
-    created = reply_of(soap_call(server, "2.2", "create", secret=secret, request=soap_order(pon, (REFS[kind], 1))))
+    created = soap_call(server, "2.2", "create", secret=secret, request=soap_order(pon, (REFS[kind], 1)))
     by_value = BY_VALUE.get(kind, set())
     assert shape(created, by_value) == shape(sample(kind), by_value)
 
@@ -191,8 +196,8 @@ def test_create_and_get_data_replies_read_like_nexways(server: str, ctx: Context
             )
 
     for version in ("2.2", "2.4"):
-        data = reply_of(soap_call(server, version, "getData", secret=secret, request={"partnerOrderNumber": pon}))
-        assert shape(data, by_value, rename=False) == shape(sample(kind), by_value, rename=True)
+        data = soap_call(server, version, "getData", secret=secret, request={"partnerOrderNumber": pon})
+        assert shape(data, by_value) == shape(sample(kind), by_value, rename=True)
         for reply, prefix in ((created, "create"), (data, "getData")):
             # sizes in megabytes with two decimals
             for size in elements(reply, "size"):
@@ -201,6 +206,12 @@ def test_create_and_get_data_replies_read_like_nexways(server: str, ctx: Context
             for name in ("FileResponseType", "LineItemResponseType"):
                 assert len(elements(reply, prefix + name)) == len(elements(sample(kind), "create" + name))
     assert len(elements(data, "getDataSerialResponseType")) == len(elements(sample(kind), "createSerialResponseType"))
+    read = zeep.Client(wsdl_url(server, "order", "2.4")).service.getData(
+        secret=secret, request={"partnerOrderNumber": pon}
+    )
+    (line,) = read.orderLines["getDataOrderLineResponseType"]
+    files = [] if line.files is None else list(line.files["getDataFileResponseType"] or [])
+    assert read.responseCode == 0 and len(files) == len(elements(sample(kind), "createFileResponseType"))
     if kind == "noSerial":
         sizes = [e.text for e in elements(data, "size")]
         assert sizes == ["173.93", "1.96"]
@@ -208,16 +219,14 @@ def test_create_and_get_data_replies_read_like_nexways(server: str, ctx: Context
 
 def test_a_subscription_line_item_carries_its_subscription_id(server: str, world: World) -> None:
     """subscriptionId, between serials and responseCode, only where the product is a subscription."""
-    created = reply_of(
-        soap_call(server, "2.4", "create", secret=world.a.secret, request=soap_order("4670200", (1005, 1), (1003, 1)))
+    created = soap_call(
+        server, "2.4", "create", secret=world.a.secret, request=soap_order("4670200", (1005, 1), (1003, 1))
     )
     yearly, key_only = elements(created, "createLineItemResponseType")
     assert [_local(e) for e in yearly] == ["serials", "subscriptionId", "responseCode", "responseMessage"]
     assert _value_type(yearly[1].text or "") == "integer"
     assert [_local(e) for e in key_only] == ["serials", "responseCode", "responseMessage"]
-    data = reply_of(
-        soap_call(server, "2.4", "getData", secret=world.a.secret, request={"partnerOrderNumber": "4670200"})
-    )
+    data = soap_call(server, "2.4", "getData", secret=world.a.secret, request={"partnerOrderNumber": "4670200"})
     subscription_ids = elements(data, "subscriptionId")
     assert [e.text for e in subscription_ids] == [yearly[1].text]
     assert elements(created, "digitalLockerLink") == elements(data, "digitalLockerLink") == []
