@@ -1,10 +1,10 @@
 """The legacy SOAP 1.1 API (v2.2, v2.3, v2.4): WSDLs and endpoints over the same services as REST.
 
 `GET /global/{service}/v{version}/soap?wsdl` serves the packaged WSDL with `soap:address` set to
-RESELL_PUBLIC_BASE_URL's endpoint when set, else to the URL the client called; `POST` to the same
-path runs one operation. Business refusals are
-`out.responseCode`; only a request that cannot be read (not well-formed, a DTD, too large, not a
-SOAP 1.1 envelope, an unknown operation) gets a SOAP Fault, with HTTP 500 as SOAP 1.1 requires.
+the endpoint under RESELL_PUBLIC_BASE_URL when set, else to the URL the client called; `POST` to
+the same path runs one operation. Business refusals are `out.responseCode`; only a request that
+cannot be read (not well-formed, a DTD, too large, not a SOAP 1.1 envelope, an unknown operation)
+gets a SOAP Fault, with HTTP 500 as SOAP 1.1 requires.
 """
 
 from __future__ import annotations
