@@ -74,6 +74,7 @@ class OrderLineView:
     date_end_download: dt.date
     digital_locker_link: str | None
     remark: str
+    delivery_mode: str  # download_serial | serial | download | locker
 
 
 @dataclass(frozen=True)
@@ -477,6 +478,7 @@ def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool 
                 date_end_download=order.download_end_date,
                 digital_locker_link=downloads.locker_link(ctx.settings, order.id),
                 remark=line.remark,
+                delivery_mode=line.delivery_mode,
             )
             for line in lines
         ],

@@ -6,8 +6,8 @@ and XXE end in a Fault. The operation element is then read into the same diction
 REST JSON body, guided by `contract.TYPES` (lists unwrapped, unknown elements ignored, `xsi:nil`
 as None, every leaf as the text the client sent: the services parse leniently, as for REST).
 
-Writing: the `out` element in the order of the contract, every element present, unknown values as
-`xsi:nil="true"`.
+Writing: the `out` element in the order of the contract, every element present (but an `optional`
+one whose value is None), unknown values as `xsi:nil="true"`.
 """
 
 from __future__ import annotations
@@ -154,6 +154,8 @@ def _write_fields(
         if field.repeated:
             for item in value or ():
                 etree.SubElement(parent, f"{{{tns}}}{field.name}").text = _text(item)
+            continue
+        if value is None and field.optional:
             continue
         element = etree.SubElement(parent, f"{{{tns}}}{field.name}")
         if value is None:

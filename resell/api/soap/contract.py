@@ -27,7 +27,10 @@ class Field:
     `list_of` makes it a list wrapper: an element `name` holding any number of elements named and
     typed `list_of`. `repeated` makes the element itself occur any number of times (unwrapped).
     `key` is the name of the value in the dictionaries the services take, when it differs from
-    the element name (the SOAP `metaData` is the REST `metadata`).
+    the element name (the SOAP `metaData` is the REST `metadata`). `optional` leaves the element
+    out of a reply when its value is None (minOccurs 0), where Nexway's own replies have no such
+    element (`subscriptionId` on a product without a subscription); every other element is
+    always written, `xsi:nil` when unknown.
     """
 
     name: str
@@ -35,14 +38,15 @@ class Field:
     list_of: str | None = None
     repeated: bool = False
     key: str | None = None
+    optional: bool = False
 
     @property
     def dict_key(self) -> str:
         return self.key or self.name
 
 
-def F(name: str, type: str = "string", repeated: bool = False) -> Field:
-    return Field(name, type, repeated=repeated)
+def F(name: str, type: str = "string", repeated: bool = False, optional: bool = False) -> Field:
+    return Field(name, type, repeated=repeated, optional=optional)
 
 
 def L(name: str, item: str, key: str | None = None) -> Field:
@@ -72,7 +76,12 @@ DISCOUNT = (F("foreignRef"), F("label"), F("priceDelta", "decimal"), F("operatio
 
 
 def _order_reply(prefix: str) -> dict[str, tuple[Field, ...]]:
-    """createOut / getDataOut and their item types: the same order, type names with the operation's prefix."""
+    """createOut / getDataOut and their item types: the same order, type names with the operation's prefix.
+
+    Element for element as Nexway's own create replies (spec/samples/soap-create-replies, held by
+    tests/api/soap/test_reply_shapes.py): no `digitalLockerLink` (REST only), `subscriptionId` only
+    on the line items of a subscription.
+    """
     return {
         f"{prefix}Out": (
             F("partnerOrderNumber"),
@@ -86,13 +95,12 @@ def _order_reply(prefix: str) -> dict[str, tuple[Field, ...]]:
             L("lineItems", f"{prefix}LineItemResponseType"),
             L("files", f"{prefix}FileResponseType"),
             F("dateEndDownload", "date"),
-            F("digitalLockerLink"),
             F("remark"),
             *CODE,
         ),
         f"{prefix}LineItemResponseType": (
             L("serials", f"{prefix}SerialResponseType"),
-            F("subscriptionId", "long"),
+            F("subscriptionId", "long", optional=True),
             *CODE,
         ),
         f"{prefix}SerialResponseType": (F("data"), F("encoding"), F("charset"), F("fileName")),

@@ -1,8 +1,11 @@
 """Each SOAP operation: the same service call as its REST twin, its result as the `out` dictionary.
 
 The dictionaries use the contract's element names; `codec.reply` writes them in the contract's
-order. Where the REST reply already has the same shape (orders, download information) it is
-reused as is, with one SOAP difference: `files[].size` in megabytes with two decimals.
+order (and leaves out what the contract does not have, such as REST's `digitalLockerLink`).
+Where the REST reply already has the same shape (orders, download information) it is reused, with
+the SOAP differences: `files[].size` in megabytes with two decimals, and in order replies the
+`files` of a digital-locker product that lists none `xsi:nil` (its files are in the locker), as in
+Nexway's own replies, where a product that has no files at all (a Steam key) gets `<files/>`.
 A refusal becomes `out.responseCode`/`responseMessage` with the same code and message as REST.
 """
 
@@ -18,6 +21,7 @@ from resell.api.soap.contract import Operation
 from resell.domain.codes import Refusal, message_for
 from resell.services import catalog, history, iam, orders, subscriptions
 from resell.services.context import Caller, Context
+from resell.services.orders import OrderView
 
 Out = dict[str, Any]
 
@@ -48,9 +52,17 @@ class Result:
 
 def _sizes_in_megabytes(reply: Out) -> Out:
     for line in reply["orderLines"]:
-        for file in line["files"]:
+        for file in line["files"] or ():
             file["size"] = megabytes(file["size"])
     return reply
+
+
+def _order(operation: str, view: OrderView) -> Out:
+    reply = replies.order(operation, view)
+    for line, seen in zip(reply["orderLines"], view.lines, strict=True):
+        if seen.delivery_mode == "locker" and not seen.files:
+            line["files"] = None
+    return _sizes_in_megabytes(reply)
 
 
 # ---------------------------------------------------------------- catalog service
@@ -98,12 +110,11 @@ def get_cross_up_sell(ctx: Context, caller: Caller, request: Out) -> Out:
 
 
 def create(ctx: Context, caller: Caller, request: Out) -> Out:
-    return _sizes_in_megabytes(replies.order("createOrder", orders.submit_order(ctx, caller, request)))
+    return _order("createOrder", orders.submit_order(ctx, caller, request))
 
 
 def get_data(ctx: Context, caller: Caller, request: Out) -> Out:
-    view = orders.get_order(ctx, caller, request.get("partnerOrderNumber"))
-    return _sizes_in_megabytes(replies.order("getOrderData", view))
+    return _order("getOrderData", orders.get_order(ctx, caller, request.get("partnerOrderNumber")))
 
 
 def cancel(ctx: Context, caller: Caller, request: Out) -> Out:

@@ -1,9 +1,10 @@
 """The legacy SOAP 1.1 API (v2.2, v2.3, v2.4): WSDLs and endpoints over the same services as REST.
 
 `GET /global/{service}/v{version}/soap?wsdl` serves the packaged WSDL with `soap:address` set to
-the URL the client called; `POST` to the same path runs one operation. Business refusals are
-`out.responseCode`; only a request that cannot be read (not well-formed, a DTD, too large, not a
-SOAP 1.1 envelope, an unknown operation) gets a SOAP Fault, with HTTP 500 as SOAP 1.1 requires.
+the endpoint under RESELL_PUBLIC_BASE_URL when set, else to the URL the client called; `POST` to
+the same path runs one operation. Business refusals are `out.responseCode`; only a request that
+cannot be read (not well-formed, a DTD, too large, not a SOAP 1.1 envelope, an unknown operation)
+gets a SOAP Fault, with HTTP 500 as SOAP 1.1 requires.
 """
 
 from __future__ import annotations
@@ -52,12 +53,21 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _address(request: Request, service: str, version: str) -> str:
+    """Where clients post: the public base URL when set, so that a Host header of an attacker's choice
+    (cached by a proxy in front) cannot point other merchants' clients elsewhere; else the URL called."""
+    ctx: Context = request.app.state.ctx
+    public = ctx.settings.public_base_url.rstrip("/")
+    if public:
+        return public + PATH.format(service=service, version=version)
+    return str(request.url.replace(query=""))
+
+
 @router.get(PATH, name="soapWsdl", include_in_schema=False)
 def get_wsdl(service: str, version: str, request: Request) -> Response:
     if not _known(service, version):
         return _not_found()
-    address = str(request.url.replace(query=""))
-    return Response(wsdl.served(service, version, address), media_type=codec.CONTENT_TYPE)
+    return Response(wsdl.served(service, version, _address(request, service, version)), media_type=codec.CONTENT_TYPE)
 
 
 @router.post(PATH, name="soap", include_in_schema=False)

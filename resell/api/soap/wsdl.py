@@ -1,4 +1,4 @@
-"""The static WSDL files: written from `contract.py`, served with `soap:address` pointing at the caller's host.
+"""The static WSDL files: written from `contract.py`, served with `soap:address` set to where clients post.
 
 The files under `wsdl/` are what clients download. They are generated once, not at run time:
 
@@ -74,7 +74,7 @@ def build(service: str, version: str) -> bytes:
             if f.repeated:
                 attrs |= {"minOccurs": "0", "maxOccurs": "unbounded"}
             else:
-                if optional:
+                if optional or f.optional:
                     attrs["minOccurs"] = "0"
                 attrs["nillable"] = "true"
             etree.SubElement(seq, x + "element", attrs)
@@ -131,7 +131,7 @@ def _static(service: str, version: str) -> etree._ElementTree:
 
 
 def served(service: str, version: str, address: str) -> bytes:
-    """The packaged WSDL with its soap:address set to `address` (the URL the client called)."""
+    """The packaged WSDL with its soap:address set to `address` (where clients are to post)."""
     tree = _static(service, version)
     root = etree.fromstring(etree.tostring(tree))
     for element in root.iter(f"{{{WSDL_SOAP_NS}}}address"):

@@ -14,11 +14,20 @@ import zeep
 from lxml import etree
 
 from resell.api.soap import contract
-from tests.conftest import World, order_body
+from resell.config import Settings
+from tests.conftest import World, order_body, settings_for
 
 PHP_DIR = Path(__file__).parent / "php"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Settings:
+    """RESELL_PUBLIC_BASE_URL unset, as in a deployment that leaves it out: the WSDL's soap:address is
+    then the URL the client called, so the clients below reach the live test server. A test that
+    wants it set parametrizes this fixture indirectly with the URL."""
+    return settings_for(tmp_path, db_url, public_base_url=getattr(request, "param", ""))
 
 
 def wsdl_url(base: str, service: str, version: str = "2.4") -> str:

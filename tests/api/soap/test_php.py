@@ -9,13 +9,16 @@ from typing import Any
 
 import isodate
 
+from resell.config import Settings
 from tests.api.soap.conftest import PHP_DIR, run_php, soap_order, wsdl_url
 from tests.conftest import Merchant, World
 
 Call = Callable[..., Any]
 
 
-def test_the_whole_merchant_flow_through_php_soapclient(server: str, world: World, shop_a: Merchant, clock) -> None:
+def test_the_whole_merchant_flow_through_php_soapclient(
+    server: str, world: World, shop_a: Merchant, clock, settings: Settings
+) -> None:
     seen = run_php(str(PHP_DIR / "merchant_flow.php"), wsdl_url(server, "order"), world.a.secret, "PHP-1", "1001")
 
     assert seen["stock"] == {"code": 0, "productRef": 1001, "status": 100}
@@ -38,7 +41,7 @@ def test_the_whole_merchant_flow_through_php_soapclient(server: str, world: Worl
     assert seen["getData"] == {"code": 0, "orderNumber": create["orderNumber"], "serial": create["serial"]}
     info = seen["getDownloadInfo"]
     assert info["code"] == 0 and info["downloadEndDate"] == create["dateEndDownload"]
-    assert info["url"].startswith("http://resell.test/download/") and info["countStartDownload"] == 0
+    assert info["url"].startswith(f"{settings.base_url}/download/") and info["countStartDownload"] == 0
     extended = dt.date.fromisoformat(create["dateEndDownload"]) + isodate.parse_duration("P1M")
     assert seen["updateDownloadTime"] == {"code": 0, "newDownloadEndDate": extended.isoformat()}
     assert seen["cancel"] == {"code": 0, "partnerOrderNumber": "PHP-1", "orderNumber": create["orderNumber"]}
@@ -94,3 +97,16 @@ def test_php_gets_a_fault_for_an_operation_its_version_does_not_have(php_call: C
     # v2.2's WSDL has no getAllOrders, so PHP refuses the call (test_faults sends it by hand: a server Fault)
     reply = php_call("order", "getAllOrders", {"secret": world.a.secret, "request": {"email": "a@b.c"}}, version="2.2")
     assert "fault" in reply and "getAllOrders" in reply["fault"]["string"]
+
+
+def test_php_reads_a_subscription_id_where_the_product_has_one_and_no_element_elsewhere(
+    php_call: Call, world: World
+) -> None:
+    secret = world.a.secret
+    created = php_call("order", "create", {"secret": secret, "request": soap_order("PHP-S", (1005, 1), (1003, 1))})
+    yearly, key_only = created["reply"]["out"]["orderLines"]["createOrderLineResponseType"]
+    (unit,) = yearly["lineItems"]["createLineItemResponseType"]
+    assert isinstance(unit["subscriptionId"], int) and unit["subscriptionId"] > 0
+    (unit,) = key_only["lineItems"]["createLineItemResponseType"]
+    assert "subscriptionId" not in unit and "digitalLockerLink" not in key_only
+    assert key_only["files"] == {}  # <files/>: the product has none (PHP reads an empty wrapper as {})

@@ -91,6 +91,7 @@ def test_the_contract_item_names_are_in_the_wsdl() -> None:
 
 
 def test_served_wsdl_points_back_at_the_host_the_client_used(server: str) -> None:
+    """RESELL_PUBLIC_BASE_URL unset (the SOAP tests' settings): the URL the client called."""
     for host in ("127.0.0.1:8000", "shop.example.com:8443", "resell.example"):
         reply = httpx.get(f"{server}/global/order/v2.4/soap?wsdl", headers={"Host": host})
         assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/xml")
@@ -99,6 +100,22 @@ def test_served_wsdl_points_back_at_the_host_the_client_used(server: str) -> Non
     catalog = httpx.get(f"{server}/global/catalog/v2.2/soap?wsdl")
     (address,) = etree.fromstring(catalog.content).iter(f"{{{WSDL_SOAP}}}address")
     assert address.get("location") == f"{server}/global/catalog/v2.2/soap"
+
+
+@pytest.mark.parametrize("settings", ["https://api.resell.example/"], indirect=True)
+def test_served_wsdl_points_at_the_public_base_url_whatever_the_host_header(server: str) -> None:
+    """RESELL_PUBLIC_BASE_URL set: a Host header of an attacker's choice (which a cache in front would
+    keep and serve to every merchant) does not move where clients post."""
+    for headers in (
+        {},
+        {"Host": "attacker.example"},
+        {"Host": "127.0.0.1:8000", "X-Forwarded-Host": "attacker.example"},
+    ):
+        for service, version in (("order", "2.4"), ("catalog", "2.2"), ("customer", "2.3")):
+            reply = httpx.get(f"{server}/global/{service}/v{version}/soap?wsdl", headers=headers)
+            assert reply.status_code == 200
+            (address,) = etree.fromstring(reply.content).iter(f"{{{WSDL_SOAP}}}address")
+            assert address.get("location") == f"https://api.resell.example/global/{service}/v{version}/soap"
 
 
 def test_unknown_service_or_version_is_404(server: str) -> None:

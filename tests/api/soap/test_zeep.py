@@ -11,6 +11,7 @@ from typing import Any
 import isodate
 import pytest
 
+from resell.config import Settings
 from tests.api.soap.conftest import soap_order
 from tests.conftest import Merchant, World, order_body
 
@@ -22,7 +23,7 @@ def items(wrapper: Any, name: str) -> list[Any]:
     return [] if wrapper is None else list(wrapper[name] or [])
 
 
-def test_the_whole_merchant_flow_through_zeep(zeep_client: Client, world: World, clock) -> None:
+def test_the_whole_merchant_flow_through_zeep(zeep_client: Client, world: World, clock, settings: Settings) -> None:
     order = zeep_client("order")
     secret = world.a.secret
 
@@ -55,7 +56,7 @@ def test_the_whole_merchant_flow_through_zeep(zeep_client: Client, world: World,
     assert units[0].subscriptionId is None
     (installer,) = items(first.files, "createFileResponseType")
     assert installer.label == "Installer" and installer.size == Decimal("0.00")  # 1234 bytes, in MB
-    assert installer.url.startswith("http://resell.test/download/")
+    assert installer.url.startswith(f"{settings.base_url}/download/")
     assert first.dateEndDownload == clock.now.date() + dt.timedelta(days=21)
     assert first.remark == f"Hi Ada Lovelace: Serial and files, order {created.orderNumber}"
     assert items(items(second.lineItems, "createLineItemResponseType")[0].serials, "createSerialResponseType") == []
