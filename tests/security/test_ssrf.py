@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from sqlalchemy import func, select
 
 from resell import outbound
 from resell.config import Settings
+from resell.db.engine import inserted_id
 from resell.db.tables import outbox, webhook_endpoints
 from resell.domain.codes import Refusal
 from resell.services import orders as order_service
@@ -32,7 +35,7 @@ from resell.services.context import Context
 from resell.services.events import enqueue
 from resell.worker import dispatcher
 from tests.conftest import CliRun, Merchant, World, order_body, settings_for
-from tests.fulfilment import HttpReceiver, Received, sell
+from tests.fulfilment import HttpReceiver, sell
 from tests.renewal_support import caller_of, fresh_stock_check  # noqa: F401 - fixture (autouse)
 
 PUBLIC_IP = "93.184.215.14"  # a public address: the stub network never lets a connection to it leave
@@ -205,17 +208,18 @@ def test_a_merchant_has_a_limited_number_of_endpoints(
 def _stored_endpoint(ctx: Context, url: str) -> int:
     """An endpoint row as an older release (or a permissive setting) left it: registered without the check."""
     with ctx.db.write() as conn:
-        endpoint_id = conn.execute(
-            webhook_endpoints.insert().values(
-                merchant_id=None,
-                url=url,
-                events=["stock.low", "stock.out"],
-                secret_salt="00" * 16,
-                active=True,
-                created_at=ctx.now(),
+        return inserted_id(
+            conn.execute(
+                webhook_endpoints.insert().values(
+                    merchant_id=None,
+                    url=url,
+                    events=["stock.low", "stock.out"],
+                    secret_salt="00" * 16,
+                    active=True,
+                    created_at=ctx.now(),
+                )
             )
-        ).inserted_primary_key[0]
-    return int(endpoint_id)
+        )
 
 
 def _stock_event(ctx: Context) -> None:
@@ -266,15 +270,47 @@ def test_one_lookup_per_connection_and_the_connection_goes_to_the_address_that_w
 
 def test_the_pinned_connection_keeps_the_name_for_the_host_header(network: Network) -> None:
     """Pinning connects to the checked address but the request is still the name's (Host, and SNI for TLS)."""
-    seen: list[Received] = []
-    server = HttpReceiver(lambda request: (seen.append(request), (204, b""))[1])
+    server = HttpReceiver(lambda request: (204, b""))
     try:
         port = port_of(server)
         network.answers["hooks.test"] = [["127.0.0.1"]]
         with outbound.client(True, timeout=5) as client:  # loopback allowed here, as in development
             assert client.post(f"http://hooks.test:{port}/in", content=b"{}").status_code == 204
         assert network.lookups == ["hooks.test"] and network.connects == [("127.0.0.1", port)]
-        assert seen[0].headers["host"] == f"hooks.test:{port}" and seen[0].path == "/in"
+        (got,) = server.requests
+        assert got.headers["host"] == f"hooks.test:{port}" and got.path == "/in"
+    finally:
+        server.close()
+
+
+def test_tls_to_the_pinned_address_checks_the_certificate_and_sends_sni_for_the_name(
+    network: Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loopback HTTPS server whose certificate names only hooks.test: the pinned connection to 127.0.0.1
+    must present hooks.test as SNI and verify the certificate against that name."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hooks.test",
+         "-addext", "subjectAltName=DNS:hooks.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this certificate only
+    names: list[str | None] = []
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+
+    def remember(sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        names.append(name)
+
+    tls.sni_callback = remember  # type: ignore[assignment]  # typeshed wants an SSLSocket; either works
+    server = HttpReceiver(lambda request: (204, b""))
+    server.server.socket = tls.wrap_socket(server.server.socket, server_side=True)
+    try:
+        port = port_of(server)
+        network.answers["hooks.test"] = [["127.0.0.1"]]
+        with outbound.client(True, timeout=5) as client:
+            assert client.post(f"https://hooks.test:{port}/in", content=b"{}").status_code == 204
+        assert names == ["hooks.test"] and network.connects == [("127.0.0.1", port)]
     finally:
         server.close()
 
