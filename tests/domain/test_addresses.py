@@ -107,3 +107,28 @@ def test_names_are_not_addresses(host: str) -> None:
 def test_localhost_names_are_loopback_without_asking_dns() -> None:
     assert is_loopback_name("localhost") and is_loopback_name("LOCALHOST.") and is_loopback_name("db.localhost")
     assert not is_loopback_name("localhost.example") and not is_loopback_name("notlocalhost")
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://keys.publisher.example/gen", True),
+        ("http://localhost:9000/gen", True),
+        ("http://127.0.0.1:9000/gen", True),
+        ("http://[::1]:9000/gen", True),
+        ("http://2130706433:9000/gen", True),  # loopback in another spelling: still this machine
+        ("http://keys.publisher.example/gen", False),  # serials in clear over a network
+        ("http://10.0.0.1/gen", False),
+        ("ftp://localhost/gen", False),
+    ],
+)
+def test_publisher_urls_are_https_or_plain_http_to_this_machine(url: str, accepted: bool) -> None:
+    """The scheme rule of publisher URLs uses the same reading of hosts (whether they may be called at all
+    is resell.outbound's question, at each call)."""
+    from resell.domain.signing import check_publisher_url
+
+    if accepted:
+        assert check_publisher_url(url) == url
+    else:
+        with pytest.raises(ValueError, match="publisher URLs must be https"):
+            check_publisher_url(url)
