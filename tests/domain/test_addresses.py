@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 
 from resell.domain.addresses import NotAnAddress, is_loopback_name, is_public, literal_address
+from resell.domain.signing import check_publisher_url
 
 REFUSED = [
     "127.0.0.1",
@@ -125,8 +126,6 @@ def test_localhost_names_are_loopback_without_asking_dns() -> None:
 def test_publisher_urls_are_https_or_plain_http_to_this_machine(url: str, accepted: bool) -> None:
     """The scheme rule of publisher URLs uses the same reading of hosts (whether they may be called at all
     is resell.outbound's question, at each call)."""
-    from resell.domain.signing import check_publisher_url
-
     if accepted:
         assert check_publisher_url(url) == url
     else:
