@@ -62,7 +62,10 @@ def destinations(host: str, port: int, allow_private: bool) -> list[IPAddress]:
     if not allow_private:
         for address in found:
             if not is_public(address):
-                named = "" if literal is not None else f"{host} resolves to "
+                if literal is None:
+                    named = f"{host} resolves to "
+                else:  # `2130706433 is 127.0.0.1`: say what a numeric spelling stands for
+                    named = "" if normalized_host(host) == str(address) else f"{host} is "
                 raise AddressRefused(f"refused: {named}{address}, which is not a public address")
     return found
 
