@@ -84,6 +84,7 @@ def environment(workdir: Path, db_url: str) -> dict[str, str]:
         "RESELL_JWT_SECRET": "chaos-jwt-secret-" + "x" * 32,  # the same on every restart
         "RESELL_ACCESS_TOKEN_TTL_SECONDS": "86400",
         "RESELL_WEBHOOK_TIMEOUT_SECONDS": "5",
+        "RESELL_WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook receiver listens on loopback
         "RESELL_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }

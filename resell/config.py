@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     download_signing_key: str = ""  # default: derived from the JWT secret
     webhook_signing_key: str = ""  # webhook secrets are derived from it; default: derived from the JWT secret
     webhook_timeout_seconds: float = 10.0  # one webhook delivery attempt waits no longer for the receiver
+    # webhooks, key generators and publisher callbacks may reach loopback/private addresses (development only)
+    webhook_allow_private: bool = False
+    webhook_max_endpoints: int = 16  # webhook endpoints one merchant may have (removed ones do not count)
 
     # fulfilment (docs/fulfilment.md)
     storage_backend: str = "local"  # where product files live; "local" is a directory

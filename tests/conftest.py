@@ -193,6 +193,7 @@ def settings_for(tmp_path: Path, db_url: str, **overrides: Any) -> Settings:
         "jwt_secret": "test-jwt-secret-" + "x" * 32,
         "public_base_url": "http://resell.test",
         "log_json": True,
+        "webhook_allow_private": True,  # the suite's receivers and key generators listen on loopback
     }
     return Settings(**(base | overrides))
 
@@ -491,6 +492,8 @@ def cli(settings: Settings) -> Iterator[CliRun]:
         "RESELL_DATABASE_URL": settings.effective_database_url,
         "RESELL_VAR_DIR": str(settings.var_dir),
         "RESELL_JWT_SECRET": settings.jwt_secret,
+        "RESELL_WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),
+        "RESELL_WEBHOOK_MAX_ENDPOINTS": str(settings.webhook_max_endpoints),
         "COLUMNS": "200",
     }
     yield lambda *args: run_cli(env, *args)

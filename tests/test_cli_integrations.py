@@ -28,6 +28,7 @@ def cli(settings: Settings, tmp_path: Path) -> Iterator[Run]:
         "RESELL_DATABASE_URL": settings.effective_database_url,
         "RESELL_VAR_DIR": str(tmp_path / "cli-var"),
         "RESELL_JWT_SECRET": settings.jwt_secret,
+        "RESELL_WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),
         "COLUMNS": "300",  # a wide terminal: table cells on one line each
     }
 

@@ -150,7 +150,13 @@ OPERATION_MESSAGES: dict[str, dict[int, str]] = {
         1011: "subscription already cancelled or terminated",
         1044: "no stock to renew",
     },
-    "addWebhook": {100: "url missing", 101: "url not valid", 110: "events missing", 111: "events not valid"},
+    "addWebhook": {
+        100: "url missing",
+        101: "url not valid",
+        110: "events missing",
+        111: "events not valid",
+        1060: "too many webhook endpoints",
+    },
     "removeWebhook": {100: "id missing", 101: "id not valid", 1010: "webhook not found"},
     "getCrossUpSell": {
         100: "productRef is missing",
@@ -198,6 +204,7 @@ class Refusal(Exception):
 
 # Names for the codes the services raise by hand (the rest come from the request parser).
 NOT_FOUND = 1010
+TOO_MANY_WEBHOOKS = 1060  # addWebhook: the merchant has RESELL_WEBHOOK_MAX_ENDPOINTS endpoints already
 ALREADY_CANCELLED = 1011
 PRODUCT_UNKNOWN = 1020
 CURRENCY_UNKNOWN = 1021

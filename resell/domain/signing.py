@@ -13,12 +13,11 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
-LOOPBACK_NAMES = {"localhost"}
+from resell.domain.addresses import NotAnAddress, is_loopback_name, literal_address
 
 
 def publisher_secret(platform_key: bytes, publisher_key: str) -> str:
@@ -35,17 +34,19 @@ def signed_headers(secret: str, message_id: str, at: dt.datetime, body: str) -> 
 
 
 def check_publisher_url(url: str) -> str:
-    """HTTPS, or plain HTTP to this machine only (serials must not cross a network in clear)."""
+    """HTTPS, or plain HTTP to this machine only (serials must not cross a network in clear). Whether the
+    address may be called at all is resell.outbound's question, asked at each call."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme == "https" and host:
         return url
     if parts.scheme == "http" and host:
-        if host in LOOPBACK_NAMES:
+        if is_loopback_name(host):
             return url
         try:
-            if ipaddress.ip_address(host).is_loopback:
-                return url
-        except ValueError:
-            pass
+            address = literal_address(host)
+        except NotAnAddress:
+            address = None
+        if address is not None and address.is_loopback:
+            return url
     raise ValueError(f"{url!r}: publisher URLs must be https:// (http:// only to localhost)")

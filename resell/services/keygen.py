@@ -4,7 +4,8 @@ Protocol (docs/fulfilment.md): `POST keygen_url` with JSON `{"requestId", "produ
 signed per Standard Webhooks with the publisher's key (resell.domain.signing); the publisher answers
 200 with `{"serials": ["...", ...]}`, exactly `quantity` distinct keys. Each call has a timeout and
 is retried (same requestId, so a publisher can answer a retry with the keys it already made) on
-transport errors, 429 and 5xx. Any failure refuses the whole order with 1051.
+transport errors, 429 and 5xx. Any failure refuses the whole order with 1051, among them a URL that does
+not lead to a public address (resell.outbound; RESELL_WEBHOOK_ALLOW_PRIVATE=true for a local generator).
 
 The calls happen outside any database transaction: createOrder checks the cart, lets go of the
 database, calls the generators, then records the order with the keys in one transaction. Keys that
@@ -25,11 +26,13 @@ import httpx
 import orjson
 from sqlalchemy import Connection, select
 
+from resell import outbound
 from resell.db.tables import serials
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.signing import check_publisher_url, publisher_secret, signed_headers
 from resell.logs import get_logger
+from resell.outbound import AddressRefused
 from resell.services.context import Context, utc_now
 from resell.services.events import enqueue
 
@@ -101,6 +104,8 @@ def _call(ctx: Context, client: httpx.Client, request: KeyRequest) -> list[str]:
         headers = {"Content-Type": "application/json", **signed_headers(secret, request.request_id, utc_now(), body)}
         try:
             reply = client.post(url, content=body, headers=headers)
+        except AddressRefused as refused:  # not a public address: asking again changes nothing
+            raise KeygenFailed(str(refused)) from None
         except httpx.TransportError as exc:  # connection refused, timeouts...
             error = f"{type(exc).__name__}: {exc}"
             continue
@@ -117,7 +122,7 @@ def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:
     """Serials per product id, or Refusal(1051); keys already made for other products are handed back."""
     generated: dict[int, list[str]] = {}
     timeout = httpx.Timeout(ctx.settings.keygen_timeout_seconds)
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with outbound.client(ctx.settings.webhook_allow_private, timeout) as client:
         for request in requests:
             try:
                 generated[request.product_id] = _call(ctx, client, request)

@@ -5,6 +5,9 @@ them) and receive the merchant events. Endpoints without a merchant belong to th
 stock event) or to a publisher (stock events of its products); only the CLI creates those.
 What gets delivered is decided in resell.services.events.enqueue, in the transaction of the change;
 the worker (resell.worker.webhooks) sends, signs and logs each delivery.
+
+A URL must lead to public addresses only (resell.outbound, checked here and again at every delivery),
+unless RESELL_WEBHOOK_ALLOW_PRIVATE is on; a merchant has at most RESELL_WEBHOOK_MAX_ENDPOINTS endpoints.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from resell.domain.webhooks import (
     new_salt,
     signing_secret,
 )
+from resell.outbound import AddressRefused, check_url_destination
 from resell.services.context import Caller, Context
 from resell.services.events import audit, webhook_delivery_rows
 from resell.services.tenancy import merchant_webhooks
@@ -126,19 +130,40 @@ def _insert(
     return NewEndpoint(_endpoint(row), signing_secret(ctx.settings.effective_webhook_key, salt))
 
 
-def _checked(raw_url: object, raw_events: object, allowed: tuple[str, ...]) -> tuple[str, list[str]]:
+def _checked(ctx: Context, raw_url: object, raw_events: object, allowed: tuple[str, ...]) -> tuple[str, list[str]]:
     try:
-        return check_url(raw_url), check_events(raw_events, allowed)
+        url, events = check_url(raw_url), check_events(raw_events, allowed)
     except InvalidEndpoint as invalid:
         raise Refusal(invalid.code, str(invalid)) from None
+    try:
+        check_url_destination(url, ctx.settings.webhook_allow_private)
+    except AddressRefused:  # the reason (what a name resolves to here) stays in the operator's network
+        raise Refusal(101, "url not valid: it must lead to a public address") from None
+    return url, events
+
+
+def _check_room(conn: Connection, ctx: Context, merchant_id: int) -> None:
+    """At most RESELL_WEBHOOK_MAX_ENDPOINTS endpoints per merchant; the merchant's row is locked on
+    PostgreSQL so two registrations at once cannot both take the last place (SQLite writes one at a time)."""
+    if ctx.db.is_postgres:
+        conn.execute(select(merchants.c.id).where(merchants.c.id == merchant_id).with_for_update())
+    count = conn.execute(
+        select(func.count())
+        .select_from(webhook_endpoints)
+        .where(webhook_endpoints.c.merchant_id == merchant_id, webhook_endpoints.c.removed_at.is_(None))
+    ).scalar_one()
+    limit = ctx.settings.webhook_max_endpoints
+    if count >= limit:
+        raise Refusal(codes.TOO_MANY_WEBHOOKS, f"too many webhook endpoints (at most {limit})")
 
 
 # ---------------------------------------------------------------- a merchant's own endpoints (the API)
 
 
 def add_merchant_endpoint(ctx: Context, caller: Caller, raw_url: object, raw_events: object) -> NewEndpoint:
-    url, events = _checked(raw_url, raw_events, MERCHANT_EVENTS)
+    url, events = _checked(ctx, raw_url, raw_events, MERCHANT_EVENTS)
     with ctx.db.write() as conn:
+        _check_room(conn, ctx, caller.merchant_id)
         return _insert(conn, ctx, f"merchant:{caller.realm}", url, events, merchant_id=caller.merchant_id)
 
 
@@ -181,15 +206,22 @@ def add_endpoint(
     allowed = MERCHANT_EVENTS if realm else STOCK_EVENTS
     try:
         clean_url, clean_events = check_url(url), check_events(events, allowed)
+        check_url_destination(clean_url, ctx.settings.webhook_allow_private)
     except InvalidEndpoint as invalid:
         hint = f" (allowed: {', '.join(allowed)})" if invalid.code == 111 else ""
         raise WebhookError(f"{invalid}{hint}") from None
+    except AddressRefused as refused:
+        raise WebhookError(f"url not valid: {refused} (RESELL_WEBHOOK_ALLOW_PRIVATE=true allows it)") from None
     with ctx.db.write() as conn:
         merchant_id = publisher_id = None
         if realm:
             merchant_id = conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).scalar()
             if merchant_id is None:
                 raise WebhookError(f"no merchant {realm!r}")
+            try:
+                _check_room(conn, ctx, merchant_id)
+            except Refusal as refusal:
+                raise WebhookError(str(refusal.message)) from None
         if publisher:
             publisher_id = conn.execute(select(publishers.c.id).where(publishers.c.key == publisher)).scalar()
             if publisher_id is None:

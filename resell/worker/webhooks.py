@@ -72,7 +72,7 @@ def deliver(ctx: Context, event: Event) -> None:
     headers = signed_headers(target.secret, webhook_id, body, wall_clock())
     started = time.perf_counter()
     try:
-        reply = http.client().post(
+        reply = http.client(ctx.settings).post(
             target.url,
             content=body,
             headers=headers,

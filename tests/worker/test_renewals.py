@@ -42,6 +42,7 @@ def worker_process(settings: Settings, now: dt.datetime) -> subprocess.Popen[str
         "RESELL_VAR_DIR": str(settings.var_dir),
         "RESELL_JWT_SECRET": settings.jwt_secret,  # webhook secrets derive from it: the same as the API's
         "RESELL_LOG_JSON": "true",
+        "RESELL_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on loopback
     }
     return subprocess.Popen(
         [sys.executable, "-m", "resell.cli", "worker", "--once", "--now", now.isoformat()],
