@@ -13,7 +13,7 @@ Most cases carry a valid bearer token and catalogue secret, so they get past aut
 keep the generated secret or drop the token, so the refusal paths (70, 71, 401) are fuzzed too;
 some have a known partnerOrderNumber, subscriptionId, productRef or webhook id put in, so success
 replies are checked as well as refusals. DELETE /iam/tokens/reset runs last, each case with a fresh
-token of the second demo merchant (a reset revokes every access token of that merchant).
+token of the second demo merchant (a reset revokes that merchant's refresh tokens).
 
 Prints a table (cases, failures, successful replies per operation) and exits 1 on any failure, or on a traceback in
 the server's log. Options: --max-examples N (default 1000), --only REGEX, --seed N, --keep.

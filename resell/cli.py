@@ -223,6 +223,20 @@ def merchant_products(
     out.print(f"added {added or 'nothing'}, removed {removed or 'nothing'}")
 
 
+@merchant_app.command("revoke-tokens")
+def merchant_revoke_tokens(realm: str) -> None:
+    """Emergency: every access and refresh token of the merchant stops working now (it signs in again).
+
+    DELETE /iam/tokens/reset revokes refresh tokens only; access tokens issued before it live out
+    their 5 minutes. This is the way to end those too, for a leaked client secret or token."""
+    from resell.services import iam
+
+    if not iam.revoke_all_tokens(context(), realm):
+        fail(f"no merchant {realm!r}")
+        return
+    out.print(f"every token of merchant [bold]{realm}[/] revoked; it must sign in again")
+
+
 @catalog_app.command("import")
 def catalog_import(file: Path) -> None:
     """Import (upsert) a catalogue JSON file: see docs/catalog-format.md."""
