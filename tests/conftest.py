@@ -271,6 +271,23 @@ def server(ctx: Context) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.fixture
+def from_ip(server: str) -> Iterator[Callable[[str], httpx.Client]]:
+    """`from_ip("127.0.0.7")`: an HTTP client to the server whose connections come from that loopback
+    address, so the server sees distinct client IPs (throttling tests)."""
+    made: dict[str, httpx.Client] = {}
+
+    def client(address: str) -> httpx.Client:
+        if address not in made:
+            transport = httpx.HTTPTransport(local_address=address)
+            made[address] = httpx.Client(base_url=server, transport=transport, timeout=30)
+        return made[address]
+
+    yield client
+    for c in made.values():
+        c.close()
+
+
 class Merchant:
     """A merchant's HTTP client: gets a token once and sends `secret` with every /connect call."""
 
