@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         "RESELL_WORKERS": "1",
         "RESELL_ACCESS_TOKEN_TTL_SECONDS": "86400",  # one token lasts the whole run
         "RESELL_IAM_RATE_LIMIT_IP": "",  # the run signs in thousands of times from one address
+        "RESELL_SIGN_IN_BACKOFF_AFTER": "0",  # and fails on purpose (bad refresh tokens) on the demo realm
         "RESELL_LOG_LEVEL": "WARNING",
         "RESELL_LOG_JSON": "true",
     }

@@ -35,6 +35,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    allowed_proxies = settings.forwarded_allow_ips.strip()
     uvicorn.run(
         "resell.api.rest.app:create_app",
         factory=True,
@@ -43,7 +44,12 @@ def serve(
         workers=workers or settings.workers,
         access_log=False,
         log_level=settings.log_level.lower(),
+        # X-Forwarded-For/-Proto believed from RESELL_FORWARDED_ALLOW_IPS only (uvicorn's own default
+        # believes 127.0.0.1, where anyone on the machine could name their own address to the throttles)
+        proxy_headers=bool(allowed_proxies),
+        forwarded_allow_ips=allowed_proxies or None,
     )
+
 
 
 @app.command()

@@ -5,10 +5,12 @@ sees distinct client IPs. The back-off itself, on memory and on Redis storage, i
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from pydantic import ValidationError
 
 from resell.api import rate_limits
 from resell.config import Settings
+from resell.services.context import Context
 from tests.conftest import MerchantCreds, World, _free_port, settings_for
 
 PER_IP = 8
@@ -223,3 +226,76 @@ def test_one_backoff_for_every_node_sharing_the_storage(storage: str, request: p
     assert nodes[1].delayed(backoff, "order 8", "203.0.113.9") is None  # another account
     nodes[0].succeeded(backoff, account, "203.0.113.9")
     assert nodes[1].delayed(backoff, account, "203.0.113.9") is None
+
+
+# ---------------------------------------------------------------- X-Forwarded-For, through `resell serve`
+
+
+@pytest.fixture
+def serve(ctx: Context, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """`serve(allowed)`: a real `resell serve` process with RESELL_FORWARDED_ALLOW_IPS=allowed (unset
+    when empty) and 3 token requests a minute per client address; its base URL."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(allowed: str) -> str:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "RESELL_DATABASE_URL": ctx.settings.effective_database_url,
+            "RESELL_VAR_DIR": str(ctx.settings.var_dir),
+            "RESELL_JWT_SECRET": ctx.settings.jwt_secret,
+            "RESELL_PORT": str(port),
+            "RESELL_LOG_LEVEL": "WARNING",
+            "RESELL_IAM_RATE_LIMIT_IP": "3/minute",
+        }
+        env.pop("RESELL_FORWARDED_ALLOW_IPS", None)
+        env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own variable: not what decides
+        if allowed:
+            env["RESELL_FORWARDED_ALLOW_IPS"] = allowed
+        log = open(tmp_path / f"serve-{port}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen([sys.executable, "-m", "resell.cli", "serve"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log)
+        processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
+            assert time.monotonic() < deadline, "resell serve did not start"
+            time.sleep(0.1)
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def token_codes(base: str, peer: str, forwarded_for: list[str]) -> list[int]:
+    """POST /iam/tokens (an empty body: 400, but every attempt counts per address) from `peer`, one
+    request per X-Forwarded-For value given."""
+    with httpx.Client(base_url=base, transport=httpx.HTTPTransport(local_address=peer), timeout=30) as http:
+        return [http.post("/iam/tokens", json={}, headers={"X-Forwarded-For": xff}).status_code
+                for xff in forwarded_for]
+
+
+def test_forwarded_for_is_ignored_by_default_even_from_loopback(serve) -> None:  # type: ignore[no-untyped-def]
+    """uvicorn's default believes X-Forwarded-For from 127.0.0.1: a client there could choose a new
+    address for each attempt and never meet the per-IP limit. Not with `resell serve`'s default."""
+    base = serve("")
+    spoofed = [f"203.0.113.{i}" for i in range(1, 6)]
+    assert token_codes(base, "127.0.0.1", spoofed) == [400, 400, 400, 429, 429]
+
+
+def test_forwarded_for_is_believed_from_allowed_proxies_only(serve) -> None:  # type: ignore[no-untyped-def]
+    base = serve("127.0.0.3")  # the proxy's address (anything but uvicorn's default 127.0.0.1)
+    # through the allowed proxy, each forwarded client has its own allowance ...
+    assert token_codes(base, "127.0.0.3", [f"203.0.113.{i}" for i in range(1, 6)]) == [400] * 5
+    # ... and one forwarded client meets its limit, wherever the proxy itself is counted
+    assert token_codes(base, "127.0.0.3", ["198.51.100.7"] * 4) == [400, 400, 400, 429]
+    # other peers on the machine, 127.0.0.1 included, are not proxies: their header is ignored
+    for peer in ("127.0.0.1", "127.0.0.2"):
+        assert token_codes(base, peer, [f"203.0.113.{i}" for i in range(10, 15)]) == [400, 400, 400, 429, 429]
