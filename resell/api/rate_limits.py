@@ -12,7 +12,7 @@ HTTP 429 with `Retry-After` in its own body shape. Two kinds of limit:
   account is refused for a delay that doubles with every attempt, up to `cap`. Keyed by the address
   too, so that someone else's failures never lock an account's owner out (the old per-account
   limit let anyone lock a realm or an order by failing on purpose). A success forgets the failures
-  of that address on that account.
+  of that address on that account. `delayed` before an attempt, `failed` or `succeeded` after it.
 
 A rule whose limit is empty (`RESELL_..._RATE_LIMIT_...=""`) never refuses. Throttling sees IPv6
 clients by their /64 network, the block one subscriber usually holds whole.
@@ -85,16 +85,6 @@ class RateLimiter:
         if self._windows.hit(rule.limit, rule.namespace, key):
             return None
         return self._retry_after(rule, key)
-
-    def check(self, rule: Rule, key: str) -> int | None:
-        """Like `hit` without counting: None while the limit is not reached."""
-        if rule.limit is None:
-            return None
-        key = key[:MAX_KEY_CHARS]
-        if self._windows.test(rule.limit, rule.namespace, key):
-            return None
-        return self._retry_after(rule, key)
-
 
     # Back-off: the storage's plain counters (incr with an expiry, get, clear), which every `limits`
     # storage has. `strikes` counts the failures (and refused attempts) of an address on an account;

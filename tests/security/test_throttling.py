@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from starlette.requests import Request
 
 from resell.api import rate_limits
 from resell.config import Settings
@@ -176,10 +177,26 @@ def test_an_empty_limit_or_no_backoff_never_refuses() -> None:
     limiter = rate_limits.RateLimiter("memory://")
     rule = rate_limits.rule("iam-ip", "")
     assert all(limiter.hit(rule, "k") is None for _ in range(1000))
-    assert limiter.check(rule, "k") is None
     off = rate_limits.Backoff("iam", after=0, base=1, cap=1)
     assert all(limiter.failed(off, "realm", "ip") is None for _ in range(100))
     assert limiter.delayed(off, "realm", "ip") is None
+
+
+@pytest.mark.parametrize(
+    ("peer", "counted_as"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),  # an IPv4 client on a dual-stack socket
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # same subscriber, another address
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+    ],
+)
+def test_throttling_counts_an_ipv6_client_by_its_slash_64(peer: str, counted_as: str) -> None:
+    """One subscriber usually holds a whole /64: counting each address would give them 2**64 fresh
+    allowances."""
+    request = Request({"type": "http", "client": (peer, 4000), "headers": []})
+    assert rate_limits.client_ip(request) == counted_as
 
 
 @pytest.fixture(scope="module")
