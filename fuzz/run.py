@@ -13,7 +13,7 @@ Most cases carry a valid bearer token and catalogue secret, so they get past aut
 keep the generated secret or drop the token, so the refusal paths (70, 71, 401) are fuzzed too;
 some have a known partnerOrderNumber, subscriptionId, productRef or webhook id put in, so success
 replies are checked as well as refusals. DELETE /iam/tokens/reset runs last, each case with a fresh
-token of the second demo merchant (a reset revokes every access token of that merchant).
+token of the second demo merchant (a reset revokes that merchant's refresh tokens).
 
 Prints a table (cases, failures, successful replies per operation) and exits 1 on any failure, or on a traceback in
 the server's log. Options: --max-examples N (default 1000), --only REGEX, --seed N, --keep.
@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         "RESELL_WORKERS": "1",
         "RESELL_ACCESS_TOKEN_TTL_SECONDS": "86400",  # one token lasts the whole run
         "RESELL_IAM_RATE_LIMIT_IP": "",  # the run signs in thousands of times from one address
+        "RESELL_SIGN_IN_BACKOFF_AFTER": "0",  # and fails on purpose (bad refresh tokens) on the demo realm
         "RESELL_LOG_LEVEL": "WARNING",
         "RESELL_LOG_JSON": "true",
         # webhook URLs are not looked up in DNS (a fuzzed host must not make the run ask the outside world)

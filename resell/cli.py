@@ -35,6 +35,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    allowed_proxies = settings.forwarded_allow_ips.strip()
     uvicorn.run(
         "resell.api.rest.app:create_app",
         factory=True,
@@ -43,7 +44,12 @@ def serve(
         workers=workers or settings.workers,
         access_log=False,
         log_level=settings.log_level.lower(),
+        # X-Forwarded-For/-Proto believed from RESELL_FORWARDED_ALLOW_IPS only (uvicorn's own default
+        # believes 127.0.0.1, where anyone on the machine could name their own address to the throttles)
+        proxy_headers=bool(allowed_proxies),
+        forwarded_allow_ips=allowed_proxies or None,
     )
+
 
 
 @app.command()
@@ -221,6 +227,20 @@ def merchant_products(
         fail(str(exc))
         return
     out.print(f"added {added or 'nothing'}, removed {removed or 'nothing'}")
+
+
+@merchant_app.command("revoke-tokens")
+def merchant_revoke_tokens(realm: str) -> None:
+    """Emergency: every access and refresh token of the merchant stops working now (it signs in again).
+
+    DELETE /iam/tokens/reset revokes refresh tokens only; access tokens issued before it live out
+    their 5 minutes. This is the way to end those too, for a leaked client secret or token."""
+    from resell.services import iam
+
+    if not iam.revoke_all_tokens(context(), realm):
+        fail(f"no merchant {realm!r}")
+        return
+    out.print(f"every token of merchant [bold]{realm}[/] revoked; it must sign in again")
 
 
 @catalog_app.command("import")

@@ -10,8 +10,9 @@ import os
 import secrets
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,12 +45,17 @@ class Settings(BaseSettings):
     storage_backend: str = "local"  # where product files live; "local" is a directory
     files_dir: Path | None = None  # default: {var_dir}/files
     locker_rate_limit_ip: str = "20/minute"  # locker sign-in attempts per client IP (limits notation)
-    locker_rate_limit_order: str = "10/hour"  # locker sign-in attempts per order number
     rate_limit_storage: str = "memory://"  # limits storage URI; redis://host:6379 when several nodes serve
-    # POST /iam/tokens (limits notation; "" turns a rule off): every attempt counts per client IP,
-    # only failed ones (401) per realm, so a merchant's own sign-ins and refreshes never use it up
+    # POST /iam/tokens attempts per client IP, all counted (limits notation; "" turns it off)
     iam_rate_limit_ip: str = "120/minute"
-    iam_rate_limit_account: str = "20/minute"
+    # failed sign-ins (POST /iam/tokens per realm, POST /locker per order) from one client address on
+    # one account before each further attempt from there waits; 0 turns the back-off off
+    sign_in_backoff_after: Annotated[int, Field(ge=0)] = 5
+    sign_in_backoff_seconds: Annotated[int, Field(ge=1)] = 2  # the first wait; it doubles with each further attempt
+    sign_in_backoff_max_seconds: Annotated[int, Field(ge=1)] = 900  # the longest wait
+    # proxies whose X-Forwarded-For/-Proto `resell serve` believes (uvicorn's forwarded_allow_ips:
+    # addresses or networks, comma-separated, "*" for any); empty: none, the peer is the client
+    forwarded_allow_ips: str = ""
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_starttls: bool = False
@@ -66,7 +72,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("iam_rate_limit_ip", "iam_rate_limit_account")
+    @field_validator("iam_rate_limit_ip", "locker_rate_limit_ip")
     @classmethod
     def _limit_notation(cls, value: str) -> str:
         """Refused at start-up rather than on the first token request."""

@@ -374,7 +374,9 @@ class AppSlot:
 def _session_server() -> Iterator[tuple[AppSlot, str]]:
     slot = AppSlot()
     port = _free_port()
-    config = uvicorn.Config(slot, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        slot, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
+    )  # no proxy headers, as `resell serve` by default
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -397,6 +399,23 @@ def server(ctx: Context, _session_server: tuple[AppSlot, str]) -> Iterator[str]:
     slot.app = create_app(ctx.settings, ctx)
     yield url
     slot.app = None
+
+
+@pytest.fixture
+def from_ip(server: str) -> Iterator[Callable[[str], httpx.Client]]:
+    """`from_ip("127.0.0.7")`: an HTTP client to the server whose connections come from that loopback
+    address, so the server sees distinct client IPs (throttling tests)."""
+    made: dict[str, httpx.Client] = {}
+
+    def client(address: str) -> httpx.Client:
+        if address not in made:
+            transport = httpx.HTTPTransport(local_address=address)
+            made[address] = httpx.Client(base_url=server, transport=transport, timeout=30)
+        return made[address]
+
+    yield client
+    for c in made.values():
+        c.close()
 
 
 class Merchant:

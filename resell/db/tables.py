@@ -198,8 +198,8 @@ merchants = Table(
     Column("realm", String(100), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("client_secret_hash", String(64), nullable=False),
-    # every token carries the generation it was issued in; DELETE /iam/tokens/reset moves it on,
-    # which refuses all tokens issued before (a counter, not a time: no two events share a value)
+    # every token carries the generation it was issued in; the operator's `resell merchant revoke-tokens`
+    # moves it on, which refuses all tokens issued before (a counter, not a time: no two events share a value)
     Column("token_generation", Integer, nullable=False, default=0),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Timestamp, nullable=False),
@@ -233,7 +233,11 @@ refresh_tokens = Table(
     metadata,
     Column("jti", String(64), primary_key=True),
     Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
+    # the sign-in it descends from (the tokens' `sid`, kept across refreshes): a replayed refresh
+    # token revokes the whole family
+    Column("family", String(36), nullable=False, index=True),
     Column("expires_at", Timestamp, nullable=False),
+    # set when the token is used (rotation) or revoked (reset, replay, operator)
     Column("revoked_at", Timestamp),
 )
 

@@ -1,7 +1,10 @@
 """Identity: OAuth-style tokens for merchants, and resolving who a /connect call acts for.
 
-Access tokens are short-lived HS256 JWTs; refresh tokens are JWTs too, but each one's id is kept
-in `refresh_tokens` so it can be revoked (DELETE /iam/tokens/reset) and used only once (rotation).
+Access tokens are short-lived HS256 JWTs, verified offline: they live out their 5 minutes unless the
+operator revokes every token of a client (`revoke_all_tokens`, which moves the client's token
+generation on). Refresh tokens are JWTs too, but each one's id is kept in `refresh_tokens` so it
+can be revoked (DELETE /iam/tokens/reset) and used only once (rotation); the refresh tokens that
+descend from one sign-in form a family, and a used one presented again revokes its family.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.secrets import hash_secret, secret_matches
 from resell.services.context import Caller, Context
+from resell.services.events import audit
 
 ALGORITHM = "HS256"
 
@@ -96,14 +100,18 @@ def _verify_signature(ctx: Context, token: str, kind: str) -> dict:
     return claims
 
 
-def _new_pair(ctx: Context, conn, merchant_id: int, realm: str, generation: int) -> TokenPair:  # type: ignore[no-untyped-def]
+def _new_pair(  # type: ignore[no-untyped-def]
+    ctx: Context, conn, merchant_id: int, realm: str, generation: int, session: str | None = None
+) -> TokenPair:
+    """A new pair; `session` (the refresh token family) is new on a sign-in, kept on a refresh."""
     settings = ctx.settings
-    session = str(uuid.uuid4())
+    session = session or str(uuid.uuid4())
     jti = uuid.uuid4().hex
     conn.execute(
         refresh_tokens.insert().values(
             jti=jti,
             merchant_id=merchant_id,
+            family=session,
             expires_at=ctx.now() + dt.timedelta(seconds=settings.refresh_token_ttl_seconds),
         )
     )
@@ -145,8 +153,13 @@ def issue_tokens(ctx: Context, realm: str, client_secret: str) -> TokenPair:
 
 
 def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_token: str) -> TokenPair:
-    """grant_type=refresh_token: the old refresh token is used up, a new pair is issued."""
+    """grant_type=refresh_token: the old refresh token is used up, a new pair of the same family is issued.
+
+    A refresh token presented again once used is a replay (a stolen copy, or the thief already
+    used it): refused, and every refresh token of its family is revoked, the newer ones included,
+    so whichever of the thief and the client holds the live one must sign in again."""
     claims = _decode(ctx, refresh_token, "refresh")
+    family = str(claims.get("sid") or "")
     with ctx.db.write() as conn:
         row = _merchant_by_credentials(conn, realm, client_secret)
         if str(row.id) != claims["sub"] or claims.get("gen") != row.token_generation:
@@ -160,9 +173,19 @@ def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_t
             )
             .values(revoked_at=ctx.now())
         )
-        if used.rowcount != 1:
-            raise Unauthorized("refresh token revoked or unknown")
-        return _new_pair(ctx, conn, row.id, row.realm, row.token_generation)
+        if used.rowcount == 1:
+            return _new_pair(ctx, conn, row.id, row.realm, row.token_generation, family)
+        # committed before the refusal below: the revocation must outlive this request
+        revoke_refresh_tokens(conn, ctx.now(), row.id, family=family)
+    raise Unauthorized("refresh token already used or revoked: its family is revoked")
+
+
+def revoke_refresh_tokens(conn, now: dt.datetime, merchant_id: int, family: str | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Revoke a client's live refresh tokens (only one family's when `family` is given); how many."""
+    where = [refresh_tokens.c.merchant_id == merchant_id, refresh_tokens.c.revoked_at.is_(None)]
+    if family is not None:
+        where.append(refresh_tokens.c.family == family)
+    return int(conn.execute(update(refresh_tokens).where(*where).values(revoked_at=now)).rowcount)
 
 
 def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
@@ -180,21 +203,34 @@ def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
 
 
 def reset_tokens(ctx: Context, token: str | None) -> None:
-    """Revoke every refresh token of the token's client, and every access token issued so far."""
+    """DELETE /iam/tokens/reset: revoke every refresh token of the token's client.
+
+    Access tokens already issued, the caller's included, stay valid until they expire (contract
+    section 2: the official example collection goes on with the same token); revoking those too is
+    the operator's `revoke_all_tokens`."""
     claims = verify_access_token(ctx, token)
-    now = ctx.now()
     with ctx.db.write() as conn:
         _check_still_valid(claims, _MERCHANT_STATE.first(conn, merchant_id=claims.merchant_id))
-        conn.execute(
-            update(refresh_tokens)
-            .where(refresh_tokens.c.merchant_id == claims.merchant_id, refresh_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        conn.execute(
+        revoke_refresh_tokens(conn, ctx.now(), claims.merchant_id)
+
+
+def revoke_all_tokens(ctx: Context, realm: str, actor: str = "operator") -> bool:
+    """The operator's emergency action: every access and refresh token of the client stops working now
+    (its token generation moves on). False when there is no such client."""
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        row = conn.execute(
             update(merchants)
-            .where(merchants.c.id == claims.merchant_id, merchants.c.token_generation == claims.generation)
+            .where(merchants.c.realm == realm)
             .values(token_generation=merchants.c.token_generation + 1)
-        )
+            .returning(merchants.c.id, merchants.c.token_generation)
+        ).first()
+        if row is None:
+            return False
+        revoked = revoke_refresh_tokens(conn, now, row.id)
+        audit(conn, now, actor, "merchant", realm, "tokens_revoked",
+              after={"token_generation": row.token_generation, "refresh_tokens_revoked": revoked})
+    return True
 
 
 def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller:

@@ -3,7 +3,8 @@
 - `GET /locker[?order=N]`: the sign-in form (what `digitalLockerLink` in order replies points to).
 - `POST /locker`: checks the pair; on success a signed, HttpOnly session cookie (one hour, this order
   only) and a redirect to `/locker/order`; otherwise one generic error. Attempts are rate limited per
-  client IP and per order number (limits; HTTP 429 with Retry-After).
+  client IP, and failures per (order number, client IP) with growing delays (resell.api.rate_limits;
+  HTTP 429 with Retry-After), so that someone else's failures never lock the order's owner out.
 - `GET /locker/order`: the order, rendered on the server; no JavaScript anywhere.
 - `POST /locker/sign-out`: forgets the session.
 """
@@ -30,12 +31,12 @@ GENERIC_ERROR = "We could not find an order with this order number and email add
 
 
 def _limited(request: Request, ip: str, order_number: str) -> int | None:
-    """None when the attempt may go ahead, else the seconds to wait (every attempt counts)."""
+    """None when the attempt may go ahead, else the seconds to wait."""
     settings = _ctx(request).settings
     limiter = rate_limits.limiter(request)
     wait = limiter.hit(rate_limits.rule("locker-ip", settings.locker_rate_limit_ip), ip)
     if wait is None and order_number:
-        wait = limiter.hit(rate_limits.rule("locker-order", settings.locker_rate_limit_order), order_number)
+        wait = limiter.delayed(rate_limits.sign_in_backoff("locker", settings), order_number, ip)
     return wait
 
 
@@ -73,8 +74,12 @@ async def sign_in(request: Request) -> Response:
             headers={"Retry-After": str(wait)},
         )
     order_id = await run_in_threadpool(locker.sign_in, ctx, order_number, email)
+    backoff = rate_limits.sign_in_backoff("locker", ctx.settings)
     if order_id is None:
+        if limit_key:
+            rate_limits.limiter(request).failed(backoff, limit_key, ip)
         return _sign_in_page(order_number, email, GENERIC_ERROR, 401)
+    rate_limits.limiter(request).succeeded(backoff, limit_key, ip)
     expires = int(ctx.now().timestamp()) + SESSION_SECONDS
     response = RedirectResponse("/locker/order", status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(

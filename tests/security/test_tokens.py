@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from resell.db.tables import merchants, orders
+from resell.services import iam
 from resell.services.context import Context
 from tests.conftest import Clock, MerchantCreds, World, order_body
 
@@ -85,10 +86,9 @@ def _expired(http: httpx.Client, ctx: Context, world: World, clock: Clock) -> st
     return f"Bearer {token}"
 
 
-def _revoked_by_reset(http: httpx.Client, ctx: Context, world: World, clock: Clock) -> str:
+def _revoked_by_the_operator(http: httpx.Client, ctx: Context, world: World, clock: Clock) -> str:
     old = sign_in(http, world.a)["access_token"]
-    reset = sign_in(http, world.a)["access_token"]
-    assert http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {reset}"}).status_code == 204
+    assert iam.revoke_all_tokens(ctx, world.a.realm)
     return f"Bearer {old}"
 
 
@@ -142,11 +142,11 @@ KINDS: dict[str, dict[str, Maker]] = {
         "jti-missing": lambda http, ctx, world, clock: "Bearer " + signed(ctx, claims_of(ctx, "shop-a", jti=None)),
         "old-generation": lambda http, ctx, world, clock: "Bearer " + signed(ctx, claims_of(ctx, "shop-a", gen=-1)),
     },
-    # these change state (a reset, the clock): the good token of the test is not expected to last
+    # these change state (the operator's revocation, the clock): the good token of the test is not expected to last
     "lifecycle": {
         "refresh-token-as-access": lambda http, ctx, world, clock: "Bearer "
         + sign_in(http, world.a)["refresh_token"],
-        "revoked-by-reset": _revoked_by_reset,
+        "revoked-by-the-operator": _revoked_by_the_operator,
         "expired": _expired,
         "expired-then-exp-claim-edited": lambda http, ctx, world, clock: "Bearer "
         + edited(_expired(http, ctx, world, clock)[7:], exp=2**40),
@@ -209,11 +209,11 @@ def test_the_right_key_and_claims_do_open_the_doors(http: httpx.Client, ctx: Con
 
 
 def test_a_revoked_or_unknown_token_cannot_reset(http: httpx.Client, ctx: Context, world: World) -> None:
-    """A leaked token, revoked by the reset its owner made, cannot reset again and so revoke the
-    refresh tokens the merchant got since."""
+    """A leaked token, revoked by the operator (`resell merchant revoke-tokens`), cannot reset and so
+    revoke the refresh tokens the merchant got since."""
     leaked = sign_in(http, world.a)["access_token"]
-    assert http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {leaked}"}).status_code == 204
-    fresh = sign_in(http, world.a)  # the merchant signs in again after the reset
+    assert iam.revoke_all_tokens(ctx, world.a.realm)
+    fresh = sign_in(http, world.a)  # the merchant signs in again after the revocation
     for token in (leaked, signed(ctx, claims_of(ctx, "shop-a", sub="999999"))):
         reply = http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {token}"})
         assert reply.status_code == 401 and reply.json() == JWT_INVALID

@@ -1,11 +1,12 @@
 """POST /iam/tokens and DELETE /iam/tokens/reset: merchant credentials in, JWTs out.
 
 Token requests are throttled (resell.api.rate_limits; HTTP 429 with Retry-After, in the /iam
-error shape): every attempt counts against the client IP (RESELL_IAM_RATE_LIMIT_IP, generous),
-and failed attempts (401) count against the realm named (RESELL_IAM_RATE_LIMIT_ACCOUNT). Once a
-realm has too many failures in the window, every attempt on it waits, the right secret included
-(else guessing would go on unchecked); a merchant that signs in and refreshes correctly never
-adds to its realm's count, whatever its volume.
+error shape): every attempt counts against the client address (RESELL_IAM_RATE_LIMIT_IP, generous),
+and failed attempts (401) against the pair (realm, client address), with growing delays past
+RESELL_SIGN_IN_BACKOFF_AFTER failures. Once an address has failed too often on a realm, every
+attempt from it on that realm waits, the right secret included (else guessing would go on
+unchecked); the merchant, from its own address, is not concerned, and a success forgets its own
+failures.
 """
 
 from __future__ import annotations
@@ -71,9 +72,8 @@ async def _credentials(request: Request) -> dict[str, Any] | None:
 @router.post("/tokens", name="createToken")
 async def create_token(request: Request, ctx: Context = Depends(context)) -> Any:
     limiter = rate_limits.limiter(request)
-    per_ip = rate_limits.rule("iam-ip", ctx.settings.iam_rate_limit_ip)
-    per_account = rate_limits.rule("iam-account", ctx.settings.iam_rate_limit_account)
-    wait = limiter.hit(per_ip, rate_limits.client_ip(request))
+    ip = rate_limits.client_ip(request)
+    wait = limiter.hit(rate_limits.rule("iam-ip", ctx.settings.iam_rate_limit_ip), ip)
     if wait is not None:
         return too_many_requests(wait)
     data = await _credentials(request)
@@ -83,7 +83,8 @@ async def create_token(request: Request, ctx: Context = Depends(context)) -> Any
     grant = data.get("grantType") or "client_credentials"
     if not isinstance(realm, str) or not isinstance(client_secret, str) or not realm or not client_secret:
         return bad_request("realmName and clientSecret are required")
-    wait = limiter.check(per_account, realm)
+    backoff = rate_limits.sign_in_backoff("iam", ctx.settings)
+    wait = limiter.delayed(backoff, realm, ip)
     if wait is not None:
         return too_many_requests(wait)
 
@@ -98,8 +99,9 @@ async def create_token(request: Request, ctx: Context = Depends(context)) -> Any
         else:
             return bad_request("grantType must be client_credentials or refresh_token")
     except iam.Unauthorized:
-        limiter.hit(per_account, realm)
+        limiter.failed(backoff, realm, ip)
         return unauthorized("Authentication Failed: bad credentials")
+    limiter.succeeded(backoff, realm, ip)
     request.state.merchant = realm
     return {
         "access_token": pair.access_token,

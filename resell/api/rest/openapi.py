@@ -505,7 +505,10 @@ IAM_RESPONSES: dict[str, dict[str, Any]] = {
         },
     },
     "resetTokens": {
-        "204": {"description": "Every refresh token of the client, and every access token issued so far, revoked"},
+        "204": {
+            "description": "Every refresh token of the client revoked; access tokens already issued stay valid "
+            "until they expire"
+        },
         "401": _json("Bearer token missing, malformed, expired or revoked", _ref("Error")),
     },
 }

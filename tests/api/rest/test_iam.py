@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from resell.db.tables import merchants
 from resell.services.context import Context
-from tests.conftest import Clock, MerchantCreds, World
+from tests.conftest import CliRun, Clock, MerchantCreds, World, order_body
 
 JWT_INVALID = {"status": 401, "error": "Unauthorized",
                "message": "Authentication Failed: JWT token is not valid"}
@@ -245,6 +245,23 @@ def test_a_refresh_token_is_used_only_once(http: httpx.Client, world: World) -> 
     assert_bad_credentials(refresh(http, world.a, pair["refresh_token"]))
 
 
+def test_a_replayed_refresh_token_revokes_its_whole_family(http: httpx.Client, world: World) -> None:
+    """A used refresh token presented again (stolen, or used by a thief first) is refused and revokes
+    every refresh token descended from the same sign-in, the newest included; other sign-ins of the
+    client are not concerned, and the access tokens live out their minutes."""
+    first = sign_in(http, world.a)
+    other = sign_in(http, world.a)  # another sign-in: another family
+    second = refresh(http, world.a, first["refresh_token"]).json()
+    third = refresh(http, world.a, second["refresh_token"]).json()
+    assert first["session_state"] == second["session_state"] == third["session_state"] != other["session_state"]
+
+    assert_bad_credentials(refresh(http, world.a, first["refresh_token"]))  # the replay
+    assert_bad_credentials(refresh(http, world.a, third["refresh_token"]))  # the newest of the family
+    assert_bad_credentials(refresh(http, world.a, second["refresh_token"]))
+    assert refresh(http, world.a, other["refresh_token"]).status_code == 200
+    assert_status_ok(status(http, third["access_token"], world.a.secret))
+
+
 def test_concurrent_uses_of_one_refresh_token_succeed_once(
     http: httpx.Client, world: World, server: str
 ) -> None:
@@ -310,30 +327,64 @@ def test_refresh_token_expires(http: httpx.Client, world: World, clock: Clock) -
 # ---------------------------------------------------------------- DELETE /iam/tokens/reset
 
 
-@pytest.mark.parametrize("gap_seconds", [0, 1], ids=["same-instant", "one-second-apart"])
-def test_reset_revokes_refresh_and_access_tokens(
-    http: httpx.Client, world: World, clock: Clock, gap_seconds: int
+def test_reset_revokes_refresh_tokens_only_and_the_collection_goes_on_with_its_access_token(
+    http: httpx.Client, world: World, cli: CliRun
 ) -> None:
-    old = sign_in(http, world.a)
+    """Nexway's example collection: get token, "Invalidate token", then every other call with the same
+    access token (contract section 2). The refresh tokens issued before are refused; the operator's
+    `resell merchant revoke-tokens` is what ends the access token."""
+    pair = sign_in(http, world.a)
     spare = sign_in(http, world.a)  # another session of the same client
-    assert_status_ok(status(http, old["access_token"], world.a.secret))
-    clock.advance(seconds=gap_seconds)
-
-    reply = http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {old['access_token']}"})
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+    reply = http.delete("/iam/tokens/reset", headers=bearer)
     assert reply.status_code == 204, reply.text
     assert reply.content == b""
 
-    assert_bad_credentials(refresh(http, world.a, old["refresh_token"]))
-    assert_bad_credentials(refresh(http, world.a, spare["refresh_token"]))
-    assert_jwt_invalid(status(http, old["access_token"], world.a.secret))
-    assert_jwt_invalid(status(http, spare["access_token"], world.a.secret))
+    headers = {**bearer, "secret": world.a.secret}
+    pon = "COLLECTION-1"
 
-    clock.advance(seconds=gap_seconds)
+    def ok(reply: httpx.Response, status_code: int = 200, key: str = "responseCode") -> dict[str, Any]:
+        assert reply.status_code == status_code, reply.text
+        data = reply.json()
+        assert data[key] == 0, data
+        return data  # type: ignore[no-any-return]
+
+    ok(http.post("/connect/stock", json={"productRefs": [1001, 1005]}, headers=headers))
+    cart = {"language": "EN", "products": [{"productRef": 1001, "quantity": 1}]}
+    ok(http.post("/connect/order/crossupsell", json=cart, headers=headers))
+    created = ok(http.post("/connect/order/new", json=order_body(pon, (1001, 1), (1005, 1)), headers=headers), 201)
+    ok(http.get(f"/connect/order/{pon}", headers=headers))
+    ok(http.get(f"/connect/order/{pon}/download", headers=headers))
+    ok(http.put("/connect/order/download", json={"partnerOrderNumber": pon, "value": "P7D"}, headers=headers))
+    ok(http.put("/connect/order/cancel", json={"partnerOrderNumber": pon, "reasonCode": 3}, headers=headers))
+    (subscription_id,) = [item["subscriptionId"] for line in created["orderLines"] for item in line["lineItems"]
+                          if item["subscriptionId"] is not None]
+    ok(http.post("/connect/subscription", json={"partnerOrderNumber": pon, "subscriptionId": subscription_id},
+                 headers=headers), key="code")
+    assert_status_ok(status(http, spare["access_token"], world.a.secret))
+
+    # the refresh tokens issued before the reset are refused; a new sign-in works as usual
+    assert_bad_credentials(refresh(http, world.a, pair["refresh_token"]))
+    assert_bad_credentials(refresh(http, world.a, spare["refresh_token"]))
     new = sign_in(http, world.a)
-    assert_status_ok(status(http, new["access_token"], world.a.secret))
     again = refresh(http, world.a, new["refresh_token"])
     assert again.status_code == 200, again.text
-    assert_status_ok(status(http, again.json()["access_token"], world.a.secret))
+
+    # the operator's emergency revocation ends every token of the client at once, and only its
+    run = cli("merchant", "revoke-tokens", world.a.realm)
+    assert run.exit_code == 0, run.output
+    b = sign_in(http, world.b)
+    for token in (pair["access_token"], spare["access_token"], again.json()["access_token"]):
+        assert_jwt_invalid(status(http, token, world.a.secret))
+        assert_jwt_invalid(http.delete("/iam/tokens/reset", headers={"Authorization": f"Bearer {token}"}))
+    assert_bad_credentials(refresh(http, world.a, again.json()["refresh_token"]))
+    assert_status_ok(status(http, b["access_token"], world.b.secret))
+    assert_status_ok(status(http, sign_in(http, world.a)["access_token"], world.a.secret))
+
+
+def test_revoke_tokens_names_an_existing_merchant(cli: CliRun, world: World) -> None:
+    run = cli("merchant", "revoke-tokens", "no-such-shop")
+    assert run.exit_code == 1 and "no merchant 'no-such-shop'" in run.output
 
 
 def test_reset_touches_only_the_callers_client(http: httpx.Client, world: World, clock: Clock) -> None:
