@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from resell.private_files import open_private, private_dir
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RESELL_", extra="ignore")
@@ -90,10 +92,10 @@ class Settings(BaseSettings):
             return self.jwt_secret
         path = self.var_dir / "jwt-secret"
         if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.var_dir)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            with os.fdopen(open_private(tmp), "w") as out:  # 0600 from its creation: never readable by others
+                out.write(secrets.token_urlsafe(48))
             try:
                 os.link(tmp, path)  # atomic: two workers starting at once agree on one key
             except FileExistsError:
