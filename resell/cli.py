@@ -35,6 +35,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    context().db.dispose()  # a database `resell db upgrade` has not migrated stops here, before binding
     uvicorn.run(
         "resell.api.rest.app:create_app",
         factory=True,
@@ -94,7 +95,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the latest version (SQLite by default, RESELL_DATABASE_URL)."""
     from resell.db.migrate import current_revision, upgrade
 
-    ctx = context()
+    ctx = context(migrated=False)
     upgrade(ctx.db)
     out.print(f"database at revision [bold]{current_revision(ctx.db)}[/]")
 
