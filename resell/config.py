@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     keygen_attempts: int = 2  # calls per product before createOrder gives up with 1051
     publisher_timeout_seconds: float = 10.0  # one revoked-serials callback attempt
 
+    # /metrics: when set, a scrape must send `Authorization: Bearer <token>` (else 401)
+    metrics_token: str = ""
+    # host:port where `resell serve` serves /metrics instead of the public address (which answers 404)
+    metrics_bind: str = ""
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -74,6 +79,24 @@ class Settings(BaseSettings):
         if value.strip():
             parse(value)  # ValueError on a notation limits cannot read
         return value
+
+    @field_validator("metrics_bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        """Refused at start-up: `host:port`, `[::1]:port` for IPv6."""
+        if value.strip():
+            host, _, port = value.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"RESELL_METRICS_BIND must be host:port, not {value!r}")
+        return value.strip()
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of RESELL_METRICS_BIND, or None."""
+        if not self.metrics_bind:
+            return None
+        host, _, port = self.metrics_bind.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def effective_database_url(self) -> str:

@@ -77,9 +77,11 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     app.include_router(feed_router.router)
     add_docs(app)
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> PlainTextResponse:
-        return metrics_response(app.state.ctx)
+    if not settings.metrics_bind:  # else `resell serve` serves /metrics on that address only: 404 here
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics(request: Request) -> PlainTextResponse:
+            return metrics_response(app.state.ctx, request.headers.get("authorization"))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
