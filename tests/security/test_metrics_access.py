@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,33 +57,31 @@ def sample(text: str, name: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
-def served(
-    request: pytest.FixtureRequest, settings: Settings, world: World, tmp_path: Path
-) -> Iterator[tuple[str, str]]:
-    """`resell serve --workers N` with RESELL_METRICS_BIND and RESELL_METRICS_TOKEN, on the test's database;
-    yields (public base URL, metrics base URL)."""
-    public, metrics = _free_port(), _free_port()
-    env = {
+@contextmanager
+def resell_serve(settings: Settings, tmp_path: Path, workers: int, **env: str) -> Iterator[str]:
+    """A real `resell serve --workers N` on the test's database, with RESELL_METRICS_TOKEN and `env`;
+    yields its public base URL once a worker answers."""
+    port = _free_port()
+    environment = {
         **os.environ,
         "RESELL_DATABASE_URL": settings.effective_database_url,
         "RESELL_VAR_DIR": str(tmp_path / "serve-var"),
         "RESELL_JWT_SECRET": settings.jwt_secret,
-        "RESELL_PORT": str(public),
-        "RESELL_METRICS_BIND": f"127.0.0.1:{metrics}",
+        "RESELL_PORT": str(port),
         "RESELL_METRICS_TOKEN": TOKEN,
+        **env,
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with open(tmp_path / "serve.log", "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "resell.cli", "serve", "--workers", str(request.param)],
-            env=env,
+            [sys.executable, "-m", "resell.cli", "serve", "--workers", str(workers)],
+            env=environment,
             cwd=tmp_path,
             stdout=log,
             stderr=log,
         )
         try:
-            base = f"http://127.0.0.1:{public}"
+            base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60  # two workers start slowly on a busy machine
             while True:
                 try:
@@ -92,10 +91,20 @@ def served(
                     assert server.poll() is None, (tmp_path / "serve.log").read_text()
                     assert time.monotonic() < deadline, "resell serve did not come up"
                     time.sleep(0.1)
-            yield base, f"http://127.0.0.1:{metrics}"
+            yield base
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+def served(
+    request: pytest.FixtureRequest, settings: Settings, world: World, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
+    """`resell serve` with RESELL_METRICS_BIND; yields (public base URL, metrics base URL)."""
+    metrics = _free_port()
+    with resell_serve(settings, tmp_path, request.param, RESELL_METRICS_BIND=f"127.0.0.1:{metrics}") as public:
+        yield public, f"http://127.0.0.1:{metrics}"
 
 
 def test_resell_serve_serves_metrics_on_their_own_address_only(served: tuple[str, str], world: World) -> None:
@@ -120,3 +129,22 @@ def test_resell_serve_serves_metrics_on_their_own_address_only(served: tuple[str
     assert sample(after, healthz) - sample(before.text, healthz) == 12  # every worker's requests, summed
     assert sample(after, "resell_orders_created_total") - sample(before.text, "resell_orders_created_total") == 3
     assert sample(after, 'resell_serials_available{product_ref="1003"}') == 2  # 5 in stock, 3 sold
+
+
+def test_two_workers_without_a_metrics_address_sum_their_numbers_on_the_public_one(
+    settings: Settings, world: World, tmp_path: Path
+) -> None:
+    stale = tmp_path / "serve-var" / "metrics" / "counter_1.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by an earlier run")
+    with resell_serve(settings, tmp_path, 2) as public:
+        assert not stale.exists()  # the values of an earlier run are not added to this one's
+        scrape = {"Authorization": f"Bearer {TOKEN}"}
+        healthz = 'resell_requests_total{operation="healthz",response_code="None",status="200"}'
+        before = httpx.get(f"{public}/metrics", headers=scrape)
+        assert before.status_code == 200
+        for _ in range(12):
+            assert httpx.get(f"{public}/healthz").status_code == 200
+        for _ in range(4):  # whichever worker answers the scrape reports every worker's requests
+            after = httpx.get(f"{public}/metrics", headers=scrape).text
+            assert sample(after, healthz) - sample(before.text, healthz) == 12

@@ -72,7 +72,7 @@ def test_redoc_renders_every_operation_with_no_other_host(
     page = offline_page(browser, server, elsewhere)
     page.goto(server + "/redoc")
     # each operation's section under its tag, once (ReDoc also marks blocks "operation/ID" and nests them)
-    selector = "[data-section-id^=\"tag/\"][data-section-id*=\"/operation/\"]"
+    selector = '[data-section-id^="tag/"][data-section-id*="/operation/"]'
     unique_sections = f"new Set([...document.querySelectorAll('{selector}')].map(e => e.dataset.sectionId)).size"
     page.wait_for_function(f"{unique_sections} >= {len(expected)}", timeout=60_000)
     assert page.evaluate(unique_sections) == len(expected)
