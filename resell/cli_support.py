@@ -28,7 +28,7 @@ def context(migrated: bool = True) -> Context:
         fail(str(exc))
     except OperationalError as exc:
         ctx.db.dispose()
-        fail(f"cannot open the database at {where(ctx.db)}: {str(exc.orig).strip()}")
+        fail(f"cannot open the database at {where(ctx.db)}: {' '.join(str(exc.orig).split())}")  # one line
     return ctx
 
 

@@ -168,6 +168,18 @@ def test_a_database_stamped_by_an_unknown_release_is_refused(tmp_path: Path, sql
     )
 
 
+def test_a_database_that_cannot_be_reached_is_one_line_without_its_password(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://resell:hunter2@127.0.0.1:{port}/resell"
+    result = run_cli({**fresh_env(tmp_path), "RESELL_DATABASE_URL": url}, "stock", "report")
+    assert result.exit_code == 1
+    hidden = f"postgresql+psycopg://resell:***@127.0.0.1:{port}/resell"
+    assert result.stderr.startswith(f"error: cannot open the database at {hidden}: ")
+    assert result.stderr.count("\n") == 1 and "hunter2" not in result.output and "Traceback" not in result.output
+
+
 def test_commands_run_once_db_upgrade_has_run(tmp_path: Path) -> None:
     env = fresh_env(tmp_path)
     assert run_cli(env, "stock", "report").exit_code == 1
