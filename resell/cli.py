@@ -81,7 +81,8 @@ def _serve_metrics(ctx: Context) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family)
     except OSError as exc:
-        fail(f"cannot listen on RESELL_METRICS_BIND={ctx.settings.metrics_bind}: {exc.strerror or exc}")
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        fail(f"cannot listen on RESELL_METRICS_BIND={ctx.settings.metrics_bind}: {reason}")
         return
     serve_metrics(ctx, sock)
 

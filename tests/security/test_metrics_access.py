@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -148,3 +149,15 @@ def test_two_workers_without_a_metrics_address_sum_their_numbers_on_the_public_o
         for _ in range(4):  # whichever worker answers the scrape reports every worker's requests
             after = httpx.get(f"{public}/metrics", headers=scrape).text
             assert sample(after, healthz) - sample(before.text, healthz) == 12
+
+
+def test_a_busy_metrics_address_stops_serve_in_one_line(settings: Settings, tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {**os.environ, "RESELL_DATABASE_URL": settings.effective_database_url, "RESELL_METRICS_BIND": busy}
+        env["RESELL_VAR_DIR"], env["RESELL_PORT"], env["COLUMNS"] = str(tmp_path / "v"), str(_free_port()), "300"
+        run = subprocess.run(
+            [sys.executable, "-m", "resell.cli", "serve"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert run.returncode == 1
+    assert run.stderr == f"error: cannot listen on RESELL_METRICS_BIND={busy}: Address already in use\n"
