@@ -15,6 +15,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from resell.private_files import open_private, private_dir
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RESELL_", extra="ignore")
@@ -69,6 +71,11 @@ class Settings(BaseSettings):
     keygen_attempts: int = 2  # calls per product before createOrder gives up with 1051
     publisher_timeout_seconds: float = 10.0  # one revoked-serials callback attempt
 
+    # /metrics: when set, a scrape must send `Authorization: Bearer <token>` (else 401)
+    metrics_token: str = ""
+    # host:port where `resell serve` serves /metrics instead of the public address (which answers 404)
+    metrics_bind: str = ""
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -81,6 +88,24 @@ class Settings(BaseSettings):
         if value.strip():
             parse(value)  # ValueError on a notation limits cannot read
         return value
+
+    @field_validator("metrics_bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        """Refused at start-up: `host:port`, `[::1]:port` for IPv6."""
+        if value.strip():
+            host, _, port = value.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"RESELL_METRICS_BIND must be host:port, not {value!r}")
+        return value.strip()
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of RESELL_METRICS_BIND, or None."""
+        if not self.metrics_bind:
+            return None
+        host, _, port = self.metrics_bind.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def effective_database_url(self) -> str:
@@ -99,10 +124,10 @@ class Settings(BaseSettings):
             return self.jwt_secret
         path = self.var_dir / "jwt-secret"
         if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.var_dir)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            with os.fdopen(open_private(tmp), "w") as out:  # 0600 from its creation: never readable by others
+                out.write(secrets.token_urlsafe(48))
             try:
                 os.link(tmp, path)  # atomic: two workers starting at once agree on one key
             except FileExistsError:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from resell.config import Settings
+from resell.private_files import private_dir
 
 CHUNK = 1024 * 1024
 _KEY = re.compile(r"^sha256/[0-9a-f]{2}/[0-9a-f]{64}$")
@@ -70,7 +71,7 @@ class LocalStorage:
 
     def put_stream(self, chunks: Iterable[bytes]) -> StoredObject:
         incoming = self.root / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
+        private_dir(incoming)
         digest, size = hashlib.sha256(), 0
         fd, tmp_name = tempfile.mkstemp(dir=incoming)
         tmp = Path(tmp_name)
@@ -85,8 +86,7 @@ class LocalStorage:
             sha = digest.hexdigest()
             key = f"sha256/{sha[:2]}/{sha}"
             final = self._path(key)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp.chmod(0o644)
+            private_dir(final.parent)
             os.replace(tmp, final)  # same bytes, same name: replacing an existing copy changes nothing
         finally:
             tmp.unlink(missing_ok=True)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import re
+import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -125,6 +129,79 @@ def test_db_upgrade_creates_the_schema_in_an_empty_sqlite_database(tmp_path: Pat
         assert set(inspect(db.engine).get_table_names()) == tables
     finally:
         db.dispose()
+
+
+NOT_MIGRATED = "error: the database at {path} is not migrated: run `resell db upgrade`\n"
+
+
+def fresh_env(tmp_path: Path) -> dict[str, str | None]:
+    """Settings for a machine where `resell db upgrade` was never run (the default SQLite file in var/)."""
+    return {"RESELL_VAR_DIR": str(tmp_path / "var"), "RESELL_DATABASE_URL": None, "COLUMNS": "80"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["demo"], ["stock", "report"], ["worker", "--once"], ["merchant", "create", "shop"], ["files", "list"]],
+    ids=" ".join,
+)
+def test_commands_on_a_database_never_migrated_stop_with_one_line(tmp_path: Path, args: list[str]) -> None:
+    result = run_cli(fresh_env(tmp_path), *args)
+    assert result.exit_code == 1
+    assert result.stderr == NOT_MIGRATED.format(path=(tmp_path / "var" / "resell.db").resolve())  # one line
+    assert result.stdout == ""
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+
+
+def test_a_database_stamped_by_an_unknown_release_is_refused(tmp_path: Path, sqlite_template: Path) -> None:
+    path = tmp_path / "var" / "resell.db"
+    path.parent.mkdir()
+    path.write_bytes(sqlite_template.read_bytes())
+    db = Database(f"sqlite:///{path}")
+    with db.write() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'ffff0099'")
+    db.dispose()
+    result = run_cli(fresh_env(tmp_path), "stock", "report")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: the database at {path.resolve()} is at revision ffff0099, which this release of resell "
+        "does not know: run the release that migrated it\n"
+    )
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_its_password(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://resell:hunter2@127.0.0.1:{port}/resell"
+    result = run_cli({**fresh_env(tmp_path), "RESELL_DATABASE_URL": url}, "stock", "report")
+    assert result.exit_code == 1
+    hidden = f"postgresql+psycopg://resell:***@127.0.0.1:{port}/resell"
+    assert result.stderr.startswith(f"error: cannot open the database at {hidden}: ")
+    assert result.stderr.count("\n") == 1 and "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_commands_run_once_db_upgrade_has_run(tmp_path: Path) -> None:
+    env = fresh_env(tmp_path)
+    assert run_cli(env, "stock", "report").exit_code == 1
+    assert run_cli(env, "db", "upgrade").exit_code == 0  # db upgrade itself never asks for a schema
+    report = run_cli(env, "stock", "report")
+    assert report.exit_code == 0, report.output
+
+
+def test_serve_on_a_database_never_migrated_exits_before_binding(tmp_path: Path) -> None:
+    """A real `resell serve` process: it exits 1 with the line instead of serving 500s; the port stays free."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "RESELL_VAR_DIR": str(tmp_path / "var"), "RESELL_PORT": str(port), "COLUMNS": "300"}
+    env.pop("RESELL_DATABASE_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "resell.cli", "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 1
+    assert run.stderr == NOT_MIGRATED.format(path=(tmp_path / "var" / "resell.db").resolve())
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # nothing listens on it
 
 
 # ---------------------------------------------------------------- catalog import

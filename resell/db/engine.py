@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, TypeVar
 import orjson
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from resell.private_files import open_private, private_dir, touch_private
 
 if TYPE_CHECKING:
     from resell.db.group_commit import GroupCommitter
@@ -48,7 +51,9 @@ _JSON = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # created 0600 before SQLite opens it: SQLite gives its -wal, -shm and -journal the database's mode
+        private_dir(Path(parsed.database).parent)
+        touch_private(parsed.database)
     engine = create_engine(
         url,
         **_JSON,
@@ -136,7 +141,7 @@ class Database:
         if self._writer_lock_path is None:
             yield
             return
-        with open(self._writer_lock_path, "a") as lock_file:
+        with os.fdopen(open_private(self._writer_lock_path, os.O_WRONLY | os.O_APPEND), "a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 yield

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from resell.db.tables import merchants
+from resell.private_files import open_private, private_dir
 from resell.services import feeds, stock
 from resell.services import merchants as merchant_service
 from resell.services.catalog_import import import_catalog
@@ -95,9 +96,8 @@ def seed(ctx: Context, serials_per_product: int = DEMO_SERIALS) -> dict[str, Any
         ],
     }
     path = credentials_path(ctx)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
+    private_dir(path.parent)
+    with os.fdopen(open_private(path), "w") as out:
         json.dump(document, out, indent=2)
     return document
 

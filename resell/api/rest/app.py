@@ -10,6 +10,7 @@ from resell import __version__, logs
 from resell.api.feed import router as feed_router
 from resell.api.rest import connect, downloads, iam, webhooks
 from resell.api.rest.deps import MalformedBody
+from resell.api.rest.docs_ui import add_docs
 from resell.api.rest.hot_path import HotPath
 from resell.api.rest.observability import RequestLogMiddleware, metrics_response
 from resell.api.rest.openapi import build_openapi
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         version=__version__,
         description="The reseller order API (Nexway Connect REST v3 compatible). See docs/ in the repository.",
         default_response_class=JSONReply,
+        docs_url=None,  # /docs and /redoc come from docs_ui: no CDN
+        redoc_url=None,
     )
     if not logs.is_configured():
         logs.configure(settings.log_level, settings.log_json)
@@ -72,10 +75,13 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     app.include_router(locker.router)
     app.include_router(soap_router.router)
     app.include_router(feed_router.router)
+    add_docs(app)
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> PlainTextResponse:
-        return metrics_response(app.state.ctx)
+    if not settings.metrics_bind:  # else `resell serve` serves /metrics on that address only: 404 here
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics(request: Request) -> PlainTextResponse:
+            return metrics_response(app.state.ctx, request.headers.get("authorization"))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

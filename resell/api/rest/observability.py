@@ -2,20 +2,35 @@
 
 A handler reports its business outcome by setting `request.state.response_code`; replies built by
 `replies.body` are inspected here instead, so handlers need not remember to.
+
+/metrics can ask for `Authorization: Bearer RESELL_METRICS_TOKEN`, and can be served on an address of
+its own (RESELL_METRICS_BIND) by `resell serve` instead of the public one. With several uvicorn
+workers, `resell serve` sets PROMETHEUS_MULTIPROC_DIR: each worker writes its values there and a scrape,
+from any worker or from the metrics address, reads the sum of all of them.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import time
 import uuid
 
+import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from resell.api.rest.deps import bearer_token
 from resell.db.tables import products
+from resell.domain.secrets import hash_secret, secret_matches
 from resell.logs import get_logger
 from resell.services.context import Context
 from resell.services.stock import available_at_most
@@ -130,6 +145,54 @@ _stock = _StockCollector()
 REGISTRY.register(_stock)
 
 
-def metrics_response(ctx: Context) -> PlainTextResponse:
+_scraped: CollectorRegistry | None = None
+
+
+def scraped_registry() -> CollectorRegistry:
+    """What a scrape reads: this process's registry, or with PROMETHEUS_MULTIPROC_DIR (several workers)
+    the values every worker wrote there, summed, and the stock gauge."""
+    global _scraped
+    if _scraped is None:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)
+            merged.register(_stock)
+            _scraped = merged
+        else:
+            _scraped = REGISTRY
+    return _scraped
+
+
+def metrics_response(ctx: Context, authorization: str | None) -> PlainTextResponse:
+    """The metrics, or 401 when RESELL_METRICS_TOKEN is set and the request does not carry it (compared in
+    constant time, through hashes so that not even its length leaks)."""
+    token = ctx.settings.metrics_token
+    if token and not secret_matches(bearer_token(authorization) or "", hash_secret(token)):
+        return PlainTextResponse(
+            "401 Unauthorized: /metrics needs Authorization: Bearer <RESELL_METRICS_TOKEN>\n",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     _stock.ctx = ctx
-    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return PlainTextResponse(generate_latest(scraped_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_app(ctx: Context) -> Starlette:
+    """The application of RESELL_METRICS_BIND: /metrics and nothing else (404)."""
+
+    def metrics(request: Request) -> PlainTextResponse:  # sync: the stock gauge reads the database
+        return metrics_response(ctx, request.headers.get("authorization"))
+
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
+
+
+def serve_metrics(ctx: Context, sock: socket.socket) -> threading.Thread:
+    """Serve metrics_app on `sock` (already bound) from a daemon thread of this process: with one worker
+    that is the API's process, with several the uvicorn supervisor, which reads the workers' files."""
+    sock.listen()
+    config = uvicorn.Config(metrics_app(ctx), lifespan="off", access_log=False, log_level="warning")
+    thread = threading.Thread(
+        target=uvicorn.Server(config).run, kwargs={"sockets": [sock]}, name="resell-metrics", daemon=True
+    )
+    thread.start()
+    return thread
