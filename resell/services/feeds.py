@@ -346,27 +346,27 @@ class _Reader:
         (-> out_of_stock). Both read only what happened in the window (an index on each), not every
         product's stock. Stock coming back is recorded by the serial import."""
         member = (catalog_products.c.product_id == products.c.id) & (catalog_products.c.catalog_id == self.catalog_id)
+        # each query starts from its window (an index on it), not from the catalogue
+        released_in_window = select(products.c.id).where(
+            products.c.release_date.between(_first_release_day(since, inclusive), until.date())
+        )
         released = (
             select(products.c.id.label("product_id"), literal(0).label("inserted"))
             .join(catalog_products, member)
-            .where(products.c.release_date.between(_first_release_day(since, inclusive), until.date()))
+            .where(products.c.id.in_(released_in_window))
         )
         assigned_at = serial_assignments.c.assigned_at
+        sold_in_window = (
+            select(serials.c.product_id)
+            .join(serial_assignments, serial_assignments.c.serial_id == serials.c.id)
+            .where(assigned_at >= since if inclusive else assigned_at > since, assigned_at <= until)
+        )
         spare = serials.alias("spare")
         left = select(spare.c.id).where(spare.c.product_id == products.c.id, spare.c.status == _AVAILABLE)
         ran_out = (
             select(products.c.id.label("product_id"), literal(0).label("inserted"))
-            .select_from(serial_assignments)
-            .join(serials, serials.c.id == serial_assignments.c.serial_id)
-            .join(products, products.c.id == serials.c.product_id)
             .join(catalog_products, member)
-            .where(
-                assigned_at >= since if inclusive else assigned_at > since,
-                assigned_at <= until,
-                products.c.serial_source == "pool",
-                ~left.exists(),
-            )
-            .distinct()
+            .where(products.c.id.in_(sold_in_window), products.c.serial_source == "pool", ~left.exists())
         )
         return [released, ran_out]
 
