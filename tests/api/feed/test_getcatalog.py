@@ -14,7 +14,8 @@ from lxml import etree
 from resell.services import feeds, iam, merchants, orders, stock
 from resell.services.catalog_import import import_catalog
 from tests.api.feed.conftest import Fetch
-from tests.conftest import TEST_CATALOG, World, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body
+from tests.services.test_stock_races import _race
 
 # The legacy feed's sample (spec/samples/feed/catalog.csv), copied here byte for byte.
 SAMPLE = Path(__file__).with_name("catalog.csv")
@@ -288,6 +289,20 @@ def test_differential_feeds_list_products_whose_stock_ran_out_or_came_back(
     assert products_of(fetch("usd", secret=world.a.other_secret, diff=today.isoformat())) == {}
     # the CSV lists it as well
     assert [r["Nexway Product ID"] for r in rows_of(fetch("csv-feed", diff=today.isoformat()))] == ["1003"]
+
+
+def test_racing_orders_that_empty_a_pool_are_seen_by_the_next_differential_feed(
+    fetch: Fetch, server: str, shop_a: Merchant, world: World, clock
+) -> None:
+    """On PostgreSQL no racer sees the others' claims, so none could tell it took the last serial: the
+    feed looks afterwards, at what was committed."""
+    fetch("xml-feed", diff="last")
+    clock.advance(minutes=1)
+    replies = _race(server, shop_a.token(), world.a.secret, [order_body(f"RACE-{i}", (1003, 1)) for i in range(8)])
+    assert sorted(r.json()["responseCode"] for r in replies) == [0] * 5 + [1044] * 3
+    clock.advance(minutes=1)
+    found = products_of(fetch("xml-feed", diff="last"))
+    assert {ref: (p.get("action"), p.get("status")) for ref, p in found.items()} == {"1003": ("update", "out_of_stock")}
 
 
 def test_differential_feeds_list_products_whose_release_date_passed(ctx, fetch: Fetch, clock) -> None:
