@@ -302,6 +302,11 @@ class _Side:
         return found
 
 
+def _in_window(column: Any, since: dt.datetime, inclusive: bool, until: dt.datetime) -> tuple[Any, Any]:
+    """`column` from `since` (included for diff=DATE, excluded for diff=last) up to `until`."""
+    return (column >= since if inclusive else column > since), column <= until
+
+
 def _first_release_day(since: dt.datetime, inclusive: bool) -> dt.date:
     """The first day whose start (00:00 UTC, when a release date passes) falls in the window from `since`."""
     since = since.astimezone(dt.UTC)
@@ -335,9 +340,7 @@ class _Reader:
             catalog_changes.c.product_id,
             case((catalog_changes.c.action == "insert", 1), else_=0).label("inserted"),
         ).where(
-            catalog_changes.c.catalog_id == self.catalog_id,
-            catalog_changes.c.at >= since if inclusive else catalog_changes.c.at > since,
-            catalog_changes.c.at <= until,
+            catalog_changes.c.catalog_id == self.catalog_id, *_in_window(catalog_changes.c.at, since, inclusive, until)
         )
 
     def _status_moves(self, since: dt.datetime, inclusive: bool, until: dt.datetime) -> list[Select]:  # type: ignore[type-arg]
@@ -355,11 +358,10 @@ class _Reader:
             .join(catalog_products, member)
             .where(products.c.id.in_(released_in_window))
         )
-        assigned_at = serial_assignments.c.assigned_at
         sold_in_window = (
             select(serials.c.product_id)
             .join(serial_assignments, serial_assignments.c.serial_id == serials.c.id)
-            .where(assigned_at >= since if inclusive else assigned_at > since, assigned_at <= until)
+            .where(*_in_window(serial_assignments.c.assigned_at, since, inclusive, until))
         )
         spare = serials.alias("spare")
         left = select(spare.c.id).where(spare.c.product_id == products.c.id, spare.c.status == _AVAILABLE)
