@@ -92,7 +92,7 @@ products = Table(
     Column("type", String(20), nullable=False, default="software"),
     # available | not_available (withdrawn from sale)
     Column("status", String(20), nullable=False, default="available"),
-    Column("release_date", Date),
+    Column("release_date", Date, index=True),  # differential feeds look up the products released in a window
     # download_serial | serial | download | locker
     Column("delivery_mode", String(20), nullable=False, default="download_serial"),
     # pool (serials imported by the operator) | none (no serial) | generator (publisher on demand)
@@ -269,7 +269,8 @@ serial_assignments = Table(
     metadata,
     Column("serial_id", Id, ForeignKey("serials.id"), primary_key=True),
     Column("line_item_id", Id, ForeignKey("line_items.id"), nullable=False, index=True),
-    Column("assigned_at", Timestamp, nullable=False),
+    # differential feeds look up the serials sold in a window (a product that ran out)
+    Column("assigned_at", Timestamp, nullable=False, index=True),
     Column("revoked_at", Timestamp),
 )
 

@@ -8,8 +8,13 @@ the change itself:
   resell.services.catalog_import takes a `snapshot` before and calls `record_updates` after.
   Re-importing an unchanged product records nothing.
 
-Stock levels and the passing of a release date also move a product's feed status; they are
-computed when the feed is fetched and are not recorded here (see docs/feed.md).
+- serials are imported for a product (`update`, for every catalogue that sells it): its stock may have
+  come back, moving its feed status from out_of_stock to available: resell.services.stock calls
+  `record_restock` in the transaction of each batch that added serials.
+
+Stock running out and a release date passing also move a product's feed status; the feed finds
+those when it is read (resell.services.feeds, docs/feed.md), because allocation on PostgreSQL cannot
+tell inside createOrder that a concurrent order took the last serial.
 """
 
 from __future__ import annotations
@@ -96,15 +101,24 @@ def record_updates(conn: Connection, at: dt.datetime, before: dict[int, str]) ->
     after = _fingerprints(conn, list(before))
     changed = [pid for pid, digest in before.items() if after.get(pid) != digest]
     for batch in _batches(changed):
-        conn.execute(
-            catalog_changes.insert().from_select(
-                ["catalog_id", "product_id", "action", "at"],
-                select(
-                    catalog_products.c.catalog_id,
-                    catalog_products.c.product_id,
-                    literal("update"),
-                    literal(at, catalog_changes.c.at.type),
-                ).where(catalog_products.c.product_id.in_(batch)),
-            )
-        )
+        _record_everywhere(conn, at, batch)
     return len(changed)
+
+
+def record_restock(conn: Connection, at: dt.datetime, product_id: int) -> None:
+    """Serials were added to a product's pool: an `update` in every catalogue selling it."""
+    _record_everywhere(conn, at, [product_id])
+
+
+def _record_everywhere(conn: Connection, at: dt.datetime, product_ids: list[int]) -> None:
+    conn.execute(
+        catalog_changes.insert().from_select(
+            ["catalog_id", "product_id", "action", "at"],
+            select(
+                catalog_products.c.catalog_id,
+                catalog_products.c.product_id,
+                literal("update"),
+                literal(at, catalog_changes.c.at.type),
+            ).where(catalog_products.c.product_id.in_(product_ids)),
+        )
+    )

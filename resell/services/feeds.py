@@ -12,6 +12,11 @@ read transaction: a feed of 100,000 products never sits in memory whole. The ren
 - `diff=last`: the same since this configuration's previous complete fetch (everything as insert
   the first time). Every complete fetch, whatever its kind, moves `last_fetch_at` to the time the
   fetch started.
+
+A differential feed also lists, as `update`, the products whose feed status moved in the window
+though no catalogue data changed: stock coming back is recorded by the serial import itself
+(resell.services.catalog_changes); stock running out and a release date passing are found when the
+feed is read, from the window's serial assignments and the products released in it (`_Reader._status_moves`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, Select, case, func, literal, literal_column, select, union_all, update
 
 from resell.db.engine import inserted_id
 from resell.db.tables import (
@@ -34,7 +39,6 @@ from resell.db.tables import (
     category_labels,
     feed_configs,
     merchants,
-    operating_systems,
     product_categories,
     product_files,
     product_links,
@@ -42,6 +46,7 @@ from resell.db.tables import (
     product_prices,
     products,
     publishers,
+    serial_assignments,
     serials,
 )
 from resell.domain import codes
@@ -56,7 +61,9 @@ from resell.services.merchants import MerchantError, catalog_of
 
 CHUNK = 1000
 FORMATS = ("xml", "csv")
-NEW_FOR_DAYS = 30  # the CSV's "New" flag
+NEW_FOR_DAYS = 30  # the feed's "new" flag
+# written into the SQL, not bound, so that SQLite and PostgreSQL may use the partial index of available serials
+_AVAILABLE: ColumnElement[str] = literal_column("'available'")
 
 
 # ---------------------------------------------------------------- configuration (operator)
@@ -179,8 +186,10 @@ class FeedProduct:
     ref: int
     action: str | None  # insert | update | delete in differential feeds, None in a full one
     name: str = ""
-    type: str = ""
+    type: str = ""  # software | game | option
+    option_kind: str | None = None  # download_extension | backup_dvd for an option
     status: str = ""  # coming_soon | pre_order | available | out_of_stock | not_available
+    publisher_id: int = 0
     publisher_key: str = ""
     publisher_name: str = ""
     short_description: str = ""
@@ -190,11 +199,10 @@ class FeedProduct:
     created_at: dt.datetime | None = None
     is_new: bool = False
     subscription_period: str | None = None
-    total_size: int = 0  # bytes, all files
+    total_size: int | None = None  # bytes, all files; None: the product has no file
     price: Price | None = None  # in the catalogue's currency
-    prices: tuple[Price, ...] = ()  # every currency, the catalogue's first
     categories: tuple[Category, ...] = ()
-    operating_systems: tuple[tuple[int, str], ...] = ()
+    operating_systems: tuple[int, ...] = ()
     cross_up_sell: tuple[tuple[int, str], ...] = ()  # (ref, "up" | "cross"), products of the same catalogue
 
 
@@ -294,6 +302,19 @@ class _Side:
         return found
 
 
+def _in_window(column: Any, since: dt.datetime, inclusive: bool, until: dt.datetime) -> tuple[Any, Any]:
+    """`column` from `since` (included for diff=DATE, excluded for diff=last) up to `until`."""
+    return (column >= since if inclusive else column > since), column <= until
+
+
+def _first_release_day(since: dt.datetime, inclusive: bool) -> dt.date:
+    """The first day whose start (00:00 UTC, when a release date passes) falls in the window from `since`."""
+    since = since.astimezone(dt.UTC)
+    day = since.date()
+    starts_on_midnight = since == dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return day if inclusive and starts_on_midnight else day + dt.timedelta(days=1)
+
+
 class _Reader:
     """One feed's queries, on one connection: the products, and five related tables alongside."""
 
@@ -303,19 +324,53 @@ class _Reader:
         self.catalog_id = feed.caller.catalog_id
         self.changed = None
         if feed.since is not None:
+            changes = union_all(
+                self._recorded(feed.since, feed.since_inclusive, feed.generated_at),
+                *self._status_moves(feed.since, feed.since_inclusive, feed.generated_at),
+            ).subquery()
             self.changed = (
-                select(
-                    catalog_changes.c.product_id,
-                    func.max(case((catalog_changes.c.action == "insert", 1), else_=0)).label("inserted"),
-                )
-                .where(
-                    catalog_changes.c.catalog_id == self.catalog_id,
-                    catalog_changes.c.at >= feed.since if feed.since_inclusive else catalog_changes.c.at > feed.since,
-                    catalog_changes.c.at <= feed.generated_at,
-                )
-                .group_by(catalog_changes.c.product_id)
+                select(changes.c.product_id, func.max(changes.c.inserted).label("inserted"))
+                .group_by(changes.c.product_id)
                 .subquery()
             )
+
+    def _recorded(self, since: dt.datetime, inclusive: bool, until: dt.datetime) -> Select:  # type: ignore[type-arg]
+        """The catalogue's recorded changes in the window (resell.services.catalog_changes)."""
+        return select(
+            catalog_changes.c.product_id,
+            case((catalog_changes.c.action == "insert", 1), else_=0).label("inserted"),
+        ).where(
+            catalog_changes.c.catalog_id == self.catalog_id, *_in_window(catalog_changes.c.at, since, inclusive, until)
+        )
+
+    def _status_moves(self, since: dt.datetime, inclusive: bool, until: dt.datetime) -> list[Select]:  # type: ignore[type-arg]
+        """The catalogue's products whose status moved in the window with nothing recorded: released in it
+        (coming_soon / pre_order -> available), or pooled, sold in it and now without an available serial
+        (-> out_of_stock). Both read only what happened in the window (an index on each), not every
+        product's stock. Stock coming back is recorded by the serial import."""
+        member = (catalog_products.c.product_id == products.c.id) & (catalog_products.c.catalog_id == self.catalog_id)
+        # each query starts from its window (an index on it), not from the catalogue
+        released_in_window = select(products.c.id).where(
+            products.c.release_date.between(_first_release_day(since, inclusive), until.date())
+        )
+        released = (
+            select(products.c.id.label("product_id"), literal(0).label("inserted"))
+            .join(catalog_products, member)
+            .where(products.c.id.in_(released_in_window))
+        )
+        sold_in_window = (
+            select(serials.c.product_id)
+            .join(serial_assignments, serial_assignments.c.serial_id == serials.c.id)
+            .where(*_in_window(serial_assignments.c.assigned_at, since, inclusive, until))
+        )
+        spare = serials.alias("spare")
+        left = select(spare.c.id).where(spare.c.product_id == products.c.id, spare.c.status == _AVAILABLE)
+        ran_out = (
+            select(products.c.id.label("product_id"), literal(0).label("inserted"))
+            .join(catalog_products, member)
+            .where(products.c.id.in_(sold_in_window), products.c.serial_source == "pool", ~left.exists())
+        )
+        return [released, ran_out]
 
     def _scoped(self, query: Select) -> Select:  # type: ignore[type-arg]
         """Only the products the feed covers: the catalogue's, or those changed in the window."""
@@ -332,7 +387,7 @@ class _Reader:
     def _main(self) -> Any:
         has_serial = (
             select(serials.c.id)
-            .where(serials.c.product_id == products.c.id, serials.c.status == "available")
+            .where(serials.c.product_id == products.c.id, serials.c.status == _AVAILABLE)
             .exists()
             .label("has_serial")
         )
@@ -340,6 +395,7 @@ class _Reader:
             products.c.ref,
             products.c.name,
             products.c.type,
+            products.c.option_kind,
             products.c.status,
             products.c.release_date,
             products.c.delivery_mode,
@@ -348,6 +404,7 @@ class _Reader:
             products.c.image_small,
             products.c.subscription_period,
             products.c.created_at,
+            publishers.c.id.label("publisher_id"),
             publishers.c.key.label("publisher_key"),
             publishers.c.name.label("publisher_name"),
             has_serial,
@@ -367,11 +424,17 @@ class _Reader:
         sold = catalog_products.alias("sold")
         linked = products.alias("linked")
         queries = {
-            "prices": select(
+            "prices": select(  # the catalogue's currency: one price at most
                 products.c.ref, product_prices.c.currency, product_prices.c.amount_duty_free, product_prices.c.vat_rate
             )
-            .select_from(products.join(product_prices, product_prices.c.product_id == products.c.id))
-            .order_by(products.c.ref, product_prices.c.currency),
+            .select_from(
+                products.join(
+                    product_prices,
+                    (product_prices.c.product_id == products.c.id)
+                    & (product_prices.c.currency == self.feed.caller.currency),
+                )
+            )
+            .order_by(products.c.ref),
             "categories": select(products.c.ref, product_categories.c.category_id)
             .select_from(products.join(product_categories, product_categories.c.product_id == products.c.id))
             .order_by(products.c.ref, product_categories.c.category_id),
@@ -396,41 +459,38 @@ class _Reader:
 
     def chunks(self) -> Iterator[list[FeedProduct]]:
         feed = self.feed
-        lookups = _Lookups.load(self.conn, feed.config.language)
+        labels = _category_labels(self.conn, feed.config.language)
         main = self._main()
         sides = self._sides()
         prices, in_categories, systems = sides["prices"], sides["categories"], sides["systems"]
         links, sizes = sides["links"], sides["sizes"]
         today = feed.generated_at.date()
         new_after = feed.generated_at - dt.timedelta(days=NEW_FOR_DAYS)
-        currency = feed.caller.currency
         differential = self.changed is not None
         for rows in main.partitions(CHUNK):
             made = []
             for row in rows:
-                (ref, name, kind, on_sale, release, mode, source, description, image, period, created,
-                 publisher_key, publisher_name, has_serial, *diff) = row  # fmt: skip
-                all_prices = [Price(p[1], p[2], p[3]) for p in prices.take(ref)]
+                (ref, name, kind, option_kind, on_sale, release, mode, source, description, image, period, created,
+                 publisher_id, publisher_key, publisher_name, has_serial, *diff) = row  # fmt: skip
+                price = next((Price(p[1], p[2], p[3]) for p in prices.take(ref)), None)
                 category_ids = [c[1] for c in in_categories.take(ref)]
-                os_ids = [o[1] for o in systems.take(ref)]
+                os_ids = tuple(o[1] for o in systems.take(ref))
                 cross_up_sell = tuple((link[1], link[2]) for link in links.take(ref))
                 size = sizes.take(ref)
                 if differential and not diff[1]:  # (inserted, present)
                     made.append(FeedProduct(ref=ref, action="delete"))
                     continue
-                price = next((p for p in all_prices if p.currency == currency), None)
                 if differential:
                     action: str | None = "insert" if diff[0] else "update"
                 else:
                     action = "insert" if feed.all_inserts else None
-                if len(all_prices) > 1:
-                    all_prices.sort(key=lambda p: (p.currency != currency, p.currency))
                 made.append(
                     FeedProduct(
                         ref,
                         action,
                         name,
                         kind,
+                        option_kind,
                         feed_status(
                             on_sale=on_sale == "available",
                             release_date=release,
@@ -439,6 +499,7 @@ class _Reader:
                             has_serial=bool(has_serial),
                             has_price=price is not None,
                         ),
+                        publisher_id,
                         publisher_key,
                         publisher_name,
                         description,
@@ -448,33 +509,22 @@ class _Reader:
                         created,
                         created > new_after,
                         period,
-                        int(size[0][1] or 0) if size else 0,
+                        int(size[0][1] or 0) if size else None,
                         price,
-                        tuple(all_prices),
-                        tuple(lookups.categories[c] for c in category_ids if c in lookups.categories),
-                        tuple((o, lookups.operating_systems.get(o, "")) for o in os_ids),
+                        tuple(labels[c] for c in category_ids if c in labels),
+                        os_ids,
                         cross_up_sell,
                     )
                 )
             yield made
 
 
-@dataclass
-class _Lookups:
-    """The small tables, read once per feed: category labels and parents, operating system labels."""
-
-    categories: dict[int, Category]
-    operating_systems: dict[int, str]
-
-    @classmethod
-    def load(cls, conn: Connection, language: str) -> _Lookups:
-        labels: dict[int, dict[str, str]] = defaultdict(dict)
-        for cat_id, lang, label in conn.execute(select(category_labels)):
-            labels[cat_id][lang] = label
-        return cls(
-            categories={
-                r.id: Category(r.id, r.parent_id, _pick_label(labels[r.id], language))
-                for r in conn.execute(select(categories.c.id, categories.c.parent_id))
-            },
-            operating_systems=dict(conn.execute(select(operating_systems.c.id, operating_systems.c.label)).all()),
-        )
+def _category_labels(conn: Connection, language: str) -> dict[int, Category]:
+    """The categories with their parent and label in the feed's language, read once per feed."""
+    labels: dict[int, dict[str, str]] = defaultdict(dict)
+    for cat_id, lang, label in conn.execute(select(category_labels)):
+        labels[cat_id][lang] = label
+    return {
+        r.id: Category(r.id, r.parent_id, _pick_label(labels[r.id], language))
+        for r in conn.execute(select(categories.c.id, categories.c.parent_id))
+    }

@@ -23,6 +23,7 @@ from resell.db.tables import products, publishers, serials, stock_levels
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.stock import ALMOST_OUT, OUT, stock_status
+from resell.services import catalog_changes
 from resell.services.context import Context
 from resell.services.events import audit, enqueue
 
@@ -125,7 +126,10 @@ def import_serials(
         rejected += len(values) - len(kept)
         if kept:
             with ctx.db.write() as conn:
-                fresh = _insert_batch(conn, ctx.db, product.id, kept, ctx.now())
+                now = ctx.now()
+                fresh = _insert_batch(conn, ctx.db, product.id, kept, now)
+                if fresh:  # the product may be back in stock: differential feeds list it
+                    catalog_changes.record_restock(conn, now, product.id)
             added += fresh
             duplicates += len(kept) - fresh
         if on_progress:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from resell.domain.feed import STATUSES, feed_status, with_vat
+from resell.domain.feed import STATUSES, feed_status, license_lifetime, type_code, with_vat
 
 TODAY = dt.date(2026, 11, 28)
 LATER = dt.date(2027, 1, 1)
@@ -44,3 +44,31 @@ def test_price_with_vat_is_rounded_half_up_to_cents() -> None:
     assert with_vat(Decimal("10.0000"), Decimal("20.000")) == Decimal("12.00")
     assert with_vat(Decimal("0.125"), Decimal("0")) == Decimal("0.13")
     assert with_vat(Decimal("8.3528"), Decimal("19.6")) == Decimal("9.99")
+
+
+@pytest.mark.parametrize(
+    ("period", "lifetime"),
+    [
+        ("P1Y", "1y"),
+        ("P6M", "6m"),
+        ("P30D", "30d"),
+        ("P1Y6M", "18m"),
+        ("P24M", "2y"),
+        ("P2W", "14d"),
+        ("P1W3D", "10d"),
+        ("p3y", "3y"),
+        ("P1M15D", None),  # a month has no fixed number of days: no single unit is exact
+        ("P0D", None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_license_lifetime_is_written_in_one_unit(period, lifetime) -> None:  # type: ignore[no-untyped-def]
+    assert license_lifetime(period) == lifetime
+
+
+def test_type_code_is_numeric_and_a_backup_dvd_is_hardware() -> None:
+    assert type_code("software", None) == 1
+    assert type_code("game", None) == 1
+    assert type_code("option", "download_extension") == 1
+    assert type_code("option", "backup_dvd") == 2

@@ -1,4 +1,4 @@
-"""What the differential feeds read: catalogue membership and imported product changes, recorded once."""
+"""What the differential feeds read: catalogue membership, imported product changes and restocks, recorded once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from resell.db.tables import catalog_changes, catalogs, products
-from resell.services import merchants
+from resell.services import merchants, stock
 from resell.services.catalog_import import import_catalog
 from tests.conftest import TEST_CATALOG, World
 
@@ -99,3 +99,11 @@ def test_catalogue_membership_changes_record_insert_and_delete(ctx, world: World
         merchants.change_catalog_products(ctx, "shop-a", "USD", add=[999], remove=[])
     with pytest.raises(merchants.MerchantError, match="no GBP catalogue"):
         merchants.change_catalog_products(ctx, "shop-a", "GBP", add=[1001], remove=[])
+
+
+def test_a_serial_import_that_adds_stock_is_an_update_in_every_catalogue(ctx, world: World) -> None:
+    before = len(changes(ctx))
+    stock.import_serials(ctx, 1003, world.serials[1003])  # all already in stock: nothing added
+    assert changes(ctx)[before:] == []
+    stock.import_serials(ctx, 1003, ["NEW-1", "NEW-2", "NEW-3"], batch_size=2)  # two batches, both adding
+    assert sorted(changes(ctx)[before:]) == [("shop-a EUR", 1003, "update")] * 2 + [("shop-b EUR", 1003, "update")] * 2

@@ -1,8 +1,10 @@
-"""The product feed as CSV: the columns of the legacy feed (samples/feed/catalog.csv), in its dialect.
+"""The product feed as CSV: exactly the columns of the legacy feed (samples/feed/catalog.csv, copied to
+tests/api/feed/catalog.csv), in its order and dialect, and no others.
 
 Comma-separated, `'` as the quote (doubled inside a value), a value quoted when it holds a blank, a
-comma, a quote or a line break, `\\n` line ends, UTF-8. Two columns follow the legacy ones: `Status`
-(the v2.4 status), and in differential feeds `Action` (insert / update / delete).
+comma, a quote or a line break, `\\n` line ends, UTF-8. With no column for an action, a differential
+CSV lists the products inserted or updated in the window and leaves out those that left the
+catalogue (a full download shows they are gone; the XML feed says `delete`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from resell.api.legacy import decimal_text, megabytes
+from resell.domain.feed import license_lifetime, type_code
 from resell.services.feeds import Feed, FeedProduct
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -56,7 +59,6 @@ COLUMNS = (
     "Promo",
     "Top",
 )
-TYPE_CODES = {"software": "1", "game": "1", "option": "2"}  # the legacy Type column: 1 a product, 2 an option
 _NEEDS_QUOTES = re.compile("[ ,'\"\t\r\n]")
 
 
@@ -75,41 +77,32 @@ def _amount(p: FeedProduct) -> str:
 
 
 def row(p: FeedProduct, feed: Feed) -> list[str]:
-    if p.action == "delete":
-        values = [""] * len(COLUMNS)
-        values[0] = values[15] = str(p.ref)
-        return [*values, "", "delete"]
     by_column = {
         "Nexway Product ID": str(p.ref),
-        "System requirements – Operating system": ":".join(str(os_id) for os_id, _ in p.operating_systems),
-        "Type": TYPE_CODES.get(p.type, "1"),
+        "System requirements – Operating system": ":".join(str(os_id) for os_id in p.operating_systems),
+        "Type": str(type_code(p.type, p.option_kind)),
         "Short description": p.short_description,
         "Publisher Name": p.publisher_name,
         "Product Name": p.name,
         "Product ID": str(p.ref),
         "Small image": p.image_small or "",
         "Categories": ":".join(str(c.id) for c in p.categories),
-        "Total size": decimal_text(megabytes(p.total_size)),
+        "Total size": decimal_text(megabytes(p.total_size)) if p.total_size is not None else "",
         "Price (w/o tax)": _amount(p),
         "Recommended Retail price (w/o tax)": _amount(p),
         "Currency symbol": feed.caller.currency,
         "Publisher ID/SKU": p.publisher_key,
         "Language": feed.config.language.upper(),
         "Creation date": p.created_at.date().isoformat() if p.created_at else "",
-        "License lifetime": p.subscription_period or "",
+        "License lifetime": license_lifetime(p.subscription_period) or "",
         "New": "1" if p.is_new else "0",
         "Promo": "0",
         "Top": "0",
     }
-    values = [by_column.get(column, "") for column in COLUMNS]
-    values.append(p.status)
-    if feed.differential:
-        values.append(p.action or "")
-    return values
+    return [by_column.get(column, "") for column in COLUMNS]
 
 
 def render(feed: Feed) -> Iterator[bytes]:
-    header = [*COLUMNS, "Status", *(["Action"] if feed.differential else [])]
-    yield line(header).encode()
+    yield line(list(COLUMNS)).encode()
     for chunk in feed.chunks():
-        yield "".join(line(row(p, feed)) for p in chunk).encode()
+        yield "".join(line(row(p, feed)) for p in chunk if p.action != "delete").encode()

@@ -126,3 +126,11 @@ def test_100k_product_feed_streams_in_bounded_memory(ctx: Context, server: str) 
         )
         assert count == PRODUCTS
         assert peak < MAX_PEAK_GROWTH
+
+    # a differential feed reads the window's changes, not the 100,000 products or their stock
+    started = time.perf_counter()
+    params = {"secret": secret, "provider": "bench", "config": "xml", "diff": "last"}
+    reply = httpx.get(f"{server}/flow/getcatalog/v2.4/", params=params, timeout=600)
+    seconds = time.perf_counter() - started
+    assert reply.status_code == 200 and b"<product " not in reply.content
+    print(f"xml diff=last with nothing changed: {seconds:.2f} s")

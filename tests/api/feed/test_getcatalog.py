@@ -6,25 +6,20 @@ import copy
 import csv
 import datetime as dt
 import io
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
-from resell.services import iam, merchants, orders
+from resell.services import feeds, iam, merchants, orders, stock
 from resell.services.catalog_import import import_catalog
 from tests.api.feed.conftest import Fetch
-from tests.conftest import TEST_CATALOG, World, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body
+from tests.services.test_stock_races import _race
 
-# The header line of the legacy feed (spec/samples/feed/catalog.csv), byte for byte.
-SAMPLE_HEADER = (
-    "'Nexway Product ID','Nexway Product SG ID','System requirements – Memory','System requirements – Disk space',"
-    "'System requirements – Operating system',Misc,'Number of users',Version,'EAN code',Type,'Short description',"
-    "'Long description','Big image','Publisher Name','Product Name','Product ID','Small image','Medium image',"
-    "Screenshots,Categories,'Total size','Price (w/o tax)','Recommended Retail price (w/o tax)','Currency symbol',"
-    "'Publisher ID/SKU',Language,Trymedia_Ref,Trymedia_Offering_Ref,Trymedia_Trial,'Creation date',"
-    "'System requirements – CPU','System requirements – GPU',Direct_X_Version,'License lifetime',Keywords,"
-    "Product_Sheet_Url,New,Promo,Top"
-)
+# The legacy feed's sample (spec/samples/feed/catalog.csv), copied here byte for byte.
+SAMPLE = Path(__file__).with_name("catalog.csv")
+SAMPLE_HEADER = SAMPLE.read_text(encoding="utf-8").split("\n", 1)[0]
 
 
 def products_of(reply) -> dict[str, etree._Element]:  # type: ignore[no-untyped-def]
@@ -46,49 +41,113 @@ def changed_catalog(**changes: Any) -> dict[str, Any]:
     return catalog
 
 
-def test_full_xml_feed_is_the_catalogue_in_the_v24_structure(fetch: Fetch, clock) -> None:
+def test_full_xml_feed_follows_the_nexway_24_structure(ctx, fetch: Fetch, clock) -> None:
+    import_catalog(
+        ctx,
+        changed_catalog(
+            **{
+                "1001": {
+                    "shortDescription": "Keeps you safe",
+                    "imageSmall": "pub/1001.png",
+                    "releaseDate": "2020-01-01",
+                    "subscriptionPeriod": "P6M",
+                    "operatingSystems": [1, 2],
+                }
+            }
+        ),
+    )
     reply = fetch("xml-feed")
     assert reply.headers["content-type"] == "application/xml; charset=utf-8"
     assert "content-length" not in reply.headers  # streamed
     root = etree.fromstring(reply.content)
-    assert (root.tag, root.get("name"), root.get("version"), root.get("currency"), root.get("type")) == (
-        "catalog",
-        "shop-a EUR",
-        "2.4.0",
-        "EUR",
-        "full",
-    )
-    assert root.get("date") == clock.now.isoformat().replace("+00:00", "Z")
+    assert root.tag == "catalog"
+    assert root.attrib == {"name": "NXW", "version": "2.4.0", "date": clock.now.isoformat().replace("+00:00", "Z")}
+    assert [child.tag for child in root] == ["products"]
     found = products_of(reply)
     assert list(found) == ["1001", "1002", "1003", "1004", "1005", "1090", "1091"]
+    assert {p.tag for p in root.find("products")} == {"product"}
 
     p = found["1001"]
-    assert (p.get("type"), p.get("status"), p.get("action")) == ("software", "available", None)
-    assert p.findtext("name") == "Serial and files" and p.findtext("language") == "EN"
-    assert (p.find("publisher").get("id"), p.findtext("publisher")) == ("pub", "Test Publisher")
-    assert [(c.get("id"), c.get("parent"), c.text) for c in p.find("categories")] == [("11", "10", "Security")]
-    assert p.find("descriptions/description").get("type") == "short"
-    (price,) = p.find("prices")
-    assert (price.get("currency"), price.get("vatRate")) == ("EUR", "20.00")
-    assert [(k.tag, k.get("dutyFree"), k.get("withVat")) for k in price] == [
-        ("sale", "10.00", "12.00"),
-        ("public", "10.00", "12.00"),
-        ("retailer", "10.00", "12.00"),
+    assert p.attrib == {"id": "1001", "type": "1", "status": "available"}
+    assert [child.tag for child in p] == [
+        "name",
+        "language",
+        "nature",
+        "dateEnter",
+        "dateRelease",
+        "licenseLifetime",
+        "totalSize",
+        "publisher",
+        "categories",
+        "images",
+        "descriptions",
+        "config",
+        "prices",
+        "new",
+        "promo",
+        "top",
+        "deliveryMode",
+        "crossUpSell",
     ]
+    assert p.findtext("name") == "Serial and files" and p.findtext("language") == "EN"
+    assert p.findtext("nature") == "software"
+    assert p.findtext("dateEnter") == clock.now.date().isoformat()
+    assert p.findtext("dateRelease") == "2020-01-01"
+    assert p.findtext("licenseLifetime") == "6m"
+    assert (p.find("totalSize").attrib, p.findtext("totalSize")) == ({"unit": "MB"}, "0.00")
+    publisher = p.find("publisher")
+    assert set(publisher.attrib) == {"id", "ref"} and publisher.get("id").isdigit()
+    assert (publisher.get("ref"), publisher.text) == ("pub", "Test Publisher")
+    assert [(c.tag, c.attrib, c.text) for c in p.find("categories")] == [
+        ("category", {"id": "11", "parent": "10"}, "Security")
+    ]
+    assert [(i.tag, i.attrib, i.text) for i in p.find("images")] == [("image", {"format": "small"}, "pub/1001.png")]
+    assert [(d.tag, d.attrib, d.text) for d in p.find("descriptions")] == [
+        ("description", {"format": "short", "language": "en"}, "Keeps you safe")
+    ]
+    assert [(o.tag, o.attrib, o.text) for o in p.find("config")] == [("os", {"ids": "1:2"}, None)]
+    prices = p.find("prices")
+    assert prices.attrib == {"vatPriceReference": "0"}
+    assert [(k.tag, k.attrib, k.text) for k in prices] == [
+        (kind, {"currency": "EUR", "VATInclusive": "0", "VATRate": "20.00"}, "10.00")
+        for kind in ("sale", "public", "retailer")
+    ]
+    assert (p.findtext("new"), p.findtext("promo"), p.findtext("top")) == ("1", "0", "0")
     assert [(f.tag, f.text) for f in p.find("deliveryMode")] == [
         ("digitalLocker", "0"),
         ("downloadManager", "0"),
         ("downloadLink", "1"),
         ("serialNumber", "1"),
     ]
-    assert [(o.get("id"), o.text) for o in p.find("operatingSystems")] == [("1", "Windows 11")]
-    assert [(x.get("id"), x.get("type")) for x in p.find("crossUpSell")] == [("1002", "up"), ("1003", "cross")]
-    assert p.findtext("dateRelease") == "" and p.findtext("totalSize") == "0.00"
+    assert [(x.tag, x.attrib) for x in p.find("crossUpSell")] == [
+        ("product", {"id": "1002", "type": "up"}),
+        ("product", {"id": "1003", "type": "cross"}),
+    ]
 
-    assert found["1004"].get("status") == "coming_soon"  # released in 2099, no price yet
-    assert found["1004"].findtext("dateRelease") == "2099-01-01"
-    assert found["1090"].get("type") == "option"
+    # elements without a value are left out, not sent empty
+    bare = found["1004"]  # released in 2099, no price yet, no files, description, image, category, OS or link
+    assert bare.attrib == {"id": "1004", "type": "1", "status": "coming_soon"}
+    assert [child.tag for child in bare] == [
+        "name",
+        "language",
+        "nature",
+        "dateEnter",
+        "dateRelease",
+        "publisher",
+        "new",
+        "promo",
+        "top",
+        "deliveryMode",
+    ]
+    assert bare.findtext("dateRelease") == "2099-01-01"
+    assert all(len(e) or (e.text or "").strip() or e.attrib for e in root.iter()), "an empty element was sent"
+    assert found["1005"].findtext("licenseLifetime") == "1y"
+    assert found["1002"].findtext("totalSize") == "0.00" and found["1003"].find("totalSize") is None
     assert [f.text for f in found["1002"].find("deliveryMode")] == ["0", "0", "1", "0"]
+
+    # numeric type; the kind of product is `nature` (an option has none of its own)
+    assert (found["1090"].get("type"), found["1090"].find("nature")) == ("1", None)  # a download extension
+    assert found["1091"].get("type") == "2"  # a backup DVD: a physical good
 
 
 def test_status_follows_stock_release_and_withdrawal(ctx, fetch: Fetch, world: World) -> None:
@@ -112,12 +171,15 @@ def test_status_follows_stock_release_and_withdrawal(ctx, fetch: Fetch, world: W
     }
 
 
-def test_csv_feed_has_the_legacy_columns_in_the_legacy_dialect(fetch: Fetch, clock) -> None:
+def test_csv_feed_has_exactly_the_sample_columns_in_the_legacy_dialect(fetch: Fetch, clock) -> None:
     reply = fetch("csv-feed")
     assert reply.headers["content-type"] == "text/csv; charset=utf-8"
     header, *lines = reply.text.split("\n")
-    assert header == SAMPLE_HEADER + ",Status" and lines[-1] == ""
+    assert header == SAMPLE_HEADER and lines[-1] == ""
+    sample_columns = next(csv.reader(io.StringIO(SAMPLE_HEADER), quotechar="'"))
+    assert len(sample_columns) == 39 and next(csv.reader(io.StringIO(header), quotechar="'")) == sample_columns
     rows = rows_of(reply)
+    assert all(len(r) == len(sample_columns) and None not in r for r in rows)  # no extra column on any row
     assert [r["Nexway Product ID"] for r in rows] == ["1001", "1002", "1003", "1004", "1005", "1090", "1091"]
     first = rows[0]
     assert first["Product Name"] == "Serial and files" and first["Product ID"] == "1001"
@@ -126,9 +188,9 @@ def test_csv_feed_has_the_legacy_columns_in_the_legacy_dialect(fetch: Fetch, clo
     assert first["Categories"] == "11" and first["System requirements – Operating system"] == "1"
     assert first["Language"] == "FR" and first["Type"] == "1" and first["Total size"] == "0.00"
     assert first["Creation date"] == clock.now.date().isoformat() and first["New"] == "1"
-    assert first["Status"] == "available"
-    assert rows[5]["Type"] == "2"  # an option
-    assert rows[4]["License lifetime"] == "P1Y"
+    assert rows[2]["Total size"] == ""  # no file
+    assert (rows[5]["Type"], rows[6]["Type"]) == ("1", "2")  # a download extension; a backup DVD
+    assert rows[4]["License lifetime"] == "1y"
     assert "'Serial and files'" in reply.text  # quoted: it holds blanks
 
 
@@ -156,8 +218,6 @@ def test_differential_feed_since_a_date(ctx, fetch: Fetch, clock) -> None:
     assert {ref: p.get("action") for ref, p in found.items()} == {"1001": "update", "1003": "delete"}
     assert found["1001"].findtext("name") == "Renamed"
     assert found["1003"].attrib == {"id": "1003", "action": "delete"} and len(found["1003"]) == 0
-    root = etree.fromstring(fetch("xml-feed", diff=since).content)
-    assert root.get("type") == "diff"
 
 
 def test_incremental_feed_since_the_last_fetch(ctx, fetch: Fetch, clock) -> None:
@@ -185,36 +245,103 @@ def test_incremental_feed_since_the_last_fetch(ctx, fetch: Fetch, clock) -> None
     clock.advance(seconds=1)
     found = products_of(fetch("xml-feed", diff="last"))
     assert {ref: p.get("action") for ref, p in found.items()} == {"1001": "update", "1006": "insert", "1091": "delete"}
-    assert found["1001"].find("prices/price/sale").get("dutyFree") == "12.00"
-    assert found["1006"].get("type") == "game"
+    assert found["1001"].findtext("prices/sale") == "12.00"
+    assert (found["1006"].get("type"), found["1006"].findtext("nature")) == ("1", "games")
     assert products_of(fetch("xml-feed", diff="last")) == {}
 
     # each configuration keeps its own last fetch: the CSV feed was never fetched
     rows = rows_of(fetch("csv-feed", diff="last"))
-    assert len(rows) == 7 and {r["Action"] for r in rows} == {"insert"}
+    assert len(rows) == 7
     assert rows_of(fetch("csv-feed", diff="last")) == []
 
 
-def test_csv_differential_rows_carry_the_action(ctx, fetch: Fetch, clock) -> None:
+def test_differential_feeds_list_products_whose_stock_ran_out_or_came_back(
+    ctx, fetch: Fetch, world: World, clock
+) -> None:
+    caller = iam.caller_for_secret(ctx, world.a.secret)
+    fetch("xml-feed", diff="last")  # the first time: everything
+    clock.advance(days=1)
+    orders.submit_order(ctx, caller, order_body("SOME-1001", (1001, 2)))  # 18 left: no status moved
+    orders.submit_order(ctx, caller, order_body("ALL-1003", (1003, 5)))  # the last five serials
+    clock.advance(seconds=1)
+    found = products_of(fetch("xml-feed", diff="last"))
+    assert {ref: (p.get("action"), p.get("status")) for ref, p in found.items()} == {"1003": ("update", "out_of_stock")}
+    assert found["1003"].findtext("name") == "Serial only"  # the whole product, not only its status
+    assert products_of(fetch("xml-feed", diff="last")) == {}
+
+    clock.advance(days=1)
+    stock.import_serials(ctx, 1003, ["BACK-1", "BACK-2"])
+    stock.import_serials(ctx, 1005, [])  # nothing added: nothing moved
+    clock.advance(seconds=1)
+    found = products_of(fetch("xml-feed", diff="last"))
+    assert {ref: (p.get("action"), p.get("status")) for ref, p in found.items()} == {"1003": ("update", "available")}
+
+    # diff=DATE sees the same moves: out yesterday, back today
+    yesterday, today = clock.now.date() - dt.timedelta(days=1), clock.now.date()
+    assert {ref: p.get("status") for ref, p in products_of(fetch("xml-feed", diff=today.isoformat())).items()} == {
+        "1003": "available"
+    }
+    since_yesterday = products_of(fetch("xml-feed", diff=yesterday.isoformat()))
+    assert {ref: p.get("action") for ref, p in since_yesterday.items()} == {"1003": "update"}
+    # the other merchant's catalogue sells 1003 too: its feed lists it; its USD catalogue does not
+    feeds.configure(ctx, "shop-b", "EUR", "acme", "b-feed")
+    assert list(products_of(fetch("b-feed", secret=world.b.secret, diff=today.isoformat()))) == ["1003"]
+    assert products_of(fetch("usd", secret=world.a.other_secret, diff=today.isoformat())) == {}
+    # the CSV lists it as well
+    assert [r["Nexway Product ID"] for r in rows_of(fetch("csv-feed", diff=today.isoformat()))] == ["1003"]
+
+
+def test_racing_orders_that_empty_a_pool_are_seen_by_the_next_differential_feed(
+    fetch: Fetch, server: str, shop_a: Merchant, world: World, clock
+) -> None:
+    """On PostgreSQL no racer sees the others' claims, so none could tell it took the last serial: the
+    feed looks afterwards, at what was committed."""
+    fetch("xml-feed", diff="last")
+    clock.advance(minutes=1)
+    replies = _race(server, shop_a.token(), world.a.secret, [order_body(f"RACE-{i}", (1003, 1)) for i in range(8)])
+    assert sorted(r.json()["responseCode"] for r in replies) == [0] * 5 + [1044] * 3
+    clock.advance(minutes=1)
+    found = products_of(fetch("xml-feed", diff="last"))
+    assert {ref: (p.get("action"), p.get("status")) for ref, p in found.items()} == {"1003": ("update", "out_of_stock")}
+
+
+def test_differential_feeds_list_products_whose_release_date_passed(ctx, fetch: Fetch, clock) -> None:
+    release = clock.now.date() + dt.timedelta(days=2)
+    import_catalog(ctx, changed_catalog(**{"1004": {"releaseDate": release.isoformat()}}))
+    clock.advance(seconds=1)
+    assert products_of(fetch("xml-feed", diff="last"))["1004"].get("status") == "coming_soon"
+    clock.advance(days=1)
+    assert products_of(fetch("xml-feed", diff="last")) == {}  # the day before: nothing yet
+    clock.advance(days=1)  # the release day
+    found = products_of(fetch("xml-feed", diff="last"))
+    assert {ref: (p.get("action"), p.get("status")) for ref, p in found.items()} == {"1004": ("update", "available")}
+    assert products_of(fetch("xml-feed", diff="last")) == {}  # reported once
+    assert list(products_of(fetch("xml-feed", diff=release.isoformat()))) == ["1004"]
+    assert products_of(fetch("xml-feed", diff=(release + dt.timedelta(days=1)).isoformat())) == {}
+    clock.advance(days=1)
+    assert list(products_of(fetch("xml-feed", diff=release.isoformat()))) == ["1004"]
+    assert products_of(fetch("xml-feed", diff="last")) == {}
+
+
+def test_csv_differential_rows_have_the_same_columns_and_leave_deletions_out(ctx, fetch: Fetch, clock) -> None:
     fetch("csv-feed")  # a full fetch counts as the last fetch too
     clock.advance(minutes=5)
     merchants.change_catalog_products(ctx, "shop-a", "EUR", add=[], remove=[1002])
     import_catalog(ctx, changed_catalog(**{"1003": {"shortDescription": "Now with a description"}}))
     clock.advance(minutes=5)
     reply = fetch("csv-feed", diff="last")
-    assert reply.text.split("\n")[0] == SAMPLE_HEADER + ",Status,Action"
+    assert reply.text.split("\n")[0] == SAMPLE_HEADER
     rows = rows_of(reply)
-    assert [(r["Nexway Product ID"], r["Action"]) for r in rows] == [("1002", "delete"), ("1003", "update")]
-    assert rows[0]["Product Name"] == "" and rows[1]["Short description"] == "Now with a description"
+    assert [r["Nexway Product ID"] for r in rows] == ["1003"]  # 1002 left: no column could say so
+    assert rows[0]["Short description"] == "Now with a description"
 
 
 def test_each_catalogue_feeds_its_own_products_and_currency(fetch: Fetch, world: World) -> None:
     reply = fetch("usd", secret=world.a.other_secret)
-    root = etree.fromstring(reply.content)
-    assert root.get("currency") == "USD"
     found = products_of(reply)
     assert list(found) == ["1002"]
-    assert list(found["1002"].find("crossUpSell")) == []
+    assert found["1002"].find("prices") is None  # it has no USD price
+    assert found["1002"].find("crossUpSell") is None
 
 
 def test_refused_feed_requests(fetch: Fetch, world: World) -> None:
