@@ -11,7 +11,7 @@ from typing import Any
 import isodate
 import pytest
 
-from tests.api.soap.conftest import soap_order
+from tests.api.soap.conftest import envelope, out_of, post, soap_order
 from tests.conftest import Merchant, World, order_body
 
 Client = Callable[..., Any]
@@ -127,6 +127,36 @@ def test_create_refusals_are_the_rest_codes(zeep_client: Client, world: World, c
     assert reply.responseCode == code
     assert reply.partnerOrderNumber == body["partnerOrderNumber"]
     assert reply.orderNumber is None and items(reply.orderLines, "createOrderLineResponseType") == []
+
+
+def test_empty_optional_structures_are_absent_and_the_order_is_created(
+    zeep_client: Client, world: World, server: str
+) -> None:
+    """Contract 3: <locationDelivery/>, <payment/>, <discounts/>, <metaData/>, <marketingProgramId/>
+    mean absent (they were "country missing" and "paymentMethod missing")."""
+    body = soap_order("SOAP-EMPTY", (1001, 1), payment={}, discounts={}, metaData={}, marketingProgramId="")
+    body["customer"] = body["customer"] | {"locationDelivery": {}, "ipV4": None}
+    reply = zeep_client("order").create(secret=world.a.secret, request=body)
+    assert (reply.responseCode, reply.responseMessage) == (0, "OK")
+    # the same, written by hand, exactly as the bug report sent it
+    inner = (
+        f"<o:secret>{world.a.secret}</o:secret><o:request><o:partnerOrderNumber>SOAP-RAW</o:partnerOrderNumber>"
+        "<o:orderDate>2026-11-28T10:00:00+00:00</o:orderDate><o:currency>EUR</o:currency><o:marketingProgramId/>"
+        "<o:orderLines><o:createOrderLinesType><o:productRef>1001</o:productRef><o:quantity>1</o:quantity>"
+        "<o:discounts/></o:createOrderLinesType></o:orderLines><o:customer><o:email>a@example.com</o:email>"
+        "<o:locationInvoice><o:country>FR</o:country></o:locationInvoice><o:locationDelivery/></o:customer>"
+        "<o:payment/><o:discounts/><o:metaData/></o:request>"
+    )
+    raw = post(server, "order", envelope("order", "create", inner))
+    assert raw.status_code == 200
+    assert out_of(raw).xpath("string(*[local-name()='responseCode'])") == "0"
+
+
+def test_a_delivery_location_that_is_there_but_not_valid_gets_its_code(zeep_client: Client, world: World) -> None:
+    body = soap_order("SOAP-BAD-DELIVERY", (1001, 1))
+    body["customer"] = body["customer"] | {"locationDelivery": {"city": "Paris"}}
+    reply = zeep_client("order").create(secret=world.a.secret, request=body)
+    assert (reply.responseCode, reply.responseMessage) == (500, "country missing")
 
 
 def test_secret_missing_is_70_and_unknown_or_other_merchants_is_71(zeep_client: Client, world: World) -> None:
