@@ -89,7 +89,9 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
 
     app.add_middleware(HotPath, routes=connect.router.routes, error_reply=error_reply)
     # before any route reads a body; the /connect routes name the operation whose keys a 413 carries
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, routes=connect.router.routes, error_reply=error_reply)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_request_bytes, routes=connect.router.routes, error_reply=error_reply
+    )
     app.add_middleware(RequestLogMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -11,6 +11,7 @@ from typing import Any
 import isodate
 import pytest
 
+from resell.config import Settings
 from tests.api.soap.conftest import envelope, out_of, post, soap_order
 from tests.conftest import Merchant, World, order_body
 
@@ -157,6 +158,20 @@ def test_a_delivery_location_that_is_there_but_not_valid_gets_its_code(zeep_clie
     body["customer"] = body["customer"] | {"locationDelivery": {"city": "Paris"}}
     reply = zeep_client("order").create(secret=world.a.secret, request=body)
     assert (reply.responseCode, reply.responseMessage) == (500, "country missing")
+
+
+def test_stock_echoes_a_refused_numeric_ref_as_given(zeep_client: Client, world: World) -> None:
+    stock = zeep_client("order").getStockStatus(secret=world.a.secret, request={"productRef": [-1, 0, 1002]})
+    statuses = items(stock.productStatus, "getStockStatusproductStatusResponseType")
+    seen = [(s.productRef, s.status, s.responseCode) for s in statuses]
+    assert seen == [(-1, None, 101), (0, None, 101), (1002, 100, 0)]
+
+
+def test_stock_refuses_more_refs_than_the_limit(zeep_client: Client, world: World, settings: Settings) -> None:
+    refs = [1002] * (settings.stock_max_refs + 1)
+    stock = zeep_client("order").getStockStatus(secret=world.a.secret, request={"productRef": refs})
+    assert stock.responseCode == 101 and "more than" in stock.responseMessage
+    assert items(stock.productStatus, "getStockStatusproductStatusResponseType") == []
 
 
 def test_secret_missing_is_70_and_unknown_or_other_merchants_is_71(zeep_client: Client, world: World) -> None:
