@@ -174,6 +174,14 @@ def test_stock_refuses_more_refs_than_the_limit(zeep_client: Client, world: Worl
     assert items(stock.productStatus, "getStockStatusproductStatusResponseType") == []
 
 
+def test_create_has_the_rest_limits_on_lines_and_units(zeep_client: Client, world: World, settings: Settings) -> None:
+    order = zeep_client("order")
+    lines = soap_order("SOAP-LINES", *[(1002, 1)] * (settings.order_max_lines + 1))
+    assert order.create(secret=world.a.secret, request=lines).responseCode == 201
+    units = soap_order("SOAP-UNITS", (1002, settings.order_max_units), (1002, 1))
+    assert order.create(secret=world.a.secret, request=units).responseCode == 221
+
+
 def test_secret_missing_is_70_and_unknown_or_other_merchants_is_71(zeep_client: Client, world: World) -> None:
     order = zeep_client("order")
     assert order.getData(secret=None, request={"partnerOrderNumber": "A"}).responseCode == 70
