@@ -91,11 +91,15 @@ def server_process(settings: Settings, world: World, tmp_path: Path) -> Iterator
     process.wait(timeout=10)
 
 
-def stream_huge(port: int, total: int, chunked: bool) -> tuple[bytes, float, int]:
-    """POST a `total`-byte SOAP document, 64 kB at a time, stopping as soon as the server answers.
-    Returns the raw reply, the seconds to its first byte, and the bytes sent by then."""
+def stream_huge(
+    port: int, total: int, chunked: bool, path: str = "/global/order/v2.4/soap", head: bytes | None = None
+) -> tuple[bytes, float, int]:
+    """POST a `total`-byte document (a SOAP one unless `head` starts another), 64 kB at a time,
+    stopping as soon as the server answers. Returns the raw reply, the seconds to its first byte,
+    and the bytes sent by then."""
     closing = len("</o:cancel></soap:Body></soap:Envelope>")
-    head = envelope("order", "cancel", "<o:secret>s</o:secret><o:request><o:comment>")[:-closing]
+    if head is None:
+        head = envelope("order", "cancel", "<o:secret>s</o:secret><o:request><o:comment>")[:-closing]
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
     sock = socket.create_connection(("127.0.0.1", port))
     sock.settimeout(2)
@@ -104,7 +108,7 @@ def stream_huge(port: int, total: int, chunked: bool) -> tuple[bytes, float, int
     started = time.perf_counter()
     answered = started
     try:
-        sock.sendall(f"POST /global/order/v2.4/soap HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml; charset=utf-8\r\n"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml; charset=utf-8\r\n"
                      f"{framing}\r\n\r\n".encode())
         block = b"x" * (64 * 1024)
         while sent < total:
