@@ -54,25 +54,21 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = chunked = None
+        declared, chunked = 0, False
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                length = value
+            if name == b"content-length" and value.strip().isdigit():
+                declared = int(value)
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
-        if length is not None:
-            # the server has checked that it is a number; it reads no more than it says
-            if int(length) > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-        elif chunked:
+        if declared > self.limit:
+            await self._refuse(scope, receive, send)
+        elif chunked:  # framed by its chunks, whatever a Content-Length beside it says: counted here
             body = await self._read(receive)
             if body is None:
                 await self._refuse(scope, receive, send)
-                return
-            await self.app(scope, _replay(body, receive), send)
-        else:
+            else:
+                await self.app(scope, _replay(body, receive), send)
+        else:  # no body, or one the server reads no further than its declared length
             await self.app(scope, receive, send)
 
     async def _read(self, receive: Receive) -> bytes | None:

@@ -123,3 +123,24 @@ def test_200_mb_bodies_leave_the_server_memory_as_it_was(server_process: tuple[s
         assert reply.startswith(b"HTTP/1.1 413"), reply[:300]
         assert sent < 10 * MB
         assert peak_after - peak_before < 20 * 1024  # kB: nothing near 200 MB was held
+
+
+def test_a_small_content_length_beside_a_chunked_body_does_not_let_it_through(server: str) -> None:
+    """Both framings at once (request smuggling): the server refuses the request itself (and were it
+    let through, the middleware counts the chunks, never trusting the Content-Length beside them)."""
+    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as sock:
+        sock.sendall(b"POST /iam/tokens HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n")
+        block = b"x" * 65536
+        reply = b""
+        for _ in range(40):  # 2.5 MB, stopping once the reply comes
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            pass
+    assert reply.split(b"\r\n", 1)[0] == b"HTTP/1.1 400 Bad Request", reply[:300]
