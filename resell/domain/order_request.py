@@ -398,7 +398,7 @@ def _discounts(discounts: object) -> tuple[Discount, ...]:
     for discount in discounts:
         if not isinstance(discount, dict):
             raise Refusal(600)
-        if discount:  # [ {} ] means no discount
+        if not is_empty(discount):  # [ {} ] means no discount, as does a discount of nil elements
             result.append(_discount(discount))
     return tuple(result)
 

@@ -660,6 +660,13 @@ def test_every_optional_structure_sent_empty_is_absent(empty):
     assert order.marketing_program_id is None
 
 
+def test_a_discount_of_nil_elements_is_no_discount():
+    """PHP's SoapClient sends a discount object with unset properties as nil elements."""
+    nil = dict.fromkeys(("foreignRef", "label", "priceDelta", "operation", "operationValue"))
+    order = parsed((("discounts",), [nil]), ((*LINE, "discounts"), [nil, {}]))
+    assert order.discounts == () and order.lines[0].discounts == ()
+
+
 @pytest.mark.parametrize(
     ("path", "value", "code"),
     [
