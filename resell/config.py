@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = 300
     refresh_token_ttl_seconds: int = 1800
 
+    # request limits, refused before any work (docs/limits.md)
+    max_request_bytes: int = 1_000_000  # any request body, by Content-Length or as read: HTTP 413
+    order_max_lines: int = 100  # createOrder lines per order (responseCode 201)
+    order_max_units: int = 1000  # createOrder units per order, all lines together (responseCode 221)
+    stock_max_refs: int = 1000  # getStockStatus productRefs per call (responseCode 101)
+
     download_days: int = 21
     cancel_period_days: int = 30
     download_signing_key: str = ""  # default: derived from the JWT secret

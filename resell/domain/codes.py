@@ -26,6 +26,7 @@ MESSAGES: dict[int, str] = {
     140: "orderDate missing",
     141: "orderDate not valid",
     200: "orderLines missing",
+    201: "orderLines not valid",  # resell's own: more lines than the order_max_lines setting allows
     210: "productRef missing",
     211: "productRef not valid",
     220: "quantity missing",

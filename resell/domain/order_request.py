@@ -37,6 +37,7 @@ from resell.domain.codes import Refusal
 from resell.domain.periods import parse_timestamp
 
 MALFORMED = 1030
+TOO_MANY_LINES = 201  # resell's own code, next to 200 "orderLines missing" (docs/limits.md)
 
 MAX_TEXT = 200
 MAX_ORDER_NUMBER = 100
@@ -172,8 +173,12 @@ class OrderRequest:
 # Parsing
 
 
-def parse_order_request(body: object) -> OrderRequest:
-    """The createOrder body as an OrderRequest, or Refusal with the first problem's code."""
+def parse_order_request(body: object, *, max_lines: int | None = None, max_units: int | None = None) -> OrderRequest:
+    """The createOrder body as an OrderRequest, or Refusal with the first problem's code.
+
+    `max_lines` and `max_units` (settings order_max_lines, order_max_units) bound the order's size:
+    more lines is 201, counted before any line is read; more units in all is 221.
+    """
     if not isinstance(body, dict):
         raise Refusal(MALFORMED)
     if not body:
@@ -183,9 +188,13 @@ def parse_order_request(body: object) -> OrderRequest:
     )
     order_date = _order_date(body)
     currency = _currency(body)
-    marketing_program_id = _optional_text(body, "marketingProgramId", MALFORMED, allow_int=True)
+    marketing_program_id = (
+        None
+        if is_empty(body.get("marketingProgramId"))
+        else _optional_text(body, "marketingProgramId", MALFORMED, allow_int=True)
+    )
     affiliate_id = _optional_int(body, "affiliateId", 1035, low=0, high=MAX_ID)
-    lines = _order_lines(body)
+    lines = _order_lines(body, max_lines, max_units)
     customer = _customer(body.get("customer"))
     payment = _payment(body.get("payment"), customer)
     discounts = _discounts(body.get("discounts"))
@@ -226,11 +235,16 @@ def _currency(body: dict[Any, Any]) -> str:
     return code
 
 
-def _order_lines(body: dict[Any, Any]) -> tuple[OrderLineRequest, ...]:
+def _order_lines(body: dict[Any, Any], max_lines: int | None, max_units: int | None) -> tuple[OrderLineRequest, ...]:
     lines = body.get("orderLines")
     if not _is_array(lines) or not lines:
         raise Refusal(200)
-    return tuple(_order_line(line) for line in lines)
+    if max_lines is not None and len(lines) > max_lines:
+        raise Refusal(TOO_MANY_LINES, f"orderLines not valid: more than {max_lines} lines")
+    parsed = tuple(_order_line(line) for line in lines)
+    if max_units is not None and sum(line.quantity for line in parsed) > max_units:
+        raise Refusal(221, f"quantity not valid: more than {max_units} units in the order")
+    return parsed
 
 
 def _order_line(line: object) -> OrderLineRequest:
@@ -256,13 +270,18 @@ def _customer(customer: object) -> Customer:
     email = _required_email(customer, "email", 320, 321)
     language = _language(customer)
     invoice = customer.get("locationInvoice")
-    if not isinstance(invoice, dict):
-        raise Refusal(420)
+    if is_empty(invoice) or not isinstance(invoice, dict):
+        raise Refusal(420)  # no "not valid" code: a location that is no object is no location
     invoice_location = _location(invoice)
+    # Only the service knows whether a delivery address is needed (410, backup DVD): an empty one
+    # is absent; one that is there but no object is 410, as a payment that is no object is 700.
     delivery = customer.get("locationDelivery")
-    # Only the service knows whether a delivery address is needed (410, backup DVD); anything
-    # that is not an object (PHP clients send [] for an empty one) counts as absent.
-    delivery_location = _location(delivery) if isinstance(delivery, dict) else None
+    if is_empty(delivery):
+        delivery_location = None
+    elif isinstance(delivery, dict):
+        delivery_location = _location(delivery)
+    else:
+        raise Refusal(410)
     return Customer(
         partner_id=partner_id,
         email=email,
@@ -357,7 +376,7 @@ def _province(location: dict[Any, Any], country: str) -> str | None:
 
 
 def _payment(payment: object, customer: Customer) -> Payment | None:
-    if payment is None or (isinstance(payment, str) and not payment.strip()):
+    if is_empty(payment):
         return None
     if not isinstance(payment, dict):
         raise Refusal(700)
@@ -371,7 +390,7 @@ def _payment(payment: object, customer: Customer) -> Payment | None:
 
 
 def _discounts(discounts: object) -> tuple[Discount, ...]:
-    if discounts is None or (isinstance(discounts, str) and not discounts.strip()):
+    if is_empty(discounts):
         return ()
     if not _is_array(discounts):
         raise Refusal(600)
@@ -379,7 +398,7 @@ def _discounts(discounts: object) -> tuple[Discount, ...]:
     for discount in discounts:
         if not isinstance(discount, dict):
             raise Refusal(600)
-        if discount:  # [ {} ] means no discount
+        if not is_empty(discount):  # [ {} ] means no discount, as does a discount of nil elements
             result.append(_discount(discount))
     return tuple(result)
 
@@ -403,7 +422,7 @@ def _discount(discount: dict[Any, Any]) -> Discount:
 
 
 def _metadata(metadata: object) -> tuple[tuple[str, str | None], ...]:
-    if metadata is None or (isinstance(metadata, str) and not metadata.strip()):
+    if is_empty(metadata):
         return ()
     if not _is_array(metadata):
         raise Refusal(750)
@@ -431,6 +450,20 @@ def _metadata_value(value: object) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Field helpers
+
+
+def is_empty(value: object) -> bool:
+    """An optional structure sent empty, which means absent (contract 3): null, blank text, [], {},
+    or an object whose values are all empty (PHP's SoapClient sends an object with unset properties
+    as nil elements). Iterative, so that no nesting depth makes it recurse."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif not (item is None or (isinstance(item, str) and not item.strip()) or (_is_array(item) and not item)):
+            return False
+    return True
 
 
 def _is_array(value: object) -> TypeGuard[list[Any] | tuple[Any, ...]]:

@@ -14,6 +14,10 @@ import isodate
 _PERIOD = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# The latest download end date any order may have (createOrder's extensions, updateDownloadTime):
+# later than any real window, and far enough below year 9999 that date arithmetic on it stays safe.
+LAST_END_DATE = dt.date(9000, 12, 31)
+
 
 def parse_period(text: str) -> isodate.Duration | dt.timedelta:
     """Parse a date period like P1Y, P0Y6M, P6Y14M1D; ValueError for anything else."""

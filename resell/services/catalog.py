@@ -109,11 +109,19 @@ _STOCK_PRODUCT = Prepared(
 
 
 def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[StockItem]:
-    """One item per requested ref; an unknown or malformed ref is an item with its code, not a refusal."""
+    """One item per requested ref; an unknown or malformed ref is an item with its code, not a refusal.
+
+    A refused ref that is a number is echoed as given (-1 stays -1, contract 3), so that the client
+    can pass it on; anything else is echoed as null. More refs than the stock_max_refs setting
+    refuse the whole call (101) before any is read: the answer runs on the event loop.
+    """
     if raw_refs is None:
         raise Refusal(100)
     if not isinstance(raw_refs, list):
         raw_refs = [raw_refs]
+    limit = ctx.settings.stock_max_refs
+    if len(raw_refs) > limit:
+        raise Refusal(101, f"productRefs not valid: more than {limit} in one call")
     parsed: list[tuple[int | None, int]] = []
     for raw in raw_refs:
         if is_blank(raw):
@@ -124,7 +132,7 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
         except ValueError:
             parsed.append((None, 101))
             continue
-        parsed.append((ref, 0) if ref > 0 else (None, 101))
+        parsed.append((ref, 0) if ref > 0 else (ref, 101))
     refs = {ref for ref, code in parsed if code == 0 and ref is not None}
     today = ctx.now().date()
     statuses: dict[int, int] = {}

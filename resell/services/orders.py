@@ -34,7 +34,7 @@ from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.links import download_path, new_line_token
 from resell.domain.order_request import OrderLineRequest, OrderRequest
-from resell.domain.periods import add_period, parse_date, parse_period
+from resell.domain.periods import LAST_END_DATE, add_period, parse_date, parse_period
 from resell.domain.remarks import fill_remark
 from resell.domain.requests import free_text, is_blank, partner_order_number, reason_code
 from resell.services import downloads, fulfilment, keygen, shipments, stock
@@ -192,11 +192,18 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
 
 
 def _download_end(now: dt.datetime, lines: list[_Line], download_days: int) -> dt.date:
+    """The order's download end date: each unit of a download-extension option adds its period.
+    Past LAST_END_DATE (or past what a date can hold) the extension line's quantity is not valid."""
     end = now.date() + dt.timedelta(days=download_days)
     for entry in lines:
         if entry.product.option_kind == "download_extension" and entry.product.option_period:
             for _ in range(entry.request_line.quantity):
-                end = add_period(end, entry.product.option_period)
+                try:
+                    end = add_period(end, entry.product.option_period)
+                except (ValueError, OverflowError):
+                    end = dt.date.max
+                if end > LAST_END_DATE:
+                    raise Refusal(221, f"quantity not valid: the download window would end after {LAST_END_DATE}")
     return end
 
 
@@ -618,7 +625,7 @@ def update_download_time(
             new_end = parse_date(text) if text and "-" in text else add_period(order.download_end_date, text or "")
         except (ValueError, OverflowError):
             raise Refusal(111) from None
-        if new_end < order.created_at.date() or new_end.year > 9000:
+        if new_end < order.created_at.date() or new_end > LAST_END_DATE:
             raise Refusal(111)
         conn.execute(update(orders).where(orders.c.id == order.id).values(download_end_date=new_end))
         audit(
@@ -649,7 +656,9 @@ def submit_order(ctx: Context, caller: Caller, body: object) -> OrderView:
     """createOrder from the decoded request document, as every protocol receives it."""
     from resell.domain.order_request import parse_order_request
 
-    return create_order(ctx, caller, parse_order_request(body))
+    limits = ctx.settings
+    request = parse_order_request(body, max_lines=limits.order_max_lines, max_units=limits.order_max_units)
+    return create_order(ctx, caller, request)
 
 
 def _audit_new_items(

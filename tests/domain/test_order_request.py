@@ -223,7 +223,7 @@ def test_empty_body_is_order_missing():
     + cases(("orderDate",), ["yesterday", "2024-13-01", "12/02/2004", 1076599161, True, []], 141)
     + cases(("currency",), BLANKS, 120)
     + cases(("currency",), ["EU", "EURO", "XXQ", "E1R", 978, True, ["EUR"]], 121)
-    + cases(("marketingProgramId",), [1.5, True, {}, [], "x" * 201], 1030)
+    + cases(("marketingProgramId",), [1.5, True, {"id": "MP"}, ["MP"], "x" * 201], 1030)
     + cases(("affiliateId",), ["abc", "12a", "-1", -1, 1.5, True, 2**63, [], {}], 1035)
     + cases(("orderLines",), [*BLANKS, [], (), {}, "x", 1, [1], ["x"], [None]], 200),
 )
@@ -356,7 +356,7 @@ def test_unknown_fields_are_ignored_everywhere():
     + cases((*CUSTOMER, "email"), ["nope", "a@", "@example.com", 12, True, ["a@example.com"]], 321)
     + cases((*CUSTOMER, "language"), ["french", "f", "fr_FRA", "fr_F", "fr__FR", "12", 12, True, []], 331)
     + cases((*CUSTOMER, "language"), ["zz_FR", "qq", "xx-US"], 1022)
-    + cases(INVOICE, [*BLANKS, [], "x", 5], 420)
+    + cases(INVOICE, [*BLANKS, [], {}, {"country": None, "city": ""}, "x", 5], 420)
     + cases((*CUSTOMER, "ipV4"), ["999.1.1.1", "1.2.3", "::1", "abc", 3232235777, True, []], 341)
     + cases((*CUSTOMER, "ipV6"), ["1.2.3.4", "zz::", "1:2:3", 1, []], 341),
 )
@@ -387,9 +387,16 @@ def test_customer_lenient_values(key, value, attribute, expected):
     assert getattr(customer, attribute) == expected
 
 
-@pytest.mark.parametrize("value", [DELETE, None, "", [], "somewhere"])
-def test_delivery_location_that_is_not_an_object_counts_as_absent(value):
+@pytest.mark.parametrize("value", [DELETE, None, "", [], {}, {"country": None, "city": " ", "title": None}])
+def test_delivery_location_that_is_empty_counts_as_absent(value):
     assert parsed((DELIVERY, value)).customer.delivery is None
+
+
+@pytest.mark.parametrize(
+    ("value", "code"), [("somewhere", 410), (5, 410), ({"city": "Paris"}, 500), ({"country": "ZZ"}, 1023)]
+)
+def test_delivery_location_that_is_there_but_not_valid_gets_its_code(value, code):
+    assert code_of(body_with((DELIVERY, value))) == code
 
 
 # --- locations (invoice and delivery alike) --------------------------------------------------------
@@ -489,7 +496,7 @@ def test_location_lenient_values(key, value, attribute, expected):
 
 @pytest.mark.parametrize(
     ("path", "value", "code"),
-    cases(("payment",), ["x", 5, True, [], ["External Payment"]], 700)
+    cases(("payment",), ["x", 5, True, ["External Payment"]], 700)
     + cases(("payment", "paymentMethod"), BLANKS, 710)
     + cases(("payment", "paymentMethod"), [5, 1.5, True, [], {}, "x" * 201], 711)
     + cases(("payment", "transactionId"), [1.5, True, [], {}, "x" * 201], 721),
@@ -627,6 +634,79 @@ def test_metadata_values_become_text(value, expected):
 @pytest.mark.parametrize("value", BLANKS + [[]])
 def test_metadata_is_optional(value):
     assert parsed((("metadata",), value)).metadata == ()
+
+
+# --- an empty optional structure is an absent one (contract 3) ---------------------------------------
+
+# What clients send for a structure they leave unset: JSON null, "", [] (PHP's empty array), {}, and
+# what the SOAP codec reads from PHP's SoapClient: <payment/> is {}, an object of unset properties is
+# a dictionary of None.
+EMPTIES = [None, "", "  ", [], {}, {"paymentMethod": None, "transactionId": None}, {"a": {"b": [], "c": ""}}]
+
+
+@pytest.mark.parametrize("empty", EMPTIES)
+def test_every_optional_structure_sent_empty_is_absent(empty):
+    order = parsed(
+        (DELIVERY, empty),
+        (("payment",), empty),
+        (("discounts",), empty),
+        ((*LINE, "discounts"), empty),
+        (("metadata",), empty),
+        (("marketingProgramId",), empty),
+        ((*CUSTOMER, "ipV4"), DELETE),  # an absent payment needs no IP address
+    )
+    assert order.customer.delivery is None and order.payment is None
+    assert order.discounts == () and order.lines[0].discounts == () and order.metadata == ()
+    assert order.marketing_program_id is None
+
+
+def test_a_discount_of_nil_elements_is_no_discount():
+    """PHP's SoapClient sends a discount object with unset properties as nil elements."""
+    nil = dict.fromkeys(("foreignRef", "label", "priceDelta", "operation", "operationValue"))
+    order = parsed((("discounts",), [nil]), ((*LINE, "discounts"), [nil, {}]))
+    assert order.discounts == () and order.lines[0].discounts == ()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    [
+        (("payment",), {"transactionId": "T-1"}, 710),
+        (("payment",), {"paymentMethod": None, "transactionId": 1.5}, 710),
+        (("discounts",), {"label": "x"}, 600),
+        (("metadata",), {"key": "k"}, 750),
+        (DELIVERY, {"city": "Paris", "country": ""}, 500),
+    ],
+)
+def test_a_structure_with_anything_in_it_is_checked(path, value, code):
+    assert code_of(body_with((path, value))) == code
+
+
+def test_emptiness_is_judged_without_recursion():
+    deep: Any = None
+    for _ in range(100_000):
+        deep = {"a": deep}
+    assert parsed((("payment",), deep), ((*CUSTOMER, "ipV4"), DELETE)).payment is None
+
+
+# --- the size of an order ---------------------------------------------------------------------------
+
+
+def test_more_lines_than_the_limit_is_201_before_any_line_is_read():
+    lines = [{"productRef": 1, "quantity": 1}] * 3 + ["not a line"]
+    with pytest.raises(Refusal) as refused:
+        parse_order_request(body_with((("orderLines",), lines)), max_lines=3)
+    assert refused.value.code == 201 and "more than 3 lines" in refused.value.message_in("createOrder")
+    assert parse_order_request(body_with((("orderLines",), lines[:3])), max_lines=3).lines
+
+
+def test_more_units_than_the_limit_in_all_lines_is_221():
+    lines = [{"productRef": 1, "quantity": 600}, {"productRef": 2, "quantity": 401}]
+    with pytest.raises(Refusal) as refused:
+        parse_order_request(body_with((("orderLines",), lines)), max_units=1000)
+    assert refused.value.code == 221 and "more than 1000 units" in refused.value.message_in("createOrder")
+    lines[1]["quantity"] = 400
+    order = parse_order_request(body_with((("orderLines",), lines)), max_units=1000)
+    assert sum(line.quantity for line in order.lines) == 1000
 
 
 # --- the first problem wins -------------------------------------------------------------------------

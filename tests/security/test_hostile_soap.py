@@ -23,7 +23,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from resell.api.soap import contract, router
+from resell.api.soap import contract
 from resell.config import Settings
 from tests.api.soap.conftest import SOAP_ENV, envelope, post, soap_order
 from tests.conftest import World, _free_port
@@ -91,11 +91,15 @@ def server_process(settings: Settings, world: World, tmp_path: Path) -> Iterator
     process.wait(timeout=10)
 
 
-def stream_huge(port: int, total: int, chunked: bool) -> tuple[bytes, float, int]:
-    """POST a `total`-byte SOAP document, 64 kB at a time, stopping as soon as the server answers.
-    Returns the raw reply, the seconds to its first byte, and the bytes sent by then."""
+def stream_huge(
+    port: int, total: int, chunked: bool, path: str = "/global/order/v2.4/soap", head: bytes | None = None
+) -> tuple[bytes, float, int]:
+    """POST a `total`-byte document (a SOAP one unless `head` starts another), 64 kB at a time,
+    stopping as soon as the server answers. Returns the raw reply, the seconds to its first byte,
+    and the bytes sent by then."""
     closing = len("</o:cancel></soap:Body></soap:Envelope>")
-    head = envelope("order", "cancel", "<o:secret>s</o:secret><o:request><o:comment>")[:-closing]
+    if head is None:
+        head = envelope("order", "cancel", "<o:secret>s</o:secret><o:request><o:comment>")[:-closing]
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
     sock = socket.create_connection(("127.0.0.1", port))
     sock.settimeout(2)
@@ -104,7 +108,7 @@ def stream_huge(port: int, total: int, chunked: bool) -> tuple[bytes, float, int
     started = time.perf_counter()
     answered = started
     try:
-        sock.sendall(f"POST /global/order/v2.4/soap HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml; charset=utf-8\r\n"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml; charset=utf-8\r\n"
                      f"{framing}\r\n\r\n".encode())
         block = b"x" * (64 * 1024)
         while sent < total:
@@ -135,7 +139,9 @@ def stream_huge(port: int, total: int, chunked: bool) -> tuple[bytes, float, int
     return reply, answered - started, sent
 
 
-def test_a_50_mb_document_is_refused_early_in_bounded_memory(server_process: tuple[str, int], world: World) -> None:
+def test_a_50_mb_document_is_refused_early_in_bounded_memory(
+    server_process: tuple[str, int], world: World, settings: Settings
+) -> None:
     """Streamed without a length (the server counts as it reads) and with one that says 50 MB
     (refused before reading): one server process for both, its start being the slow part."""
     base, pid = server_process
@@ -148,8 +154,8 @@ def test_a_50_mb_document_is_refused_early_in_bounded_memory(server_process: tup
         print(f"\n50 MB SOAP ({'chunked' if chunked else 'Content-Length'}): fault after {seconds * 1000:.0f} ms, "
               f"{sent / MB:.2f} MB sent, RSS {rss_before / 1024:.1f} -> {rss_after / 1024:.1f} MB, "
               f"peak {peak_before / 1024:.1f} -> {peak_after / 1024:.1f} MB")
-        assert reply.startswith(b"HTTP/1.1 500"), reply[:300]
-        assert b"soap:Client" in reply and f"larger than {router.MAX_REQUEST_BYTES} bytes".encode() in reply
+        assert reply.startswith(b"HTTP/1.1 413"), reply[:300]
+        assert b"soap:Client" in reply and f"larger than {settings.max_request_bytes} bytes".encode() in reply
         assert seconds < 5
         assert sent < 10 * MB  # refused long before the end (the kernel's socket buffers hold a few MB)
         assert peak_after - peak_before < 20 * 1024  # kB: nothing near 50 MB was held
@@ -161,7 +167,7 @@ def test_a_50_mb_document_is_refused_early_in_bounded_memory(server_process: tup
 
 
 @pytest.mark.parametrize("where", ["body", "request-field"])
-def test_100000_nested_elements_are_a_client_fault(server: str, world: World, where: str) -> None:
+def test_100000_nested_elements_are_a_client_fault(server: str, world: World, settings: Settings, where: str) -> None:
     deep = "<a>" * 100_000 + "</a>" * 100_000
     if where == "body":
         payload = f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>{deep}</soap:Body></soap:Envelope>'.encode()
@@ -169,7 +175,7 @@ def test_100000_nested_elements_are_a_client_fault(server: str, world: World, wh
         inner = (f"<o:secret>{world.a.secret}</o:secret><o:request><o:partnerOrderNumber>{deep}"
                  "</o:partnerOrderNumber></o:request>")
         payload = envelope("order", "getData", inner)
-    assert len(payload) < router.MAX_REQUEST_BYTES
+    assert len(payload) < settings.max_request_bytes
     started = time.perf_counter()
     code, message = fault_of(post(server, "order", payload))
     assert time.perf_counter() - started < 5

@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import PlainTextResponse
 
 from resell import __version__, logs
+from resell.api.body_limit import BodyLimit, BodyTooLarge
 from resell.api.feed import router as feed_router
 from resell.api.rest import connect, downloads, iam, webhooks
 from resell.api.rest.deps import MalformedBody
@@ -51,6 +52,8 @@ async def error_reply(request: Request, exc: Exception) -> JSONReply:
         return _reply(request, exc.code, 200)
     if isinstance(exc, MalformedBody | RequestValidationError):
         return _reply(request, codes.MALFORMED, 400, codes.MESSAGES[codes.MALFORMED])
+    if isinstance(exc, BodyTooLarge):
+        return _reply(request, codes.MALFORMED, 413, str(exc))
     log.exception("internal_error", operation=_operation(request), error=type(exc).__name__)
     return _reply(request, codes.INTERNAL_ERROR, 500)
 
@@ -91,6 +94,10 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         app.add_exception_handler(error, error_reply)  # type: ignore[arg-type]
 
     app.add_middleware(HotPath, routes=connect.router.routes, error_reply=error_reply)
+    # before any route reads a body; the /connect routes name the operation whose keys a 413 carries
+    app.add_middleware(
+        BodyLimit, limit=settings.max_request_bytes, routes=connect.router.routes, error_reply=error_reply
+    )
     app.add_middleware(RequestLogMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

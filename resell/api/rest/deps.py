@@ -10,11 +10,9 @@ from fastapi import Request
 from resell.services import iam
 from resell.services.context import Caller, Context
 
-MAX_BODY_BYTES = 1_000_000
-
 
 class MalformedBody(Exception):
-    """Not JSON, not an object, or too large: HTTP 400 with responseCode 1030."""
+    """Not JSON or not an object: HTTP 400 with responseCode 1030 (too large is 413, api/body_limit.py)."""
 
 
 async def context(request: Request) -> Context:
@@ -55,8 +53,6 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_BODY_BYTES:
-        raise MalformedBody("body too large")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -485,7 +485,11 @@ def connect_responses(operation: str, has_body: bool, has_path_params: bool) -> 
     if has_body:
         code_key = "code" if operation == "getSubscriptionStatus" else "responseCode"
         responses["400"] = _json(
-            "Malformed body (not JSON, not an object, too large): code 1030",
+            "Malformed body (not JSON, not an object): code 1030",
+            {"allOf": [refused, {"properties": {code_key: {"const": 1030}}}]},
+        )
+        responses["413"] = _json(
+            "Body larger than RESELL_MAX_REQUEST_BYTES (docs/limits.md): code 1030",
             {"allOf": [refused, {"properties": {code_key: {"const": 1030}}}]},
         )
     responses["401"] = _json("Bearer token missing, malformed, expired or revoked", _ref("Error"))
@@ -499,6 +503,14 @@ IAM_RESPONSES: dict[str, dict[str, Any]] = {
         "200": _json("Tokens issued", _ref("TokenReply")),
         "400": _json("Not a JSON (or form) object, or a field missing", _ref("Error")),
         "401": _json("Bad credentials or refresh token", _ref("Error")),
+        "413": _json(
+            "Body larger than RESELL_MAX_REQUEST_BYTES (docs/limits.md)",
+            {
+                "type": "object",
+                "required": ["responseCode", "responseMessage"],
+                "properties": {"responseCode": {"const": 1030}, "responseMessage": {"type": "string"}},
+            },
+        ),
         "429": {
             **_json("Too many attempts: wait Retry-After seconds", _ref("Error")),
             "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}},

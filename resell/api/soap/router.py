@@ -3,8 +3,9 @@
 `GET /global/{service}/v{version}/soap?wsdl` serves the packaged WSDL with `soap:address` set to
 the endpoint under RESELL_PUBLIC_BASE_URL when set, else to the URL the client called; `POST` to
 the same path runs one operation. Business refusals are `out.responseCode`; only a request that
-cannot be read (not well-formed, a DTD, too large, not a SOAP 1.1 envelope, an unknown operation)
-gets a SOAP Fault, with HTTP 500 as SOAP 1.1 requires.
+cannot be read (not well-formed, a DTD, not a SOAP 1.1 envelope, an unknown operation) gets a SOAP
+Fault, with HTTP 500 as SOAP 1.1 requires. A body over the size limit never gets here:
+api/body_limit.py answers it with a Fault and HTTP 413.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from resell.services.context import Context
 
 log = get_logger("resell.soap")
 
-MAX_REQUEST_BYTES = 1_000_000
 PATH = "/global/{service}/v{version}/soap"
 
 router = APIRouter(tags=["soap"])
@@ -37,20 +37,6 @@ def _not_found() -> Response:
 
 def _fault(error: Fault) -> Response:
     return Response(codec.fault(error), status_code=500, media_type=codec.CONTENT_TYPE)
-
-
-async def read_capped(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it grows past `limit` bytes (never read whole first)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Fault(f"the request is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Fault(f"the request is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _address(request: Request, service: str, version: str) -> str:
@@ -76,7 +62,7 @@ async def call(service: str, version: str, request: Request) -> Response:
         return _not_found()
     ctx: Context = request.app.state.ctx
     try:
-        raw = await read_capped(request, MAX_REQUEST_BYTES)
+        raw = await request.body()  # no larger than the body limit (api/body_limit.py)
         name, element = codec.parse_envelope(raw)
         operation = contract.operations(service, version).get(name)
         if operation is None:

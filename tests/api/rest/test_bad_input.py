@@ -66,7 +66,6 @@ MALFORMED_BODIES = {
     "latin-1": '{"comment": "\xe9t\xe9"}'.encode("latin-1"),
     "lone-surrogate": b'{"partnerOrderNumber": "\\ud800"}',
     "too-deep": b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-    "2MB-object": b'{"pad": "' + b"x" * 2_000_000 + b'"}',
 }
 
 
@@ -103,6 +102,17 @@ def test_malformed_body_is_400_1030_with_every_key(shop_a: Merchant, operation: 
         if got != (400, expected):
             wrong[name] = got
     assert wrong == {}
+
+
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+def test_body_over_the_limit_is_413_1030_with_every_key(shop_a: Merchant, operation: str) -> None:
+    method, path, keys, _valid = OPERATIONS[operation]
+    code, message = code_keys(keys)
+    reply = send_raw(shop_a, method, path, b'{"pad": "' + b"x" * 2_000_000 + b'"}')
+    assert reply.status_code == 413
+    data = reply.json()
+    assert_operation_reply(data, keys)
+    assert data[code] == 1030 and data[message] == "the request is larger than 1000000 bytes"
 
 
 def test_malformed_create_creates_nothing(shop_a: Merchant) -> None:
@@ -251,6 +261,39 @@ def test_lenient_input_is_accepted(shop_a: Merchant, world) -> None:  # type: ig
     assert all(item["serials"][0]["data"] in world.serials[1001] for item in first["lineItems"])
     assert second["productRef"] == 1002 and len(second["lineItems"]) == 1
     assert "someFutureField" not in data
+
+
+@pytest.mark.parametrize("empty", [None, "", {}, []], ids=["null", "empty-string", "empty-object", "empty-array"])
+def test_empty_optional_structures_are_absent_and_the_order_is_created(shop_a: Merchant, empty: Any) -> None:
+    """Contract 3: an empty object, empty string or null for an optional structure means absent."""
+    body = order_body(f"EMPTY-{len(str(empty))}-{type(empty).__name__}", (1001, 1))
+    body.update(payment=empty, discounts=empty, metadata=empty, marketingProgramId=empty)
+    body["orderLines"][0]["discounts"] = empty
+    body["customer"]["locationDelivery"] = empty
+    del body["customer"]["ipV4"]  # without a payment no IP address is needed
+    reply = shop_a.call("POST", "/order/new", body)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["responseCode"] == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "code"),
+    [
+        ("locationDelivery", {"city": "Paris"}, 500),
+        ("locationDelivery", {"country": "ZZ"}, 1023),
+        ("locationDelivery", "somewhere", 410),
+        ("payment", {"transactionId": "T-1"}, 710),
+        ("locationInvoice", {}, 420),
+    ],
+)
+def test_a_structure_that_is_there_but_not_valid_gets_its_code(
+    shop_a: Merchant, where: str, value: Any, code: int
+) -> None:
+    body = order_body("PRESENT", (1001, 1))
+    (body if where == "payment" else body["customer"])[where] = value
+    reply = shop_a.call("POST", "/order/new", body)
+    assert (reply.status_code, reply.json()["responseCode"]) == (200, code), reply.text
+    assert reply.json()["responseMessage"] == MESSAGES[code]
 
 
 def test_lenient_cancel_and_download_fields(shop_a: Merchant) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from resell.config import Settings
 from tests.conftest import Merchant, World, order_body
 
 STOCK_KEYS = {"productStatus", "responseCode", "responseMessage"}
@@ -128,6 +130,30 @@ def test_invalid_ref_is_101_for_that_item_only(shop_a: Merchant, bad: Any) -> No
     assert invalid["responseCode"] == 101 and invalid["responseMessage"] == "productRef invalid"
     assert invalid["status"] is None
     assert fine == {"productRef": 1002, "status": 100, "responseCode": 0, "responseMessage": "OK"}
+
+
+@pytest.mark.parametrize(("given", "echoed"), [(-1, -1), (0, 0), (-5, -5), ("-1", -1), ("abc", None), (1001.5, None)])
+def test_a_refused_ref_is_echoed_as_given_where_it_is_a_number(shop_a: Merchant, given: Any, echoed: Any) -> None:
+    """Contract 3: productRef -1 answers an item with productRef -1, so that the client can send
+    it on to getCrossUpSell, which answers 111 "invalid" (not 110 "missing")."""
+    (item,) = stock(shop_a, given)["productStatus"]
+    assert item == {"productRef": echoed, "status": None, "responseCode": 101, "responseMessage": "productRef invalid"}
+    if echoed is not None:
+        reply = shop_a.call("POST", "/order/crossupsell", {"language": "EN", "products": [
+            {"productRef": item["productRef"], "quantity": 1}]}).json()
+        assert reply["responseCode"] == 111
+
+
+def test_more_refs_than_the_limit_refuse_the_call_before_any_is_read(shop_a: Merchant, settings: Settings) -> None:
+    limit = settings.stock_max_refs
+    assert len(stock(shop_a, *([1002] * limit))["productStatus"]) == limit
+    started = time.perf_counter()
+    reply = shop_a.call("POST", "/stock", {"productRefs": [1002] * 100_000})
+    elapsed = time.perf_counter() - started
+    assert reply.status_code == 200
+    assert reply.json() == {"productStatus": [], "responseCode": 101,
+                            "responseMessage": f"productRefs not valid: more than {limit} in one call"}
+    assert elapsed < 1.0  # 3.6 s on the event loop when every ref was looked up
 
 
 @pytest.mark.parametrize("blank", [None, "", "   "])

@@ -127,6 +127,8 @@ def test_real_replies_match_the_document(
     assert call("POST", "/order/new", "/order/new", order_body("OA-2", (424242, 1)))["responseCode"] == 1020
     malformed = shop_a.call("POST", "/order/new", content=b"[1, 2", headers={"Content-Type": "application/json"})
     assert c.check(malformed, "/connect/order/new", "POST").status_code == 400
+    too_large = shop_a.call("POST", "/order/new", content=b" " * 1_000_001)
+    assert c.check(too_large, "/connect/order/new", "POST").status_code == 413
     assert call("GET", "/order/{partnerOrderNumber}", "/order/OA-1")["orderNumber"] == created["orderNumber"]
     assert call("GET", "/order/{partnerOrderNumber}", "/order/NOPE")["responseCode"] == 1010
     info = call("GET", "/order/{partnerOrderNumber}/download", "/order/OA-1/download")
@@ -185,6 +187,7 @@ def test_real_replies_match_the_document(
     token = c.check(httpx.post(server + iam, json=creds), iam, "POST").json()
     c.check(httpx.post(server + iam, json={**creds, "clientSecret": "wrong"}), iam, "POST")
     c.check(httpx.post(server + iam, content=b"[]"), iam, "POST")
+    c.check(httpx.post(server + iam, content=b" " * 1_000_001), iam, "POST")
     form = c.check(
         httpx.post(server + iam, data={"realm_name": world.a.realm, "client_secret": world.a.client_secret}),
         iam,
@@ -201,10 +204,12 @@ def test_real_replies_match_the_document(
         ("/connect/order/new", 201),
         ("/connect/order/new", 200),
         ("/connect/order/new", 400),
+        ("/connect/order/new", 413),
         ("/connect/stock", 401),
         ("/iam/tokens", 200),
         ("/iam/tokens", 400),
         ("/iam/tokens", 401),
+        ("/iam/tokens", 413),
         ("/connect/webhooks", 201),
         ("/iam/tokens/reset", 204),
     ]:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import time
+from typing import Any
 
-from tests.conftest import Merchant, World, order_body
+import pytest
+
+from resell.config import Settings
+from resell.services.catalog_import import import_catalog
+from resell.services.context import Context
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body
 
 
 def test_create_order_returns_serials_files_end_date_and_remark(shop_a: Merchant, world: World, clock) -> None:
@@ -145,3 +153,86 @@ def test_another_merchants_order_does_not_exist(shop_a: Merchant, shop_b: Mercha
         "responseCode"] == 1010
     # and B may use the same partnerOrderNumber for its own order
     assert shop_b.call("POST", "/order/new", order_body("MINE", (1003, 1))).status_code == 201
+
+
+# ---------------------------------------------------------------- limits (docs/limits.md)
+
+
+@pytest.fixture
+def write_turns(ctx: Context, shop_a: Merchant, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each time createOrder asked for the single writer (a group-commit turn or a transaction)."""
+    shop_a.token()  # signed in before: a sign-in writes too
+    turns: list[str] = []
+    for name in ("write_grouped", "write", "writer_turn"):
+        real = getattr(ctx.db, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            turns.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(ctx.db, name, spy)
+    return turns
+
+
+def test_more_lines_than_the_limit_is_201_before_any_write(
+    shop_a: Merchant, settings: Settings, write_turns: list[str]
+) -> None:
+    limit = settings.order_max_lines
+    reply = shop_a.call("POST", "/order/new", order_body("MANY-LINES", *[(1002, 1)] * (limit + 1)))
+    assert (reply.status_code, reply.json()["responseCode"]) == (200, 201)
+    assert reply.json()["responseMessage"] == f"orderLines not valid: more than {limit} lines"
+    assert write_turns == []  # never queued for the writer, never locked any stock
+    assert shop_a.call("POST", "/order/new", order_body("LIMIT-LINES", *[(1002, 1)] * limit)).status_code == 201
+
+
+def test_more_units_than_the_limit_is_221_before_any_write(
+    shop_a: Merchant, settings: Settings, write_turns: list[str]
+) -> None:
+    """100 lines x 1,000 units held the single writer for 10.8 s, stalling every other merchant."""
+    limit = settings.order_max_units
+    started = time.perf_counter()
+    reply = shop_a.call("POST", "/order/new", order_body("MANY-UNITS", *[(1002, 1000)] * settings.order_max_lines))
+    assert time.perf_counter() - started < 2
+    assert (reply.status_code, reply.json()["responseCode"]) == (200, 221)
+    assert reply.json()["responseMessage"] == f"quantity not valid: more than {limit} units in the order"
+    assert write_turns == []
+    half = limit // 2
+    reply = shop_a.call("POST", "/order/new", order_body("LIMIT-UNITS", (1002, half), (1002, limit - half)))
+    assert reply.status_code == 201
+    assert sum(len(line["lineItems"]) for line in reply.json()["orderLines"]) == limit
+
+
+def _with_extension_period(period: str) -> dict[str, Any]:
+    catalog = copy.deepcopy(TEST_CATALOG)
+    (extension,) = [p for p in catalog["products"] if p["ref"] == 1090]
+    extension["option"]["period"] = period
+    return catalog
+
+
+@pytest.mark.parametrize(
+    ("period", "units", "code"),
+    [
+        ("P5000Y", 2, 221),  # past year 9999: was an internal error (HTTP 500)
+        ("P1000Y", 7, 221),  # past LAST_END_DATE (9000-12-31)
+        ("P1000Y", 6, 0),
+    ],
+)
+def test_download_extensions_past_the_last_end_date_are_221(
+    shop_a: Merchant, ctx: Context, period: str, units: int, code: int
+) -> None:
+    import_catalog(ctx, _with_extension_period(period))
+    reply = shop_a.call("POST", "/order/new", order_body(f"EXT-{units}", (1002, 1), (1090, units)))
+    assert reply.status_code == (201 if code == 0 else 200), reply.text
+    assert reply.json()["responseCode"] == code
+    if code:
+        assert "download window would end after 9000-12-31" in reply.json()["responseMessage"]
+        assert shop_a.call("GET", f"/order/EXT-{units}").json()["responseCode"] == 1010  # nothing was created
+
+
+@pytest.mark.parametrize("value", ["P7000Y", "P9999Y", "P99999999999D", "P1000000000W", "9000-12-31", "9999-12-31"])
+def test_update_download_time_past_the_last_end_date_is_111(shop_a: Merchant, value: str) -> None:
+    shop_a.call("POST", "/order/new", order_body("FAR", (1002, 1)))
+    reply = shop_a.call("PUT", "/order/download", {"partnerOrderNumber": "FAR", "value": value})
+    assert reply.status_code == 200
+    expected = 0 if value == "9000-12-31" else 111
+    assert reply.json()["responseCode"] == expected, reply.text

@@ -1,4 +1,5 @@
-"""What gets a SOAP Fault (HTTP 500): documents that cannot be read, hostile XML, unknown operations.
+"""What gets a SOAP Fault (HTTP 500): documents that cannot be read, hostile XML, unknown operations
+(and a body over the size limit, with HTTP 413).
 Business refusals never do: they are out.responseCode (see test_zeep, test_wsdl)."""
 
 from __future__ import annotations
@@ -8,13 +9,14 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from lxml import etree
+from starlette.types import Message, Receive, Scope, Send
 
-from resell.api.soap import router
-from resell.api.soap.codec import Fault
+from resell.api.body_limit import BodyLimit
+from resell.config import Settings
 from tests.api.soap.conftest import SOAP_ENV, envelope, out_of, post
 from tests.conftest import World
 
@@ -39,8 +41,8 @@ def refused_for_entities(message: str) -> bool:
     return "DTDs and entity declarations are not accepted" in message or "entity amplification" in message
 
 
-def fault_of(reply) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    assert reply.status_code == 500, reply.text
+def fault_of(reply, status: int = 500) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    assert reply.status_code == status, reply.text
     assert reply.headers["content-type"].startswith("text/xml")
     root = etree.fromstring(reply.content)
     (fault,) = root.iter(f"{{{SOAP_ENV}}}Fault")
@@ -124,42 +126,46 @@ def test_hostile_documents_are_parsed_in_bounded_memory_and_time() -> None:
     assert "well-formed" in results[2][0]  # deeper than libxml2's default limit
 
 
-def test_a_request_over_the_size_limit_is_a_fault(server: str) -> None:
-    limit = router.MAX_REQUEST_BYTES
+def test_a_request_over_the_size_limit_is_a_fault_with_http_413(server: str, settings: Settings) -> None:
+    limit = settings.max_request_bytes
     padding = "<o:comment>" + "x" * (limit + 10) + "</o:comment>"
-    code, message = fault_of(post(server, "order", envelope("order", "cancel", padding)))
-    assert code == "soap:Client" and "larger than" in message
+    code, message = fault_of(post(server, "order", envelope("order", "cancel", padding)), status=413)
+    assert code == "soap:Client" and f"larger than {limit} bytes" in message
 
     def chunked() -> Iterator[bytes]:  # no Content-Length: the server counts as it reads
         yield envelope("order", "cancel", "")[:-40]
         for _ in range(40):
             yield b"<o:comment>" + b"y" * 65536 + b"</o:comment>"
 
-    code, message = fault_of(post(server, "order", chunked()))
+    code, message = fault_of(post(server, "order", chunked()), status=413)
     assert "larger than" in message
 
 
-def test_the_body_is_read_no_further_than_the_limit() -> None:
+def test_a_chunked_body_is_read_no_further_than_the_limit() -> None:
     consumed = 0
+    sent: list[Message] = []
 
-    class Request:
-        headers: dict[str, str] = {}
+    async def receive() -> Message:
+        nonlocal consumed
+        consumed += 1
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": consumed < 1000}
 
-        async def stream(self) -> AsyncIterator[bytes]:
-            nonlocal consumed
-            for _ in range(1000):
-                consumed += 1
-                yield b"x" * 1000
+    async def send(message: Message) -> None:
+        sent.append(message)
 
-    with pytest.raises(Fault, match="larger than 10000 bytes"):
-        asyncio.run(router.read_capped(Request(), 10_000))  # type: ignore[arg-type]
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not be called")
+
+    scope = {"type": "http", "path": "/global/order/v2.4/soap", "headers": [(b"transfer-encoding", b"chunked")]}
+    asyncio.run(BodyLimit(app, 10_000, routes=[], error_reply=None)(scope, receive, send))  # type: ignore[arg-type]
     assert consumed == 11
+    assert sent[0]["status"] == 413 and b"larger than 10000 bytes" in sent[1]["body"]
 
 
-def test_a_request_just_under_the_limit_is_answered(server: str, world: World) -> None:
+def test_a_request_just_under_the_limit_is_answered(server: str, world: World, settings: Settings) -> None:
     inner = (
         f"<o:secret>{world.a.secret}</o:secret><o:request><o:partnerOrderNumber>none</o:partnerOrderNumber>"
-        f"<o:comment>{'z' * (router.MAX_REQUEST_BYTES - 2000)}</o:comment></o:request>"
+        f"<o:comment>{'z' * (settings.max_request_bytes - 2000)}</o:comment></o:request>"
     )
     reply = post(server, "order", envelope("order", "getData", inner))
     assert reply.status_code == 200

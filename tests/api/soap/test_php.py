@@ -4,6 +4,7 @@ reading replies by the contract's wrapper names, against the live test server.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -110,3 +111,22 @@ def test_php_reads_a_subscription_id_where_the_product_has_one_and_no_element_el
     (unit,) = key_only["lineItems"]["createLineItemResponseType"]
     assert "subscriptionId" not in unit and "digitalLockerLink" not in key_only
     assert key_only["files"] == {}  # <files/>: the product has none (PHP reads an empty wrapper as {})
+
+
+def test_php_shop_leaving_optional_properties_unset_gets_its_orders_created(
+    server: str, world: World, shop_a: Merchant
+) -> None:
+    """Contract 3: PHP's SoapClient sends an unset structure as an empty element (<payment/>) or as
+    an object of nil elements; either means absent, and the order is created."""
+    seen = run_php(str(PHP_DIR / "unset_properties.php"), wsdl_url(server, "order"), world.a.secret, "PHP-U", "1001")
+    empty, unset = seen["orders"]
+    for element in ("locationDelivery", "payment", "discounts", "metaData", "marketingProgramId", "ipV4"):
+        assert re.search(f"<ns1:{element}(/>|></ns1:{element}>)", empty["sent"]), element  # really sent empty
+    assert re.search(r":payment><ns1:paymentMethod xsi:nil=\"true\"/>", unset["sent"]), unset["sent"]
+    assert re.search(r":locationDelivery><ns1:companyName xsi:nil=\"true\"/>", unset["sent"]), unset["sent"]
+    for order in (empty, unset):
+        assert (order["code"], order["message"]) == (0, "OK"), order
+        assert isinstance(order["orderNumber"], int)
+    stored = shop_a.call("GET", "/order/PHP-U-EMPTY").json()
+    assert stored["orderNumber"] == empty["orderNumber"] and stored["responseCode"] == 0
+    assert shop_a.call("GET", "/order/PHP-U-NIL").json()["orderNumber"] == unset["orderNumber"]

@@ -12,7 +12,7 @@ import isodate
 import pytest
 
 from resell.config import Settings
-from tests.api.soap.conftest import soap_order
+from tests.api.soap.conftest import envelope, out_of, post, soap_order
 from tests.conftest import Merchant, World, order_body
 
 Client = Callable[..., Any]
@@ -128,6 +128,58 @@ def test_create_refusals_are_the_rest_codes(zeep_client: Client, world: World, c
     assert reply.responseCode == code
     assert reply.partnerOrderNumber == body["partnerOrderNumber"]
     assert reply.orderNumber is None and items(reply.orderLines, "createOrderLineResponseType") == []
+
+
+def test_empty_optional_structures_are_absent_and_the_order_is_created(
+    zeep_client: Client, world: World, server: str
+) -> None:
+    """Contract 3: <locationDelivery/>, <payment/>, <discounts/>, <metaData/>, <marketingProgramId/>
+    mean absent (they were "country missing" and "paymentMethod missing")."""
+    body = soap_order("SOAP-EMPTY", (1001, 1), payment={}, discounts={}, metaData={}, marketingProgramId="")
+    body["customer"] = body["customer"] | {"locationDelivery": {}, "ipV4": None}
+    reply = zeep_client("order").create(secret=world.a.secret, request=body)
+    assert (reply.responseCode, reply.responseMessage) == (0, "OK")
+    # the same, written by hand, exactly as the bug report sent it
+    inner = (
+        f"<o:secret>{world.a.secret}</o:secret><o:request><o:partnerOrderNumber>SOAP-RAW</o:partnerOrderNumber>"
+        "<o:orderDate>2026-11-28T10:00:00+00:00</o:orderDate><o:currency>EUR</o:currency><o:marketingProgramId/>"
+        "<o:orderLines><o:createOrderLinesType><o:productRef>1001</o:productRef><o:quantity>1</o:quantity>"
+        "<o:discounts/></o:createOrderLinesType></o:orderLines><o:customer><o:email>a@example.com</o:email>"
+        "<o:locationInvoice><o:country>FR</o:country></o:locationInvoice><o:locationDelivery/></o:customer>"
+        "<o:payment/><o:discounts/><o:metaData/></o:request>"
+    )
+    raw = post(server, "order", envelope("order", "create", inner))
+    assert raw.status_code == 200
+    assert out_of(raw).xpath("string(*[local-name()='responseCode'])") == "0"
+
+
+def test_a_delivery_location_that_is_there_but_not_valid_gets_its_code(zeep_client: Client, world: World) -> None:
+    body = soap_order("SOAP-BAD-DELIVERY", (1001, 1))
+    body["customer"] = body["customer"] | {"locationDelivery": {"city": "Paris"}}
+    reply = zeep_client("order").create(secret=world.a.secret, request=body)
+    assert (reply.responseCode, reply.responseMessage) == (500, "country missing")
+
+
+def test_stock_echoes_a_refused_numeric_ref_as_given(zeep_client: Client, world: World) -> None:
+    stock = zeep_client("order").getStockStatus(secret=world.a.secret, request={"productRef": [-1, 0, 1002]})
+    statuses = items(stock.productStatus, "getStockStatusproductStatusResponseType")
+    seen = [(s.productRef, s.status, s.responseCode) for s in statuses]
+    assert seen == [(-1, None, 101), (0, None, 101), (1002, 100, 0)]
+
+
+def test_stock_refuses_more_refs_than_the_limit(zeep_client: Client, world: World, settings: Settings) -> None:
+    refs = [1002] * (settings.stock_max_refs + 1)
+    stock = zeep_client("order").getStockStatus(secret=world.a.secret, request={"productRef": refs})
+    assert stock.responseCode == 101 and "more than" in stock.responseMessage
+    assert items(stock.productStatus, "getStockStatusproductStatusResponseType") == []
+
+
+def test_create_has_the_rest_limits_on_lines_and_units(zeep_client: Client, world: World, settings: Settings) -> None:
+    order = zeep_client("order")
+    lines = soap_order("SOAP-LINES", *[(1002, 1)] * (settings.order_max_lines + 1))
+    assert order.create(secret=world.a.secret, request=lines).responseCode == 201
+    units = soap_order("SOAP-UNITS", (1002, settings.order_max_units), (1002, 1))
+    assert order.create(secret=world.a.secret, request=units).responseCode == 221
 
 
 def test_secret_missing_is_70_and_unknown_or_other_merchants_is_71(zeep_client: Client, world: World) -> None:

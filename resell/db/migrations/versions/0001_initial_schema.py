@@ -132,14 +132,12 @@ def upgrade() -> None:
     op.create_table('refresh_tokens',
     sa.Column('jti', sa.String(length=64), nullable=False),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('family', sa.String(length=36), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_refresh_tokens_merchant_id_merchants')),
     sa.PrimaryKeyConstraint('jti', name=op.f('pk_refresh_tokens'))
     )
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_refresh_tokens_family'), ['family'], unique=False)
         batch_op.create_index(batch_op.f('ix_refresh_tokens_merchant_id'), ['merchant_id'], unique=False)
 
     op.create_table('stock_levels',
@@ -481,7 +479,6 @@ def downgrade() -> None:
     op.drop_table('stock_levels')
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refresh_tokens_merchant_id'))
-        batch_op.drop_index(batch_op.f('ix_refresh_tokens_family'))
 
     op.drop_table('refresh_tokens')
     op.drop_table('products')

@@ -1,0 +1,116 @@
+"""One limit on the size of every request body (REST, SOAP, /iam, pages), in front of every route.
+
+Why here: the body of a request arrives before anyone is authenticated, so without a limit anybody
+can make a process read 200 MB, or hold a connection open behind a declared 10 GB. This ASGI
+middleware is the only place that limits it (setting `max_request_bytes`):
+
+- a declared Content-Length over the limit is answered HTTP 413 at once, before any byte of the
+  body is read, and the connection is closed;
+- a body without a length (chunked) is read here, counted as it arrives, and answered 413 as soon
+  as it passes the limit; under it, the app gets the body as one message;
+- a body with a length under the limit goes through untouched: the server reads no more than the
+  length says, so the app may still answer before reading it (a bad token gets its 401 first).
+
+The 413 reply speaks the caller's protocol: a SOAP 1.1 Fault for the SOAP endpoints; elsewhere the
+app's own error reply (`error_reply`, as the hot path uses it) for the route the request names, so
+that a /connect refusal carries every key of its operation's reply, with responseCode 1030.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from resell.api.soap import codec
+
+SOAP_PREFIX = "/global/"
+
+
+class BodyTooLarge(Exception):
+    """A request body over the limit: HTTP 413, responseCode 1030 (rendered by the app's error_reply)."""
+
+
+class BodyLimit:
+    """ASGI middleware: HTTP 413 for a request body over `limit` bytes, declared or counted.
+    `routes` are the routes whose name selects the keys of the JSON reply (the /connect operations)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        routes: list[BaseRoute],
+        error_reply: Callable[[Request, Exception], Awaitable[Response]],
+    ):
+        self.app = app
+        self.limit = limit
+        self.routes = routes
+        self.error_reply = error_reply
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared, chunked = 0, False
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.strip().isdigit():
+                declared = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+        if declared > self.limit:
+            await self._refuse(scope, receive, send)
+        elif chunked:  # framed by its chunks, whatever a Content-Length beside it says: counted here
+            body = await self._read(receive)
+            if body is None:
+                await self._refuse(scope, receive, send)
+            else:
+                await self.app(scope, _replay(body, receive), send)
+        else:  # no body, or one the server reads no further than its declared length
+            await self.app(scope, receive, send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it passes the limit (or the client goes away)."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        text = f"the request is larger than {self.limit} bytes"
+        response: Response
+        if scope["path"].startswith(SOAP_PREFIX):
+            response = Response(codec.fault(codec.Fault(text)), status_code=413, media_type=codec.CONTENT_TYPE)
+        else:
+            for route in self.routes:  # the operation, for the keys of its reply
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child)  # route and path_params, as the router would set them
+                    break
+            response = await self.error_reply(Request(scope, receive), BodyTooLarge(text))
+        response.headers["connection"] = "close"  # the rest of the body is never read
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body read already, then what the server says next (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
