@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 MAX_RANGES = 100
-_SPEC = re.compile(r"^\s*(?:(\d{1,19})\s*-\s*(\d{0,19})|-\s*(\d{1,19}))\s*$")
+_SPEC = re.compile(r"^\s*(?:([0-9]{1,19})\s*-\s*([0-9]{0,19})|-\s*([0-9]{1,19}))\s*$")  # ASCII digits only
 
 
 class RangeNotSatisfiable(ValueError):

@@ -29,6 +29,7 @@ from resell.db.prepared import Prepared
 from resell.db.tables import download_stats, order_lines, orders, product_files, products
 from resell.domain import metalink
 from resell.domain.links import download_path, metalink_path, verify, verify_metalink
+from resell.domain.requests import decimal_id
 from resell.services.context import Context
 
 
@@ -62,9 +63,9 @@ def _check_open(order: Any, today: dt.date) -> None:
 
 def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> Download:
     """The file a link opens, or LinkRefused. The signature is checked before the database is asked."""
-    if not raw_file_id.isdigit() or len(raw_file_id) > 18 or len(line_token) > 64:
+    file_id = decimal_id(raw_file_id)
+    if file_id is None or len(line_token) > 64:
         raise LinkRefused("tampered")
-    file_id = int(raw_file_id)
     if not verify(ctx.settings.effective_download_key, line_token, file_id, signature):
         raise LinkRefused("tampered")
     with ctx.db.read() as conn:
@@ -161,9 +162,9 @@ def download_manager(settings: Settings, order_id: int) -> dict[str, str]:
 
 
 def metalink_document(ctx: Context, raw_order_id: str, signature: str) -> bytes:
-    if not raw_order_id.isdigit() or len(raw_order_id) > 18:
+    order_id = decimal_id(raw_order_id)
+    if order_id is None:
         raise LinkRefused("tampered")
-    order_id = int(raw_order_id)
     key = ctx.settings.effective_download_key
     if not verify_metalink(key, order_id, signature):
         raise LinkRefused("tampered")

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from resell.api.soap import codec, contract, operations, wsdl
 from resell.api.soap.codec import Fault
 from resell.domain import codes
+from resell.domain.requests import decimal_id
 from resell.logs import get_logger
 from resell.services.context import Context
 
@@ -41,7 +42,7 @@ def _fault(error: Fault) -> Response:
 async def read_capped(request: Request, limit: int) -> bytes:
     """The request body, refused as soon as it grows past `limit` bytes (never read whole first)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if len(declared) > 18 or (decimal_id(declared) or 0) > limit:  # 19 digits are past any limit
         raise Fault(f"the request is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
