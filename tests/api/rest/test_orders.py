@@ -145,3 +145,16 @@ def test_another_merchants_order_does_not_exist(shop_a: Merchant, shop_b: Mercha
         "responseCode"] == 1010
     # and B may use the same partnerOrderNumber for its own order
     assert shop_b.call("POST", "/order/new", order_body("MINE", (1003, 1))).status_code == 201
+
+
+def test_the_remark_escapes_what_the_buyer_typed_and_keeps_the_products_html(shop_a: Merchant, world: World) -> None:
+    body = order_body("PON-REMARK", (1001, 1))
+    body["customer"]["locationInvoice"]["firstName"] = "O'Brien & %IDTRAN%"
+    body["customer"]["locationInvoice"]["lastName"] = '<a href="https://evil.example/">Lovelace</a>'
+    created = shop_a.call("POST", "/order/new", body).json()
+    expected = (
+        "Hi O&#39;Brien &amp; %IDTRAN% &lt;a href=&#34;https://evil.example/&#34;&gt;Lovelace&lt;/a&gt;: "
+        f"Serial and files, order {created['orderNumber']}"
+    )
+    assert created["orderLines"][0]["remark"] == expected
+    assert shop_a.call("GET", "/order/PON-REMARK").json()["orderLines"][0]["remark"] == expected
