@@ -86,6 +86,15 @@ def test_unknown_page_paths_and_methods_are_html(
     assert_html_error(http.request(method, path), status)
 
 
+def test_a_form_that_cannot_be_read_is_an_html_400(http: httpx.Client, world: World) -> None:
+    reply = http.post(
+        "/locker",
+        content=b"--x\r\nContent-Disposition: form-data\r\n\r\nno name and no end",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert_html_error(reply, 400)
+
+
 def test_the_apis_keep_their_json_errors(server: str, http: httpx.Client, shop_a: Merchant, monkeypatch) -> None:
     monkeypatch.setattr(webhooks, "list_merchant_endpoints", boom)
     headers = {"Authorization": f"Bearer {shop_a.token()}", "secret": shop_a.secret}
