@@ -384,6 +384,10 @@ download_stats = Table(
     Column("completes", Integer, nullable=False, default=0),
     Column("first_download_at", Timestamp),
     Column("last_download_at", Timestamp),
+    # The bytes served to this link since its last complete download (resell.domain.ranges spans), and
+    # the stored object they are bytes of: a file replaced since starts over.
+    Column("served_ranges", Text, nullable=False, default="", server_default=""),
+    Column("served_object", String(500)),
 )
 
 # Backup DVDs to ship to the order's delivery address.

@@ -1,9 +1,10 @@
 """Remarks (install and activation instructions) may hold HTML: keep the harmless part, or make text of it.
 
-A remark template comes from the operator's catalogue but is filled with what the merchant sent
-(first and last names), so it is never trusted as is: only a small allowlist of formatting tags
+A remark is the product's HTML (from the operator's or a publisher's catalogue) with the buyer's
+names filled in as escaped text (resell.domain.remarks), so what a buyer typed is never markup here.
+The product's HTML itself is still not trusted as is: only a small allowlist of formatting tags
 survives, links only to http(s) and mailto, no attribute but `href`. The locker page and the
-delivery email both render remarks through `safe_html`.
+delivery email both render remarks through `safe_html`, and `as_text` for the text part.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def safe_html(text: str) -> Markup:
 
 
 def as_text(text: str) -> str:
-    """The remark as plain text (for the text part of emails)."""
-    if "<" not in text:
+    """The remark as plain text (for the text part of emails): tags dropped, entities such as a
+    buyer's escaped name decoded."""
+    if "<" not in text and "&" not in text:
         return text.strip()
     try:
         root = _fragment(text.replace("<br>", "\n").replace("<br/>", "\n").replace("<br />", "\n"))

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from resell.domain.requests import decimal_id
+
 
 def new_line_token() -> str:
     return secrets.token_urlsafe(16)
@@ -51,9 +53,11 @@ def locker_session(key: bytes, order_id: int, expires: int) -> str:
 def read_locker_session(key: bytes, value: str, now: int) -> int | None:
     """The order id a locker session cookie opens, or None when it is forged, malformed or expired."""
     parts = value.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) != 3:
         return None
-    order_id, expires = int(parts[0]), int(parts[1])
+    order_id, expires = decimal_id(parts[0]), decimal_id(parts[1])
+    if order_id is None or expires is None:
+        return None
     if not hmac.compare_digest(_mac(key, f"locker/{order_id}/{expires}"), parts[2]) or expires < now:
         return None
     return order_id

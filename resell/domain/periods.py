@@ -11,8 +11,8 @@ import re
 import isodate
 
 # Years, months, weeks and days only: a download end date has no time of day.
-_PERIOD = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PERIOD = re.compile(r"^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?$")  # \d would take "٣" too
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 # The latest download end date any order may have (createOrder's extensions, updateDownloadTime):
 # later than any real window, and far enough below year 9999 that date arithmetic on it stays safe.

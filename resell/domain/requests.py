@@ -6,6 +6,8 @@ that and turn anything else into the operation's "missing" or "not valid" code.
 
 from __future__ import annotations
 
+import re
+
 from resell.domain.codes import Refusal
 
 CANCEL_REASONS = {
@@ -23,6 +25,15 @@ def is_blank(value: object) -> bool:
 
 
 INT64 = 2**63
+_ASCII_ID = re.compile(r"[0-9]{1,18}")
+
+
+def decimal_id(text: str) -> int | None:
+    """An id written in a URL, form or cookie: 1 to 18 ASCII digits, else None.
+
+    `str.isdigit()` also accepts "²" or "٣", which int() then refuses or reads: ids are parsed here only.
+    """
+    return int(text) if _ASCII_ID.fullmatch(text) else None
 
 
 def lenient_int(value: object) -> int:

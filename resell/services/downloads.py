@@ -6,11 +6,14 @@ so updateDownloadTime, the extension option and a cancellation take effect at on
 
 Counting, per order line and file (download_stats):
 - a *start* is a GET whose bytes begin at byte 0 (the whole file, or a first segment);
-- a *complete* is a GET that handed the file's last byte to the connection without the client
-  going away first (the whole file, or the last segment of a resumed or segmented download);
+- a *complete* is counted when the bytes handed to the link's clients since the last complete
+  cover the whole file: each GET adds the byte spans it actually sent (a client that went away
+  mid-body adds only what was sent before), kept as a compact interval set per link; once their
+  union is the whole file, the complete is counted and the set starts again;
 - first and last download dates are those of any GET that served bytes; HEAD and refused
   requests count nothing.
-So `curl` then `curl -C -` after an interruption counts one start and one complete.
+So `curl` then `curl -C -` after an interruption counts one start and one complete, four parallel
+segments count one complete, and `Range: bytes=-1` (the last byte alone) counts none.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from resell import __version__
@@ -29,6 +32,8 @@ from resell.db.prepared import Prepared
 from resell.db.tables import download_stats, order_lines, orders, product_files, products
 from resell.domain import metalink
 from resell.domain.links import download_path, metalink_path, verify, verify_metalink
+from resell.domain.ranges import covers, format_spans, parse_spans, union
+from resell.domain.requests import decimal_id
 from resell.services.context import Context
 
 
@@ -62,9 +67,9 @@ def _check_open(order: Any, today: dt.date) -> None:
 
 def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> Download:
     """The file a link opens, or LinkRefused. The signature is checked before the database is asked."""
-    if not raw_file_id.isdigit() or len(raw_file_id) > 18 or len(line_token) > 64:
+    file_id = decimal_id(raw_file_id)
+    if file_id is None or len(line_token) > 64:
         raise LinkRefused("tampered")
-    file_id = int(raw_file_id)
     if not verify(ctx.settings.effective_download_key, line_token, file_id, signature):
         raise LinkRefused("tampered")
     with ctx.db.read() as conn:
@@ -105,15 +110,15 @@ def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> 
     )
 
 
-def record(ctx: Context, order_line_id: int, file_id: int, started: bool, completed: bool) -> None:
-    """Count one served GET (see the module's docstring): one atomic upsert, safe under concurrency."""
+def record(ctx: Context, order_line_id: int, file_id: int, started: bool) -> None:
+    """Count one GET about to serve bytes (its start, the dates): one atomic upsert, safe under concurrency."""
     now = ctx.now()
     insert = postgresql.insert if ctx.db.is_postgres else sqlite.insert
     statement = insert(download_stats).values(
         order_line_id=order_line_id,
         file_id=file_id,
         starts=int(started),
-        completes=int(completed),
+        completes=0,
         first_download_at=now,
         last_download_at=now,
     )
@@ -121,7 +126,6 @@ def record(ctx: Context, order_line_id: int, file_id: int, started: bool, comple
         index_elements=[download_stats.c.order_line_id, download_stats.c.file_id],
         set_={
             "starts": download_stats.c.starts + int(started),
-            "completes": download_stats.c.completes + int(completed),
             "first_download_at": func.coalesce(
                 download_stats.c.first_download_at, statement.excluded.first_download_at
             ),
@@ -130,6 +134,35 @@ def record(ctx: Context, order_line_id: int, file_id: int, started: bool, comple
     )
     with ctx.db.write() as conn:
         conn.execute(statement)
+
+
+def record_served(ctx: Context, target: Download, size: int, spans: list[tuple[int, int]]) -> bool:
+    """Add the byte spans one GET sent of a file of `size` bytes to the link's record, and count a complete
+    when the record covers the file (see the module's docstring). Returns whether this GET completed it.
+
+    A read-modify-write of one row: under its row lock on PostgreSQL, under BEGIN IMMEDIATE on SQLite,
+    so parallel segments finishing together are all added and the complete is counted once.
+    """
+    key = (download_stats.c.order_line_id == target.order_line_id) & (download_stats.c.file_id == target.file_id)
+    with ctx.db.write() as conn:
+        row = conn.execute(
+            select(download_stats.c.served_ranges, download_stats.c.served_object).where(key).with_for_update()
+        ).first()
+        if row is None:  # record() made the row before the first byte went out; the line was since deleted
+            return False
+        held = parse_spans(row.served_ranges) if row.served_object == target.storage_key else []
+        served = union(held + spans)
+        complete = covers(served, size)
+        conn.execute(
+            update(download_stats)
+            .where(key)
+            .values(
+                served_ranges="" if complete else format_spans(served),
+                served_object=target.storage_key,
+                completes=download_stats.c.completes + int(complete),
+            )
+        )
+    return complete
 
 
 # ---------------------------------------------------------------- what order replies show
@@ -161,9 +194,9 @@ def download_manager(settings: Settings, order_id: int) -> dict[str, str]:
 
 
 def metalink_document(ctx: Context, raw_order_id: str, signature: str) -> bytes:
-    if not raw_order_id.isdigit() or len(raw_order_id) > 18:
+    order_id = decimal_id(raw_order_id)
+    if order_id is None:
         raise LinkRefused("tampered")
-    order_id = int(raw_order_id)
     key = ctx.settings.effective_download_key
     if not verify_metalink(key, order_id, signature):
         raise LinkRefused("tampered")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from resell.db.tables import order_lines, orders, products
 from resell.domain.links import download_path, metalink_path
+from resell.domain.requests import decimal_id
 from resell.services.context import Context
 from resell.services.order_contents import serials_and_files
 
@@ -54,16 +55,16 @@ def _normalise_email(email: str) -> bytes:
 
 def sign_in(ctx: Context, raw_order_number: str, email: str) -> int | None:
     """The order id when the order number and email belong together, else None (whatever the reason)."""
-    text = raw_order_number.strip()
-    if not text.isdigit() or len(text) > 18 or not email.strip():
+    order_id = decimal_id(raw_order_number.strip())
+    if order_id is None or not email.strip():
         return None
     with ctx.db.read() as conn:
-        stored = conn.execute(select(orders.c.customer_email).where(orders.c.id == int(text))).scalar()
+        stored = conn.execute(select(orders.c.customer_email).where(orders.c.id == order_id)).scalar()
     given = _normalise_email(email)
     if stored is None:
         hmac.compare_digest(given, given)  # same work either way
         return None
-    return int(text) if hmac.compare_digest(_normalise_email(stored), given) else None
+    return order_id if hmac.compare_digest(_normalise_email(stored), given) else None
 
 
 def view(ctx: Context, order_id: int) -> LockerView | None:

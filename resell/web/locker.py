@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from resell.api import rate_limits
 from resell.domain.links import locker_session, read_locker_session
+from resell.domain.requests import decimal_id
 from resell.services import locker
 from resell.services.context import Context
 from resell.web.pages import SECURITY_HEADERS, page
@@ -52,7 +53,7 @@ def _sign_in_page(
 
 @router.get("/locker", name="lockerSignIn")
 def sign_in_form(request: Request, order: str = "") -> Response:
-    return _sign_in_page(order.strip()[:20] if order.strip().isdigit() else "")
+    return _sign_in_page(order.strip() if decimal_id(order.strip()) is not None else "")
 
 
 @router.post("/locker", name="lockerSignIn")
@@ -63,7 +64,8 @@ async def sign_in(request: Request) -> Response:
     email = str(form.get("email") or "").strip()[:320]
     ip = rate_limits.client_ip(request)
     # one counter per order, however it is spelt ("0042" is order 42)
-    limit_key = str(int(order_number)) if order_number.isdigit() and len(order_number) <= 18 else order_number
+    order_id = decimal_id(order_number)
+    limit_key = str(order_id) if order_id is not None else order_number
     wait = _limited(request, ip, limit_key)
     if wait is not None:
         return _sign_in_page(

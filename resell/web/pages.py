@@ -1,8 +1,9 @@
-"""Server-rendered pages (Jinja2, autoescaped, no JavaScript): the locker and the download refusals."""
+"""Server-rendered pages (Jinja2, autoescaped, no JavaScript): the locker, the download refusals, error pages."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from http import HTTPStatus
 from typing import Any
 
 import jinja2
@@ -48,3 +49,31 @@ def page(template: str, status_code: int = 200, headers: dict[str, str] | None =
     return HTMLResponse(
         render(template, **values), status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})}
     )
+
+
+# The paths a browser opens (the locker, download and Metalink links): their errors are HTML pages,
+# where /connect and /iam answer JSON and SOAP answers faults.
+_PAGE_PATHS = ("/locker/", "/download/", "/metalink/")
+
+_ERRORS = {
+    400: "The request could not be understood. Please use the link from your email or your locker.",
+    404: "There is no page at this address. Please use the link from your email or your locker.",
+    405: "This page cannot be used this way. Please use the link from your email or your locker.",
+}
+_CLIENT_ERROR = "This page is not available. Please use the link from your email or your locker."
+_SERVER_ERROR = "Something went wrong on our side. Please try again in a few minutes."
+
+
+def serves_pages(path: str) -> bool:
+    """Whether `path` belongs to the end users' pages, whose errors are HTML (see _PAGE_PATHS)."""
+    return path == "/locker" or path.startswith(_PAGE_PATHS)
+
+
+def error_page(status_code: int, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """A plain error page for a browser: the status and a sentence, never a trace or an exception's text."""
+    try:
+        heading = HTTPStatus(status_code).phrase
+    except ValueError:
+        heading = "Error"
+    message = _ERRORS.get(status_code, _CLIENT_ERROR if status_code < 500 else _SERVER_ERROR)
+    return page("error.html", status_code, headers, heading=heading, message=message, status=status_code)

@@ -41,7 +41,7 @@ def test_parse_period_accepts_date_periods(text: str, years: int, months: int, d
 @pytest.mark.parametrize(
     "text",
     ["", " ", "P", "1Y", "PT5H", "P1DT5H", "P1.5Y", "P1,5Y", "P-1D", "P1Y1Y", "P1D1Y", "PW", "P1YT", "Y1P",
-     "P1H", "P1S", "P 1Y", "1 year", "2024-01-01"],
+     "P1H", "P1S", "P 1Y", "1 year", "2024-01-01", "P\u0663Y", "P\uff11D"],  # Arabic-Indic 3, fullwidth 1
 )
 def test_parse_period_refuses_anything_else(text: str) -> None:
     with pytest.raises(ValueError, match="not an ISO 8601 period"):
@@ -136,7 +136,7 @@ def test_parse_date(text: str, expected: dt.date) -> None:
 @pytest.mark.parametrize(
     "value",
     ["", "2023-02-29", "2024-13-01", "2024-2-3", "20240203", "2024-02-03T00:00:00", "2024/02/03", "P1Y",
-     "03-02-2024", None, 20240203, dt.date(2024, 2, 3)],
+     "03-02-2024", None, 20240203, dt.date(2024, 2, 3), "\u0662\u0660\u0662\u0664-01-01"],
 )
 def test_parse_date_refuses_anything_else(value: object) -> None:
     with pytest.raises(ValueError):

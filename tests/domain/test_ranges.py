@@ -1,4 +1,4 @@
-"""The strict HTTP Range parser in front of FileResponse (issue 3)."""
+"""The strict HTTP Range parser in front of FileResponse (issue 3), and the byte spans served to a link."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resell.domain.ranges import RangeNotSatisfiable, parse_range
+from resell.domain.ranges import (
+    MAX_SPANS,
+    RangeNotSatisfiable,
+    covers,
+    format_spans,
+    parse_range,
+    parse_spans,
+    union,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +74,33 @@ def test_generated_range_lists(pairs: list[tuple[int, int]]) -> None:
     else:
         with pytest.raises(RangeNotSatisfiable):
             parse_range(header, 1000)
+
+
+# ---------------------------------------------------------------- the spans served to a link
+
+
+def test_union_joins_overlapping_and_touching_spans() -> None:
+    assert union([(500, 600), (0, 10), (10, 20), (15, 30), (40, 40)]) == [(0, 30), (500, 600)]
+    assert union([]) == []
+
+
+def test_covers_needs_every_byte() -> None:
+    assert covers(union([(0, 50), (50, 100)]), 100)
+    assert not covers(union([(99, 100)]), 100)  # Range: bytes=-1
+    assert not covers(union([(0, 50), (51, 100)]), 100)
+    assert not covers([], 100)
+    assert covers([], 0)  # an empty file, answered
+
+
+def test_spans_round_trip_through_their_stored_text() -> None:
+    spans = union([(0, 1_048_576), (2_097_152, 3_145_728)])
+    assert format_spans(spans) == "0-1048576,2097152-3145728"
+    assert parse_spans(format_spans(spans)) == spans
+    for broken in ("x", "1-", "-1", "1-2,", "²-3", "1-2;3-4"):
+        assert parse_spans(broken) == [], broken
+
+
+def test_the_record_stays_small_and_never_fakes_a_complete() -> None:
+    many = union([(i * 10, i * 10 + 1 + (i == 7) * 5) for i in range(1000)])
+    assert len(many) == MAX_SPANS and (70, 76) in many  # the largest kept
+    assert not covers(many, 10_000)

@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy import update
 
 from resell.config import Settings
+from resell.db.tables import products
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body, settings_for
 from tests.fulfilment import attach, png_pixels, sha256
@@ -227,6 +229,34 @@ def test_what_the_buyer_typed_cannot_inject_markup(shop_a: Merchant, http: httpx
     assert reply.status_code == 201, reply.text
     sign_in(http, reply.json()["orderNumber"], "buyer@example.com")
     page = http.get("/locker/order")
-    assert "Hi Ada Lovelace" in page.text
-    assert "<script>alert(2)" not in page.text and "onerror" not in page.text and "<img" not in page.text
+    assert (
+        "Hi &lt;img src=x onerror=&#34;alert(1)&#34;&gt;Ada&lt;script&gt;alert(2)&lt;/script&gt; Lovelace" in page.text
+    )
+    assert "<script>alert(2)" not in page.text and "<img" not in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_a_name_holding_a_link_is_text_in_a_real_browser(
+    ctx: Context, shop_a: Merchant, server: str, browser: Browser
+) -> None:
+    with ctx.db.write() as conn:  # the product's own remark holds a link: it stays one
+        conn.execute(
+            update(products)
+            .where(products.c.ref == 1001)
+            .values(remark_template='Hi %FIRSTNAME% %LASTNAME%: <a href="https://pub.example/activate">activate</a>')
+        )
+    body = order_body("LOCK-11", (1001, 1))
+    name = '<a href="https://evil.example/">Lovelace</a>'
+    body["customer"]["locationInvoice"]["lastName"] = name
+    number = new_order(shop_a, "LOCK-11", (1001, 1), customer=body["customer"])["orderNumber"]
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server}/locker?order={number}")
+    page.fill("#email", "buyer@example.com")
+    page.click("button[type=submit]")
+    remark = page.locator(".remark")
+    assert remark.inner_text() == f"Hi Ada {name}: activate"
+    links = remark.locator("a")
+    assert links.count() == 1 and links.first.get_attribute("href") == "https://pub.example/activate"
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    context.close()

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import lxml.html
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from babel.dates import format_date
@@ -130,6 +131,24 @@ def test_a_direct_delivery_product_is_emailed_after_commit(
     assert "script" not in html and "x()" not in html
     assert "Hello Ada," in text
     assert dispatcher.run_pass(ctx).delivered == 0 and len(sink.messages) == 1  # sent once
+
+
+def test_a_name_holding_markup_is_text_in_the_email(
+    ctx: Context, shop_a: Merchant, direct: bytes, sink: SmtpSink
+) -> None:
+    body = order_body("MAIL-NAME", (1301, 1))
+    name = '<a href="https://evil.example/">Ada</a>'
+    body["customer"]["locationInvoice"]["firstName"] = name
+    assert shop_a.call("POST", "/order/new", body).status_code == 201
+    dispatcher.run_pass(ctx)
+    (message,) = sink.messages
+    text, html = parts(message)
+    root = lxml.html.document_fromstring(html)
+    assert not root.xpath('//a[contains(@href, "evil.example")]')  # no link came from the name
+    assert root.xpath("//b")[0].text_content() == "start Direct Game"  # the product's own HTML stays HTML
+    shown = root.text_content()
+    assert f"Hello {name}," in shown and f"Hi {name}: start Direct Game" in shown  # shown as typed
+    assert f"Hello {name}," in text and f"Hi {name}: start Direct Game" in text
 
 
 def test_no_email_for_refused_orders_nor_for_products_delivered_by_the_merchant(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import PlainTextResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse, Response
 
 from resell import __version__, logs
 from resell.api.body_limit import BodyLimit, BodyTooLarge
@@ -24,6 +26,7 @@ from resell.logs import get_logger
 from resell.services.context import Context
 from resell.services.iam import Unauthorized
 from resell.web import locker
+from resell.web.pages import error_page, serves_pages
 
 log = get_logger("resell.api")
 
@@ -43,9 +46,12 @@ def _reply(request: Request, code: int, status: int, message: str | None = None)
     return JSONReply(body(operation, code, message), status_code=status)
 
 
-async def error_reply(request: Request, exc: Exception) -> JSONReply:
+async def error_reply(request: Request, exc: Exception) -> Response:
     """The reply to an exception that left a handler or its dependencies (FastAPI's exception
-    handlers and the hot path both answer with this)."""
+    handlers and the hot path both answer with this): an HTML page on the end users' pages, the
+    JSON contract everywhere else (SOAP answers its own faults)."""
+    if serves_pages(request.url.path):
+        return _page_error(request, exc)
     if isinstance(exc, Unauthorized):
         return iam.unauthorized()
     if isinstance(exc, Refusal):
@@ -56,6 +62,20 @@ async def error_reply(request: Request, exc: Exception) -> JSONReply:
         return _reply(request, codes.MALFORMED, 413, str(exc))
     log.exception("internal_error", operation=_operation(request), error=type(exc).__name__)
     return _reply(request, codes.INTERNAL_ERROR, 500)
+
+
+def _page_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, MalformedBody | RequestValidationError | Refusal):
+        return error_page(400)
+    log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
+    return error_page(500)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """404 (no such route), 405 and the other HTTP errors: HTML on the end users' pages, FastAPI's JSON elsewhere."""
+    if serves_pages(request.url.path):
+        return error_page(exc.status_code, dict(exc.headers or {}))
+    return await http_exception_handler(request, exc)
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
@@ -92,6 +112,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
 
     for error in (Unauthorized, Refusal, MalformedBody, RequestValidationError, Exception):
         app.add_exception_handler(error, error_reply)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
 
     app.add_middleware(HotPath, routes=connect.router.routes, error_reply=error_reply)
     # before any route reads a body; the /connect routes name the operation whose keys a 413 carries

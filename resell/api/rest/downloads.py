@@ -3,7 +3,8 @@
 The bytes are served by Starlette's FileResponse (Content-Length, Range, multiple ranges, If-Range,
 HEAD). Before it runs, the Range header is parsed strictly so that a malformed or unsatisfiable one
 is answered 416, never 400 or 500. The response is wrapped to count starts and completes
-(resell.services.downloads) from what was actually sent.
+(resell.services.downloads) from what was actually sent: the file bytes each body message carried,
+counted once the connection took them while the client was still there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from resell.domain.metalink import MEDIA_TYPE
 from resell.domain.ranges import RangeNotSatisfiable, parse_range
+from resell.domain.requests import decimal_id
 from resell.logs import get_logger
 from resell.services import downloads
 from resell.services.context import Context
@@ -64,7 +66,8 @@ def refused(refusal: downloads.LinkRefused) -> Response:
 
 
 class CountingFileResponse(FileResponse):
-    """FileResponse that counts what it serves: a start when byte 0 goes out, a complete when the last does."""
+    """FileResponse that counts what it serves: a start when it serves byte 0, and the byte spans it
+    actually handed to the connection, from which resell.services.downloads counts completes."""
 
     chunk_size = 1024 * 1024  # fewer thread hops per file than the 64 KiB default: faster on big files
 
@@ -74,25 +77,27 @@ class CountingFileResponse(FileResponse):
         self.target = target
         self.ranges = ranges
 
-    def _classify(self, status: int, raw_headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool]:
-        """(serves byte 0, serves the last byte) of a 200 or 206 about to be sent."""
-        size = self.target.size if self.stat_result is None else self.stat_result.st_size
+    @property
+    def _size(self) -> int:
+        return self.target.size if self.stat_result is None else self.stat_result.st_size
+
+    def _first_byte(self, status: int, raw_headers: list[tuple[bytes, bytes]]) -> int | None:
+        """Where the body's file bytes begin (0 for a 200, the Content-Range start for one range);
+        None for multipart/byteranges, whose body interleaves part headers with the ranges."""
         if status == 200:
-            return True, True
-        headers = Headers(raw=raw_headers)
-        content_range = headers.get("content-range", "")
+            return 0
+        content_range = Headers(raw=raw_headers).get("content-range", "")
         if content_range.startswith("bytes ") and "-" in content_range:
-            span = content_range[6:].split("/", 1)[0]
-            first, _, last = span.partition("-")
-            return int(first) == 0, int(last) == size - 1
-        ranges = self.ranges or []  # multipart/byteranges: the ranges this request asked for
-        return any(start == 0 for start, _ in ranges), any(end == size for _, end in ranges)
+            return decimal_id(content_range[6:].partition("-")[0])
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"].upper() != "GET":
             await super().__call__(scope, receive, send)
             return
-        state = {"serving": False, "covers_end": False, "final": False, "gone": False}
+        # first: where the bytes begin (None: multipart); sent: file bytes the connection took while
+        # the client was there; final: the last message went out before the client went away
+        state: dict[str, Any] = {"serving": False, "first": None, "sent": 0, "final": False, "gone": False}
 
         async def watched_receive() -> Message:
             message = await receive()
@@ -103,24 +108,37 @@ class CountingFileResponse(FileResponse):
         async def watched_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start" and message["status"] in (200, 206):
-                started, state["covers_end"] = self._classify(message["status"], message.get("headers", []))
+                state["first"] = first = self._first_byte(message["status"], message.get("headers", []))
+                starts_at_zero = first == 0 if first is not None else any(a == 0 for a, _ in self.ranges or [])
                 state["serving"] = True
                 await anyio.to_thread.run_sync(
-                    downloads.record, self.ctx, self.target.order_line_id, self.target.file_id, started, False
+                    downloads.record, self.ctx, self.target.order_line_id, self.target.file_id, starts_at_zero
                 )
             await send(message)
-            last = kind == "http.response.pathsend" or (kind == "http.response.body" and not message.get("more_body"))
-            if state["serving"] and last and not state["gone"]:
-                state["final"] = True
+            if not state["serving"] or state["gone"]:
+                return
+            if kind == "http.response.pathsend":  # the server sends the whole file itself
+                state["sent"], state["final"] = self._size, True
+            elif kind == "http.response.body":
+                state["sent"] += len(message.get("body", b""))
+                state["final"] = not message.get("more_body")
 
         try:
             await super().__call__(scope, watched_receive, watched_send)
         finally:
-            if state["final"] and state["covers_end"] and not state["gone"]:
+            if state["serving"]:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(
-                        downloads.record, self.ctx, self.target.order_line_id, self.target.file_id, False, True
-                    )
+                    await self._record_served(state)
+
+    async def _record_served(self, state: dict[str, Any]) -> None:
+        """Hand the spans this response sent to the counters: one range or the whole file byte by byte
+        as sent; multipart only when every part went out (its partial sends are counted as nothing)."""
+        if state["first"] is not None:
+            spans = [(state["first"], state["first"] + state["sent"])] if state["sent"] else []
+        else:
+            spans = list(self.ranges or []) if state["final"] and not state["gone"] else []
+        if spans or (state["final"] and not state["gone"]):  # an empty file is complete once answered
+            await anyio.to_thread.run_sync(downloads.record_served, self.ctx, self.target, self._size, spans)
 
 
 @router.api_route("/download/{line_token}/{file_id}/{signature}", methods=["GET", "HEAD"], name="download")
@@ -139,7 +157,7 @@ def download(line_token: str, file_id: str, signature: str, request: Request) ->
         if url is None:
             return refused(downloads.LinkRefused("missing"))
         if request.method == "GET":
-            downloads.record(ctx, target.order_line_id, target.file_id, True, False)
+            downloads.record(ctx, target.order_line_id, target.file_id, True)
         return RedirectResponse(url, status_code=302)
     try:
         stat = os.stat(path)

@@ -13,6 +13,7 @@ from resell.api.rest import replies
 from resell.api.rest.deps import caller, context, json_object
 from resell.api.rest.replies import JSONReply
 from resell.domain.codes import Refusal
+from resell.domain.requests import decimal_id
 from resell.services import webhooks
 from resell.services.context import Caller, Context
 
@@ -50,7 +51,5 @@ def remove_webhook(endpoint_id: str, who: Caller = Depends(caller), ctx: Context
     try:
         removed = webhooks.remove_merchant_endpoint(ctx, who, endpoint_id)
     except Refusal as refusal:
-        return replies.refusal(
-            "removeWebhook", refusal, id=int(endpoint_id) if endpoint_id.isdigit() and len(endpoint_id) <= 18 else None
-        )
+        return replies.refusal("removeWebhook", refusal, id=decimal_id(endpoint_id))
     return replies.body("removeWebhook", id=removed)

@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
+from resell.db.tables import download_stats, order_lines, orders
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
 from tests.fulfilment import attach, sha256, wait_until
@@ -132,8 +134,12 @@ def test_ranges_segments_and_suffixes(shop_a: Merchant, http: httpx.Client, setu
     assert several.status_code == 206
     assert several.headers["content-type"].startswith("multipart/byteranges; boundary=")
     assert setup_exe[0:2] in several.content and setup_exe[10:12] in several.content
-    stats = wait_until(lambda: (c := counters(shop_a, "DL-RANGE"))["countCompleteDownload"] == 3 and c)
-    assert stats["countStartDownload"] == 2  # the multipart one began at byte 0
+    # since the first complete: bytes 0-1 and 5 to the end, bytes 2-4 never sent
+    stats = wait_until(lambda: (c := counters(shop_a, "DL-RANGE"))["countStartDownload"] == 2 and c)
+    assert stats["countCompleteDownload"] == 1  # the multipart one began at byte 0, and completes nothing
+    assert http.get(url, headers={"Range": "bytes=2-4"}).content == setup_exe[2:5]
+    stats = wait_until(lambda: (c := counters(shop_a, "DL-RANGE"))["countCompleteDownload"] == 2 and c)
+    assert stats["countStartDownload"] == 2
 
 
 def test_if_range_that_does_not_match_sends_the_whole_file(
@@ -311,3 +317,88 @@ def test_concurrent_downloads_are_all_counted(shop_a: Merchant, server: str, set
     assert results == [setup_exe] * 8
     stats = wait_until(lambda: (c := counters(shop_a, "DL-MANY"))["countCompleteDownload"] == 8 and c)
     assert stats["countStartDownload"] == 8
+
+
+# ---------------------------------------------------------------- complete = every byte sent, across ranges
+
+
+def served(ctx: Context, pon: str) -> str | None:
+    """The byte spans recorded for the order's first file since its last complete ("" after a complete)."""
+    with ctx.db.read() as conn:
+        return conn.execute(
+            select(download_stats.c.served_ranges)
+            .join(order_lines, order_lines.c.id == download_stats.c.order_line_id)
+            .join(orders, orders.c.id == order_lines.c.order_id)
+            .where(orders.c.partner_order_number == pon)
+        ).scalar()
+
+
+def test_the_last_byte_alone_is_not_a_complete_download(
+    ctx: Context, shop_a: Merchant, http: httpx.Client, setup_exe: bytes
+) -> None:
+    order = new_order(shop_a, "DL-LAST", (1001, 1))
+    for header, first in (("bytes=-1", SIZE - 1), (f"bytes={SIZE - 1}-", SIZE - 1), (f"bytes={SIZE - 5}-", SIZE - 5)):
+        reply = http.get(file_url(order), headers={"Range": header})
+        assert reply.status_code == 206 and reply.content == setup_exe[first:]
+    wait_until(lambda: served(ctx, "DL-LAST") == f"{SIZE - 5}-{SIZE}", what="the spans recorded")
+    stats = counters(shop_a, "DL-LAST")
+    assert (stats["countStartDownload"], stats["countCompleteDownload"]) == (0, 0)
+    assert stats["dateLastDownload"] is not None  # bytes were served, just not the file
+
+
+def test_ranges_that_together_cover_the_file_count_one_complete_in_any_order(
+    ctx: Context, shop_a: Merchant, http: httpx.Client, setup_exe: bytes
+) -> None:
+    order = new_order(shop_a, "DL-COVER", (1001, 1))
+    url = file_url(order)
+    assert http.get(url, headers={"Range": "bytes=1000-"}).content == setup_exe[1000:]  # the end first
+    assert http.get(url, headers={"Range": "bytes=10-499"}).content == setup_exe[10:500]
+    wait_until(lambda: served(ctx, "DL-COVER") == f"10-500,1000-{SIZE}", what="the spans recorded")
+    assert counters(shop_a, "DL-COVER")["countCompleteDownload"] == 0
+    several = http.get(url, headers={"Range": "bytes=0-9,500-999"})  # the gaps, as multipart/byteranges
+    assert several.status_code == 206 and several.headers["content-type"].startswith("multipart/byteranges")
+    stats = wait_until(lambda: (c := counters(shop_a, "DL-COVER"))["countCompleteDownload"] == 1 and c)
+    assert stats["countStartDownload"] == 1
+    assert served(ctx, "DL-COVER") == ""  # the next download starts from nothing
+    assert http.get(url, headers={"Range": "bytes=0-"}).content == setup_exe  # a whole file again
+    wait_until(lambda: counters(shop_a, "DL-COVER")["countCompleteDownload"] == 2, what="the second complete")
+
+
+def test_parallel_segments_count_one_complete(ctx: Context, shop_a: Merchant, server: str, setup_exe: bytes) -> None:
+    order = new_order(shop_a, "DL-SEGMENTS", (1001, 1))
+    url = file_url(order)
+    quarter = SIZE // 4
+    bounds = [(i * quarter, (i + 1) * quarter - 1 if i < 3 else SIZE - 1) for i in range(4)]
+    parts: dict[int, bytes] = {}
+
+    def fetch(first: int, last: int) -> None:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            parts[first] = client.get(url, headers={"Range": f"bytes={first}-{last}"}).content
+
+    threads = [threading.Thread(target=fetch, args=b) for b in bounds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert b"".join(parts[first] for first, _ in bounds) == setup_exe
+    stats = wait_until(lambda: (c := counters(shop_a, "DL-SEGMENTS"))["countCompleteDownload"] == 1 and c)
+    assert stats["countStartDownload"] == 1
+    assert served(ctx, "DL-SEGMENTS") == ""
+
+
+def test_a_client_gone_mid_body_has_not_received_the_rest(
+    ctx: Context, shop_a: Merchant, http: httpx.Client, world: World
+) -> None:
+    attach(ctx, 1002, "app.zip", BIG)
+    order = new_order(shop_a, "DL-GONE", (1002, 1))
+    url = file_url(order)
+    with http.stream("GET", url) as reply:
+        assert reply.status_code == 200
+        for _chunk in reply.iter_raw():
+            break  # the client reads a little and goes away
+    spans = wait_until(lambda: served(ctx, "DL-GONE"), what="the bytes sent before the client left")
+    first, _, last = spans.partition("-")
+    assert first == "0" and 0 < int(last) < BIG  # what the connection took, not the whole file
+    assert http.get(url, headers={"Range": f"bytes={BIG - 1_000_000}-"}).status_code == 206
+    wait_until(lambda: served(ctx, "DL-GONE") != spans, what="the last megabyte recorded")
+    assert counters(shop_a, "DL-GONE")["countCompleteDownload"] == 0

@@ -236,3 +236,16 @@ def test_update_download_time_past_the_last_end_date_is_111(shop_a: Merchant, va
     assert reply.status_code == 200
     expected = 0 if value == "9000-12-31" else 111
     assert reply.json()["responseCode"] == expected, reply.text
+
+
+def test_the_remark_escapes_what_the_buyer_typed_and_keeps_the_products_html(shop_a: Merchant, world: World) -> None:
+    body = order_body("PON-REMARK", (1001, 1))
+    body["customer"]["locationInvoice"]["firstName"] = "O'Brien & %IDTRAN%"
+    body["customer"]["locationInvoice"]["lastName"] = '<a href="https://evil.example/">Lovelace</a>'
+    created = shop_a.call("POST", "/order/new", body).json()
+    expected = (
+        "Hi O&#39;Brien &amp; %IDTRAN% &lt;a href=&#34;https://evil.example/&#34;&gt;Lovelace&lt;/a&gt;: "
+        f"Serial and files, order {created['orderNumber']}"
+    )
+    assert created["orderLines"][0]["remark"] == expected
+    assert shop_a.call("GET", "/order/PON-REMARK").json()["orderLines"][0]["remark"] == expected
