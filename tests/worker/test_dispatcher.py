@@ -7,12 +7,14 @@ import threading
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from resell.db.tables import outbox
+from resell.domain import retry
+from resell.domain.retry import RetryPolicy
 from resell.services.events import enqueue
 from resell.worker import dispatcher
-from resell.worker.dispatcher import GiveUp, RetryPolicy
+from resell.worker.dispatcher import GiveUp
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(
         dispatcher.HANDLERS,
         "test.ping",
-        dispatcher._Handler(ping, RetryPolicy(first_delay=dt.timedelta(seconds=10), max_attempts=3)),
+        dispatcher._Handler(ping, RetryPolicy(dt.timedelta(seconds=10), dt.timedelta(hours=6), 3)),
     )
     return seen, failures
 
@@ -121,3 +123,20 @@ def test_concurrent_workers_share_the_outbox_without_duplicates(ctx, recorded) -
     for w in workers:
         w.join()
     assert sorted(seen) == sorted(ids)  # every event once, none twice
+
+
+def test_an_event_that_failed_many_times_is_still_retried_at_the_policys_cap(
+    ctx, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 42nd failure of an email once overflowed the backoff and failed the whole worker pass."""
+
+    def down(ctx, event) -> None:
+        raise ConnectionError("smtp down")
+
+    monkeypatch.setitem(dispatcher.HANDLERS, "test.down", dispatcher._Handler(down, retry.EMAILS))
+    with ctx.db.write() as conn:
+        event_id = enqueue(conn, ctx.now(), "test.down", {})
+        conn.execute(update(outbox).where(outbox.c.event_id == event_id).values(attempts=44))
+    assert dispatcher.run_pass(ctx).retried == 1
+    row = _row(ctx, event_id)
+    assert row.attempts == 45 and row.available_at == clock.now + retry.EMAILS.max_delay
