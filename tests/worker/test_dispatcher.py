@@ -140,3 +140,18 @@ def test_an_event_that_failed_many_times_is_still_retried_at_the_policys_cap(
     assert dispatcher.run_pass(ctx).retried == 1
     row = _row(ctx, event_id)
     assert row.attempts == 45 and row.available_at == clock.now + retry.EMAILS.max_delay
+
+
+def test_a_worker_that_lost_its_lease_neither_renews_nor_overwrites_the_new_claim(ctx, clock, recorded) -> None:
+    seen, _ = recorded
+    (event_id,) = _enqueue(ctx)
+    (stalled,) = dispatcher._claim(ctx, 10)  # a worker claims, then stalls for longer than the lease
+    clock.advance(seconds=dispatcher.LEASE.total_seconds())
+    assert dispatcher.run_pass(ctx).delivered == 1  # another worker takes the event over
+    closed = _row(ctx, event_id)
+    assert closed.attempts == 2 and closed.delivered_at == clock.now
+    clock.advance(minutes=1)
+    dispatcher._renew(ctx, [stalled])
+    dispatcher._settle(ctx, stalled, "ConnectionError: late", clock.now + dt.timedelta(minutes=1))
+    assert _row(ctx, event_id) == closed  # what the worker that took over recorded stands
+    assert seen == [event_id]
