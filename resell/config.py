@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     webhook_signing_key: str = ""  # webhook secrets are derived from it; default: derived from the JWT secret
     webhook_timeout_seconds: float = 10.0  # one webhook delivery attempt waits no longer for the receiver
     worker_concurrency: int = 16  # deliveries (webhooks, emails, publisher calls) in flight at once per worker process
-    worker_per_destination: int = 4  # of which at most this many to one webhook endpoint, publisher or SMTP server
+    # of which at most this many to one destination: one owner's webhook endpoints, one publisher, the SMTP server
+    worker_per_destination: int = 4
 
     # fulfilment (docs/fulfilment.md)
     storage_backend: str = "local"  # where product files live; "local" is a directory

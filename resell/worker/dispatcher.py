@@ -8,8 +8,9 @@ sets `delivered_at`, failure schedules the next attempt by the handler's retry p
 lease ends: handlers must be idempotent per event id.
 
 Concurrency: a pass keeps up to RESELL_WORKER_CONCURRENCY deliveries in flight on a pool of threads,
-at most RESELL_WORKER_PER_DESTINATION of them to one destination (one webhook endpoint, one
-publisher, the SMTP server), so a receiver that hangs ties up its own share and nobody else's.
+at most RESELL_WORKER_PER_DESTINATION of them to one destination (the webhook endpoints of one
+merchant, publisher or the operator; one publisher's callbacks; the SMTP server), so receivers that
+hang tie up their owner's share and nobody else's, however many endpoints the owner registers.
 
 Leases: a claim takes only events that start at once (a free thread, room at their destination),
 so no claimed event waits in a queue while its lease runs out; claims of destinations already full
@@ -36,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, or_, select, true, update
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select, true, update
 from sqlalchemy.sql import ColumnElement
 
 from resell.db.tables import outbox
@@ -138,7 +139,7 @@ def _not_to(full: Iterable[Destination]) -> ColumnElement[bool]:
         if name is None:
             conditions.append(outbox.c.kind != kind)
         else:
-            field_text = cast(outbox.c.payload[name].as_string(), String)
+            field_text = func.coalesce(cast(outbox.c.payload[name].as_string(), String), "None")  # as str(None)
             conditions.append(or_(outbox.c.kind != kind, field_text.not_in(these)))
     return and_(true(), *conditions)
 

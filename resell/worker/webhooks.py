@@ -56,7 +56,7 @@ def signed_headers(secret: str, webhook_id: str, body: str, at: dt.datetime) -> 
     }
 
 
-@handler(DELIVERY_KIND, WEBHOOKS, destination="endpointId")  # at most k in flight per endpoint
+@handler(DELIVERY_KIND, WEBHOOKS, destination="owner")  # a share of the worker per endpoint owner
 def deliver(ctx: Context, event: Event) -> None:
     endpoint_id = int(event.payload["endpointId"])
     webhook_id = str(event.payload["webhookId"])

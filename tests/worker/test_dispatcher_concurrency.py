@@ -27,7 +27,7 @@ from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check 
     worker_process,
 )
 
-HANG = 20.0  # the webhook timeout here: far longer than any wait of these tests, shorter than the receiver's
+HANG = 25.0  # the webhook timeout here: far longer than any wait of these tests, shorter than the receiver's
 
 
 @pytest.fixture
@@ -92,6 +92,27 @@ def test_a_merchants_hanging_endpoints_do_not_hold_up_another_merchants_webhooks
     assert all(deliveries(ctx, e)[0].delivered_at is not None for e in hanging)
 
 
+def test_a_merchant_with_more_hanging_endpoints_than_its_share_cannot_fill_the_worker(
+    ctx: Context, world: World, slow: Receiver, fast: Receiver
+) -> None:
+    """Six threads, a share of four per owner: A's six hanging endpoints get four of them, B the rest."""
+    ctx.settings.webhook_timeout_seconds = HANG
+    ctx.settings.worker_concurrency = 6
+    ctx.settings.worker_per_destination = 4
+    hanging = [register(ctx, slow, "shop-a") for _ in range(6)]
+    register(ctx, fast, "shop-b")
+    order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("A-1", (1003, 1)))
+    order_service.submit_order(ctx, caller_of(ctx, world.b), order_body("B-1", (1003, 1)))
+    worker = Worker(ctx)
+    try:
+        wait_until(lambda: fast.all() and len(slow.all()) == 4, timeout=HANG / 2, what="B's webhook and four of A's")
+        assert [deliveries(ctx, e)[0].attempts for e in hanging] == [1, 1, 1, 1, 0, 0]
+    finally:
+        slow.release.set()
+    assert worker.join().delivered == 7
+    assert len(slow.all()) == 6
+
+
 def test_at_most_the_per_destination_limit_is_in_flight_to_one_endpoint(
     ctx: Context, world: World, slow: Receiver, fast: Receiver
 ) -> None:
@@ -147,7 +168,7 @@ def test_a_second_worker_never_takes_an_event_the_first_is_still_delivering(
             RESELL_WEBHOOK_TIMEOUT_SECONDS=str(HANG),
             RESELL_WORKER_PER_DESTINATION="1",
         )
-        wait_until(lambda: len(slow.all()) == 2, timeout=HANG / 2, what="the second worker on another event")
+        wait_until(lambda: len(slow.all()) == 2, timeout=HANG - 5, what="the second worker on another event")
         assert slow.all()[0].headers["webhook-id"] != slow.all()[1].headers["webhook-id"]
     finally:
         slow.release.set()
