@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, func, or_, select, true, update
+from sqlalchemy import Connection, Row, String, and_, bindparam, cast, func, or_, select, true, update
 from sqlalchemy.sql import ColumnElement
 
 from resell.db.tables import outbox
@@ -52,6 +52,7 @@ LEASE = dt.timedelta(minutes=5)
 HEARTBEAT_SECONDS = LEASE.total_seconds() / 10  # real seconds between lease renewals of events in flight
 POLL_SECONDS = 1.0  # while deliveries are in flight, look for newly due events this often
 SCAN = 4  # a claim reads up to SCAN rows per free thread, to pass over events of destinations already full
+SCAN_AT_LEAST = 200  # ... and at least this many, as many of them are closed at once (kinds nobody handles)
 
 # Modules whose import registers handlers and periodic jobs.
 HANDLER_MODULES: list[str] = [
@@ -145,39 +146,54 @@ def _not_to(full: Iterable[Destination]) -> ColumnElement[bool]:
 
 
 def _claim(
-    ctx: Context, limit: int, load: Counter[Destination] | None = None, per_destination: int | None = None
-) -> list[Event]:
+    conn: Connection,
+    now: dt.datetime,
+    limit: int,
+    load: Counter[Destination] | None = None,
+    per_destination: int | None = None,
+) -> tuple[list[Event], int]:
     """Claim up to `limit` due events, oldest first; with `per_destination`, none that would put more
-    than that many in flight to one destination (`load`: how many are in flight now)."""
-    now = ctx.now()
+    than that many in flight to one destination (`load`: how many are in flight now). Events of kinds
+    nobody handles (order.created, subscription.renewed: the webhook rows carry them out) are closed
+    in the same transaction. Returns the claimed events and how many were closed."""
+    load_handlers()
     load = Counter(load or {})
     full = [key for key, n in load.items() if per_destination and n >= per_destination]
-    with ctx.db.write() as conn:
-        query = (
-            select(outbox)
-            .where(outbox.c.delivered_at.is_(None), outbox.c.available_at <= now, _not_to(full))
-            .order_by(outbox.c.id)
-            .limit(limit * SCAN if per_destination else limit)
+    query = (
+        select(outbox)
+        .where(outbox.c.delivered_at.is_(None), outbox.c.available_at <= now, _not_to(full))
+        .order_by(outbox.c.id)
+        .limit(max(limit * SCAN, SCAN_AT_LEAST) if per_destination else limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows: list[Row[Any]] = []
+    unhandled: list[int] = []
+    for row in conn.execute(query):
+        key = destination_of(row.kind, row.payload)
+        if key is None:
+            unhandled.append(row.id)
+            continue
+        if len(rows) == limit:
+            continue
+        if per_destination:
+            if load[key] >= per_destination:
+                continue  # left as it is: due, free for a later claim or another worker
+            load[key] += 1
+        rows.append(row)
+    if rows:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([r.id for r in rows]))
+            .values(available_at=now + LEASE, attempts=outbox.c.attempts + 1)
         )
-        if ctx.db.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        rows = []
-        for row in conn.execute(query):
-            key = destination_of(row.kind, row.payload)
-            if key is not None and per_destination:
-                if load[key] >= per_destination:
-                    continue  # left as it is: due, free for a later claim or another worker
-                load[key] += 1
-            rows.append(row)
-            if len(rows) == limit:
-                break
-        if rows:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([r.id for r in rows]))
-                .values(available_at=now + LEASE, attempts=outbox.c.attempts + 1)
-            )
-    return [Event(r.id, r.event_id, r.kind, r.payload, r.attempts + 1, r.created_at) for r in rows]
+    if unhandled:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(unhandled))
+            .values(delivered_at=now, attempts=outbox.c.attempts + 1, last_error=None)
+        )
+    return [Event(r.id, r.event_id, r.kind, r.payload, r.attempts + 1, r.created_at) for r in rows], len(unhandled)
 
 
 def _ours(event: Event) -> ColumnElement[bool]:
@@ -202,51 +218,57 @@ def _renew(ctx: Context, events: list[Event]) -> None:
         )
 
 
-def _settle(ctx: Context, event: Event, error: str | None, retry_at: dt.datetime | None) -> None:
-    now = ctx.now()
-    values: dict[str, Any]
-    if error is None:
-        values = {"delivered_at": now, "last_error": None}
-    elif retry_at is None:  # given up: closed, with the reason kept
-        values = {"delivered_at": now, "last_error": f"gave up: {error}"[:2000]}
-    else:
-        values = {"available_at": retry_at, "last_error": error[:2000]}
-    with ctx.db.write() as conn:
-        settled = conn.execute(update(outbox).where(_ours(event)).values(**values)).rowcount
-    if not settled:
-        log.warning("event_lease_lost", kind=event.kind, event_id=event.event_id, attempts=event.attempts)
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to: "delivered", "retried" (at `retry_at`) or "failed" (given up)."""
+
+    event: Event
+    result: str
+    error: str | None = None
+    retry_at: dt.datetime | None = None
 
 
-def deliver(ctx: Context, event: Event) -> str:
-    """Run the event's handler and record the outcome: "delivered", "retried" or "failed"."""
-    entry = HANDLERS.get(event.kind)
-    if entry is None:  # nobody consumes this kind (yet): nothing to deliver
-        _settle(ctx, event, None, None)
-        return "closed"
+def attempt(ctx: Context, event: Event) -> Outcome:
+    """Run the event's handler once and say what to record (the pass records outcomes in batches)."""
+    entry = HANDLERS[event.kind]
     try:
         entry.run(ctx, event)
     except GiveUp as exc:
         log.warning("event_given_up", kind=event.kind, event_id=event.event_id, error=str(exc))
-        _settle(ctx, event, str(exc), None)
-        return "failed"
+        return Outcome(event, "failed", str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure is retried later
         error = f"{type(exc).__name__}: {exc}"
         wait = entry.policy.next_delay(event.attempts)
         if wait is None:
             log.error("event_failed", kind=event.kind, event_id=event.event_id, attempts=event.attempts, error=error)
-            _settle(ctx, event, error, None)
-            return "failed"
+            return Outcome(event, "failed", error)
         retry_at = ctx.now() + wait
         log.info("event_retry", kind=event.kind, event_id=event.event_id, attempts=event.attempts,
                  retry_at=retry_at.isoformat(), error=error)
-        _settle(ctx, event, error, retry_at)
-        return "retried"
-    _settle(ctx, event, None, None)
-    return "delivered"
+        return Outcome(event, "retried", error, retry_at)
+    return Outcome(event, "delivered")
+
+
+def _settle(conn: Connection, now: dt.datetime, outcome: Outcome) -> bool:
+    """Record an outcome on the event's row, if the claim is still ours; False when it is not."""
+    values: dict[str, Any]
+    if outcome.error is None:
+        values = {"delivered_at": now, "last_error": None}
+    elif outcome.retry_at is None:  # given up: closed, with the reason kept
+        values = {"delivered_at": now, "last_error": f"gave up: {outcome.error}"[:2000]}
+    else:
+        values = {"available_at": outcome.retry_at, "last_error": outcome.error[:2000]}
+    event = outcome.event
+    if conn.execute(update(outbox).where(_ours(event)).values(**values)).rowcount:
+        return True
+    log.warning("event_lease_lost", kind=event.kind, event_id=event.event_id, attempts=event.attempts)
+    return False
 
 
 class _InFlight:
-    """The deliveries of one pass: a pool of threads, the load per destination, the leases to renew."""
+    """The deliveries of one pass: a pool of threads, the load per destination, the leases to renew.
+    The pass's own thread records the outcomes of finished deliveries and claims the next events in
+    one transaction (one commit for many events); the pool's threads only run handlers."""
 
     def __init__(self, ctx: Context, stats: PassStats):
         self.ctx = ctx
@@ -254,21 +276,32 @@ class _InFlight:
         self.size = max(1, ctx.settings.worker_concurrency)
         self.per_destination = max(1, ctx.settings.worker_per_destination)
         self.changed = threading.Condition()
-        self.events: dict[int, Event] = {}
+        self.events: dict[int, Event] = {}  # claimed and not yet recorded
+        self.finished: list[tuple[Event, Outcome | None]] = []  # None: the attempt itself broke
         self.load: Counter[Destination] = Counter()
         self.pool = ThreadPoolExecutor(self.size, thread_name_prefix="resell-delivery")
 
-    def claim(self, limit: int) -> tuple[int, bool]:
-        """Claim and start as many due events as there are free threads (at most `limit`): how many
-        started, and whether nothing was in flight (then no destination was full: none started means
-        none is due for this worker)."""
+    def step(self, limit: int) -> tuple[int, bool]:
+        """Record what finished, then claim and start as many due events as there are free threads
+        (at most `limit`): how many started or were closed, and whether nothing was in flight (then no
+        destination was full: none means none is due for this worker)."""
         with self.changed:
-            free = min(self.size - len(self.events), limit)
-            load = Counter(self.load)
+            finished, self.finished = self.finished, []
+            free = min(self.size - len(self.events) + len(finished), limit)
             idle = not self.events
-        if free <= 0:
+        if not finished and free <= 0:
             return 0, idle
-        events = _claim(self.ctx, free, load, self.per_destination)
+        now = self.ctx.now()
+        with self.ctx.db.write() as conn:
+            for _event, outcome in finished:
+                if outcome is not None and _settle(conn, now, outcome):
+                    self._count(outcome)
+            with self.changed:
+                for event, _ in finished:
+                    self._forget(event)
+                load = Counter(self.load)
+                idle = not self.events
+            events, closed = _claim(conn, now, free, load, self.per_destination) if free > 0 else ([], 0)
         with self.changed:
             for event in events:
                 self.events[event.id] = event
@@ -277,35 +310,42 @@ class _InFlight:
                     self.load[key] += 1
         for event in events:
             self.pool.submit(self._run, event)
-        return len(events), idle
+        return len(events) + closed, idle
+
+    def _count(self, outcome: Outcome) -> None:
+        kind = outcome.event.kind
+        if outcome.result == "delivered":
+            self.stats.delivered += 1
+            self.stats.kinds[kind] = self.stats.kinds.get(kind, 0) + 1
+        elif outcome.result == "retried":
+            self.stats.retried += 1
+        else:
+            self.stats.failed += 1
+
+    def _forget(self, event: Event) -> None:
+        del self.events[event.id]
+        key = destination_of(event.kind, event.payload)
+        if key is not None:
+            self.load[key] -= 1
+            if self.load[key] <= 0:
+                del self.load[key]
 
     def _run(self, event: Event) -> None:
-        outcome = "failed"
+        outcome = None
         try:
-            outcome = deliver(self.ctx, event)
-        except Exception as exc:  # noqa: BLE001 - settling failed (database gone): the lease brings it back
+            outcome = attempt(self.ctx, event)
+        except Exception as exc:  # noqa: BLE001 - nothing is recorded: the lease brings the event back
             error = f"{type(exc).__name__}: {exc}"
-            log.error("event_not_settled", kind=event.kind, event_id=event.event_id, error=error)
-            outcome = "unsettled"
+            log.error("event_attempt_broke", kind=event.kind, event_id=event.event_id, error=error)
         finally:
             with self.changed:
-                del self.events[event.id]
-                key = destination_of(event.kind, event.payload)
-                if key is not None:
-                    self.load[key] -= 1
-                    if self.load[key] <= 0:
-                        del self.load[key]
-                if outcome == "delivered":
-                    self.stats.delivered += 1
-                    self.stats.kinds[event.kind] = self.stats.kinds.get(event.kind, 0) + 1
-                elif outcome in ("retried", "failed"):
-                    setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+                self.finished.append((event, outcome))
                 self.changed.notify_all()
 
     def wait(self, seconds: float) -> None:
-        """Wait until a delivery ends (or `seconds` pass); not at all when none is in flight."""
+        """Wait until a delivery ends (or `seconds` pass); not at all if one has ended or none is in flight."""
         with self.changed:
-            if self.events:
+            if self.events and not self.finished:
                 self.changed.wait(seconds)
 
     def renew(self) -> None:
@@ -335,9 +375,9 @@ def run_pass(ctx: Context, limit: int = 10_000) -> PassStats:
             if time.monotonic() >= heartbeat:
                 flight.renew()
                 heartbeat = time.monotonic() + HEARTBEAT_SECONDS
-            started, idle = flight.claim(limit - done)
-            done += started
-            if started:
+            claimed, idle = flight.step(limit - done)
+            done += claimed
+            if claimed:
                 continue  # more may be due and threads free: claim again at once
             if idle:
                 break

@@ -46,6 +46,12 @@ def _enqueue(ctx, n: int = 1, **payload) -> list[str]:
         return [enqueue(conn, ctx.now(), "test.ping", dict(payload)) for _ in range(n)]
 
 
+def _claim(ctx) -> list[dispatcher.Event]:
+    """Claim as a worker would (that then crashes or stalls, say)."""
+    with ctx.db.write() as conn:
+        return dispatcher._claim(conn, ctx.now(), 10)[0]
+
+
 def _row(ctx, event_id: str):
     with ctx.db.read() as conn:
         return conn.execute(select(outbox).where(outbox.c.event_id == event_id)).one()
@@ -99,7 +105,7 @@ def test_give_up_closes_at_once(ctx, recorded) -> None:
 def test_a_crashed_workers_claim_is_taken_again_after_the_lease(ctx, clock, recorded) -> None:
     seen, _ = recorded
     (event_id,) = _enqueue(ctx)
-    claimed = dispatcher._claim(ctx, 10)  # a worker claims, then dies before delivering
+    claimed = _claim(ctx)  # a worker claims, then dies before delivering
     assert [e.event_id for e in claimed] == [event_id]
     assert dispatcher.run_pass(ctx).delivered == 0  # leased: nobody else takes it
     clock.advance(seconds=dispatcher.LEASE.total_seconds())
@@ -145,13 +151,15 @@ def test_an_event_that_failed_many_times_is_still_retried_at_the_policys_cap(
 def test_a_worker_that_lost_its_lease_neither_renews_nor_overwrites_the_new_claim(ctx, clock, recorded) -> None:
     seen, _ = recorded
     (event_id,) = _enqueue(ctx)
-    (stalled,) = dispatcher._claim(ctx, 10)  # a worker claims, then stalls for longer than the lease
+    (stalled,) = _claim(ctx)  # a worker claims, then stalls for longer than the lease
     clock.advance(seconds=dispatcher.LEASE.total_seconds())
     assert dispatcher.run_pass(ctx).delivered == 1  # another worker takes the event over
     closed = _row(ctx, event_id)
     assert closed.attempts == 2 and closed.delivered_at == clock.now
     clock.advance(minutes=1)
     dispatcher._renew(ctx, [stalled])
-    dispatcher._settle(ctx, stalled, "ConnectionError: late", clock.now + dt.timedelta(minutes=1))
+    with ctx.db.write() as conn:
+        late = dispatcher.Outcome(stalled, "retried", "ConnectionError: late", clock.now + dt.timedelta(minutes=1))
+        assert dispatcher._settle(conn, clock.now, late) is False
     assert _row(ctx, event_id) == closed  # what the worker that took over recorded stands
     assert seen == [event_id]
