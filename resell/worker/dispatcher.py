@@ -2,10 +2,11 @@
 
 Delivery is at least once. An event is claimed by pushing its `available_at` one lease ahead in a
 short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers on several machines
-share the outbox; `BEGIN IMMEDIATE` on SQLite). The handler runs outside any transaction; success
-sets `delivered_at`, failure schedules the next attempt by the handler's retry policy
-(resell.domain.retry). A worker that dies mid-handler leaves the event to be claimed again when the
-lease ends: handlers must be idempotent per event id.
+share the outbox; `BEGIN IMMEDIATE` on SQLite); events of kinds nobody handles are closed right
+there. The handler runs outside any transaction; success sets `delivered_at`, failure schedules the
+next attempt by the handler's retry policy (resell.domain.retry), recorded together with the next
+claim (one commit for many events). A worker that dies mid-handler leaves the event to be claimed
+again when the lease ends: handlers must be idempotent per event id.
 
 Concurrency: a pass keeps up to RESELL_WORKER_CONCURRENCY deliveries in flight on a pool of threads,
 at most RESELL_WORKER_PER_DESTINATION of them to one destination (the webhook endpoints of one
