@@ -24,13 +24,14 @@ from resell.domain.webhooks import DELIVERY_KIND, EVENT_TYPES, STOCK_EVENTS
 
 _INSERT_AUDIT = prepared.insert(audit_events)
 _INSERT_OUTBOX = prepared.insert(outbox)
-# the endpoints of a merchant event (every order event looks them up)
+# what a delivery row needs of an endpoint: its id, its event types, its owner
 _ENDPOINT_COLUMNS = (
     webhook_endpoints.c.id,
     webhook_endpoints.c.events,
     webhook_endpoints.c.merchant_id,
     webhook_endpoints.c.publisher_id,
 )
+# the endpoints of a merchant event (every order event looks them up)
 _MERCHANT_ENDPOINTS = Prepared(
     select(*_ENDPOINT_COLUMNS)
     .where(

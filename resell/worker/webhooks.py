@@ -8,8 +8,8 @@ The timestamp is the wall-clock time of the attempt, not the platform's (movable
 reject signatures older than a few minutes.
 
 A 2xx answer delivers; anything else (another status, a refused connection, a timeout) is retried
-with exponential backoff for about three days (resell.domain.retry.WEBHOOKS); HTTP 410 Gone disables the endpoint
-at once. Every attempt is logged in webhook_deliveries. The same module runs the periodic stock
+with exponential backoff for about three days (resell.domain.retry.WEBHOOKS); HTTP 410 Gone
+disables the endpoint at once. Every attempt is logged in webhook_deliveries. The same module runs the periodic stock
 level check that produces stock.low and stock.out.
 """
 
