@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # webhooks, key generators and publisher callbacks may reach loopback/private addresses (development only)
     webhook_allow_private: bool = False
     webhook_max_endpoints: int = 16  # webhook endpoints one merchant may have (removed ones do not count)
+    worker_concurrency: int = 16  # deliveries (webhooks, emails, publisher calls) in flight at once per worker process
+    # of which at most this many to one destination: one owner's webhook endpoints, one publisher, the SMTP server
+    worker_per_destination: int = 4
 
     # fulfilment (docs/fulfilment.md)
     storage_backend: str = "local"  # where product files live; "local" is a directory

@@ -3,16 +3,23 @@ receiver that verifies Standard Webhooks signatures, and a few readers of the da
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from resell.config import Settings
 from resell.db.tables import audit_events, orders, outbox, subscriptions
 from resell.services import iam
 from resell.services import orders as order_service
@@ -133,6 +140,13 @@ def _handler_for(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]
 @pytest.fixture(name="receiver")
 def receiver_fixture() -> Iterator[Receiver]:
     """Import `receiver_fixture` into a test module to use the `receiver` fixture there."""
+    with serve_receiver() as rec:
+        yield rec
+
+
+@contextmanager
+def serve_receiver() -> Iterator[Receiver]:
+    """A Receiver listening until the block ends: the `receiver` fixture, or more for a test that needs several."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     server.daemon_threads = True
     rec = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks")
@@ -144,3 +158,36 @@ def receiver_fixture() -> Iterator[Receiver]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------- a `resell worker --once --now` process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def worker_process(settings: Settings, now: dt.datetime, **env_extra: str) -> subprocess.Popen[str]:
+    """A real worker process running one pass as if at `now`, on the test's database (`env_extra`:
+    more RESELL_* settings)."""
+    env = {
+        **os.environ,
+        "RESELL_DATABASE_URL": settings.effective_database_url,
+        "RESELL_VAR_DIR": str(settings.var_dir),
+        "RESELL_JWT_SECRET": settings.jwt_secret,  # webhook secrets derive from it: the same as the API's
+        "RESELL_LOG_JSON": "true",
+        "RESELL_WEBHOOK_ALLOW_PRIVATE": "true",  # the receivers listen on loopback
+        **env_extra,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "resell.cli", "worker", "--once", "--now", now.isoformat()],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    return out

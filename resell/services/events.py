@@ -24,9 +24,16 @@ from resell.domain.webhooks import DELIVERY_KIND, EVENT_TYPES, STOCK_EVENTS
 
 _INSERT_AUDIT = prepared.insert(audit_events)
 _INSERT_OUTBOX = prepared.insert(outbox)
+# what a delivery row needs of an endpoint: its id, its event types, its owner
+_ENDPOINT_COLUMNS = (
+    webhook_endpoints.c.id,
+    webhook_endpoints.c.events,
+    webhook_endpoints.c.merchant_id,
+    webhook_endpoints.c.publisher_id,
+)
 # the endpoints of a merchant event (every order event looks them up)
 _MERCHANT_ENDPOINTS = Prepared(
-    select(webhook_endpoints.c.id, webhook_endpoints.c.events)
+    select(*_ENDPOINT_COLUMNS)
     .where(
         webhook_endpoints.c.active.is_(True),
         webhook_endpoints.c.removed_at.is_(None),
@@ -125,7 +132,7 @@ def webhook_delivery_rows(
     if found is None and not stock_event and endpoint_id is None:
         found = _MERCHANT_ENDPOINTS.all(conn, merchant_id=audience[1])
     if found is None:
-        query = select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
+        query = select(*_ENDPOINT_COLUMNS).where(
             webhook_endpoints.c.active.is_(True), webhook_endpoints.c.removed_at.is_(None)
         )
         if stock_event:
@@ -149,10 +156,18 @@ def webhook_delivery_rows(
         {
             "event_id": str(uuid.uuid4()),
             "kind": DELIVERY_KIND,
-            "payload": {"endpointId": row.id, "webhookId": event_id, "message": message},
+            "payload": {"endpointId": row.id, "owner": _owner(row), "webhookId": event_id, "message": message},
             "created_at": at,
             "available_at": at,
         }
         for row in found
         if kind in (row.events or [])
     ]
+
+
+def _owner(endpoint: Any) -> str:
+    """Whose endpoint: the worker sends at most RESELL_WORKER_PER_DESTINATION deliveries at a time to
+    one owner's endpoints, however many of them hang."""
+    if endpoint.merchant_id is not None:
+        return f"merchant:{endpoint.merchant_id}"
+    return "operator" if endpoint.publisher_id is None else f"publisher:{endpoint.publisher_id}"

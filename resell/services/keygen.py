@@ -4,7 +4,8 @@ Protocol (docs/fulfilment.md): `POST keygen_url` with JSON `{"requestId", "produ
 signed per Standard Webhooks with the publisher's key (resell.domain.signing); the publisher answers
 200 with `{"serials": ["...", ...]}`, exactly `quantity` distinct keys. Each call has a timeout and
 is retried (same requestId, so a publisher can answer a retry with the keys it already made) on
-transport errors, 429 and 5xx. Any failure refuses the whole order with 1051, among them a URL that does
+transport errors, 429 and 5xx, RESELL_KEYGEN_ATTEMPTS calls in all, after the pauses of
+resell.domain.retry.KEYGEN. Any failure refuses the whole order with 1051, among them a URL that does
 not lead to a public address (resell.outbound; RESELL_WEBHOOK_ALLOW_PRIVATE=true for a local generator).
 
 The calls happen outside any database transaction: createOrder checks the cart, lets go of the
@@ -30,6 +31,7 @@ from resell import outbound
 from resell.db.tables import serials
 from resell.domain import codes
 from resell.domain.codes import Refusal
+from resell.domain.retry import KEYGEN
 from resell.domain.signing import check_publisher_url, publisher_secret, signed_headers
 from resell.logs import get_logger
 from resell.outbound import AddressRefused
@@ -96,11 +98,10 @@ def _call(ctx: Context, client: httpx.Client, request: KeyRequest) -> list[str]:
     body = orjson.dumps(
         {"requestId": request.request_id, "productRef": request.product_ref, "quantity": request.quantity}
     ).decode()
-    attempts = max(1, ctx.settings.keygen_attempts)
-    error = "no attempt"
-    for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            time.sleep(min(0.25 * (attempt - 1), 2.0))  # a short pause between attempts, within the request
+    policy = KEYGEN.with_attempts(ctx.settings.keygen_attempts)
+    attempt = 0
+    while True:
+        attempt += 1
         headers = {"Content-Type": "application/json", **signed_headers(secret, request.request_id, utc_now(), body)}
         try:
             reply = client.post(url, content=body, headers=headers)
@@ -108,14 +109,16 @@ def _call(ctx: Context, client: httpx.Client, request: KeyRequest) -> list[str]:
             raise KeygenFailed(str(refused)) from None
         except httpx.TransportError as exc:  # connection refused, timeouts...
             error = f"{type(exc).__name__}: {exc}"
-            continue
-        if reply.status_code == 429 or reply.status_code >= 500:
+        else:
+            if reply.status_code != 429 and reply.status_code < 500:
+                if reply.status_code != 200:
+                    raise KeygenFailed(f"HTTP {reply.status_code}")
+                return _serials_from(reply, request.quantity)
             error = f"HTTP {reply.status_code}"
-            continue
-        if reply.status_code != 200:
-            raise KeygenFailed(f"HTTP {reply.status_code}")
-        return _serials_from(reply, request.quantity)
-    raise KeygenFailed(f"{attempts} attempts failed, last: {error}")
+        pause = policy.next_delay(attempt)
+        if pause is None:
+            raise KeygenFailed(f"{attempt} attempts failed, last: {error}")
+        time.sleep(pause.total_seconds())  # a short pause between attempts, within the request
 
 
 def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:

@@ -10,7 +10,7 @@ the next term back to back with the last one, and `generation` + 1.
 States (contract 4.3) and what moves them:
 
     ACTIVE ──term ends──> renewed (ACTIVE, generation + 1)      ── no stock ──> RENEWAL_PENDING
-    RENEWAL_PENDING ──retry succeeds──> ACTIVE;  after RENEWAL_MAX_ATTEMPTS failures ──> EXPIRED
+    RENEWAL_PENDING ──retry succeeds──> ACTIVE;  after RENEWALS.max_attempts failures ──> EXPIRED
     ACTIVE / RENEWAL_PENDING ──cancelSubscription──> CANCELLED ──term ends──> EXPIRED
     any but EXPIRED ──cancelOrder (of its order or of a renewal order)──> TERMINATED
 
@@ -48,6 +48,7 @@ from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
 from resell.domain.remarks import fill_remark
 from resell.domain.requests import partner_order_number, positive_int
+from resell.domain.retry import RENEWALS
 from resell.logs import get_logger
 from resell.services import stock
 from resell.services.context import Caller, Context
@@ -63,11 +64,6 @@ EXPIRED = "EXPIRED"
 RENEWAL_PENDING = "RENEWAL_PENDING"
 DUE_STATES = (ACTIVE, RENEWAL_PENDING, CANCELLED)  # the states the worker acts on when next_change_at passes
 
-# A renewal that fails (no stock, most often) is retried after 1 h, 2 h, 4 h ... at most a day apart;
-# after this many failed attempts (the 8th comes 79 hours after the 1st) the subscription expires.
-RENEWAL_RETRY_FIRST = dt.timedelta(hours=1)
-RENEWAL_RETRY_MAX = dt.timedelta(hours=24)
-RENEWAL_MAX_ATTEMPTS = 8
 BATCH = 100
 MAX_ORDER_NUMBER = 100  # orders.partner_order_number's length
 # The audit log's actor for what the worker does: which machine and process did it.
@@ -525,10 +521,6 @@ def _share(amount: Decimal | None, quantity: int, count: int) -> Decimal | None:
     return None if amount is None else amount * count / max(quantity, 1)
 
 
-def _retry_delay(attempt: int) -> dt.timedelta:
-    return min(RENEWAL_RETRY_FIRST * (2 ** max(attempt - 1, 0)), RENEWAL_RETRY_MAX)
-
-
 def _set_state(conn: Connection, sub: Any, now: dt.datetime, **values: Any) -> None:
     conn.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(updated_at=now, **values))
 
@@ -549,8 +541,9 @@ def _renewal_failed(conn: Connection, work: _Work, sub: Any, error: str) -> bool
     """Record a failed attempt: RENEWAL_PENDING and a later retry, or EXPIRED when retries are used up.
     Reported (subscription.renewal_failed) on the first failure and when giving up. True if given up."""
     attempt = sub.renewal_attempts + 1
-    final = attempt >= RENEWAL_MAX_ATTEMPTS
-    retry_at = None if final else work.now + _retry_delay(attempt)
+    wait = RENEWALS.next_delay(attempt)  # a renewal that fails (no stock, most often) is retried later
+    final = wait is None
+    retry_at = None if wait is None else work.now + wait
     _set_state(
         conn,
         sub,

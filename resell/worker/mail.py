@@ -3,26 +3,25 @@
 Settings: RESELL_SMTP_HOST, RESELL_SMTP_PORT, RESELL_SMTP_STARTTLS (then the server's certificate is
 verified, against RESELL_SMTP_CA_FILE when set), RESELL_SMTP_USER / RESELL_SMTP_PASSWORD (AUTH when
 a user is set), RESELL_MAIL_FROM. A server that is down, slow or answers 4xx means "later": the
-dispatcher retries with backoff (1 minute doubling to 1 hour, for about four days); a recipient the
-server refuses for good (5xx) closes the event with the reason kept in the outbox.
+dispatcher retries with backoff (resell.domain.retry.EMAILS: 1 minute doubling to 1 hour, for about
+four days); a recipient the server refuses for good (5xx) closes the event with the reason kept in
+the outbox.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import smtplib
 import ssl
 from email.message import EmailMessage
 
 from resell.config import Settings
+from resell.domain.retry import EMAILS
 from resell.logs import get_logger
 from resell.services import delivery_mail
 from resell.services.context import Context
-from resell.worker.dispatcher import Event, GiveUp, RetryPolicy, handler
+from resell.worker.dispatcher import Event, GiveUp, handler
 
 log = get_logger("resell.mail")
-
-POLICY = RetryPolicy(first_delay=dt.timedelta(minutes=1), max_delay=dt.timedelta(hours=1), max_attempts=100)
 
 
 def send(settings: Settings, message: EmailMessage) -> None:
@@ -47,7 +46,7 @@ def send(settings: Settings, message: EmailMessage) -> None:
         raise
 
 
-@handler(delivery_mail.KIND, POLICY)
+@handler(delivery_mail.KIND, EMAILS)  # one destination: the SMTP server
 def deliver_email(ctx: Context, event: Event) -> None:
     message = delivery_mail.build(ctx, event.payload, event.event_id)
     if message is None:

@@ -5,35 +5,33 @@
 (`webhook-id` is the outbox event id: stable across retries, so the publisher can ignore repeats).
 `reason` is `order_cancelled`, or `order_not_created` for generated keys that were never handed out.
 Any 2xx is success; anything else, or no answer within RESELL_PUBLISHER_TIMEOUT_SECONDS, is retried
-with backoff. A publisher without a callback URL has nothing to be told. The URL must lead to a public
-address (resell.outbound): a refused one is logged and retried like a failed call.
+with backoff (resell.domain.retry.PUBLISHER_CALLBACKS). A publisher without a callback URL has nothing to
+be told. The URL must lead to a public address (resell.outbound): a refused one is logged and retried
+like a failed call.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 import orjson
 from sqlalchemy import select
 
 from resell.db.tables import publishers
+from resell.domain.retry import PUBLISHER_CALLBACKS
 from resell.domain.signing import check_publisher_url, publisher_secret, signed_headers
 from resell.logs import get_logger
 from resell.outbound import AddressRefused
 from resell.services.context import Context, utc_now
 from resell.worker import http
-from resell.worker.dispatcher import Event, GiveUp, RetryPolicy, handler
+from resell.worker.dispatcher import Event, GiveUp, handler
 
 log = get_logger("resell.publishers")
-
-POLICY = RetryPolicy(first_delay=dt.timedelta(minutes=1), max_delay=dt.timedelta(hours=1), max_attempts=100)
 
 
 class CallbackFailed(Exception):
     pass
 
 
-@handler("publisher.serials_revoked", POLICY)
+@handler("publisher.serials_revoked", PUBLISHER_CALLBACKS, destination="publisher")
 def serials_revoked(ctx: Context, event: Event) -> None:
     payload = event.payload
     with ctx.db.read() as conn:

@@ -8,8 +8,8 @@ The timestamp is the wall-clock time of the attempt, not the platform's (movable
 reject signatures older than a few minutes.
 
 A 2xx answer delivers; anything else (another status, a refused connection, a timeout) is retried
-with exponential backoff for about three days (WEBHOOK_RETRY); HTTP 410 Gone disables the endpoint
-at once. Every attempt is logged in webhook_deliveries. The same module runs the periodic stock
+with exponential backoff for about three days (resell.domain.retry.WEBHOOKS); HTTP 410 Gone
+disables the endpoint at once. Every attempt is logged in webhook_deliveries. The same module runs the periodic stock
 level check that produces stock.low and stock.out.
 """
 
@@ -23,19 +23,17 @@ import orjson
 from standardwebhooks import Webhook
 
 from resell import __version__
+from resell.domain.retry import WEBHOOKS
 from resell.domain.webhooks import DELIVERY_KIND
 from resell.logs import get_logger
 from resell.services import stock
 from resell.services import webhooks as endpoints
 from resell.services.context import Context
 from resell.worker import http
-from resell.worker.dispatcher import Event, GiveUp, RetryPolicy, handler, periodic
+from resell.worker.dispatcher import Event, GiveUp, handler, periodic
 
 log = get_logger("resell.webhooks")
 
-# 1 min, 2, 4 ... doubling up to 12 h apart: the 16th and last attempt comes about 77 hours
-# (3.2 days) after the first.
-WEBHOOK_RETRY = RetryPolicy(first_delay=dt.timedelta(minutes=1), max_delay=dt.timedelta(hours=12), max_attempts=16)
 STOCK_CHECK_EVERY = dt.timedelta(seconds=60)
 _last_stock_check: dict[str, dt.datetime] = {}
 
@@ -58,7 +56,7 @@ def signed_headers(secret: str, webhook_id: str, body: str, at: dt.datetime) -> 
     }
 
 
-@handler(DELIVERY_KIND, WEBHOOK_RETRY)
+@handler(DELIVERY_KIND, WEBHOOKS, destination="owner")  # a share of the worker per endpoint owner
 def deliver(ctx: Context, event: Event) -> None:
     endpoint_id = int(event.payload["endpointId"])
     webhook_id = str(event.payload["webhookId"])

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from resell.db.tables import orders, products, serials
 from resell.domain.codes import Refusal
 from resell.domain.periods import parse_period
+from resell.domain.retry import RENEWALS
 from resell.services import orders as order_service
 from resell.services import stock
 from resell.services import subscriptions as subs
@@ -268,7 +269,7 @@ def test_no_stock_goes_to_renewal_pending_is_retried_and_succeeds_once_stock_is_
     assert (result.renewed, result.failed) == (0, 1)
     view = subs.get_status(ctx, who, "PON", sub_id)
     assert view.status == "RENEWAL_PENDING" and view.generation == 0
-    assert view.next_change_at == ends + subs.RENEWAL_RETRY_FIRST
+    assert view.next_change_at == ends + RENEWALS.first_delay
     row = subscription(ctx, sub_id)
     assert row.renewal_attempts == 1 and row.last_renewal_error == "no stock to renew"
     (failed,) = outbox_events(ctx, "subscription.renewal_failed")
@@ -277,9 +278,9 @@ def test_no_stock_goes_to_renewal_pending_is_retried_and_succeeds_once_stock_is_
     assert order_count(ctx) == 1  # the failed renewal left no order behind
 
     assert subs.renew_due(ctx).total == 0  # not before the retry is due
-    clock.now = ends + subs.RENEWAL_RETRY_FIRST
+    clock.now = ends + RENEWALS.first_delay
     assert subs.renew_due(ctx).failed == 1  # still no stock: reported once only, retried later
-    assert subscription(ctx, sub_id).next_change_at == clock.now + 2 * subs.RENEWAL_RETRY_FIRST
+    assert subscription(ctx, sub_id).next_change_at == clock.now + 2 * RENEWALS.first_delay
     assert len(outbox_events(ctx, "subscription.renewal_failed")) == 1
 
     stock.import_serials(ctx, SUBSCRIPTION_REF, ["NEW-1"])
@@ -301,7 +302,7 @@ def test_a_renewal_that_never_finds_stock_is_reported_again_and_expires(
     drain(ctx)
     clock.advance(days=366)
     started = clock.now
-    for _attempt in range(subs.RENEWAL_MAX_ATTEMPTS):
+    for _attempt in range(RENEWALS.max_attempts):
         assert subs.renew_due(ctx).failed == 1
         nxt = subscription(ctx, sub_id).next_change_at
         if nxt is not None:

@@ -7,12 +7,14 @@ import threading
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from resell.db.tables import outbox
+from resell.domain import retry
+from resell.domain.retry import RetryPolicy
 from resell.services.events import enqueue
 from resell.worker import dispatcher
-from resell.worker.dispatcher import GiveUp, RetryPolicy
+from resell.worker.dispatcher import GiveUp
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(
         dispatcher.HANDLERS,
         "test.ping",
-        dispatcher._Handler(ping, RetryPolicy(first_delay=dt.timedelta(seconds=10), max_attempts=3)),
+        dispatcher._Handler(ping, RetryPolicy(dt.timedelta(seconds=10), dt.timedelta(hours=6), 3)),
     )
     return seen, failures
 
@@ -42,6 +44,12 @@ def recorded(monkeypatch: pytest.MonkeyPatch):
 def _enqueue(ctx, n: int = 1, **payload) -> list[str]:
     with ctx.db.write() as conn:
         return [enqueue(conn, ctx.now(), "test.ping", dict(payload)) for _ in range(n)]
+
+
+def _claim(ctx) -> list[dispatcher.Event]:
+    """Claim as a worker would (that then crashes or stalls, say)."""
+    with ctx.db.write() as conn:
+        return dispatcher._claim(conn, ctx.now(), 10)[0]
 
 
 def _row(ctx, event_id: str):
@@ -97,7 +105,7 @@ def test_give_up_closes_at_once(ctx, recorded) -> None:
 def test_a_crashed_workers_claim_is_taken_again_after_the_lease(ctx, clock, recorded) -> None:
     seen, _ = recorded
     (event_id,) = _enqueue(ctx)
-    claimed = dispatcher._claim(ctx, 10)  # a worker claims, then dies before delivering
+    claimed = _claim(ctx)  # a worker claims, then dies before delivering
     assert [e.event_id for e in claimed] == [event_id]
     assert dispatcher.run_pass(ctx).delivered == 0  # leased: nobody else takes it
     clock.advance(seconds=dispatcher.LEASE.total_seconds())
@@ -121,3 +129,37 @@ def test_concurrent_workers_share_the_outbox_without_duplicates(ctx, recorded) -
     for w in workers:
         w.join()
     assert sorted(seen) == sorted(ids)  # every event once, none twice
+
+
+def test_an_event_that_failed_many_times_is_still_retried_at_the_policys_cap(
+    ctx, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 42nd failure of an email once overflowed the backoff and failed the whole worker pass."""
+
+    def down(ctx, event) -> None:
+        raise ConnectionError("smtp down")
+
+    monkeypatch.setitem(dispatcher.HANDLERS, "test.down", dispatcher._Handler(down, retry.EMAILS))
+    with ctx.db.write() as conn:
+        event_id = enqueue(conn, ctx.now(), "test.down", {})
+        conn.execute(update(outbox).where(outbox.c.event_id == event_id).values(attempts=44))
+    assert dispatcher.run_pass(ctx).retried == 1
+    row = _row(ctx, event_id)
+    assert row.attempts == 45 and row.available_at == clock.now + retry.EMAILS.max_delay
+
+
+def test_a_worker_that_lost_its_lease_neither_renews_nor_overwrites_the_new_claim(ctx, clock, recorded) -> None:
+    seen, _ = recorded
+    (event_id,) = _enqueue(ctx)
+    (stalled,) = _claim(ctx)  # a worker claims, then stalls for longer than the lease
+    clock.advance(seconds=dispatcher.LEASE.total_seconds())
+    assert dispatcher.run_pass(ctx).delivered == 1  # another worker takes the event over
+    closed = _row(ctx, event_id)
+    assert closed.attempts == 2 and closed.delivered_at == clock.now
+    clock.advance(minutes=1)
+    dispatcher._renew(ctx, [stalled])
+    with ctx.db.write() as conn:
+        late = dispatcher.Outcome(stalled, "retried", "ConnectionError: late", clock.now + dt.timedelta(minutes=1))
+        assert dispatcher._settle(conn, clock.now, late) is False
+    assert _row(ctx, event_id) == closed  # what the worker that took over recorded stands
+    assert seen == [event_id]

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -15,7 +14,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from resell.config import Settings
 from resell.db.tables import audit_events, orders, subscriptions
 from resell.services import stock
 from resell.services import subscriptions as subscription_service
@@ -27,37 +25,12 @@ from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check 
     Receiver,
     buy,
     caller_of,
+    finish,
     fresh_stock_check,
     receiver_fixture,
     subscription,
+    worker_process,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def worker_process(settings: Settings, now: dt.datetime) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "RESELL_DATABASE_URL": settings.effective_database_url,
-        "RESELL_VAR_DIR": str(settings.var_dir),
-        "RESELL_JWT_SECRET": settings.jwt_secret,  # webhook secrets derive from it: the same as the API's
-        "RESELL_LOG_JSON": "true",
-        "RESELL_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on loopback
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "resell.cli", "worker", "--once", "--now", now.isoformat()],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> str:
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    return out
 
 
 def periodic_count(output: str) -> int:

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from resell.db.tables import outbox, webhook_deliveries, webhook_endpoints
+from resell.domain.retry import WEBHOOKS
 from resell.services import orders as order_service
 from resell.services import stock
 from resell.services import webhooks as endpoints
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
-from resell.worker.webhooks import WEBHOOK_RETRY
 from tests.conftest import Clock, World, order_body
 from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check (autouse), receiver
     Receiver,
@@ -152,7 +152,7 @@ def test_backoff_lasts_about_three_days_then_gives_up(
     receiver.mode = "fail"
     order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("PON", (1003, 1)))
     first = clock.now
-    for _ in range(WEBHOOK_RETRY.max_attempts):
+    for _ in range(WEBHOOKS.max_attempts):
         dispatcher.run_pass(ctx)
         row = deliveries(ctx)[0]
         if row.delivered_at is None:
@@ -161,10 +161,10 @@ def test_backoff_lasts_about_three_days_then_gives_up(
     assert row.delivered_at is not None and row.last_error == "gave up: DeliveryFailed: HTTP 503"
     span = clock.now - first
     assert dt.timedelta(days=2.5) < span < dt.timedelta(days=3.5), span
-    assert len(log_of(ctx, endpoint_id)) == WEBHOOK_RETRY.max_attempts == len(receiver.all())
+    assert len(log_of(ctx, endpoint_id)) == WEBHOOKS.max_attempts == len(receiver.all())
     assert len({r.headers["webhook-id"] for r in receiver.all()}) == 1
     clock.advance(days=30)
-    assert dispatcher.run_pass(ctx).retried == 0 and len(receiver.all()) == WEBHOOK_RETRY.max_attempts
+    assert dispatcher.run_pass(ctx).retried == 0 and len(receiver.all()) == WEBHOOKS.max_attempts
 
 
 def test_410_gone_disables_the_endpoint(ctx: Context, world: World, clock: Clock, receiver: Receiver) -> None:
