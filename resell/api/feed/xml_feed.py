@@ -30,7 +30,7 @@ import datetime as dt
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from resell.api.legacy import decimal_text, megabytes, safe_text
+from resell.api.legacy_values import decimal_text, megabytes, safe_text
 from resell.domain.feed import DELIVERY_FLAGS, FLAG_NAMES, NATURES, license_lifetime, type_code
 from resell.services.feeds import Feed, FeedProduct
 
