@@ -52,7 +52,7 @@ from resell.db.tables import (
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.feed import feed_status
-from resell.domain.requests import is_blank
+from resell.domain.request_fields import is_blank
 from resell.services import iam
 from resell.services.catalog import _pick_label
 from resell.services.context import Caller, Context
