@@ -40,11 +40,16 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider tests/domain tests/api/rest/test_bad_input.py
 	$(BIN)/python fuzz/run.py $(FUZZ_ARGS)
 
+## ruff, then the layering contracts of pyproject.toml ([tool.importlinter], docs/architecture.md).
 lint: $(STAMP)
-	$(BIN)/ruff check resell tests
+	$(BIN)/ruff check resell tests bench chaos fuzz
+	$(BIN)/lint-imports --no-logo
 
+## bench/ and fuzz/ are script directories, each with its own run.py: one mypy run each.
 typecheck: $(STAMP)
-	$(BIN)/mypy resell
+	$(BIN)/mypy resell chaos
+	$(BIN)/mypy bench
+	$(BIN)/mypy fuzz
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -31,7 +31,6 @@ SERIAL_REF = 700001  # a deep pool
 SCARCE_REF = 700002  # a small pool: runs out during the run (1044 refusals)
 DOWNLOAD_REF = 700003  # no serial
 SUB_REF = 700005  # subscription, P1D, pooled
-POOLED = {SERIAL_REF, SCARCE_REF, SUB_REF}
 
 CATALOG: dict[str, Any] = {
     "publishers": [{"key": "chaos", "name": "Chaos Publisher"}],

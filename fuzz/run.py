@@ -45,7 +45,10 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.errors import InvalidSchema
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Err, Ok
+from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -333,6 +336,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _operation(found: Ok[APIOperation] | Err[InvalidSchema]) -> APIOperation:
+    """An operation of the served document; one schemathesis cannot read stops the run with its own error."""
+    if isinstance(found, Err):
+        raise found.err()
+    return found.ok()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run_seed = args.seed if args.seed is not None else random.randrange(2**31)
@@ -376,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(known.webhooks)} webhooks"
         )
         schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
-        operations = [op.ok() for op in schema.get_all_operations() if op.ok().path.startswith(("/connect", "/iam"))]
+        operations = [
+            op for op in map(_operation, schema.get_all_operations()) if op.path.startswith(("/connect", "/iam"))
+        ]
         operations.sort(key=lambda op: (op.path == "/iam/tokens/reset", op.path.startswith("/iam"), op.path))
         if args.only:
             operations = [op for op in operations if re.search(args.only, op.label)]

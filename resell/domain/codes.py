@@ -1,4 +1,4 @@
-"""Response codes of the Connect API (contract section 5) and the refusal that carries them.
+"""Response codes of the Connect API and the refusal that carries them (replies: README, "The merchant flow").
 
 A service refuses a request by raising `Refusal(code)`; every protocol renders it the same way,
 so a code and its message are defined once, here.

@@ -1,16 +1,13 @@
-"""What the product feed says of a product: its status, type and nature, licence lifetime, price with VAT,
-delivery flags."""
+"""What the product feed says of a product: its status, type and nature, licence lifetime, delivery flags."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal
 
 from resell.domain.stock import OUT, stock_status
 
 STATUSES = ("coming_soon", "pre_order", "available", "out_of_stock", "not_available")
-CENT = Decimal("0.01")
 
 # deliveryMode flags per product delivery mode (docs/catalog-format.md); resell has no download manager.
 DELIVERY_FLAGS: dict[str, frozenset[str]] = {
@@ -71,7 +68,3 @@ def feed_status(
     if stock_status(int(has_serial) if pooled else None, 0) == OUT:
         return "out_of_stock"
     return "available"
-
-
-def with_vat(amount_duty_free: Decimal, vat_rate: Decimal) -> Decimal:
-    return (amount_duty_free * (1 + vat_rate / 100)).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 
-from resell.domain.requests import decimal_id
+from resell.domain.request_fields import decimal_id
 
 
 def new_line_token() -> str:

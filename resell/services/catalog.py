@@ -21,7 +21,7 @@ from resell.db.tables import (
 )
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.requests import is_blank, lenient_int, positive_int
+from resell.domain.request_fields import is_blank, lenient_int, positive_int
 from resell.services import stock
 from resell.services.context import Caller, Context
 from resell.services.tenancy import catalog_products_query

@@ -33,7 +33,7 @@ from resell.db.tables import download_stats, order_lines, orders, product_files,
 from resell.domain import metalink
 from resell.domain.links import download_path, metalink_path, verify, verify_metalink
 from resell.domain.ranges import covers, format_spans, parse_spans, union
-from resell.domain.requests import decimal_id
+from resell.domain.request_fields import decimal_id
 from resell.services.context import Context
 
 

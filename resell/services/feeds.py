@@ -51,8 +51,8 @@ from resell.db.tables import (
 )
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.feed import feed_status, with_vat
-from resell.domain.requests import is_blank
+from resell.domain.feed import feed_status
+from resell.domain.request_fields import is_blank
 from resell.services import iam
 from resell.services.catalog import _pick_label
 from resell.services.context import Caller, Context
@@ -166,10 +166,6 @@ class Price:
     currency: str
     amount_duty_free: Decimal
     vat_rate: Decimal
-
-    @property
-    def amount_with_vat(self) -> Decimal:
-        return with_vat(self.amount_duty_free, self.vat_rate)
 
 
 @dataclass(frozen=True)

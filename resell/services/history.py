@@ -16,7 +16,7 @@ from resell.db.tables import orders
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.order_request import normalized_email
-from resell.domain.requests import is_blank
+from resell.domain.request_fields import is_blank
 from resell.services.context import Caller, Context
 from resell.services.tenancy import merchant_orders
 

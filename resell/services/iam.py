@@ -205,8 +205,8 @@ def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
 def reset_tokens(ctx: Context, token: str | None) -> None:
     """DELETE /iam/tokens/reset: revoke every refresh token of the token's client.
 
-    Access tokens already issued, the caller's included, stay valid until they expire (contract
-    section 2: the official example collection goes on with the same token); revoking those too is
+    Access tokens already issued, the caller's included, stay valid until they expire
+    (docs/architecture.md, "Tokens": Nexway's example collection goes on with the same token); revoking those too is
     the operator's `revoke_all_tokens`."""
     claims = verify_access_token(ctx, token)
     with ctx.db.write() as conn:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from resell.db.tables import order_lines, orders, products
 from resell.domain.links import download_path, metalink_path
-from resell.domain.requests import decimal_id
+from resell.domain.request_fields import decimal_id
 from resell.services.context import Context
 from resell.services.order_contents import serials_and_files
 

@@ -128,18 +128,6 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
     return NewCatalog(catalog_id, spec.name, secret, currency, sorted(r.ref for r in rows))
 
 
-def rotate_client_secret(ctx: Context, realm: str, actor: str = "operator") -> str:
-    secret = new_secret()
-    with ctx.db.write() as conn:
-        result = conn.execute(
-            merchants.update().where(merchants.c.realm == realm).values(client_secret_hash=hash_secret(secret))
-        )
-        if result.rowcount != 1:
-            raise MerchantError(f"no merchant {realm!r}")
-        audit(conn, ctx.now(), actor, "merchant", realm, "client_secret_rotated")
-    return secret
-
-
 def catalog_of(conn: Connection, realm: str, currency: str) -> Row:
     """A merchant's catalogue named by its currency (id, name, currency): exactly one, or MerchantError."""
     found = conn.execute(

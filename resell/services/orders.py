@@ -36,7 +36,7 @@ from resell.domain.links import download_path, new_line_token
 from resell.domain.order_request import OrderLineRequest, OrderRequest
 from resell.domain.periods import LAST_END_DATE, add_period, parse_date, parse_period
 from resell.domain.remarks import fill_remark
-from resell.domain.requests import free_text, is_blank, partner_order_number, reason_code
+from resell.domain.request_fields import free_text, is_blank, partner_order_number, reason_code
 from resell.services import downloads, fulfilment, keygen, shipments, stock
 from resell.services.context import Caller, Context
 from resell.services.events import audit, audit_many, enqueue

@@ -47,7 +47,7 @@ from resell.domain.codes import Refusal
 from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
 from resell.domain.remarks import fill_remark
-from resell.domain.requests import partner_order_number, positive_int
+from resell.domain.request_fields import partner_order_number, positive_int
 from resell.domain.retry import RENEWALS
 from resell.logs import get_logger
 from resell.services import stock

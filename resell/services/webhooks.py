@@ -22,7 +22,7 @@ from resell.db.engine import inserted_id
 from resell.db.tables import merchants, outbox, publishers, webhook_deliveries, webhook_endpoints
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.requests import positive_int
+from resell.domain.request_fields import positive_int
 from resell.domain.webhooks import (
     EVENT_TYPES,
     MERCHANT_EVENTS,

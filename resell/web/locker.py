@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from resell.api import rate_limits
 from resell.domain.links import locker_session, read_locker_session
-from resell.domain.requests import decimal_id
+from resell.domain.request_fields import decimal_id
 from resell.services import locker
 from resell.services.context import Context
 from resell.web.pages import SECURITY_HEADERS, page

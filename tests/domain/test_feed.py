@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 
-from resell.domain.feed import STATUSES, feed_status, license_lifetime, type_code, with_vat
+from resell.domain.feed import STATUSES, feed_status, license_lifetime, type_code
 
 TODAY = dt.date(2026, 11, 28)
 LATER = dt.date(2027, 1, 1)
@@ -38,12 +37,6 @@ def test_feed_status(on_sale, release, pooled, has_serial, has_price, status) ->
         )
         == status
     )
-
-
-def test_price_with_vat_is_rounded_half_up_to_cents() -> None:
-    assert with_vat(Decimal("10.0000"), Decimal("20.000")) == Decimal("12.00")
-    assert with_vat(Decimal("0.125"), Decimal("0")) == Decimal("0.13")
-    assert with_vat(Decimal("8.3528"), Decimal("19.6")) == Decimal("9.99")
 
 
 @pytest.mark.parametrize(

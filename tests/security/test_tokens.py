@@ -233,8 +233,8 @@ def test_a_token_whose_realm_claim_disagrees_with_its_subject_is_401(
 def test_a_token_of_b_with_a_catalogue_secret_of_a_is_71_and_reaches_nothing(
     http: httpx.Client, ctx: Context, world: World
 ) -> None:
-    """Another realm: the token is good, the secret is not B's: 71 "secret not valid" (contract
-    section 2), before anything is read or written."""
+    """Another realm: the token is good, the secret is not B's: 71 "secret not valid", before anything
+    is read or written."""
     token_b = sign_in(http, world.b)["access_token"]
     before = order_count(ctx)
     for secret in (world.a.secret, world.a.other_secret):

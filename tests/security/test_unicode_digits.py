@@ -1,5 +1,5 @@
 """Ids in URLs, forms and cookies are ASCII digits: "²" or "٣" (which str.isdigit() accepts) is refused like
-any other garbage, never a 500 (resell.domain.requests.decimal_id)."""
+any other garbage, never a 500 (resell.domain.request_fields.decimal_id)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from resell.domain.ranges import RangeNotSatisfiable, parse_range
-from resell.domain.requests import decimal_id
+from resell.domain.request_fields import decimal_id
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
 from tests.fulfilment import attach

@@ -1,4 +1,4 @@
-"""Subscriptions (contract rule 7 and section 5): status, cancel, renew, the worker's renewals and
+"""Subscriptions (docs/subscriptions-and-webhooks.md): status, cancel, renew, the worker's renewals and
 their failures, termination by cancelOrder, and the audit rows all of it leaves."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from resell.api.legacy import decimal_text, megabytes
+from resell.api.legacy_values import decimal_text, megabytes
 from resell.domain.feed import license_lifetime, type_code
 from resell.services.feeds import Feed, FeedProduct
 

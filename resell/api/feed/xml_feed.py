@@ -1,4 +1,4 @@
-"""The product feed as XML, in the structure of Nexway's ProductFeed 2.4 (contract section 8), streamed by a
+"""The product feed as XML, in the structure of Nexway's ProductFeed 2.4 (docs/feed.md), streamed by a
 generator a chunk at a time.
 
     <catalog name="NXW" version="2.4.0" date="2026-11-28T10:00:00Z">
@@ -30,7 +30,7 @@ import datetime as dt
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from resell.api.legacy import decimal_text, megabytes, safe_text
+from resell.api.legacy_values import decimal_text, megabytes, safe_text
 from resell.domain.feed import DELIVERY_FLAGS, FLAG_NAMES, NATURES, license_lifetime, type_code
 from resell.services.feeds import Feed, FeedProduct
 

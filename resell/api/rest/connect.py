@@ -14,7 +14,7 @@ from resell.api.rest import replies
 from resell.api.rest.deps import caller, context, json_object
 from resell.api.rest.replies import JSONReply
 from resell.domain.codes import Refusal
-from resell.domain.requests import lenient_int
+from resell.domain.request_fields import lenient_int
 from resell.services import catalog, orders, subscriptions
 from resell.services.context import Caller, Context
 

@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from resell.domain.metalink import MEDIA_TYPE
 from resell.domain.ranges import RangeNotSatisfiable, parse_range
-from resell.domain.requests import decimal_id
+from resell.domain.request_fields import decimal_id
 from resell.logs import get_logger
 from resell.services import downloads
 from resell.services.context import Context

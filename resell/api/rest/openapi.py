@@ -2,8 +2,9 @@
 
 The handlers read raw JSON (`Depends(json_object)`) so that lenient input and code 1030 work; FastAPI
 therefore knows nothing of their bodies. This module adds them, per operation (the route name), from
-the contract (docs and /work/shared/spec/connect-api.md): a `requestBody` for every operation that takes
-one, and for every status an operation answers with, the JSON schema of its reply.
+the Connect contract as the README's merchant flow and docs/limits.md describe it: a `requestBody` for
+every operation that takes one, and for every status an operation answers with, the JSON schema of its
+reply.
 
 Reply schemas are strict (every key required, no other key, exact types) and honest about refusals:
 a 200 reply is either the operation's success (`responseCode` 0, every value filled) or one of its

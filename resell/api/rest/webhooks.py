@@ -13,7 +13,7 @@ from resell.api.rest import replies
 from resell.api.rest.deps import caller, context, json_object
 from resell.api.rest.replies import JSONReply
 from resell.domain.codes import Refusal
-from resell.domain.requests import decimal_id
+from resell.domain.request_fields import decimal_id
 from resell.services import webhooks
 from resell.services.context import Caller, Context
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from resell.api.legacy import decimal_text, safe_text
+from resell.api.legacy_values import decimal_text, safe_text
 from resell.api.soap import contract
 from resell.api.soap.contract import Field, Operation
 

@@ -1,4 +1,4 @@
-"""The SOAP v2.x contract (connect-api.md section 7), element for element, in one place.
+"""The SOAP v2.x contract (docs/soap.md), element for element, in one place.
 
 Each operation's input element holds `secret` and `request`, its output element holds `out`; lists
 are wrapped in an element named after the list that holds items named after their type
@@ -78,8 +78,8 @@ DISCOUNT = (F("foreignRef"), F("label"), F("priceDelta", "decimal"), F("operatio
 def _order_reply(prefix: str) -> dict[str, tuple[Field, ...]]:
     """createOut / getDataOut and their item types: the same order, type names with the operation's prefix.
 
-    Element for element as Nexway's own create replies (spec/samples/soap-create-replies, held by
-    tests/api/soap/test_reply_shapes.py): no `digitalLockerLink` (REST only), `subscriptionId` only
+    Element for element as Nexway's own create replies (copied to tests/api/soap/samples/ and held
+    to by tests/api/soap/test_reply_shapes.py): no `digitalLockerLink` (REST only), `subscriptionId` only
     on the line items of a subscription.
     """
     return {

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resell.api.legacy import megabytes
+from resell.api.legacy_values import megabytes
 from resell.api.rest import replies
 from resell.api.soap.contract import Operation
 from resell.domain.codes import Refusal, message_for

@@ -17,7 +17,7 @@ from tests.api.feed.conftest import Fetch
 from tests.conftest import TEST_CATALOG, Merchant, World, order_body
 from tests.services.test_stock_races import _race
 
-# The legacy feed's sample (spec/samples/feed/catalog.csv), copied here byte for byte.
+# Nexway's sample of the legacy feed, copied here byte for byte (docs/feed.md, "CSV").
 SAMPLE = Path(__file__).with_name("catalog.csv")
 SAMPLE_HEADER = SAMPLE.read_text(encoding="utf-8").split("\n", 1)[0]
 

@@ -1,7 +1,8 @@
 """Bad input over real HTTP: malformed bodies, createOrder field codes, lenient input, fuzzing.
 
-The contract (section 3): a body that is not JSON or not an object is HTTP 400 with responseCode
-1030, a refusal carries every key of its operation's reply, and bad input is never a 500.
+The contract (README, "The merchant flow"; docs/limits.md): a body that is not JSON or not an object
+is HTTP 400 with responseCode 1030, a refusal carries every key of its operation's reply, and bad
+input is never a 500.
 """
 
 from __future__ import annotations

@@ -331,7 +331,7 @@ def test_reset_revokes_refresh_tokens_only_and_the_collection_goes_on_with_its_a
     http: httpx.Client, world: World, cli: CliRun
 ) -> None:
     """Nexway's example collection: get token, "Invalidate token", then every other call with the same
-    access token (contract section 2). The refresh tokens issued before are refused; the operator's
+    access token (docs/architecture.md, "Tokens"). The refresh tokens issued before are refused; the operator's
     `resell merchant revoke-tokens` is what ends the access token."""
     pair = sign_in(http, world.a)
     spare = sign_in(http, world.a)  # another session of the same client

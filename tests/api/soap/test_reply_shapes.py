@@ -1,7 +1,7 @@
 """SOAP order replies read like Nexway's own create replies, element for element.
 
-`samples/` holds Nexway's create replies for six kinds of product (copied from the contract's
-spec/samples/soap-create-replies, so that the repository is self-contained). For each kind, a
+`samples/` holds Nexway's create replies for six kinds of product (copied from Nexway's
+samples, so that the repository is self-contained). For each kind, a
 product like the sample's is ordered through a real SOAP client (zeep, raw reply) and resell's
 create and getData replies must have the sample's structure: the same elements in the same order
 and nesting, nil where the sample is nil, empty where it is empty, values of the same type (an

@@ -1,10 +1,13 @@
-"""What every `resell` command module shares: the consoles, the context, and how a command fails."""
+"""What every `resell` command module shares: the consoles, the context, how a command fails, its tables."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from resell.config import get_settings
@@ -36,3 +39,16 @@ def fail(message: str) -> None:
     """Print the operator's mistake in one line and exit 1 (no traceback)."""
     err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(1)
+
+
+def folding_table(*columns: str, title: str | None = None) -> Table:
+    """A Rich table whose cells wrap rather than lose their end (URLs and event ids must stay whole)."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def when(moment: Any) -> str:
+    """A timestamp to the second, ISO 8601; nothing for none."""
+    return "" if moment is None else moment.replace(microsecond=0).isoformat()

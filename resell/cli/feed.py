@@ -1,7 +1,4 @@
-"""Operator commands for product feeds.
-
-Each command group here is a Typer app that resell.cli registers.
-"""
+"""`resell feed ...`: product feeds, each merchant catalogue as XML or CSV."""
 
 from __future__ import annotations
 
@@ -10,14 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from resell.cli_support import context, fail, out
+from resell.cli.support import context, fail, out
 from resell.config import get_settings
 
-APPS: dict[str, typer.Typer] = {}
-
-feed_app = typer.Typer(help="Product feeds: each merchant catalogue as XML or CSV.", no_args_is_help=True)
-APPS["feed"] = feed_app
-
+app = typer.Typer(help="Product feeds: each merchant catalogue as XML or CSV.", no_args_is_help=True)
 
 
 def _url(provider: str, config: str) -> str:
@@ -27,7 +20,7 @@ def _url(provider: str, config: str) -> str:
     return f"{get_settings().base_url}/flow/getcatalog/v2.4/?{query}"
 
 
-@feed_app.command("configure")
+@app.command("configure")
 def configure(
     realm: str,
     currency: Annotated[str, typer.Option(help="the merchant catalogue, named by its currency")],
@@ -52,7 +45,7 @@ def configure(
     out.print(_url(made.provider, made.name), soft_wrap=True)
 
 
-@feed_app.command("list")
+@app.command("list")
 def list_feeds(realm: str) -> None:
     """A merchant's feeds and when each was last fetched."""
     from resell.services import feeds

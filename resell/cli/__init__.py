@@ -1,0 +1,42 @@
+"""The `resell` command: serve the API, migrate, seed the demo, manage merchants, catalogue and stock.
+
+One module per command group; this one only assembles them, in the order `resell --help` lists them.
+The helpers they share (consoles, context, fail) are in `support`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from resell.cli import (
+    audit,
+    catalog,
+    db,
+    demo,
+    feed,
+    files,
+    mail,
+    merchant,
+    publishers,
+    serve,
+    shipments,
+    stock,
+    webhooks,
+    worker,
+)
+
+app = typer.Typer(help="resell: digital distribution through resellers.", no_args_is_help=True)
+app.command()(serve.serve)
+app.command()(worker.worker)
+app.command()(demo.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(merchant.app, name="merchant")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(stock.app, name="stock")
+app.add_typer(files.app, name="files")
+app.add_typer(shipments.app, name="shipments")
+app.add_typer(publishers.app, name="publishers")
+app.add_typer(mail.app, name="mail")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(audit.app, name="audit")
+app.add_typer(feed.app, name="feed")

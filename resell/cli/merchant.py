@@ -1,0 +1,101 @@
+"""`resell merchant ...`: merchants, their catalogues and their tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from resell.cli.support import context, fail, out
+
+app = typer.Typer(help="Merchants and their catalogues.", no_args_is_help=True)
+
+
+def _product_refs(products: str | None) -> list[int] | None:
+    if not products:
+        return None
+    try:
+        return [int(ref) for ref in products.split(",") if ref.strip()]
+    except ValueError:
+        fail(f"--products takes product refs separated by commas, not {products!r}")
+        raise
+
+
+@app.command("create")
+def merchant_create(
+    realm: str,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    currency: Annotated[list[str], typer.Option(help="add a catalogue in this currency (repeatable)")] = [],  # noqa: B006
+    products: Annotated[str | None, typer.Option(help="comma-separated product refs (default: all)")] = None,
+    cancel_period_days: Annotated[int | None, typer.Option(help="cancel period of its catalogues")] = None,
+) -> None:
+    """Create a merchant (and catalogues); prints its secrets once: they are stored hashed only."""
+    from resell.services import merchants
+
+    refs = _product_refs(products)
+    specs = [merchants.CatalogSpec(f"{realm} {c.upper()}", c, refs, cancel_period_days) for c in currency]
+    try:
+        created, cats = merchants.create_merchant(context(), realm, name, catalogs_to_add=specs)
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    out.print(f"merchant [bold]{created.realm}[/] created. Keep these secrets now; they are not shown again.")
+    out.print(f"  realmName    {created.realm}\n  clientSecret {created.client_secret}")
+    for cat in cats:
+        out.print(f"  catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
+
+
+@app.command("add-catalog")
+def merchant_add_catalog(
+    realm: str,
+    currency: str,
+    name: Annotated[str | None, typer.Option()] = None,
+    products: Annotated[str | None, typer.Option(help="comma-separated product refs (default: all)")] = None,
+    cancel_period_days: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Add a catalogue (currency, products) to a merchant; prints its secret once."""
+    from resell.services import merchants
+
+    spec = merchants.CatalogSpec(
+        name or f"{realm} {currency.upper()}", currency, _product_refs(products), cancel_period_days
+    )
+    try:
+        cat = merchants.add_catalog(context(), realm, spec)
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    out.print(f"catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
+
+
+@app.command("products")
+def merchant_products(
+    realm: str,
+    currency: str,
+    add: Annotated[str | None, typer.Option(help="comma-separated product refs to start selling")] = None,
+    remove: Annotated[str | None, typer.Option(help="comma-separated product refs to stop selling")] = None,
+) -> None:
+    """Add products to, or remove them from, a merchant's catalogue (product feeds report insert / delete)."""
+    from resell.services import merchants
+
+    try:
+        added, removed = merchants.change_catalog_products(
+            context(), realm, currency, _product_refs(add) or [], _product_refs(remove) or []
+        )
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    out.print(f"added {added or 'nothing'}, removed {removed or 'nothing'}")
+
+
+@app.command("revoke-tokens")
+def merchant_revoke_tokens(realm: str) -> None:
+    """Emergency: every access and refresh token of the merchant stops working now (it signs in again).
+
+    DELETE /iam/tokens/reset revokes refresh tokens only; access tokens issued before it live out
+    their 5 minutes. This is the way to end those too, for a leaked client secret or token."""
+    from resell.services import iam
+
+    if not iam.revoke_all_tokens(context(), realm):
+        fail(f"no merchant {realm!r}")
+        return
+    out.print(f"every token of merchant [bold]{realm}[/] revoked; it must sign in again")

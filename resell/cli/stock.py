@@ -1,0 +1,74 @@
+"""`resell stock ...`: licence-key stock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from resell.cli.support import context, err, fail, out
+
+app = typer.Typer(help="Licence-key stock.", no_args_is_help=True)
+
+
+@app.command("import")
+def stock_import(ref: int, file: Path) -> None:
+    """Add serials to a product's pool from FILE, one per line (duplicates are skipped and counted)."""
+    import io
+
+    from resell.services import stock
+
+    if not file.exists():
+        fail(f"{file}: no such file")
+    size = file.stat().st_size
+    with (
+        file.open("rb") as handle,
+        Progress(
+            TextColumn("[bold]importing[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("bytes"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        ) as progress,
+    ):
+        task = progress.add_task("serials", total=size)
+        # streamed and decoded in C; lines end at "\n" only (the "\r" of a "\r\n" goes with strip())
+        lines = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="\n")
+        try:
+            result = stock.import_serials(
+                context(), ref, lines, on_progress=lambda _n: progress.update(task, completed=handle.tell())
+            )
+        except stock.StockError as exc:
+            fail(str(exc))
+            return
+        progress.update(task, completed=size)
+    out.print(
+        f"{result.added} serials added, {result.duplicates} duplicates skipped"
+        + (f", {result.rejected} rejected (over 500 characters)" if result.rejected else "")
+    )
+
+
+@app.command("report")
+def stock_report(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Available / assigned / revoked serials per product."""
+    from resell.services import stock
+
+    lines = stock.report(context())
+    if as_json:
+        json.dump([line.__dict__ for line in lines], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table("ref", "product", "source", "available", "assigned", "revoked")
+    for line in lines:
+        table.add_row(
+            str(line.ref), line.name, line.serial_source, str(line.available), str(line.assigned), str(line.revoked)
+        )
+    out.print(table)
