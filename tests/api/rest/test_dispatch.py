@@ -106,10 +106,12 @@ def _comparable(reply: Reply, pon: str) -> tuple[int, dict[str, str], Any]:
     status, headers, body = reply
     data = json.loads(body)
     assert data["partnerOrderNumber"] == pon
+    number = str(data["orderNumber"])
     for key in ("partnerOrderNumber", "orderNumber", "downloadManager"):
         data[key] = "-"
     for line in data["orderLines"]:
         line["digitalLockerLink"] = "-"
+        line["remark"] = line["remark"].replace(number, "-")
         line["files"] = [{**f, "url": "-"} for f in line["files"]]
         for item in line["lineItems"]:
             item["serials"] = [{**s, "data": "-"} for s in item["serials"]]
