@@ -404,7 +404,7 @@ def _session_server() -> Iterator[tuple[AppSlot, str]]:
 @pytest.fixture
 def server(ctx: Context, _session_server: tuple[AppSlot, str]) -> Iterator[str]:
     """The real app on a real socket, in a thread of this process (so tests can move its clock)."""
-    from resell.api.rest.app import create_app
+    from resell.app import create_app
 
     slot, url = _session_server
     slot.app = create_app(ctx.settings, ctx)

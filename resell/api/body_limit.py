@@ -11,9 +11,10 @@ middleware is the only place that limits it (setting `max_request_bytes`):
 - a body with a length under the limit goes through untouched: the server reads no more than the
   length says, so the app may still answer before reading it (a bad token gets its 401 first).
 
-The 413 reply speaks the caller's protocol: a SOAP 1.1 Fault for the SOAP endpoints; elsewhere the
-app's own error reply (`error_reply`, as the hot path uses it) for the route the request names, so
-that a /connect refusal carries every key of its operation's reply, with responseCode 1030.
+The 413 reply speaks the caller's protocol: `refuse` asks the surface that owns the path to render
+it (resell/app.py): a SOAP 1.1 Fault for the SOAP endpoints, an HTML page on the end users' pages,
+elsewhere the JSON contract, where a /connect refusal carries every key of its operation's reply,
+with responseCode 1030.
 """
 
 from __future__ import annotations
@@ -22,33 +23,19 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resell.api.soap import codec
-
-SOAP_PREFIX = "/global/"
-
-
-class BodyTooLarge(Exception):
-    """A request body over the limit: HTTP 413, responseCode 1030 (rendered by the app's error_reply)."""
+Refuse = Callable[[Request, str], Awaitable[Response]]
+"""Renders the 413 of a request, given the text that says why, in the protocol of its path."""
 
 
 class BodyLimit:
-    """ASGI middleware: HTTP 413 for a request body over `limit` bytes, declared or counted.
-    `routes` are the routes whose name selects the keys of the JSON reply (the /connect operations)."""
+    """ASGI middleware: HTTP 413 for a request body over `limit` bytes, declared or counted."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        limit: int,
-        routes: list[BaseRoute],
-        error_reply: Callable[[Request, Exception], Awaitable[Response]],
-    ):
+    def __init__(self, app: ASGIApp, limit: int, refuse: Refuse):
         self.app = app
         self.limit = limit
-        self.routes = routes
-        self.error_reply = error_reply
+        self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,17 +74,7 @@ class BodyLimit:
                 return b"".join(chunks)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        text = f"the request is larger than {self.limit} bytes"
-        response: Response
-        if scope["path"].startswith(SOAP_PREFIX):
-            response = Response(codec.fault(codec.Fault(text)), status_code=413, media_type=codec.CONTENT_TYPE)
-        else:
-            for route in self.routes:  # the operation, for the keys of its reply
-                match, child = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child)  # route and path_params, as the router would set them
-                    break
-            response = await self.error_reply(Request(scope, receive), BodyTooLarge(text))
+        response = await self.refuse(Request(scope, receive), f"the request is larger than {self.limit} bytes")
         response.headers["connection"] = "close"  # the rest of the body is never read
         await response(scope, receive, send)
 

@@ -33,7 +33,7 @@ def serve(
     else:
         _serve_metrics(ctx)
     uvicorn.run(
-        "resell.api.rest.app:create_app",
+        "resell.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -195,6 +195,13 @@ def available_at_most(conn: Connection, product_id: int, cap: int) -> int:
     return int(_COUNT_AVAILABLE.scalar(conn, product_id=product_id, cap=cap))
 
 
+def pool_levels(ctx: Context, cap: int) -> list[tuple[int, int]]:
+    """(product ref, serials available counted up to `cap`) for each pooled product: the metrics' gauge."""
+    with ctx.db.read() as conn:
+        pools = conn.execute(select(products.c.id, products.c.ref).where(products.c.serial_source == "pool")).all()
+        return [(ref, available_at_most(conn, product_id, cap)) for product_id, ref in pools]
+
+
 def status_of(conn: Connection, product, today: dt.date) -> int:  # type: ignore[no-untyped-def]
     """getStockStatus's 100/200/300 for one product row (needs serial_source, status, threshold)."""
     if product.serial_source != "pool":

@@ -51,22 +51,14 @@ def page(template: str, status_code: int = 200, headers: dict[str, str] | None =
     )
 
 
-# The paths a browser opens (the locker, download and Metalink links): their errors are HTML pages,
-# where /connect and /iam answer JSON and SOAP answers faults.
-_PAGE_PATHS = ("/locker/", "/download/", "/metalink/")
-
 _ERRORS = {
     400: "The request could not be understood. Please use the link from your email or your locker.",
     404: "There is no page at this address. Please use the link from your email or your locker.",
     405: "This page cannot be used this way. Please use the link from your email or your locker.",
+    413: "The request is too large. Please use the link from your email or your locker.",
 }
 _CLIENT_ERROR = "This page is not available. Please use the link from your email or your locker."
 _SERVER_ERROR = "Something went wrong on our side. Please try again in a few minutes."
-
-
-def serves_pages(path: str) -> bool:
-    """Whether `path` belongs to the end users' pages, whose errors are HTML (see _PAGE_PATHS)."""
-    return path == "/locker" or path.startswith(_PAGE_PATHS)
 
 
 def error_page(status_code: int, headers: dict[str, str] | None = None) -> HTMLResponse:

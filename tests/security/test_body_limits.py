@@ -144,3 +144,13 @@ def test_a_small_content_length_beside_a_chunked_body_does_not_let_it_through(se
         except ConnectionResetError:
             pass
     assert reply.split(b"\r\n", 1)[0] == b"HTTP/1.1 400 Bad Request", reply[:300]
+
+
+@pytest.mark.parametrize("path", ["/locker", "/download/token/1/signature"])
+def test_a_body_over_the_limit_on_a_page_is_an_html_413(server: str, settings: Settings, path: str) -> None:
+    """The end users' pages speak HTML, their 413 included (it used to be rendered as a 500 page)."""
+    reply, _seconds = declare(port_of(server), path, 10 * 1024**3)
+    status, headers, body = head_and_body(reply)
+    assert status == "HTTP/1.1 413 Request Entity Too Large", reply[:300]
+    assert headers["content-type"].startswith("text/html") and headers["connection"] == "close"
+    assert b"Error 413" in body and b"responseCode" not in body

@@ -69,7 +69,7 @@ def server_process(settings: Settings, world: World, tmp_path: Path) -> Iterator
         "RESELL_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "resell.api.rest.app:create_app", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "--factory", "resell.app:create_app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1,60 +1,41 @@
-"""The /connect operations: parse, call one service, render. Route names are the operation names."""
+"""The /connect operations: parse, call one service, render. Each is declared once in OPERATIONS
+(api/rest/dispatch.py runs them); the operation names are the route names."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from resell import __version__
 from resell.api.rest import replies
-from resell.api.rest.deps import caller, context, json_object
+from resell.api.rest.dispatch import Body, Call, Operation, add_routes
 from resell.api.rest.replies import JSONReply
 from resell.domain.codes import Refusal
 from resell.domain.request_fields import lenient_int
 from resell.services import catalog, orders, subscriptions
-from resell.services.context import Caller, Context
-
-router = APIRouter(prefix="/connect", default_response_class=JSONReply, tags=["connect"])
-
-Body = dict[str, Any]
-
-
-def plain_reply(status_code: int = 200) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Send a handler's reply dict as a JSONReply: it is plain JSON data already, and FastAPI would
-    otherwise walk it through jsonable_encoder first (a large share of a read's cost)."""
-
-    def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(handler)
-        def send(*args: Any, **kwargs: Any) -> Any:
-            reply = handler(*args, **kwargs)
-            return reply if isinstance(reply, Response) else JSONReply(reply, status_code=status_code)
-
-        return send
-
-    return wrap
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value) if isinstance(value, int) else None
 
 
-@router.get("/status", name="status", response_model=None)
-@plain_reply()
-def status(ctx: Context = Depends(context), who: Caller = Depends(caller)) -> Body:
-    return replies.body("status", status="UP", version=__version__, time=ctx.now().replace(microsecond=0).isoformat())
-
-
-@router.post("/stock", name="getStockStatus", response_model=None)
-@plain_reply()
-def get_stock_status(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Body:
+def _whole(value: object) -> int | None:
     try:
-        items = catalog.stock_statuses(ctx, who, data.get("productRefs"))
+        return lenient_int(value)
+    except ValueError:
+        return None
+
+
+def status(call: Call) -> Body:
+    now = call.ctx.now().replace(microsecond=0).isoformat()
+    return replies.body("status", status="UP", version=__version__, time=now)
+
+
+def get_stock_status(call: Call) -> Body:
+    try:
+        items = catalog.stock_statuses(call.ctx, call.who, call.body.get("productRefs"))
     except Refusal as refusal:
         return replies.refusal("getStockStatus", refusal)
     return replies.body(
@@ -71,56 +52,38 @@ def get_stock_status(
     )
 
 
-@router.post("/order/crossupsell", name="getCrossUpSell", response_model=None)
-@plain_reply()
-def get_cross_up_sell(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Body:
+def get_cross_up_sell(call: Call) -> Body:
+    data = call.body
     try:
-        found = catalog.cross_up_sell(ctx, who, data.get("language"), data.get("products"))
+        found = catalog.cross_up_sell(call.ctx, call.who, data.get("language"), data.get("products"))
     except Refusal as refusal:
         return replies.refusal("getCrossUpSell", refusal)
-    return replies.body(
-        "getCrossUpSell",
-        productsReturn=replies.suggestions(found),
-    )
+    return replies.body("getCrossUpSell", productsReturn=replies.suggestions(found))
 
 
-@router.post("/order/new", name="createOrder", status_code=201, response_model=None)
-@plain_reply(201)
-def create_order(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Any:
+def create_order(call: Call) -> Body | Response:
     try:
-        view = orders.submit_order(ctx, who, data)
-    except Refusal as refusal:
-        pon = _text(data.get("partnerOrderNumber"))
+        view = orders.submit_order(call.ctx, call.who, call.body)
+    except Refusal as refusal:  # a refusal is HTTP 200, a created order 201
+        pon = _text(call.body.get("partnerOrderNumber"))
         return JSONReply(replies.refusal("createOrder", refusal, partnerOrderNumber=pon), status_code=200)
     return replies.order("createOrder", view)
 
 
-@router.get("/order/{partnerOrderNumber}", name="getOrderData", response_model=None)
-@plain_reply()
-def get_order_data(
-    partnerOrderNumber: str,
-    who: Caller = Depends(caller),  # noqa: N803
-    ctx: Context = Depends(context),
-) -> Body:
+def get_order_data(call: Call) -> Body:
+    pon = call.params["partnerOrderNumber"]
     try:
-        return replies.order("getOrderData", orders.get_order(ctx, who, partnerOrderNumber))
+        return replies.order("getOrderData", orders.get_order(call.ctx, call.who, pon))
     except Refusal as refusal:
-        return replies.refusal("getOrderData", refusal, partnerOrderNumber=partnerOrderNumber)
+        return replies.refusal("getOrderData", refusal, partnerOrderNumber=pon)
 
 
-@router.put("/order/cancel", name="cancelOrder", response_model=None)
-@plain_reply()
-def cancel_order(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Body:
+def cancel_order(call: Call) -> Body:
+    data = call.body
     pon = _text(data.get("partnerOrderNumber"))
     try:
         done = orders.cancel_order(
-            ctx, who, data.get("partnerOrderNumber"), data.get("reasonCode"), data.get("comment")
+            call.ctx, call.who, data.get("partnerOrderNumber"), data.get("reasonCode"), data.get("comment")
         )
     except Refusal as refusal:
         return replies.refusal("cancelOrder", refusal, partnerOrderNumber=pon)
@@ -132,27 +95,19 @@ def cancel_order(
     )
 
 
-@router.get("/order/{partnerOrderNumber}/download", name="getDownloadInfo", response_model=None)
-@plain_reply()
-def get_download_info(
-    partnerOrderNumber: str,
-    who: Caller = Depends(caller),  # noqa: N803
-    ctx: Context = Depends(context),
-) -> Body:
+def get_download_info(call: Call) -> Body:
+    pon = call.params["partnerOrderNumber"]
     try:
-        return replies.download_info(orders.download_info(ctx, who, partnerOrderNumber))
+        return replies.download_info(orders.download_info(call.ctx, call.who, pon))
     except Refusal as refusal:
-        return replies.refusal("getDownloadInfo", refusal, partnerOrderNumber=partnerOrderNumber)
+        return replies.refusal("getDownloadInfo", refusal, partnerOrderNumber=pon)
 
 
-@router.put("/order/download", name="updateDownloadTime", response_model=None)
-@plain_reply()
-def update_download_time(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Body:
+def update_download_time(call: Call) -> Body:
+    data = call.body
     pon = _text(data.get("partnerOrderNumber"))
     try:
-        done = orders.update_download_time(ctx, who, data.get("partnerOrderNumber"), data.get("value"))
+        done = orders.update_download_time(call.ctx, call.who, data.get("partnerOrderNumber"), data.get("value"))
     except Refusal as refusal:
         return replies.refusal("updateDownloadTime", refusal, partnerOrderNumber=pon)
     return replies.body(
@@ -162,53 +117,33 @@ def update_download_time(
     )
 
 
-@router.post("/subscription", name="getSubscriptionStatus", response_model=None)
-@plain_reply()
-def get_subscription_status(
-    request: Request, who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Body:
+def get_subscription_status(call: Call) -> Body:
+    data = call.body
     try:
-        reply = replies.subscription_status(
-            subscriptions.get_status(ctx, who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
+        return replies.subscription_status(
+            subscriptions.get_status(call.ctx, call.who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
         )
     except Refusal as refusal:
-        reply = replies.refusal(
+        return replies.refusal(
             "getSubscriptionStatus",
             refusal,
             partnerOrderNumber=_text(data.get("partnerOrderNumber")),
             subscriptionId=_whole(data.get("subscriptionId")),
         )
-    request.state.response_code = reply["code"]  # the request log reads responseCode; this reply says code
-    return reply
 
 
-@router.put("/subscription", name="cancelSubscription", response_model=None)
-@plain_reply()
-def cancel_subscription(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Body:
-    return _subscription_change("cancelSubscription", subscriptions.cancel_subscription, ctx, who, data)
+def cancel_subscription(call: Call) -> Body:
+    return _subscription_change("cancelSubscription", subscriptions.cancel_subscription, call)
 
 
-@router.post("/subscription/renew", name="renewSubscription", response_model=None)
-@router.put("/subscription/renew", name="renewSubscription", response_model=None)
-@plain_reply()
-def renew_subscription(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Body:
-    return _subscription_change("renewSubscription", subscriptions.renew_subscription, ctx, who, data)
+def renew_subscription(call: Call) -> Body:
+    return _subscription_change("renewSubscription", subscriptions.renew_subscription, call)
 
 
-def _whole(value: object) -> int | None:
+def _subscription_change(operation: str, change: Any, call: Call) -> Body:
+    data = call.body
     try:
-        return lenient_int(value)
-    except ValueError:
-        return None
-
-
-def _subscription_change(operation: str, change: Any, ctx: Context, who: Caller, data: Body) -> Body:
-    try:
-        done = change(ctx, who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
+        done = change(call.ctx, call.who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
     except Refusal as refusal:
         return replies.refusal(
             operation,
@@ -224,11 +159,9 @@ def _subscription_change(operation: str, change: Any, ctx: Context, who: Caller,
     )
 
 
-@router.get("/catalog/categories/{language}", name="getCategories", response_model=None)
-@plain_reply()
-def get_categories(language: str, who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
+def get_categories(call: Call) -> Body:
     try:
-        tree = catalog.list_categories(ctx, language)
+        tree = catalog.list_categories(call.ctx, call.params["language"])
     except Refusal as refusal:
         return replies.refusal("getCategories", refusal)
 
@@ -242,10 +175,58 @@ def get_categories(language: str, who: Caller = Depends(caller), ctx: Context = 
     return replies.body("getCategories", categoryList=[render(c) for c in tree])
 
 
-@router.get("/catalog/oslist", name="getOperatingSystems", response_model=None)
-@plain_reply()
-def get_operating_systems(who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
+def get_operating_systems(call: Call) -> Body:
     return replies.body(
         "getOperatingSystems",
-        osList=[{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(ctx)],
+        osList=[{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(call.ctx)],
     )
+
+
+# In route order (the router takes the first match). hot: the busiest five, answered by the fast
+# path; on the event loop: cheap indexed reads only; the thread pool for writes and the rest.
+OPERATIONS = [
+    Operation("status", ("GET",), "/status", status, reads_body=False, in_thread_pool=True),
+    Operation("getStockStatus", ("POST",), "/stock", get_stock_status, reads_body=True, in_thread_pool=False, hot=True),
+    Operation(
+        "getCrossUpSell", ("POST",), "/order/crossupsell", get_cross_up_sell, reads_body=True, in_thread_pool=False,
+        hot=True,
+    ),
+    Operation(
+        "createOrder", ("POST",), "/order/new", create_order, reads_body=True, in_thread_pool=True, hot=True,
+        status_code=201,
+    ),
+    Operation(
+        "getOrderData", ("GET",), "/order/{partnerOrderNumber}", get_order_data, reads_body=False,
+        in_thread_pool=False, hot=True,
+    ),
+    Operation("cancelOrder", ("PUT",), "/order/cancel", cancel_order, reads_body=True, in_thread_pool=True),
+    Operation(
+        "getDownloadInfo", ("GET",), "/order/{partnerOrderNumber}/download", get_download_info, reads_body=False,
+        in_thread_pool=False, hot=True,
+    ),
+    Operation(
+        "updateDownloadTime", ("PUT",), "/order/download", update_download_time, reads_body=True, in_thread_pool=True
+    ),
+    Operation(
+        "getSubscriptionStatus", ("POST",), "/subscription", get_subscription_status, reads_body=True,
+        in_thread_pool=True,
+    ),
+    Operation(
+        "cancelSubscription", ("PUT",), "/subscription", cancel_subscription, reads_body=True, in_thread_pool=True
+    ),
+    Operation(
+        "renewSubscription", ("PUT", "POST"), "/subscription/renew", renew_subscription, reads_body=True,
+        in_thread_pool=True,
+    ),
+    Operation(
+        "getCategories", ("GET",), "/catalog/categories/{language}", get_categories, reads_body=False,
+        in_thread_pool=True,
+    ),
+    Operation(
+        "getOperatingSystems", ("GET",), "/catalog/oslist", get_operating_systems, reads_body=False,
+        in_thread_pool=True,
+    ),
+]
+
+router = APIRouter(prefix="/connect", default_response_class=JSONReply, tags=["connect"])
+add_routes(router, OPERATIONS)

@@ -1,4 +1,5 @@
-"""What every /connect handler needs before the service call: the context, the caller, the body."""
+"""What a REST handler needs before the service call: the context, the caller, the body
+(api/rest/dispatch.py for /connect, the `context` dependency for /iam)."""
 
 from __future__ import annotations
 
@@ -32,24 +33,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def caller(request: Request) -> Caller:
-    """The dependency: async, so it runs on the event loop without a thread hop. Authentication is
-    a cached signature check and one indexed query (services/iam.py), cheaper than that hop."""
-    return authenticated(request)
-
-
 def authenticated(request: Request) -> Caller:
-    """Token first (401), then the catalogue secret (70, 71). The two headers are read directly
-    rather than declared as parameters, which FastAPI would validate on every call; the OpenAPI
+    """Token first (401), then the catalogue secret (70, 71). Run on the event loop: a cached
+    signature check and one indexed query (services/iam.py), cheaper than a thread hop. The OpenAPI
     document describes the `secret` header (api/rest/openapi.py)."""
     headers = request.headers
     who = iam.authenticate(context_of(request), bearer_token(headers.get("authorization")), headers.get("secret"))
     request.state.merchant = who.realm
     return who
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -29,11 +28,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resell.api.rest.deps import bearer_token
-from resell.db.tables import products
 from resell.domain.secrets import hash_secret, secret_matches
 from resell.logs import get_logger
+from resell.services import stock
 from resell.services.context import Context
-from resell.services.stock import available_at_most
 
 log = get_logger("resell.request")
 
@@ -134,10 +132,8 @@ class _StockCollector:
             labels=["product_ref"],
         )
         if self.ctx is not None:
-            with self.ctx.db.read() as conn:
-                pools = conn.execute(select(products.c.id, products.c.ref).where(products.c.serial_source == "pool"))
-                for product_id, ref in pools.all():
-                    gauge.add_metric([str(ref)], available_at_most(conn, product_id, STOCK_GAUGE_CAP))
+            for ref, available in stock.pool_levels(self.ctx, STOCK_GAUGE_CAP):
+                gauge.add_metric([str(ref)], available)
         yield gauge
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
 
 from resell.api.rest.replies import BLANK
 from resell.domain.webhooks import MERCHANT_EVENTS
@@ -543,13 +544,13 @@ def _operation_name(path: str, method: str, op: dict[str, Any]) -> str | None:
     return name if name in REPLIES or name in IAM_RESPONSES else None
 
 
-def document(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document with the request and reply schemas of every /connect and /iam operation."""
+def document(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
+    """FastAPI's document of `routes` with the request and reply schemas of every /connect and /iam operation."""
     doc = get_openapi(
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=app.routes,
+        routes=routes,
         tags=app.openapi_tags,
         servers=app.servers,
     )
@@ -604,8 +605,8 @@ def _drop_unused(doc: dict[str, Any]) -> None:
             del schemas[name]
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
-    """`app.openapi`: the document, built once per application."""
+def build_openapi(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
+    """`app.openapi`: the document of `routes` (the REST surface's and the feed's), built once per application."""
     if app.openapi_schema is None:
-        app.openapi_schema = document(app)
+        app.openapi_schema = document(app, routes)
     return app.openapi_schema

@@ -1,34 +1,26 @@
 """Merchant webhook endpoints: POST, GET, DELETE /connect/webhooks (the usual token and secret).
 
-Parse, call resell.services.webhooks, render. The signing secret is in the POST reply only.
+Parse, call resell.services.webhooks, render; run by api/rest/dispatch.py like every /connect
+operation. The signing secret is in the POST reply only.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
+from starlette.responses import Response
 
 from resell.api.rest import replies
-from resell.api.rest.deps import caller, context, json_object
+from resell.api.rest.dispatch import Body, Call, Operation, add_routes
 from resell.api.rest.replies import JSONReply
 from resell.domain.codes import Refusal
 from resell.domain.request_fields import decimal_id
 from resell.services import webhooks
-from resell.services.context import Caller, Context
-
-router = APIRouter(prefix="/connect/webhooks", default_response_class=JSONReply, tags=["webhooks"])
-
-Body = dict[str, Any]
 
 
-@router.post("", name="addWebhook", status_code=201, response_model=None)
-def add_webhook(
-    who: Caller = Depends(caller), data: Body = Depends(json_object), ctx: Context = Depends(context)
-) -> Any:
+def add_webhook(call: Call) -> Body | Response:
     try:
-        made = webhooks.add_merchant_endpoint(ctx, who, data.get("url"), data.get("events"))
-    except Refusal as refusal:
+        made = webhooks.add_merchant_endpoint(call.ctx, call.who, call.body.get("url"), call.body.get("events"))
+    except Refusal as refusal:  # a refusal is HTTP 200, a created endpoint 201
         return JSONReply(replies.refusal("addWebhook", refusal), status_code=200)
     return replies.body(
         "addWebhook",
@@ -39,17 +31,25 @@ def add_webhook(
     )
 
 
-@router.get("", name="listWebhooks", response_model=None)
-def list_webhooks(who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
-    return replies.body(
-        "listWebhooks", webhooks=[replies.webhook_endpoint(e) for e in webhooks.list_merchant_endpoints(ctx, who)]
-    )
+def list_webhooks(call: Call) -> Body:
+    endpoints = webhooks.list_merchant_endpoints(call.ctx, call.who)
+    return replies.body("listWebhooks", webhooks=[replies.webhook_endpoint(e) for e in endpoints])
 
 
-@router.delete("/{endpoint_id}", name="removeWebhook", response_model=None)
-def remove_webhook(endpoint_id: str, who: Caller = Depends(caller), ctx: Context = Depends(context)) -> Body:
+def remove_webhook(call: Call) -> Body:
+    endpoint_id = call.params["endpoint_id"]
     try:
-        removed = webhooks.remove_merchant_endpoint(ctx, who, endpoint_id)
+        removed = webhooks.remove_merchant_endpoint(call.ctx, call.who, endpoint_id)
     except Refusal as refusal:
         return replies.refusal("removeWebhook", refusal, id=decimal_id(endpoint_id))
     return replies.body("removeWebhook", id=removed)
+
+
+OPERATIONS = [
+    Operation("addWebhook", ("POST",), "", add_webhook, reads_body=True, in_thread_pool=True, status_code=201),
+    Operation("listWebhooks", ("GET",), "", list_webhooks, reads_body=False, in_thread_pool=True),
+    Operation("removeWebhook", ("DELETE",), "/{endpoint_id}", remove_webhook, reads_body=False, in_thread_pool=True),
+]
+
+router = APIRouter(prefix="/connect/webhooks", default_response_class=JSONReply, tags=["webhooks"])
+add_routes(router, OPERATIONS)

@@ -16,6 +16,7 @@ from lxml import etree
 from starlette.types import Message, Receive, Scope, Send
 
 from resell.api.body_limit import BodyLimit
+from resell.api.soap.surface import too_large
 from resell.config import Settings
 from tests.api.soap.conftest import SOAP_ENV, envelope, out_of, post
 from tests.conftest import World
@@ -157,7 +158,7 @@ def test_a_chunked_body_is_read_no_further_than_the_limit() -> None:
         raise AssertionError("the app must not be called")
 
     scope = {"type": "http", "path": "/global/order/v2.4/soap", "headers": [(b"transfer-encoding", b"chunked")]}
-    asyncio.run(BodyLimit(app, 10_000, routes=[], error_reply=None)(scope, receive, send))  # type: ignore[arg-type]
+    asyncio.run(BodyLimit(app, 10_000, refuse=too_large)(scope, receive, send))
     assert consumed == 11
     assert sent[0]["status"] == 413 and b"larger than 10000 bytes" in sent[1]["body"]
 

@@ -1,0 +1,123 @@
+"""One way to run a /connect operation, whether the fast path or FastAPI's router found it.
+
+Each operation is declared once, as an `Operation`: its route, its handler, whether it reads a JSON
+body and where it runs. `add_routes` turns the declarations into the documented FastAPI routes, and
+`api/rest/hot_path.py` answers the busiest ones before FastAPI's routing; both call `dispatch`, so
+the two can no longer drift apart (tests/api/rest/test_dispatch.py compares their replies byte for
+byte).
+
+What dispatch does, in this order (the contract's order of refusals):
+1. the token and the catalogue secret (401; responseCode 70, 71), services/iam.py;
+2. the body, when the operation reads one (HTTP 400, responseCode 1030);
+3. the handler: on the event loop for the cheap reads, inside one read transaction shared with
+   the authentication (`Database.shared_read`); in the thread pool for everything that writes or
+   may wait (createOrder waits for its group commit to reach the disk);
+4. any exception is answered by the REST error reply (api/rest/errors.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from resell.api.rest.deps import authenticated, context_of, parse_json_object
+from resell.api.rest.errors import error_reply
+from resell.api.rest.replies import STATUS_REPLIES, JSONReply
+from resell.services.context import Caller, Context
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler gets: the context, the authenticated caller, the JSON body ({} when the
+    operation reads none) and the path parameters."""
+
+    ctx: Context
+    who: Caller
+    body: Body
+    params: dict[str, str]
+
+
+Handler = Callable[[Call], "Body | Response"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A /connect operation. `name` is the contract's operation name, also its route name (the
+    request log, the metrics and the keys of an error reply go by it)."""
+
+    name: str
+    methods: tuple[str, ...]  # one route per method, in this order
+    path: str  # under /connect, with {parameters}
+    handler: Handler  # returns the reply dict (sent with `status_code`) or a whole Response
+    reads_body: bool
+    in_thread_pool: bool  # False: on the event loop, a few indexed reads only
+    hot: bool = False  # answered by the fast path (api/rest/hot_path.py), before FastAPI's routing
+    status_code: int = 200  # of a reply dict (a refusal of createOrder returns its own 200 Response)
+    path_params: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        params = tuple(part[1:-1] for part in self.path.split("/") if part.startswith("{"))
+        object.__setattr__(self, "path_params", params)
+
+
+async def dispatch(operation: Operation, request: Request) -> Response:
+    """Authenticate, read the body, run the handler where it belongs, render the reply or the error."""
+    try:
+        ctx = context_of(request)
+        raw = await request.body() if operation.reads_body else b""
+        params = request.path_params
+        if operation.in_thread_pool:
+            who = authenticated(request)
+            body = parse_json_object(raw) if operation.reads_body else {}
+            reply = await run_in_threadpool(operation.handler, Call(ctx, who, body, params))
+        else:
+            with ctx.db.shared_read():  # authentication and the answer: one read transaction
+                who = authenticated(request)
+                body = parse_json_object(raw) if operation.reads_body else {}
+                reply = operation.handler(Call(ctx, who, body, params))
+    except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/rest/errors.py)
+        return await error_reply(request, exc)
+    if isinstance(reply, Response):
+        return reply
+    if operation.name in STATUS_REPLIES:  # the request log reads responseCode; these replies say `code`
+        request.state.response_code = reply["code"]
+    return JSONReply(reply, status_code=operation.status_code)
+
+
+def add_routes(router: APIRouter, operations: Iterable[Operation]) -> None:
+    """The documented FastAPI routes of `operations`, each calling `dispatch`."""
+    for operation in operations:
+        for method in operation.methods:
+            router.add_api_route(
+                operation.path,
+                _endpoint(operation),
+                methods=[method],
+                name=operation.name,
+                status_code=operation.status_code,
+                response_model=None,
+            )
+
+
+def _endpoint(operation: Operation) -> Callable[..., Any]:
+    """A FastAPI endpoint for `operation`: its signature names the path parameters (so that the
+    OpenAPI document lists them) and the request; dispatch reads everything else itself."""
+
+    async def endpoint(request: Request, **_path: str) -> Response:
+        return await dispatch(operation, request)
+
+    request_param = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
+    path_params = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str) for name in operation.path_params
+    ]
+    endpoint.__signature__ = inspect.Signature([request_param, *path_params])  # type: ignore[attr-defined]
+    endpoint.__name__ = endpoint.__qualname__ = operation.name
+    return endpoint

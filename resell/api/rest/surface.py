@@ -1,0 +1,56 @@
+"""The REST surface: /connect (with /connect/webhooks) and /iam, and what the server itself answers:
+the OpenAPI document with /docs and /redoc, /healthz, /metrics, and FastAPI's JSON 404 for any path
+no other surface owns. Errors are the JSON contract (api/rest/errors.py)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.datastructures import State
+from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute
+
+from resell import __version__
+from resell.api.rest import connect, errors, iam, webhooks
+from resell.api.rest.docs_ui import add_docs
+from resell.api.rest.hot_path import HotPath
+from resell.api.rest.observability import metrics_response
+from resell.api.rest.openapi import build_openapi
+from resell.api.rest.replies import JSONReply
+from resell.config import Settings
+
+MOUNTS = ("/connect", "/iam")
+
+too_large = errors.too_large_for(connect.router.routes + webhooks.router.routes)
+
+
+def create(settings: Settings, state: State, documented: list[BaseRoute], fast_path: bool = True) -> FastAPI:
+    """`documented`: the other surfaces' routes that the OpenAPI document describes too (the feed)."""
+    app = FastAPI(
+        title="resell Connect API",
+        version=__version__,
+        description="The reseller order API (Nexway Connect REST v3 compatible). See docs/ in the repository.",
+        default_response_class=JSONReply,
+        docs_url=None,  # /docs and /redoc come from docs_ui: no CDN
+        redoc_url=None,
+    )
+    app.state = state
+    app.include_router(iam.router)
+    app.include_router(connect.router)
+    app.include_router(webhooks.router)
+    add_docs(app)
+
+    if not settings.metrics_bind:  # else `resell serve` serves /metrics on that address only: 404 here
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics(request: Request) -> PlainTextResponse:
+            return metrics_response(state.ctx, request.headers.get("authorization"))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    errors.install(app)
+    if fast_path:
+        app.add_middleware(HotPath, routes=connect.router.routes, operations=connect.OPERATIONS)
+    app.openapi = lambda: build_openapi(app, app.routes + documented)  # type: ignore[method-assign]
+    return app
