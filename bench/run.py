@@ -258,8 +258,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="per scenario and concurrency")
     parser.add_argument("--concurrency", default="1,8,32,64")
     parser.add_argument("--serials", type=int, default=1_000_000)
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"any of {','.join(SCENARIOS)}")
     args = parser.parse_args()
+    unknown = sorted(set(args.scenarios.split(",")) - set(SCENARIOS))
+    if unknown:  # an unknown name would measure 404s
+        parser.error(f"unknown scenario {', '.join(unknown)}: choose among {', '.join(SCENARIOS)}")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: run scripts/system-deps --bench")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
