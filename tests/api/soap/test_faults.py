@@ -8,7 +8,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -75,10 +74,11 @@ def test_envelopes_that_are_not_soap_11_requests_are_faults(server: str) -> None
     assert "exactly one" in fault_of(post(server, "order", two))[1]
 
 
-def test_billion_laughs_is_a_fast_fault(server: str) -> None:
-    started = time.perf_counter()
+def test_billion_laughs_is_a_fault(server: str) -> None:
+    # refused for its DTD before any entity is expanded; the time and memory that costs are held by
+    # test_hostile_documents_are_parsed_in_bounded_memory_and_time (a wall-clock bound here failed
+    # only on a loaded machine)
     code, message = fault_of(post(server, "order", BILLION_LAUGHS.encode()))
-    assert time.perf_counter() - started < 2
     assert code == "soap:Client" and refused_for_entities(message)
 
 
