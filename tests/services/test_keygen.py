@@ -274,10 +274,9 @@ def test_publisher_urls_must_be_https_except_to_this_machine(ctx: Context) -> No
 def test_keys_fetched_for_another_cart_than_the_one_recorded_are_refused(ctx: Context, gen_product: None) -> None:
     """The catalogue may change between fetching the keys and recording the order: then 1051, no half order."""
     import dataclasses
-    from types import SimpleNamespace
 
     from resell.domain.codes import Refusal
-    from resell.services import keygen
+    from resell.services import keygen, order_writer
 
     with ctx.db.read() as conn:
         product = conn.execute(
@@ -291,19 +290,32 @@ def test_keys_fetched_for_another_cart_than_the_one_recorded_are_refused(ctx: Co
             .join(publishers, publishers.c.id == products.c.publisher_id)
             .where(products.c.ref == 1501)
         ).one()
-    entries = [SimpleNamespace(product=product, request_line=SimpleNamespace(quantity=2))]
-    requests = keygen.requests_for(entries)
+    requests = keygen.requests_for([(product, 2)])
     assert [(r.product_ref, r.quantity, r.publisher) for r in requests] == [(1501, 2, "gen")]
+    fetched = keygen.Keys([dataclasses.replace(requests[0], quantity=1)], {product.id: ["ONLY-ONE"]})
+    assert not fetched.fit(requests)
     with pytest.raises(Refusal) as refused, ctx.db.write() as conn:
-        keygen.store(
-            conn,
-            ctx.now(),
-            entries,
-            [dataclasses.replace(requests[0], quantity=1)],
-            {product.id: ["ONLY-ONE"]},
+        now = ctx.now()
+        order = order_writer.NewOrder(
+            merchant_id=0,  # refused before anything is written
+            catalog_id=0,
+            partner_order_number="P-1",
+            order_date=now,
+            currency="EUR",
+            customer_email="someone@example.com",
+            customer_language=None,
+            customer_partner_id=None,
+            customer={},
+            download_end_date=now.date(),
+            lines=[order_writer.NewLine(position=0, product=product, quantity=2)],
+            actor="test",
         )
+        order_writer.insert_order(conn, order, fetched, now)
     assert refused.value.code == 1051
+    assert generated_serials(ctx) == []
+    keys = keygen.Keys(requests, {product.id: ["K-1", "K-2"]})
+    assert keys.fit(requests)
     with ctx.db.write() as conn:
-        stored = keygen.store(conn, ctx.now(), entries, requests, {product.id: ["K-1", "K-2"]})
+        stored = keygen.store(conn, ctx.now(), keys)
     assert [value for _, value in stored[product.id]] == ["K-1", "K-2"]
     assert generated_serials(ctx) == ["K-1", "K-2"]
