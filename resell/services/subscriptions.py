@@ -3,9 +3,10 @@ when a term ends). One transaction per use case, as everywhere.
 
 A subscription keeps its id for life; its row holds the current term (`generation`, `expires_at`).
 A renewal, in one transaction: a new order `<partnerOrderNumber>-<generation>` of the same merchant
-(parent_order_id: the order that bought the subscription), one line and one line item, a new serial
-from the pool where the product uses serials (stock.allocate, the same lock rules as createOrder),
-the next term back to back with the last one, and `generation` + 1.
+(parent_order_id: the order that bought the subscription), written by createOrder's own writer
+(order_writer.insert_order: a new serial from the pool or the publisher's key generator, the
+delivery email), the next term back to back with the last one, and `generation` + 1. Keys from a
+generator are fetched before that transaction (plan -> fetch keys -> write, as createOrder).
 
 States (contract 4.3) and what moves them:
 
