@@ -432,3 +432,20 @@ def test_keys_generated_for_a_renewal_that_fails_go_back_to_the_publisher(
     )
     assert body["reason"] == "order_not_created"
     assert body["serials"] == [{"productRef": 1502, "serial": "GEN-0001"}]
+
+
+def test_a_renewal_whose_keys_were_not_planned_waits_for_the_next_pass(
+    ctx: Context, shop_a: Merchant, receiver: HttpReceiver, gen_subscription: None, clock, monkeypatch
+) -> None:
+    """A generator renewal that became due between a batch's plan and its claim (a concurrent worker or
+    merchant moved it) has no keys: it is left due, untouched, and the pass ends instead of spinning."""
+    shop_a.call("POST", "/order/new", order_body("GEN-SUB", (1502, 1)))
+    clock.advance(days=366)
+    with monkeypatch.context() as patched:
+        patched.setattr(subscription_service, "_plan_keys", lambda *args: {})
+        result = subscription_service.renew_due(ctx)
+    assert (result.total, result.deferred) == (0, 1)
+    with ctx.db.read() as conn:
+        assert conn.execute(select(subscriptions.c.status, subscriptions.c.generation)).one() == ("ACTIVE", 0)
+    assert subscription_service.renew_due(ctx).renewal_orders == ["GEN-SUB-1"]
+    assert renewal_serials(ctx, 1) == ["GEN-0001"]
