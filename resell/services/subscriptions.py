@@ -602,18 +602,19 @@ def _advance(conn: Connection, ctx: Context, work: _Work, group: list[Any], resu
     if needs_keys and group_key not in work.keys and group_key not in work.key_failures:
         result.deferred += len(group)  # appeared after the plan: it is planned on the next pass
         return
-    try:
-        if group_key in work.key_failures:
-            raise work.key_failures[group_key]
-        new_pon, _order_id = _renew_retrying(conn, ctx, work, group)
-    except Refusal as refusal:
-        error = refusal.message_in("renewSubscription")
-    except exc.IntegrityError as clash:
-        error = f"could not record the renewal: {clash.orig}"
+    if (no_keys := work.key_failures.get(group_key)) is not None:
+        error = no_keys.message_in("renewSubscription")
     else:
-        result.renewed += len(group)
-        result.renewal_orders.append(new_pon)
-        return
+        try:
+            new_pon, _order_id = _renew_retrying(conn, ctx, work, group)
+        except Refusal as refusal:
+            error = refusal.message_in("renewSubscription")
+        except exc.IntegrityError as clash:
+            error = f"could not record the renewal: {clash.orig}"
+        else:
+            result.renewed += len(group)
+            result.renewal_orders.append(new_pon)
+            return
     log.warning("renewal_failed", subscriptions=[s.id for s in group], order=root.id, error=error)
     for sub in group:
         if _renewal_failed(conn, work, sub, error):
