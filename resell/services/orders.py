@@ -191,18 +191,34 @@ def _unit_amount(line, price) -> Decimal | None:  # type: ignore[no-untyped-def]
     return price
 
 
+@dataclass(frozen=True)
+class _Created:
+    """What createOrder's turn of the writer hands back: the order it wrote and its products' files."""
+
+    written: order_writer.WrittenOrder
+    files: list[Any]
+
+
 def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderView:
-    """Plan (the checks, in a read transaction), fetch the keys of generator products (no transaction
-    open), write (in the writer's turn: the checks again, then order_writer.insert_order), and build
-    the reply from what was written, after the commit."""
+    """Plan, fetch keys, write; then build the reply from what was written, after the commit.
+
+    The plan (the catalogue's rules, checked on what is committed) is made in the writer's turn, so
+    that the checks hold for the write. A cart that needs no generated keys is written in that same
+    turn. One that does gets its plan back, nothing written; its keys are fetched with no
+    transaction open, outside the writer's turn, and a second turn checks again and writes."""
     if request.currency != caller.currency:
         raise Refusal(codes.CURRENCY_UNKNOWN)
     now = ctx.now()
-    with ctx.db.read() as conn:
-        planned = _plan(conn, ctx, caller, request, now)
-    keys = keygen.fetch(ctx, planned.key_requests())  # Refusal(1051) when a generator fails
+
+    def write(keys: keygen.Keys) -> _Created | order_writer.NewOrder:
+        return ctx.db.write_grouped(lambda conn: _write(conn, ctx, caller, request, keys, now))
+
+    keys = keygen.NO_KEYS
     try:
-        written = ctx.db.write_grouped(lambda conn: _write(conn, ctx, caller, request, keys, now))
+        outcome = write(keys)
+        if isinstance(outcome, order_writer.NewOrder):  # the plan needs keys from publishers' generators
+            keys = keygen.fetch(ctx, outcome.key_requests())  # Refusal(1051) when a generator fails
+            outcome = write(keys)
     except BaseException as failure:
         keygen.release(ctx, keys)  # never handed out: tell the publishers
         if isinstance(failure, exc.IntegrityError):
@@ -211,9 +227,8 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
                 if order_of(conn, caller, request.partner_order_number) is not None:
                     raise Refusal(codes.NOT_FOUND) from None
         raise
-    with ctx.db.read() as conn:
-        files = _ORDER_FILES.all(conn, order_id=written.order_id)
-    return _written_view(ctx, written, files)
+    assert isinstance(outcome, _Created), "keys fetched for a plan always fit it or are refused"
+    return _written_view(ctx, outcome.written, outcome.files)
 
 
 def _plan(
@@ -271,10 +286,14 @@ def _plan(
 
 def _write(
     conn: Connection, ctx: Context, caller: Caller, request: OrderRequest, keys: keygen.Keys, now: dt.datetime
-) -> order_writer.WrittenOrder:
-    """The writer's turn (possibly a shared transaction): the rules once more, on what is committed
-    now, then everything createOrder writes; a refusal undoes it all."""
-    written = order_writer.insert_order(conn, _plan(conn, ctx, caller, request, now), keys, now)
+) -> _Created | order_writer.NewOrder:
+    """A turn of the writer (possibly a shared transaction): the plan on what is committed now, then
+    everything createOrder writes; a refusal undoes it all. A plan that needs keys not fetched yet is
+    returned as it is, nothing written."""
+    plan = _plan(conn, ctx, caller, request, now)
+    if not keys.requests and plan.key_requests():
+        return plan
+    written = order_writer.insert_order(conn, plan, keys, now)  # 1051 if the keys no longer fit the plan
     enqueue(
         conn,
         now,
@@ -285,7 +304,8 @@ def _write(
             "partnerOrderNumber": request.partner_order_number,
         },
     )
-    return written
+    # the products' files: the one thing of the reply not written here (the reply is built after commit)
+    return _Created(written, _ORDER_FILES.all(conn, order_id=written.order_id))
 
 
 # ---------------------------------------------------------------- reading
