@@ -18,16 +18,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import orjson
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from resell.db.group_commit import GroupCommitter
 from resell.private_files import open_private, private_dir, touch_private
-
-if TYPE_CHECKING:
-    from resell.db.group_commit import GroupCommitter
 
 _BEGIN_MODE = "resell_begin"
 _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
@@ -158,8 +156,6 @@ class Database:
         if self._committer is None:
             with self._committer_lock:
                 if self._committer is None:
-                    from resell.db.group_commit import GroupCommitter
-
                     self._committer = GroupCommitter(self)
         return self._committer.run(work)
 

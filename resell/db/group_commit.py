@@ -17,18 +17,28 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
-from resell.db.engine import Database
 from resell.logs import get_logger
 
 log = get_logger("resell.db.group_commit")
 
 T = TypeVar("T")
 MAX_BATCH = 64
+
+
+class WriteTarget(Protocol):
+    """What the committer needs of a database (resell.db.engine.Database is one): a turn among the
+    writers of every process, and a write transaction. A protocol, so that this module does not
+    import the engine that creates it."""
+
+    def writer_turn(self) -> AbstractContextManager[None]: ...
+
+    def write(self) -> AbstractContextManager[Connection]: ...
 
 
 @dataclass
@@ -40,7 +50,7 @@ class _Job:
 class GroupCommitter:
     """One writer thread per process and database; `run(fn)` blocks until fn's work is committed."""
 
-    def __init__(self, db: Database, max_batch: int = MAX_BATCH):
+    def __init__(self, db: WriteTarget, max_batch: int = MAX_BATCH):
         self.db = db
         self.max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()

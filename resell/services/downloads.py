@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from resell import __version__
 from resell.config import Settings
+from resell.db.locking import for_update
 from resell.db.prepared import Prepared
 from resell.db.tables import download_stats, order_lines, orders, product_files, products
 from resell.domain import metalink
@@ -146,7 +147,7 @@ def record_served(ctx: Context, target: Download, size: int, spans: list[tuple[i
     key = (download_stats.c.order_line_id == target.order_line_id) & (download_stats.c.file_id == target.file_id)
     with ctx.db.write() as conn:
         row = conn.execute(
-            select(download_stats.c.served_ranges, download_stats.c.served_object).where(key).with_for_update()
+            for_update(select(download_stats.c.served_ranges, download_stats.c.served_object).where(key))
         ).first()
         if row is None:  # record() made the row before the first byte went out; the line was since deleted
             return False

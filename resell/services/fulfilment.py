@@ -1,5 +1,6 @@
-"""What createOrder and cancelOrder set in motion for delivery, inside their own transactions:
-the backup-DVD shipment and the delivery emails (queued in the outbox, sent after commit)."""
+"""What a new order (createOrder's or a renewal's, through order_writer) and cancelOrder set in motion
+for delivery, inside their own transactions: the backup-DVD shipment and the delivery emails (queued
+in the outbox, sent after commit)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from resell.domain.order_request import OrderRequest
 from resell.services import delivery_mail, shipments
 
 
@@ -18,26 +18,28 @@ def on_order_created(
     actor: str,
     catalog_id: int,
     order_id: int,
-    request: OrderRequest,
+    customer_email: str,
+    delivery: dict[str, Any] | None,
     placed: list[tuple[Any, int]],
 ) -> None:
-    """`placed`: (checked line, order line id) pairs; a checked line has `.product` and `.request_line`."""
-    if any(entry.product.option_kind == "backup_dvd" for entry, _ in placed) and request.customer.delivery:
-        base = [entry for entry, _ in placed if entry.product.type != "option"]
-        with_files = shipments.products_with_files(conn, [entry.product.id for entry in base])
+    """`placed`: (new line, order line id) pairs; a new line (order_writer.NewLine) has `.product`,
+    `.quantity` and `.end_user_email`. A first order and a renewal order alike."""
+    if delivery and any(line.product.option_kind == "backup_dvd" for line, _ in placed):
+        base = [line for line, _ in placed if line.product.type != "option"]
+        with_files = shipments.products_with_files(conn, [line.product.id for line in base])
         items = [
-            {"productRef": e.product.ref, "name": e.product.name, "quantity": e.request_line.quantity}
-            for e in base
-            if e.product.id in with_files
+            {"productRef": line.product.ref, "name": line.product.name, "quantity": line.quantity}
+            for line in base
+            if line.product.id in with_files
         ]
-        shipments.create_for_order(conn, now, actor, order_id, request.customer.delivery.as_json(), items)
+        shipments.create_for_order(conn, now, actor, order_id, delivery, items)
     delivery_mail.enqueue_for_order(
         conn,
         now,
         catalog_id,
         order_id,
-        request.customer.email,
-        [(line_id, bool(e.product.delivers_directly), e.request_line.end_user_email) for e, line_id in placed],
+        customer_email,
+        [(line_id, bool(line.product.delivers_directly), line.end_user_email) for line, line_id in placed],
     )
 
 

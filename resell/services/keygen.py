@@ -8,10 +8,11 @@ transport errors, 429 and 5xx, RESELL_KEYGEN_ATTEMPTS calls in all, after the pa
 resell.domain.retry.KEYGEN. Any failure refuses the whole order with 1051, among them a URL that does
 not lead to a public address (resell.outbound; RESELL_WEBHOOK_ALLOW_PRIVATE=true for a local generator).
 
-The calls happen outside any database transaction: createOrder checks the cart, lets go of the
-database, calls the generators, then records the order with the keys in one transaction. Keys that
-end up unused (the order was refused after all) are reported back to the publisher through the
-outbox, like revoked ones.
+The calls happen outside any database transaction: createOrder (and a renewal) plans the order,
+calls the generators, then records the order with the keys in one transaction (resell.services.
+order_writer). Keys that end up unused (the order was refused after all, or a concurrent worker
+renewed the same subscription first) are reported back to the publisher through the outbox, like
+revoked ones.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -57,21 +58,41 @@ class KeygenFailed(Exception):
     pass
 
 
-def requests_for(entries: Iterable[Any]) -> list[KeyRequest]:
-    """One request per generator product of the cart (quantities of lines with the same product added up)."""
+def requests_for(lines: Iterable[tuple[Any, int]]) -> list[KeyRequest]:
+    """One request per generator product among (product row, quantity) pairs, quantities added up."""
     wanted: dict[int, list[Any]] = {}
-    for entry in entries:
-        product = entry.product
+    for product, quantity in lines:
         if product.serial_source != "generator":
             continue
         if product.id in wanted:
-            wanted[product.id][1] += entry.request_line.quantity
+            wanted[product.id][1] += quantity
         else:
-            wanted[product.id] = [product, entry.request_line.quantity]
+            wanted[product.id] = [product, quantity]
     return [
         KeyRequest(p.id, p.ref, p.publisher_key, p.keygen_url, n, str(uuid.uuid4()))
         for p, n in (wanted[pid] for pid in sorted(wanted))
     ]
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Keys generated for an order before it is written: the requests, and the serials per product id."""
+
+    requests: list[KeyRequest] = field(default_factory=list)
+    generated: dict[int, list[str]] = field(default_factory=dict)
+
+    def fit(self, needed: list[KeyRequest]) -> bool:
+        """Whether these keys are exactly what an order needing `needed` takes."""
+        have = {r.product_id: len(self.generated.get(r.product_id, ())) for r in self.requests}
+        return have == {r.product_id: r.quantity for r in needed}
+
+
+NO_KEYS = Keys()
+
+
+def fetch(ctx: Context, requests: list[KeyRequest]) -> Keys:
+    """Ask the generators (outside any transaction); Refusal(1051) when one fails."""
+    return Keys(requests, generate(ctx, requests)) if requests else NO_KEYS
 
 
 def _serials_from(reply: httpx.Response, quantity: int) -> list[str]:
@@ -133,27 +154,16 @@ def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:
                 log.warning(
                     "keygen_failed", publisher=request.publisher, product_ref=request.product_ref, error=str(exc)
                 )
-                release(ctx, requests, generated)
+                release(ctx, Keys(requests, generated))
                 raise Refusal(codes.NOT_AVAILABLE) from None
     return generated
 
 
-def store(
-    conn: Connection,
-    now: dt.datetime,
-    entries: Iterable[Any],
-    requests: list[KeyRequest],
-    generated: dict[int, list[str]],
-) -> dict[int, list[tuple[int, str]]]:
+def store(conn: Connection, now: dt.datetime, keys: Keys) -> dict[int, list[tuple[int, str]]]:
     """Record generated serials as assigned stock; (serial id, value) per product for the order's line items."""
-    wanted = {r.product_id: r.quantity for r in requests_for(entries)}
-    if wanted != {r.product_id: r.quantity for r in requests}:
-        raise Refusal(codes.NOT_AVAILABLE)  # the catalogue changed between the checks and now
     pools: dict[int, list[tuple[int, str]]] = {}
-    for request in requests:
-        values = generated.get(request.product_id)
-        if values is None or len(values) != request.quantity:
-            raise Refusal(codes.NOT_AVAILABLE)  # the cart changed between the checks and now
+    for request in keys.requests:
+        values = keys.generated[request.product_id]
         taken = conn.execute(
             select(serials.c.value).where(serials.c.product_id == request.product_id, serials.c.value.in_(values))
         ).first()
@@ -175,14 +185,16 @@ def store(
     return pools
 
 
-def release(ctx: Context, requests: list[KeyRequest], generated: dict[int, list[str]]) -> None:
-    """Tell publishers (through the outbox) that keys they generated were never handed out."""
-    if not any(generated.values()):
+def release(ctx: Context, keys: Keys) -> None:
+    """Tell publishers (through the outbox) about the keys they generated that no order holds: those of
+    an order refused after all, or of a renewal another worker made first. Safe to call for keys an
+    order did take: those are in stock, and left alone."""
+    if not any(keys.generated.values()):
         return
     now = ctx.now()
     with ctx.db.write() as conn:
-        for request in requests:
-            values = generated.get(request.product_id) or []
+        for request in keys.requests:
+            values = keys.generated.get(request.product_id) or []
             if values:  # a key the publisher repeated may belong to another order: that one stays theirs
                 taken = set(
                     conn.execute(

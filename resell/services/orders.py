@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, exc, select, update
 
-from resell.db import prepared
 from resell.db.prepared import Prepared
 from resell.db.tables import (
     line_items,
@@ -32,12 +31,11 @@ from resell.db.tables import (
 )
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.links import download_path, new_line_token
+from resell.domain.links import download_path
 from resell.domain.order_request import OrderLineRequest, OrderRequest
-from resell.domain.periods import LAST_END_DATE, add_period, parse_date, parse_period
-from resell.domain.remarks import fill_remark
+from resell.domain.periods import LAST_END_DATE, add_period, parse_date
 from resell.domain.request_fields import free_text, is_blank, partner_order_number, reason_code
-from resell.services import downloads, fulfilment, keygen, shipments, stock
+from resell.services import downloads, fulfilment, keygen, order_writer, shipments
 from resell.services.context import Caller, Context
 from resell.services.events import audit, audit_many, enqueue
 from resell.services.subscriptions import terminate_for_cancelled_order
@@ -110,30 +108,12 @@ class _Line:
 
     position: int
     request_line: OrderLineRequest
-    product: Any  # a Row of products
+    product: Any  # a row of order_writer.PRODUCT_COLUMNS
 
 
-# createOrder's statements, prepared (resell/db/prepared.py): this is the hottest write path.
+# createOrder's reads, prepared (resell/db/prepared.py): this is the hottest write path.
 _ORDER_PRODUCT = Prepared(
-    catalog_products_query(
-        None,
-        products.c.id,
-        products.c.ref,
-        products.c.name,
-        products.c.type,
-        products.c.status,
-        products.c.release_date,
-        products.c.serial_source,
-        products.c.remark_template,
-        products.c.subscription_period,
-        products.c.option_kind,
-        products.c.option_period,
-        products.c.almost_out_threshold,
-        products.c.publisher_id,
-        publishers.c.key.label("publisher_key"),
-        publishers.c.delivers_directly,
-        publishers.c.keygen_url,
-    )
+    catalog_products_query(None, *order_writer.PRODUCT_COLUMNS)
     .join(publishers, publishers.c.id == products.c.publisher_id)
     .where(products.c.ref == bindparam("ref"))
 )
@@ -142,10 +122,6 @@ _PRICE = Prepared(
         product_prices.c.product_id == bindparam("product_id"), product_prices.c.currency == bindparam("currency")
     )
 )
-_INSERT_ORDER = prepared.insert(orders)
-_INSERT_LINE = prepared.insert(order_lines)
-_INSERT_ITEM = prepared.insert(line_items)
-_INSERT_ASSIGNMENT = prepared.insert(serial_assignments)
 
 
 def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today: dt.date) -> list[_Line]:
@@ -215,66 +191,63 @@ def _unit_amount(line, price) -> Decimal | None:  # type: ignore[no-untyped-def]
     return price
 
 
-class _KeysNeeded(Exception):
-    """The cart holds generator products: fetch their keys outside the transaction, then create."""
+@dataclass(frozen=True)
+class _Created:
+    """What createOrder's turn of the writer hands back: the order it wrote and its products' files."""
 
-    def __init__(self, requests: list[keygen.KeyRequest]):
-        super().__init__(len(requests))
-        self.requests = requests
+    written: order_writer.WrittenOrder
+    files: list[Any]
 
 
 def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderView:
-    try:
-        try:
-            return _create_order(ctx, caller, request)
-        except _KeysNeeded as needed:
-            generated = keygen.generate(ctx, needed.requests)  # Refusal(1051) when a generator fails
-            try:
-                return _create_order(ctx, caller, request, (needed.requests, generated))
-            except BaseException:
-                keygen.release(ctx, needed.requests, generated)  # never handed out: tell the publishers
-                raise
-    except exc.IntegrityError:
-        # A concurrent duplicate committed first (PostgreSQL reports it at our insert): 1010.
-        with ctx.db.read() as conn:
-            if order_of(conn, ctx.db, caller, request.partner_order_number) is not None:
-                raise Refusal(codes.NOT_FOUND) from None
-        raise
+    """Plan, fetch keys, write; then build the reply from what was written, after the commit.
 
-
-def _create_order(
-    ctx: Context,
-    caller: Caller,
-    request: OrderRequest,
-    keys: tuple[list[keygen.KeyRequest], dict[int, list[str]]] | None = None,
-) -> OrderView:
+    The plan (the catalogue's rules, checked on what is committed) is made in the writer's turn, so
+    that the checks hold for the write. A cart that needs no generated keys is written in that same
+    turn. One that does gets its plan back, nothing written; its keys are fetched with no
+    transaction open, outside the writer's turn, and a second turn checks again and writes."""
     if request.currency != caller.currency:
         raise Refusal(codes.CURRENCY_UNKNOWN)
     now = ctx.now()
-    return ctx.db.write_grouped(lambda conn: _insert_order(conn, ctx, caller, request, keys, now))
+
+    def write(keys: keygen.Keys) -> _Created | order_writer.NewOrder:
+        return ctx.db.write_grouped(lambda conn: _write(conn, ctx, caller, request, keys, now))
+
+    keys = keygen.NO_KEYS
+    try:
+        outcome = write(keys)
+        if isinstance(outcome, order_writer.NewOrder):  # the plan needs keys from publishers' generators
+            keys = keygen.fetch(ctx, outcome.key_requests())  # Refusal(1051) when a generator fails
+            outcome = write(keys)
+    except BaseException as failure:
+        keygen.release(ctx, keys)  # never handed out: tell the publishers
+        if isinstance(failure, exc.IntegrityError):
+            # A concurrent duplicate committed first (PostgreSQL reports it at our insert): 1010.
+            with ctx.db.read() as conn:
+                if order_of(conn, caller, request.partner_order_number) is not None:
+                    raise Refusal(codes.NOT_FOUND) from None
+        raise
+    assert isinstance(outcome, _Created), "keys fetched for a plan always fit it or are refused"
+    return _written_view(ctx, outcome.written, outcome.files)
 
 
-def _insert_order(
-    conn: Connection,
-    ctx: Context,
-    caller: Caller,
-    request: OrderRequest,
-    keys: tuple[list[keygen.KeyRequest], dict[int, list[str]]] | None,
-    now: dt.datetime,
-) -> OrderView:
-    """Everything createOrder writes, in the caller's (possibly shared) transaction; a refusal undoes it all."""
-    if order_of(conn, ctx.db, caller, request.partner_order_number) is not None:
+def _plan(
+    conn: Connection, ctx: Context, caller: Caller, request: OrderRequest, now: dt.datetime
+) -> order_writer.NewOrder:
+    """The order as the catalogue allows it at this moment; a Refusal for the first rule it breaks."""
+    if order_of(conn, caller, request.partner_order_number) is not None:
         raise Refusal(codes.NOT_FOUND)  # 1010: "order already created"
     lines = _check_lines(conn, caller, request, now.date())
-    if keys is None and (key_requests := keygen.requests_for(lines)):
-        raise _KeysNeeded(key_requests)  # nothing written yet: the transaction rolls back
+    prices = {
+        entry.product.id: _PRICE.scalar(conn, product_id=entry.product.id, currency=request.currency)
+        for entry in lines
+        if entry.product.subscription_period
+    }
     customer = request.customer
-    order_id = _INSERT_ORDER.scalar(
-        conn,
+    return order_writer.NewOrder(
         merchant_id=caller.merchant_id,
         catalog_id=caller.catalog_id,
         partner_order_number=request.partner_order_number,
-        status="active",
         order_date=request.order_date,
         currency=request.currency,
         customer_email=customer.email,
@@ -287,105 +260,52 @@ def _insert_order(
         marketing_program_id=request.marketing_program_id,
         affiliate_id=request.affiliate_id,
         download_end_date=_download_end(now, lines, ctx.settings.download_days),
-        generation=0,
-        created_at=now,
+        first_name=customer.invoice.first_name,
+        last_name=customer.invoice.last_name,
+        delivery=customer.delivery.as_json() if customer.delivery is not None else None,
+        actor=f"merchant:{caller.realm}",
+        audit={"lines": len(lines)},
+        lines=[
+            order_writer.NewLine(
+                position=entry.position,
+                product=entry.product,
+                quantity=entry.request_line.quantity,
+                vat_rate=entry.request_line.vat_rate,
+                amount_duty_free=entry.request_line.amount_duty_free,
+                amount_total=entry.request_line.amount_total,
+                end_user_email=entry.request_line.end_user_email,
+                discounts=[d.as_json() for d in entry.request_line.discounts] or None,
+                subscription_amount=_unit_amount(entry.request_line, prices.get(entry.product.id))
+                if entry.product.subscription_period
+                else None,
+            )
+            for entry in lines
+        ],
     )
 
-    # Serials: the whole order or nothing. Products in id order, so PostgreSQL never deadlocks.
-    wanted: dict[int, int] = defaultdict(int)
-    for entry in lines:
-        if entry.product.serial_source == "pool":
-            wanted[entry.product.id] += entry.request_line.quantity
-    pools = {pid: stock.allocate(conn, ctx.db, pid, n) for pid, n in sorted(wanted.items())}
-    if keys is not None:
-        pools.update(keygen.store(conn, now, lines, *keys))
 
-    prices = {
-        entry.product.id: _PRICE.scalar(conn, product_id=entry.product.id, currency=request.currency)
-        for entry in lines
-        if entry.product.subscription_period
-    }
-    invoice = customer.invoice
-    assignments, subs, placed = [], [], []
-    for entry in lines:
-        line, product = entry.request_line, entry.product
-        remark = fill_remark(
-            product.remark_template,
-            first_name=invoice.first_name,
-            last_name=invoice.last_name,
-            game_name=product.name,
-            order_number=order_id,
-        )
-        line_id = _INSERT_LINE.scalar(
-            conn,
-            order_id=order_id,
-            position=entry.position,
-            product_id=product.id,
-            product_ref=product.ref,
-            quantity=line.quantity,
-            vat_rate=line.vat_rate,
-            amount_duty_free=line.amount_duty_free,
-            amount_total=line.amount_total,
-            end_user_email=line.end_user_email,
-            discounts=[d.as_json() for d in line.discounts] or None,
-            remark=remark,
-            download_token=new_line_token(),
-        )
-        placed.append((entry, line_id))
-        for unit in range(line.quantity):
-            item_id = _INSERT_ITEM.scalar(conn, order_line_id=line_id, position=unit)
-            if product.serial_source in ("pool", "generator"):
-                serial_id, _value = pools[product.id].pop(0)
-                assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
-            if product.subscription_period:
-                expires = now + parse_period(product.subscription_period)
-                subs.append(
-                    {
-                        "order_id": order_id,
-                        "line_item_id": item_id,
-                        "product_id": product.id,
-                        "period": product.subscription_period,
-                        "generation": 0,
-                        "status": "ACTIVE",
-                        "currency": request.currency,
-                        "amount": _unit_amount(line, prices.get(product.id)),
-                        "created_at": now,
-                        "updated_at": now,
-                        "expires_at": expires,
-                        "next_change_at": expires,
-                    }
-                )
-    for assignment in assignments:
-        _INSERT_ASSIGNMENT.execute(conn, **assignment)
-    if subs:
-        conn.execute(subscriptions.insert(), subs)
-    actor = f"merchant:{caller.realm}"
-    fulfilment.on_order_created(conn, now, actor, caller.catalog_id, order_id, request, placed)
-    audit(
-        conn,
-        now,
-        actor,
-        "order",
-        order_id,
-        "created",
-        after={
-            "partnerOrderNumber": request.partner_order_number,
-            "lines": len(lines),
-            "serials": len(assignments),
-        },
-    )
-    _audit_new_items(conn, now, actor, order_id, assignments, bool(subs))
+def _write(
+    conn: Connection, ctx: Context, caller: Caller, request: OrderRequest, keys: keygen.Keys, now: dt.datetime
+) -> _Created | order_writer.NewOrder:
+    """A turn of the writer (possibly a shared transaction): the plan on what is committed now, then
+    everything createOrder writes; a refusal undoes it all. A plan that needs keys not fetched yet is
+    returned as it is, nothing written."""
+    plan = _plan(conn, ctx, caller, request, now)
+    if not keys.requests and plan.key_requests():
+        return plan
+    written = order_writer.insert_order(conn, plan, keys, now)  # 1051 if the keys no longer fit the plan
     enqueue(
         conn,
         now,
         "order.created",
         {
             "merchantId": caller.merchant_id,
-            "orderNumber": order_id,
+            "orderNumber": written.order_id,
             "partnerOrderNumber": request.partner_order_number,
         },
     )
-    return _order_view(conn, ctx, order_id)
+    # the products' files: the one thing of the reply not written here (the reply is built after commit)
+    return _Created(written, _ORDER_FILES.all(conn, order_id=written.order_id))
 
 
 # ---------------------------------------------------------------- reading
@@ -431,6 +351,20 @@ _ORDER_FILES = Prepared(
 )
 
 
+@dataclass(frozen=True)
+class _ViewLine:
+    """What the reply shows of an order line, read back or just written."""
+
+    line_id: int
+    product_id: int
+    product_ref: int
+    product_type: str
+    delivery_mode: str
+    download_token: str
+    remark: str
+    items: list[LineItemView]
+
+
 def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool = False) -> OrderView:
     order = _ORDER.first(conn, order_id=order_id)
     lines = _ORDER_LINES.all(conn, order_id=order_id)
@@ -438,9 +372,6 @@ def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool 
     serial_values = defaultdict(list)
     for item_id, value in _ORDER_SERIALS.all(conn, order_id=order_id):
         serial_values[item_id].append(value)
-    files = defaultdict(list)
-    for f in _ORDER_FILES.all(conn, order_id=order_id):
-        files[f.product_id].append(f)
     items_by_line = defaultdict(list)
     for item in items:
         items_by_line[item.order_line_id].append(
@@ -452,21 +383,88 @@ def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool 
                 else item.renews_subscription_id,
             )
         )
-    base = ctx.settings.base_url
-    key = ctx.settings.effective_download_key
-    stats = downloads.stats_for_order(conn, order_id) if with_stats else {}
-    no_stats = downloads.NO_STATS
-    every_product_has_files = all(files[line.product_id] for line in lines if line.product_type != "option")
-    return OrderView(
+    return _view(
+        ctx,
         partner_order_number=order.partner_order_number,
-        order_number=order.id,
+        order_id=order.id,
         status=order.status,
         order_date=order.order_date,
         download_end_date=order.download_end_date,
         lines=[
+            _ViewLine(
+                line.id,
+                line.product_id,
+                line.product_ref,
+                line.product_type,
+                line.delivery_mode,
+                line.download_token,
+                line.remark,
+                items_by_line[line.id],
+            )
+            for line in lines
+        ],
+        files=_ORDER_FILES.all(conn, order_id=order_id),
+        stats=downloads.stats_for_order(conn, order_id) if with_stats else {},
+    )
+
+
+def _written_view(ctx: Context, written: order_writer.WrittenOrder, files: list[Any]) -> OrderView:
+    """createOrder's reply, from what it just wrote (and the products' files, read after the commit)."""
+    order = written.order
+    return _view(
+        ctx,
+        partner_order_number=order.partner_order_number,
+        order_id=written.order_id,
+        status="active",
+        order_date=order.order_date.astimezone(dt.UTC),
+        download_end_date=order.download_end_date,
+        lines=[
+            _ViewLine(
+                w.line_id,
+                w.line.product.id,
+                w.line.product.ref,
+                w.line.product.type,
+                w.line.product.delivery_mode,
+                w.download_token,
+                w.remark,
+                [LineItemView(serials=item.serials, subscription_id=item.subscription_id) for item in w.items],
+            )
+            for w in written.lines
+        ],
+        files=files,
+        stats={},
+    )
+
+
+def _view(
+    ctx: Context,
+    *,
+    partner_order_number: str,
+    order_id: int,
+    status: str,
+    order_date: dt.datetime,
+    download_end_date: dt.date,
+    lines: list[_ViewLine],
+    files: list[Any],
+    stats: dict[Any, Any],
+) -> OrderView:
+    by_product = defaultdict(list)
+    for f in files:
+        by_product[f.product_id].append(f)
+    base = ctx.settings.base_url
+    key = ctx.settings.effective_download_key
+    no_stats = downloads.NO_STATS
+    every_product_has_files = all(by_product[line.product_id] for line in lines if line.product_type != "option")
+    return OrderView(
+        partner_order_number=partner_order_number,
+        order_number=order_id,
+        status=status,
+        order_date=order_date,
+        download_end_date=download_end_date,
+        lines=[
             OrderLineView(
                 product_ref=line.product_ref,
-                line_items=items_by_line[line.id],
+                line_items=line.items,
                 files=[
                     FileView(
                         file_id=f.id,
@@ -475,26 +473,26 @@ def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool 
                         size=f.size,
                         group=f.group,
                         url=base + download_path(key, line.download_token, f.id),
-                        date_first_download=stats.get((line.id, f.id), no_stats).first_download_at,
-                        date_last_download=stats.get((line.id, f.id), no_stats).last_download_at,
-                        count_start_download=stats.get((line.id, f.id), no_stats).starts,
-                        count_complete_download=stats.get((line.id, f.id), no_stats).completes,
+                        date_first_download=stats.get((line.line_id, f.id), no_stats).first_download_at,
+                        date_last_download=stats.get((line.line_id, f.id), no_stats).last_download_at,
+                        count_start_download=stats.get((line.line_id, f.id), no_stats).starts,
+                        count_complete_download=stats.get((line.line_id, f.id), no_stats).completes,
                     )
-                    for f in files[line.product_id]
+                    for f in by_product[line.product_id]
                 ],
-                date_end_download=order.download_end_date,
-                digital_locker_link=downloads.locker_link(ctx.settings, order.id),
+                date_end_download=download_end_date,
+                digital_locker_link=downloads.locker_link(ctx.settings, order_id),
                 remark=line.remark,
                 delivery_mode=line.delivery_mode,
             )
             for line in lines
         ],
-        download_manager=downloads.download_manager(ctx.settings, order.id) if every_product_has_files else None,
+        download_manager=downloads.download_manager(ctx.settings, order_id) if every_product_has_files else None,
     )
 
 
 def _require_order(conn: Connection, ctx: Context, caller: Caller, pon: str, lock: bool = False):  # type: ignore[no-untyped-def]
-    order = order_of(conn, ctx.db, caller, pon, lock=lock)
+    order = order_of(conn, caller, pon, lock=lock)
     if order is None:
         raise Refusal(codes.NOT_FOUND)
     return order
@@ -659,46 +657,3 @@ def submit_order(ctx: Context, caller: Caller, body: object) -> OrderView:
     limits = ctx.settings
     request = parse_order_request(body, max_lines=limits.order_max_lines, max_units=limits.order_max_units)
     return create_order(ctx, caller, request)
-
-
-def _audit_new_items(
-    conn: Connection, now: dt.datetime, actor: str, order_id: int, assignments: list[dict], has_subscriptions: bool
-) -> None:
-    """createOrder's audit rows for the serials it assigned and the subscriptions it started."""
-    audit_many(
-        conn,
-        now,
-        actor,
-        "serial",
-        "assigned",
-        [
-            (a["serial_id"], {"status": "available"}, {"status": "assigned", "orderNumber": order_id})
-            for a in assignments
-        ],
-    )
-    if has_subscriptions:
-        started = conn.execute(
-            select(subscriptions.c.id, subscriptions.c.generation, subscriptions.c.expires_at).where(
-                subscriptions.c.order_id == order_id
-            )
-        ).all()
-        audit_many(
-            conn,
-            now,
-            actor,
-            "subscription",
-            "created",
-            [
-                (
-                    r.id,
-                    None,
-                    {
-                        "status": "ACTIVE",
-                        "generation": r.generation,
-                        "orderNumber": order_id,
-                        "expiresAt": r.expires_at.isoformat(),
-                    },
-                )
-                for r in started
-            ],
-        )

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select, update
 
 from resell.db.engine import Database
+from resell.db.locking import for_update, try_advisory_lock
 from resell.db.prepared import Prepared
 from resell.db.tables import products, publishers, serials, stock_levels
 from resell.domain import codes
@@ -156,8 +157,7 @@ _FIRST_AVAILABLE = (
     .order_by(serials.c.id)
     .limit(bindparam("count"))
 )
-_PICK = Prepared(_FIRST_AVAILABLE)
-_PICK_SKIP_LOCKED = Prepared(_FIRST_AVAILABLE.with_for_update(skip_locked=True))
+_PICK = Prepared(for_update(_FIRST_AVAILABLE, skip_locked=True))
 _CLAIM = Prepared(
     update(serials)
     .where(serials.c.id == bindparam("serial_id"), serials.c.status == _AVAILABLE)
@@ -173,15 +173,14 @@ _COUNT_AVAILABLE = Prepared(
 )
 
 
-def allocate(conn: Connection, db: Database, product_id: int, count: int) -> list[tuple[int, str]]:
+def allocate(conn: Connection, product_id: int, count: int) -> list[tuple[int, str]]:
     """Claim `count` available serials of a product in the caller's transaction, or refuse with 1044.
 
     PostgreSQL skips rows a concurrent order has locked; SQLite has one writer at a time. Either way
     the claim re-checks `available`, and serial_assignments' primary key is the last word."""
     if count <= 0:
         return []
-    pick = _PICK_SKIP_LOCKED if db.is_postgres else _PICK
-    rows = pick.all(conn, product_id=product_id, count=count)
+    rows = _PICK.all(conn, product_id=product_id, count=count)
     if len(rows) < count:
         raise Refusal(codes.OUT_OF_STOCK)
     for serial_id, _value in rows:
@@ -262,8 +261,7 @@ def check_levels(ctx: Context, actor: str = "worker:stock") -> int:
     now = ctx.now()
     changes = 0
     with ctx.db.write() as conn:
-        lock = text("SELECT pg_try_advisory_xact_lock(:key)")
-        if ctx.db.is_postgres and not conn.execute(lock, {"key": LEVELS_LOCK}).scalar():
+        if not try_advisory_lock(conn, LEVELS_LOCK):
             return 0  # another worker is looking right now (SQLite: BEGIN IMMEDIATE makes them take turns)
         known = dict(conn.execute(select(stock_levels.c.product_id, stock_levels.c.status)).all())
         pooled = conn.execute(

@@ -3,9 +3,10 @@ when a term ends). One transaction per use case, as everywhere.
 
 A subscription keeps its id for life; its row holds the current term (`generation`, `expires_at`).
 A renewal, in one transaction: a new order `<partnerOrderNumber>-<generation>` of the same merchant
-(parent_order_id: the order that bought the subscription), one line and one line item, a new serial
-from the pool where the product uses serials (stock.allocate, the same lock rules as createOrder),
-the next term back to back with the last one, and `generation` + 1.
+(parent_order_id: the order that bought the subscription), written by createOrder's own writer
+(order_writer.insert_order: a new serial from the pool or the publisher's key generator, the
+delivery email), the next term back to back with the last one, and `generation` + 1. Keys from a
+generator are fetched before that transaction (plan -> fetch keys -> write, as createOrder).
 
 States (contract 4.3) and what moves them:
 
@@ -25,32 +26,30 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, exc, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, exc, select, update
 
-from resell.db.engine import inserted_id
+from resell.db.locking import for_update
 from resell.db.tables import (
     audit_events,
     line_items,
     order_lines,
     orders,
     products,
-    serial_assignments,
     subscriptions,
 )
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
-from resell.domain.remarks import fill_remark
 from resell.domain.request_fields import partner_order_number, positive_int
 from resell.domain.retry import RENEWALS
 from resell.logs import get_logger
-from resell.services import stock
+from resell.services import keygen, order_writer
 from resell.services.context import Caller, Context
 from resell.services.events import audit, audit_many, enqueue, enqueue_many
 from resell.services.tenancy import subscription_of
@@ -102,6 +101,7 @@ class RenewalPass:
     terminated: int = 0
     failed: int = 0
     renewal_orders: list[str] = field(default_factory=list)
+    deferred: int = 0  # due, but their keys were not planned (a concurrent change): for the next pass
 
     @property
     def total(self) -> int:
@@ -115,7 +115,7 @@ def _identify(raw_pon: object, raw_subscription_id: object) -> tuple[str, int]:
 
 
 def _require(conn: Connection, ctx: Context, caller: Caller, pon: str, subscription_id: int, lock: bool = False):  # type: ignore[no-untyped-def]
-    found = subscription_of(conn, ctx.db, caller, pon, subscription_id, lock=lock)
+    found = subscription_of(conn, caller, pon, subscription_id, lock=lock)
     if found is None:
         raise Refusal(codes.NOT_FOUND)  # 1010: another merchant's subscription is "not found" too
     return found
@@ -213,29 +213,34 @@ def renew_subscription(
     ctx: Context, caller: Caller, raw_pon: object, raw_subscription_id: object
 ) -> SubscriptionChange:
     """Renew now, at the merchant's request: the next term (back to back with the current one) and its
-    order, exactly as the worker would at the term's end; 1044 when there is no serial for it."""
+    order, exactly as the worker would at the term's end; 1044 when there is no serial for it, 1051
+    when the publisher's key generator does not give one."""
     pon, subscription_id = _identify(raw_pon, raw_subscription_id)
-    now = ctx.now()
-    with ctx.db.write() as conn:
-        if ctx.db.is_postgres:  # the order that bought it first, then the subscription: see _hold_roots
-            _order, sub = _require(conn, ctx, caller, pon, subscription_id)
-            root_lock = select(orders.c.id).where(orders.c.id == sub.order_id)
-            conn.execute(root_lock.with_for_update(read=True, key_share=True))
-        _order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
+    with ctx.db.read() as conn:  # the plan: which keys to ask the generators for
+        _order, sub = _require(conn, ctx, caller, pon, subscription_id)
         if sub.status not in (ACTIVE, RENEWAL_PENDING):
             raise Refusal(codes.ALREADY_CANCELLED)
-        work = _Work.load(conn, [sub], now, f"merchant:{caller.realm}")
-        new_pon, new_id = _renew_retrying(conn, ctx, work, [sub])
-        work.flush(conn)
+        planned = _key_requests(conn, [sub])
+    keys = {group: keygen.fetch(ctx, requests) for group, requests in planned.items()}  # else Refusal(1051)
+    now = ctx.now()
+    try:
+        with ctx.db.write() as conn:
+            # the order that bought it first, then the subscription (resell/db/locking.py)
+            _order, sub = _require(conn, ctx, caller, pon, subscription_id)
+            conn.execute(for_update(select(orders.c.id).where(orders.c.id == sub.order_id), key_share=True))
+            _order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
+            if sub.status not in (ACTIVE, RENEWAL_PENDING):
+                raise Refusal(codes.ALREADY_CANCELLED)
+            work = _Work.load(conn, [sub], now, f"merchant:{caller.realm}", keys)
+            new_pon, new_id = _renew_retrying(conn, ctx, work, [sub])
+            work.flush(conn)
+    finally:
+        _release(ctx, keys)
     return SubscriptionChange(new_pon, sub.id, new_id)
 
 
 # ---------------------------------------------------------------- renewing
 
-_INSERT_ORDER = orders.insert()
-_INSERT_LINE = order_lines.insert()
-_INSERT_ITEM = line_items.insert()
-_INSERT_ASSIGNMENTS = serial_assignments.insert()
 _INSERT_AUDIT = audit_events.insert()
 _RENEWED = (
     update(subscriptions)
@@ -263,16 +268,25 @@ class _Work:
     products: dict[int, Row]
     origins: dict[int, Row]  # line item id -> its order line, in the order that bought it
     taken: set[tuple[int, str]]  # (merchant id, partnerOrderNumber) known to exist
+    keys: dict[tuple[int, int], keygen.Keys]  # (order id, generation) -> keys generated for its renewal
+    key_failures: dict[tuple[int, int], Refusal] = field(default_factory=dict)  # when the generator failed
     audits: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, conn: Connection, subs: list[Any], now: dt.datetime, actor: str) -> _Work:
+    def load(
+        cls,
+        conn: Connection,
+        subs: list[Any],
+        now: dt.datetime,
+        actor: str,
+        keys: Mapping[tuple[int, int], keygen.Keys | Refusal] | None = None,
+    ) -> _Work:
         roots = {r.id: r for r in conn.execute(select(orders).where(orders.c.id.in_({s.order_id for s in subs})))}
         product_rows = conn.execute(
-            select(
-                products.c.id, products.c.ref, products.c.name, products.c.serial_source, products.c.remark_template
-            ).where(products.c.id.in_({s.product_id for s in subs}))
+            select(*order_writer.PRODUCT_COLUMNS)
+            .select_from(order_writer.PRODUCTS_WITH_PUBLISHER)
+            .where(products.c.id.in_({s.product_id for s in subs}))
         )
         origins = conn.execute(
             select(line_items.c.id.label("item_id"), order_lines)
@@ -293,6 +307,8 @@ class _Work:
             products={p.id: p for p in product_rows},
             origins={o.item_id: o for o in origins},
             taken={(t.merchant_id, t.partner_order_number) for t in taken},
+            keys={group: k for group, k in (keys or {}).items() if isinstance(k, keygen.Keys)},
+            key_failures={group: k for group, k in (keys or {}).items() if isinstance(k, Refusal)},
         )
 
     def audit(self, entity: str, entity_id: object, action: str, before: Any = None, after: Any = None) -> None:
@@ -356,8 +372,9 @@ def _free_number(conn: Connection, work: _Work, root: Row, generation: int) -> s
 
 
 def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tuple[str, int]:
-    """Renew subscriptions of one order, all at the same generation, into one new order, in the caller's
-    transaction: all of them or none (a Refusal: 1044 when the pool is short, as in createOrder)."""
+    """Renew subscriptions of one order, all at the same generation, into one new order written by
+    order_writer.insert_order, in the caller's transaction: all of them or none (a Refusal: 1044 when
+    the pool is short, as in createOrder; 1051 when the keys generated for it no longer fit)."""
     now, root = work.now, work.roots[group[0].order_id]
     generation = group[0].generation + 1
     terms = {}
@@ -365,86 +382,59 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
         terms[sub.id] = sub.expires_at + parse_period(sub.period)
         if terms[sub.id] <= sub.expires_at:
             raise Refusal(codes.INTERNAL_ERROR, f"subscription period {sub.period!r} does not move time forward")
-    if any(work.products[sub.product_id].serial_source == "generator" for sub in group):
-        raise Refusal(codes.OUT_OF_STOCK, "no key generator is connected for this product")
-    # Serials: the whole renewal or nothing; products in id order, so PostgreSQL never deadlocks.
-    wanted: Counter[int] = Counter(
-        sub.product_id for sub in group if work.products[sub.product_id].serial_source == "pool"
-    )
-    pools = {pid: stock.allocate(conn, ctx.db, pid, n) for pid, n in sorted(wanted.items())}
     new_pon = _free_number(conn, work, root, generation)
     members = sorted(group, key=lambda sub: sub.id)
-    order_id = inserted_id(
-        conn.execute(
-            _INSERT_ORDER,
-            {
-                "merchant_id": root.merchant_id,
-                "catalog_id": root.catalog_id,
-                "partner_order_number": new_pon,
-                "status": "active",
-                "order_date": now,
-                "currency": root.currency,
-                "customer_email": root.customer_email,
-                "customer_language": root.customer_language,
-                "customer_partner_id": root.customer_partner_id,
-                "customer": root.customer,
-                "payment": None,  # the merchant takes the renewal's payment itself
-                "marketing_program_id": root.marketing_program_id,
-                "affiliate_id": root.affiliate_id,
-                "download_end_date": now.date() + dt.timedelta(days=ctx.settings.download_days),
-                "parent_order_id": root.id,
-                "generation": generation,
-                "renewed_subscription_id": members[0].id,
-                "created_at": now,
-            },
-        )
-    )
-    invoice = (root.customer or {}).get("locationInvoice") or {}
     by_line: dict[int, list[Any]] = defaultdict(list)
     for sub in members:
         by_line[work.origins[sub.line_item_id].id].append(sub)
-    assignments = []
+    lines = []
     for position, subs_of_line in enumerate(
         sorted(by_line.values(), key=lambda subs: work.origins[subs[0].line_item_id].position)
     ):
         line = work.origins[subs_of_line[0].line_item_id]
-        product = work.products[line.product_id]
         count = len(subs_of_line)
-        line_id = inserted_id(
-            conn.execute(
-                _INSERT_LINE,
-                {
-                    "order_id": order_id,
-                    "position": position,
-                    "product_id": product.id,
-                    "product_ref": product.ref,
-                    "quantity": count,
-                    "vat_rate": line.vat_rate,
-                    "amount_duty_free": _share(line.amount_duty_free, line.quantity, count),
-                    "amount_total": _share(line.amount_total, line.quantity, count),
-                    "end_user_email": line.end_user_email,
-                    "remark": fill_remark(
-                        product.remark_template,
-                        first_name=invoice.get("firstName"),
-                        last_name=invoice.get("lastName"),
-                        game_name=product.name,
-                        order_number=order_id,
-                    ),
-                    "download_token": new_line_token(),
-                },
+        lines.append(
+            order_writer.NewLine(
+                position=position,
+                product=work.products[line.product_id],
+                quantity=count,
+                vat_rate=line.vat_rate,
+                amount_duty_free=_share(line.amount_duty_free, line.quantity, count),
+                amount_total=_share(line.amount_total, line.quantity, count),
+                end_user_email=line.end_user_email,
+                renews=[sub.id for sub in subs_of_line],
             )
         )
-        for unit, sub in enumerate(subs_of_line):
-            item_id = inserted_id(
-                conn.execute(
-                    _INSERT_ITEM, {"order_line_id": line_id, "position": unit, "renews_subscription_id": sub.id}
-                )
-            )
-            if product.serial_source == "pool":
-                serial_id, _value = pools[product.id].pop(0)
-                assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
-    if assignments:
-        conn.execute(_INSERT_ASSIGNMENTS, assignments)
+    invoice = (root.customer or {}).get("locationInvoice") or {}
+    new_order = order_writer.NewOrder(
+        merchant_id=root.merchant_id,
+        catalog_id=root.catalog_id,
+        partner_order_number=new_pon,
+        order_date=now,
+        currency=root.currency,
+        customer_email=root.customer_email,
+        customer_language=root.customer_language,
+        customer_partner_id=root.customer_partner_id,
+        customer=root.customer,
+        payment=None,  # the merchant takes the renewal's payment itself
+        marketing_program_id=root.marketing_program_id,
+        affiliate_id=root.affiliate_id,
+        download_end_date=now.date() + dt.timedelta(days=ctx.settings.download_days),
+        parent_order_id=root.id,
+        generation=generation,
+        renewed_subscription_id=members[0].id,
+        first_name=invoice.get("firstName"),
+        last_name=invoice.get("lastName"),
+        lines=lines,
+        actor=work.actor,
+        audit={
+            "renewalOf": root.partner_order_number,
+            "subscriptions": [sub.id for sub in members],
+            "generation": generation,
+        },
+    )
+    keys = work.keys.get((root.id, group[0].generation), keygen.NO_KEYS)
+    order_id = order_writer.insert_order(conn, new_order, keys, now).order_id
     for sub in members:
         moved = conn.execute(
             _RENEWED,
@@ -453,26 +443,6 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
         if moved.rowcount != 1:  # cannot happen under the row locks; the unique order number is the backstop
             raise RuntimeError(f"subscription {sub.id} changed under its renewal")
     work.taken.add((root.merchant_id, new_pon))
-    work.audit(
-        "order",
-        order_id,
-        "created",
-        after={
-            "partnerOrderNumber": new_pon,
-            "renewalOf": root.partner_order_number,
-            "subscriptions": [sub.id for sub in members],
-            "generation": generation,
-            "serials": len(assignments),
-        },
-    )
-    for a in assignments:
-        work.audit(
-            "serial",
-            a["serial_id"],
-            "assigned",
-            {"status": "available"},
-            {"status": "assigned", "orderNumber": order_id},
-        )
     for sub in members:
         work.audit(
             "subscription",
@@ -496,6 +466,37 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
             renewalOrderNumber=order_id,
         )
     return new_pon, order_id
+
+
+def _key_requests(conn: Connection, subs: list[Any]) -> dict[tuple[int, int], list[keygen.KeyRequest]]:
+    """The plan of a renewal: for each (order, generation) group of subscriptions about to renew whose
+    products use a key generator, what to ask the generators for (one key per subscription)."""
+    renewing = [sub for sub in subs if sub.status != CANCELLED]
+    if not renewing:
+        return {}
+    generator_products = {
+        row.id: row
+        for row in conn.execute(
+            select(*order_writer.PRODUCT_COLUMNS)
+            .select_from(order_writer.PRODUCTS_WITH_PUBLISHER)
+            .where(
+                products.c.id.in_({sub.product_id for sub in renewing}),
+                products.c.serial_source == "generator",
+            )
+        )
+    }
+    groups: dict[tuple[int, int], list[tuple[Any, int]]] = defaultdict(list)
+    for sub in renewing:
+        if sub.product_id in generator_products:
+            groups[(sub.order_id, sub.generation)].append((generator_products[sub.product_id], 1))
+    return {group: keygen.requests_for(wanted) for group, wanted in groups.items()}
+
+
+def _release(ctx: Context, keys: dict[tuple[int, int], Any]) -> None:
+    """After the renewal transaction, whatever happened to it: the keys no renewal took go back."""
+    for planned in keys.values():
+        if isinstance(planned, keygen.Keys):
+            keygen.release(ctx, planned)
 
 
 def _renew_retrying(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tuple[str, int]:
@@ -589,16 +590,24 @@ def _advance(conn: Connection, ctx: Context, work: _Work, group: list[Any], resu
             _expire(conn, work, sub, "cancelled", sub.status)
             result.expired += 1
         return
-    try:
-        new_pon, _order_id = _renew_retrying(conn, ctx, work, group)
-    except Refusal as refusal:
-        error = refusal.message_in("renewSubscription")
-    except exc.IntegrityError as clash:
-        error = f"could not record the renewal: {clash.orig}"
-    else:
-        result.renewed += len(group)
-        result.renewal_orders.append(new_pon)
+    group_key = (group[0].order_id, group[0].generation)
+    needs_keys = keygen.requests_for((work.products[sub.product_id], 1) for sub in group)
+    if needs_keys and group_key not in work.keys and group_key not in work.key_failures:
+        result.deferred += len(group)  # appeared after the plan: it is planned on the next pass
         return
+    if (no_keys := work.key_failures.get(group_key)) is not None:
+        error = no_keys.message_in("renewSubscription")
+    else:
+        try:
+            new_pon, _order_id = _renew_retrying(conn, ctx, work, group)
+        except Refusal as refusal:
+            error = refusal.message_in("renewSubscription")
+        except exc.IntegrityError as clash:
+            error = f"could not record the renewal: {clash.orig}"
+        else:
+            result.renewed += len(group)
+            result.renewal_orders.append(new_pon)
+            return
     log.warning("renewal_failed", subscriptions=[s.id for s in group], order=root.id, error=error)
     for sub in group:
         if _renewal_failed(conn, work, sub, error):
@@ -607,7 +616,7 @@ def _advance(conn: Connection, ctx: Context, work: _Work, group: list[Any], resu
 
 
 def _hold_roots(conn: Connection, due: list[Any]) -> list[Any]:
-    """PostgreSQL: hold the orders that bought the subscriptions about to renew, FOR KEY SHARE, skipping
+    """Hold the orders that bought the subscriptions about to renew, FOR KEY SHARE, skipping
     those that a cancelOrder holds; their subscriptions wait for the next pass (a cancelled order's are
     TERMINATED by the cancel itself).
 
@@ -622,18 +631,62 @@ def _hold_roots(conn: Connection, due: list[Any]) -> list[Any]:
         return due
     held = set(
         conn.execute(
-            select(orders.c.id)
-            .where(orders.c.id.in_(renewing))
-            .with_for_update(read=True, key_share=True, skip_locked=True)
+            for_update(select(orders.c.id).where(orders.c.id.in_(renewing)), key_share=True, skip_locked=True)
         ).scalars()
     )
     return [sub for sub in due if sub.status == CANCELLED or sub.order_id in held]
 
 
+def _due(conn: Connection, now: dt.datetime, batch: int, claim: bool) -> list[Any]:
+    """The next `batch` due subscriptions, and their siblings due at the same time that the batch did not
+    reach; `claim` (in a write transaction) locks them, FOR UPDATE SKIP LOCKED (resell/db/locking.py)."""
+
+    def locked(query: Select) -> Select:  # type: ignore[type-arg]
+        return for_update(query, skip_locked=True) if claim else query
+
+    query = (
+        select(subscriptions)
+        .where(subscriptions.c.status.in_(DUE_STATES), subscriptions.c.next_change_at <= now)
+        .order_by(subscriptions.c.next_change_at, subscriptions.c.id)
+        .limit(batch)
+    )
+    due = list(conn.execute(locked(query)).all())
+    claimed = {sub.id for sub in due}
+    renewing_orders = {sub.order_id for sub in due if sub.status != CANCELLED}
+    if renewing_orders:
+        siblings = (
+            select(subscriptions)
+            .where(
+                subscriptions.c.order_id.in_(renewing_orders),
+                subscriptions.c.status.in_([ACTIVE, RENEWAL_PENDING]),
+                subscriptions.c.next_change_at <= now,
+                subscriptions.c.id.not_in(claimed),
+            )
+            .order_by(subscriptions.c.id)
+        )
+        due += conn.execute(locked(siblings)).all()
+    return due
+
+
+def _plan_keys(ctx: Context, now: dt.datetime, batch: int) -> dict[tuple[int, int], keygen.Keys | Refusal]:
+    """Before a batch's transaction, outside any: the keys its renewals need from the publishers'
+    generators, per (order, generation) group; a generator's Refusal stands for that group's failure."""
+    with ctx.db.read() as conn:
+        planned = _key_requests(conn, _due(conn, now, batch, claim=False))
+    keys: dict[tuple[int, int], keygen.Keys | Refusal] = {}
+    for group, requests in planned.items():
+        try:
+            keys[group] = keygen.fetch(ctx, requests)
+        except Refusal as refusal:
+            keys[group] = refusal
+    return keys
+
+
 def renew_due(ctx: Context, limit: int = 10_000, batch: int = BATCH) -> RenewalPass:
     """Renew, expire or retry every subscription whose next change is due (the worker's periodic job).
 
-    Each batch is one transaction. On PostgreSQL the due rows are claimed with FOR UPDATE SKIP LOCKED,
+    Each batch is planned (the keys of generator products are fetched, no transaction open), then
+    written in one transaction. On PostgreSQL the due rows are claimed with FOR UPDATE SKIP LOCKED,
     so concurrent workers take disjoint batches; on SQLite BEGIN IMMEDIATE makes writers take turns,
     and the next one no longer sees as due what was just renewed. The subscriptions of one order that
     renew at the same time (same generation, due together) are renewed together, into one order.
@@ -641,46 +694,26 @@ def renew_due(ctx: Context, limit: int = 10_000, batch: int = BATCH) -> RenewalP
     result = RenewalPass()
     while result.total < limit:
         now = ctx.now()
-        with ctx.db.write() as conn:
-            query = (
-                select(subscriptions)
-                .where(subscriptions.c.status.in_(DUE_STATES), subscriptions.c.next_change_at <= now)
-                .order_by(subscriptions.c.next_change_at, subscriptions.c.id)
-                .limit(min(batch, limit - result.total))
-            )
-            if ctx.db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            due = list(conn.execute(query).all())
-            if not due:
-                break
-            claimed = {sub.id for sub in due}
-            renewing_orders = {sub.order_id for sub in due if sub.status != CANCELLED}
-            if renewing_orders:  # their siblings due at the same time, that this batch did not reach
-                siblings = (
-                    select(subscriptions)
-                    .where(
-                        subscriptions.c.order_id.in_(renewing_orders),
-                        subscriptions.c.status.in_([ACTIVE, RENEWAL_PENDING]),
-                        subscriptions.c.next_change_at <= now,
-                        subscriptions.c.id.not_in(claimed),
-                    )
-                    .order_by(subscriptions.c.id)
-                )
-                if ctx.db.is_postgres:
-                    siblings = siblings.with_for_update(skip_locked=True)
-                due += conn.execute(siblings).all()
-            if ctx.db.is_postgres:
-                due = _hold_roots(conn, due)
-                if not due:  # all being cancelled right now: the next pass sees what became of them
+        size = min(batch, limit - result.total)
+        keys = _plan_keys(ctx, now, size)
+        before = result.total
+        try:
+            with ctx.db.write() as conn:
+                due = _hold_roots(conn, _due(conn, now, size, claim=True))
+                if not due:  # none due, or all being cancelled right now: the next pass sees what became of them
                     break
-            groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-            for sub in due:
-                key = (sub.order_id, sub.id) if sub.status == CANCELLED else (sub.order_id, sub.generation)
-                groups[key].append(sub)
-            work = _Work.load(conn, due, now, WORKER)
-            for group in groups.values():
-                _advance(conn, ctx, work, group, result)
-            work.flush(conn)
+                groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+                for sub in due:
+                    key = (sub.order_id, sub.id) if sub.status == CANCELLED else (sub.order_id, sub.generation)
+                    groups[key].append(sub)
+                work = _Work.load(conn, due, now, WORKER, keys)
+                for group in groups.values():
+                    _advance(conn, ctx, work, group, result)
+                work.flush(conn)
+        finally:
+            _release(ctx, keys)
+        if result.total == before:  # only deferred renewals: they wait for the next pass
+            break
     return result
 
 

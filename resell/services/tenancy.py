@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row, Select, bindparam, select
 
-from resell.db.engine import Database
+from resell.db.locking import for_update
 from resell.db.prepared import Prepared
 from resell.db.tables import (
     catalog_products,
@@ -26,22 +26,18 @@ def merchant_orders(caller: Caller) -> Select:
     return select(orders).where(orders.c.merchant_id == caller.merchant_id)
 
 
-_ORDER_OF = Prepared(
-    select(orders).where(
-        orders.c.merchant_id == bindparam("merchant_id"),
-        orders.c.partner_order_number == bindparam("partner_order_number"),
-    )
+_ORDER_OF_QUERY = select(orders).where(
+    orders.c.merchant_id == bindparam("merchant_id"),
+    orders.c.partner_order_number == bindparam("partner_order_number"),
 )
+_ORDER_OF = Prepared(_ORDER_OF_QUERY)
+_ORDER_OF_LOCKED = Prepared(for_update(_ORDER_OF_QUERY))
 
 
-def order_of(
-    conn: Connection, db: Database, caller: Caller, partner_order_number: str, lock: bool = False
-) -> Row | None:
+def order_of(conn: Connection, caller: Caller, partner_order_number: str, lock: bool = False) -> Row | None:
     """The caller's order with that partnerOrderNumber; `lock` holds it until the transaction ends."""
-    if lock and db.is_postgres:
-        query = merchant_orders(caller).where(orders.c.partner_order_number == partner_order_number)
-        return conn.execute(query.with_for_update()).first()
-    found: Row | None = _ORDER_OF.first(conn, merchant_id=caller.merchant_id, partner_order_number=partner_order_number)
+    query = _ORDER_OF_LOCKED if lock else _ORDER_OF
+    found: Row | None = query.first(conn, merchant_id=caller.merchant_id, partner_order_number=partner_order_number)
     return found
 
 
@@ -58,11 +54,11 @@ def catalog_products_query(caller: Caller | None, *columns) -> Select:  # type: 
 
 
 def subscription_of(
-    conn: Connection, db: Database, caller: Caller, partner_order_number: str, subscription_id: int, lock: bool = False
+    conn: Connection, caller: Caller, partner_order_number: str, subscription_id: int, lock: bool = False
 ) -> tuple[Row, Row] | None:
     """(order, subscription): the caller's order with that number and the subscription it holds, either
     as the order that bought it or as one of its renewal orders; `lock` holds the subscription row."""
-    order = order_of(conn, db, caller, partner_order_number)
+    order = order_of(conn, caller, partner_order_number)
     if order is None:
         return None
     if order.parent_order_id is not None:  # a renewal order: it must hold a term of this subscription
@@ -75,8 +71,8 @@ def subscription_of(
             return None
     root_id = order.parent_order_id or order.id
     query = select(subscriptions).where(subscriptions.c.id == subscription_id, subscriptions.c.order_id == root_id)
-    if lock and db.is_postgres:
-        query = query.with_for_update()
+    if lock:
+        query = for_update(query)
     sub = conn.execute(query).first()
     return None if sub is None else (order, sub)
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, update
 
 from resell.db.engine import inserted_id
+from resell.db.locking import for_update
 from resell.db.tables import merchants, outbox, publishers, webhook_deliveries, webhook_endpoints
 from resell.domain import codes
 from resell.domain.codes import Refusal
@@ -145,8 +146,7 @@ def _checked(ctx: Context, raw_url: object, raw_events: object, allowed: tuple[s
 def _check_room(conn: Connection, ctx: Context, merchant_id: int) -> None:
     """At most RESELL_WEBHOOK_MAX_ENDPOINTS endpoints per merchant; the merchant's row is locked on
     PostgreSQL so two registrations at once cannot both take the last place (SQLite writes one at a time)."""
-    if ctx.db.is_postgres:
-        conn.execute(select(merchants.c.id).where(merchants.c.id == merchant_id).with_for_update())
+    conn.execute(for_update(select(merchants.c.id).where(merchants.c.id == merchant_id)))
     count = conn.execute(
         select(func.count())
         .select_from(webhook_endpoints)

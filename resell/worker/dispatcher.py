@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, String, and_, bindparam, cast, func, or_, select, true, update
 from sqlalchemy.sql import ColumnElement
 
+from resell.db.locking import for_update
 from resell.db.tables import outbox
 from resell.domain import retry
 from resell.domain.retry import RetryPolicy
@@ -160,14 +161,13 @@ def _claim(
     load_handlers()
     load = Counter(load or {})
     full = [key for key, n in load.items() if per_destination and n >= per_destination]
-    query = (
+    query = for_update(
         select(outbox)
         .where(outbox.c.delivered_at.is_(None), outbox.c.available_at <= now, _not_to(full))
         .order_by(outbox.c.id)
-        .limit(max(limit * SCAN, SCAN_AT_LEAST) if per_destination else limit)
+        .limit(max(limit * SCAN, SCAN_AT_LEAST) if per_destination else limit),
+        skip_locked=True,  # workers share the outbox: each claims rows no other is claiming
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     rows: list[Row[Any]] = []
     unhandled: list[int] = []
     for row in conn.execute(query):

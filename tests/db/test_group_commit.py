@@ -84,3 +84,12 @@ def test_a_failed_shared_commit_retries_each_job_alone(ctx) -> None:
         committer.close()
     assert outcomes.count("same") == 1  # the unique key lets exactly one in
     assert _count(ctx) == 1
+
+
+def test_group_commit_does_not_import_the_engine() -> None:
+    """The committer needs only a protocol of the database (WriteTarget): no import cycle with the engine."""
+    import subprocess
+    import sys
+
+    code = "import sys, resell.db.group_commit; assert 'resell.db.engine' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,8 +13,20 @@ from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
 from resell.config import Settings
-from resell.db.tables import orders, outbox, products, publishers, serials
+from resell.db.tables import (
+    line_items,
+    order_lines,
+    orders,
+    outbox,
+    products,
+    publishers,
+    serial_assignments,
+    serials,
+    subscriptions,
+)
 from resell.domain.signing import publisher_secret
+from resell.services import stock
+from resell.services import subscriptions as subscription_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
@@ -274,10 +286,9 @@ def test_publisher_urls_must_be_https_except_to_this_machine(ctx: Context) -> No
 def test_keys_fetched_for_another_cart_than_the_one_recorded_are_refused(ctx: Context, gen_product: None) -> None:
     """The catalogue may change between fetching the keys and recording the order: then 1051, no half order."""
     import dataclasses
-    from types import SimpleNamespace
 
     from resell.domain.codes import Refusal
-    from resell.services import keygen
+    from resell.services import keygen, order_writer
 
     with ctx.db.read() as conn:
         product = conn.execute(
@@ -291,19 +302,150 @@ def test_keys_fetched_for_another_cart_than_the_one_recorded_are_refused(ctx: Co
             .join(publishers, publishers.c.id == products.c.publisher_id)
             .where(products.c.ref == 1501)
         ).one()
-    entries = [SimpleNamespace(product=product, request_line=SimpleNamespace(quantity=2))]
-    requests = keygen.requests_for(entries)
+    requests = keygen.requests_for([(product, 2)])
     assert [(r.product_ref, r.quantity, r.publisher) for r in requests] == [(1501, 2, "gen")]
+    fetched = keygen.Keys([dataclasses.replace(requests[0], quantity=1)], {product.id: ["ONLY-ONE"]})
+    assert not fetched.fit(requests)
     with pytest.raises(Refusal) as refused, ctx.db.write() as conn:
-        keygen.store(
-            conn,
-            ctx.now(),
-            entries,
-            [dataclasses.replace(requests[0], quantity=1)],
-            {product.id: ["ONLY-ONE"]},
+        now = ctx.now()
+        order = order_writer.NewOrder(
+            merchant_id=0,  # refused before anything is written
+            catalog_id=0,
+            partner_order_number="P-1",
+            order_date=now,
+            currency="EUR",
+            customer_email="someone@example.com",
+            customer_language=None,
+            customer_partner_id=None,
+            customer={},
+            download_end_date=now.date(),
+            lines=[order_writer.NewLine(position=0, product=product, quantity=2)],
+            actor="test",
         )
+        order_writer.insert_order(conn, order, fetched, now)
     assert refused.value.code == 1051
+    assert generated_serials(ctx) == []
+    keys = keygen.Keys(requests, {product.id: ["K-1", "K-2"]})
+    assert keys.fit(requests)
     with ctx.db.write() as conn:
-        stored = keygen.store(conn, ctx.now(), entries, requests, {product.id: ["K-1", "K-2"]})
+        stored = keygen.store(conn, ctx.now(), keys)
     assert [value for _, value in stored[product.id]] == ["K-1", "K-2"]
     assert generated_serials(ctx) == ["K-1", "K-2"]
+
+
+# ---------------------------------------------------------------- renewals take their keys from the generator too
+
+
+def gen_subscription_catalog(keygen_url: str, callback_url: str) -> dict:
+    catalog = gen_catalog(keygen_url, callback_url)
+    catalog["products"][0] |= {"ref": 1502, "name": "Generated yearly", "subscriptionPeriod": "P1Y"}
+    return catalog
+
+
+@pytest.fixture
+def gen_subscription(ctx: Context, world: World, receiver: HttpReceiver) -> None:
+    import_catalog(ctx, gen_subscription_catalog(receiver.url + "/keys", receiver.url + "/revoked"))
+    sell(ctx, "shop-a", 1502)
+
+
+def renewal_serials(ctx: Context, generation: int) -> list[str]:
+    """The serials of the renewal orders of that generation."""
+    with ctx.db.read() as conn:
+        return list(
+            conn.execute(
+                select(serials.c.value)
+                .join(serial_assignments, serial_assignments.c.serial_id == serials.c.id)
+                .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
+                .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+                .join(orders, orders.c.id == order_lines.c.order_id)
+                .where(orders.c.generation == generation)
+                .order_by(serials.c.value)
+            ).scalars()
+        )
+
+
+def test_a_renewal_of_a_generator_product_gets_a_generated_key(
+    ctx: Context, shop_a: Merchant, receiver: HttpReceiver, gen_subscription: None, clock
+) -> None:
+    """The renewal order is written by the same order writer as createOrder: the publisher's generator
+    makes its key (asked before the renewal's transaction), as it made the first order's."""
+    reply = shop_a.call("POST", "/order/new", order_body("GEN-SUB", (1502, 2)))
+    assert reply.status_code == 201, reply.text
+    assert [i["serials"][0]["data"] for i in reply.json()["orderLines"][0]["lineItems"]] == ["GEN-0000", "GEN-0001"]
+    clock.advance(days=366)
+    result = subscription_service.renew_due(ctx)
+    assert (result.renewed, result.failed, result.renewal_orders) == (2, 0, ["GEN-SUB-1"])
+    assert renewal_serials(ctx, 1) == ["GEN-0002", "GEN-0003"]
+    first, renewal = keygen_calls(receiver)
+    assert json.loads(first.body)["quantity"] == 2 and json.loads(renewal.body)["quantity"] == 2
+    assert count(ctx, outbox, outbox.c.kind == "publisher.serials_revoked") == 0  # every key was handed out
+
+
+def test_a_merchant_renewal_of_a_generator_product_gets_a_generated_key(
+    ctx: Context, shop_a: Merchant, receiver: HttpReceiver, gen_subscription: None
+) -> None:
+    reply = shop_a.call("POST", "/order/new", order_body("GEN-SUB", (1502, 1)))
+    subscription_id = reply.json()["orderLines"][0]["lineItems"][0]["subscriptionId"]
+    renewed = shop_a.call(
+        "POST", "/subscription/renew", {"partnerOrderNumber": "GEN-SUB", "subscriptionId": subscription_id}
+    )
+    assert renewed.status_code == 200 and renewed.json()["responseCode"] == 0, renewed.text
+    assert renewal_serials(ctx, 1) == ["GEN-0001"]
+
+
+def test_a_renewal_whose_generator_fails_is_retried_later(
+    ctx: Context, shop_a: Merchant, receiver: HttpReceiver, generator: Generator, gen_subscription: None, clock
+) -> None:
+    shop_a.call("POST", "/order/new", order_body("GEN-SUB", (1502, 1)))
+    generator.plan = ["503"]
+    clock.advance(days=366)
+    result = subscription_service.renew_due(ctx)
+    assert (result.renewed, result.failed) == (0, 1)
+    with ctx.db.read() as conn:
+        sub = conn.execute(select(subscriptions)).one()
+    assert (sub.status, sub.last_renewal_error) == ("RENEWAL_PENDING", "licences currently not available")  # 1051
+    assert renewal_serials(ctx, 1) == []
+    generator.plan = ["ok"]
+    clock.advance(hours=2)
+    assert subscription_service.renew_due(ctx).renewed == 1
+    assert renewal_serials(ctx, 1) == ["GEN-0001"]
+
+
+def test_keys_generated_for_a_renewal_that_fails_go_back_to_the_publisher(
+    ctx: Context, shop_a: Merchant, receiver: HttpReceiver, gen_subscription: None, clock
+) -> None:
+    """The keys are fetched before the renewal's transaction; when the renewal fails all the same (here the
+    pool of the order's other subscription is empty: 1044), the publisher hears that they were not used."""
+    reply = shop_a.call("POST", "/order/new", order_body("GEN-MIX", (1502, 1), (1005, 1)))
+    assert reply.status_code == 201, reply.text
+    with ctx.db.write() as conn:
+        product_id = conn.execute(select(products.c.id).where(products.c.ref == 1005)).scalar_one()
+        stock.allocate(conn, product_id, stock.available_at_most(conn, product_id, 1000))
+    clock.advance(days=366)
+    result = subscription_service.renew_due(ctx)
+    assert (result.renewed, result.failed) == (0, 2)
+    assert renewal_serials(ctx, 1) == []
+    dispatcher.run_pass(ctx)
+    (callback,) = [r for r in receiver.requests if r.path == "/revoked"]
+    body = Webhook(publisher_secret(ctx.settings.effective_publisher_key, "gen")).verify(
+        callback.body, callback.headers
+    )
+    assert body["reason"] == "order_not_created"
+    assert body["serials"] == [{"productRef": 1502, "serial": "GEN-0001"}]
+
+
+def test_a_renewal_whose_keys_were_not_planned_waits_for_the_next_pass(
+    ctx: Context, shop_a: Merchant, receiver: HttpReceiver, gen_subscription: None, clock, monkeypatch
+) -> None:
+    """A generator renewal that became due between a batch's plan and its claim (a concurrent worker or
+    merchant moved it) has no keys: it is left due, untouched, and the pass ends instead of spinning."""
+    shop_a.call("POST", "/order/new", order_body("GEN-SUB", (1502, 1)))
+    clock.advance(days=366)
+    with monkeypatch.context() as patched:
+        patched.setattr(subscription_service, "_plan_keys", lambda *args: {})
+        result = subscription_service.renew_due(ctx)
+    assert (result.total, result.deferred) == (0, 1)
+    with ctx.db.read() as conn:
+        assert conn.execute(select(subscriptions.c.status, subscriptions.c.generation)).one() == ("ACTIVE", 0)
+    assert subscription_service.renew_due(ctx).renewal_orders == ["GEN-SUB-1"]
+    assert renewal_serials(ctx, 1) == ["GEN-0001"]

@@ -66,7 +66,7 @@ def take(ctx: Context, ref: int, n: int) -> list[tuple[int, str]]:
     """Allocate n serials of a product in a transaction of their own."""
     pid = product_row(ctx, ref).id
     with ctx.db.write() as conn:
-        return stock.allocate(conn, ctx.db, pid, n)
+        return stock.allocate(conn, pid, n)
 
 
 def caller_of(ctx: Context, creds: MerchantCreds) -> Caller:
@@ -262,14 +262,14 @@ def test_a_short_allocation_rolls_back_the_whole_transaction(ctx: Context, catal
     first, second = product_row(ctx, 1001).id, product_row(ctx, 1003).id
     with pytest.raises(Refusal) as refused:
         with ctx.db.write() as conn:
-            assert len(stock.allocate(conn, ctx.db, first, 2)) == 2
-            stock.allocate(conn, ctx.db, second, 6)  # only 5: the order cannot be filled
+            assert len(stock.allocate(conn, first, 2)) == 2
+            stock.allocate(conn, second, 6)  # only 5: the order cannot be filled
     assert refused.value.code == 1044
     assert count_of(ctx, 1001, "available") == 4  # the 2 claimed in the same transaction came back
     assert count_of(ctx, 1003, "available") == 5
     with ctx.db.write() as conn:  # and they can all be sold afterwards
-        assert len(stock.allocate(conn, ctx.db, first, 4)) == 4
-        assert len(stock.allocate(conn, ctx.db, second, 5)) == 5
+        assert len(stock.allocate(conn, first, 4)) == 4
+        assert len(stock.allocate(conn, second, 5)) == 5
 
 
 def test_allocate_skips_revoked_and_assigned_serials(ctx: Context, catalog: None) -> None:

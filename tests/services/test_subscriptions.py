@@ -42,7 +42,7 @@ def drain(ctx: Context, ref: int = SUBSCRIPTION_REF) -> int:
     with ctx.db.write() as conn:
         product_id = conn.execute(select(products.c.id).where(products.c.ref == ref)).scalar_one()
         left = stock.available_at_most(conn, product_id, 10_000)
-        stock.allocate(conn, ctx.db, product_id, left)
+        stock.allocate(conn, product_id, left)
     return left
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from resell.config import Settings
 from resell.db.tables import outbox
 from resell.services import delivery_mail, stock
+from resell.services import subscriptions as subscription_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
@@ -343,3 +344,27 @@ def test_starttls_and_authentication(
         assert "CERTIFICATE_VERIFY_FAILED" in mail_events(ctx)[-1].last_error
     finally:
         sink.stop()
+
+
+def test_a_renewal_order_gets_its_delivery_email_too(
+    ctx: Context, shop_a: Merchant, world: World, sink: SmtpSink, clock
+) -> None:
+    """A renewal order is written by the same order writer as createOrder, fulfilment included: with the
+    catalogue's delivery email on, the renewal's new serial goes to the customer like the first one."""
+    assert delivery_mail.set_every_order(ctx, "shop-a", "EUR", True) == 1
+    first = create(shop_a, "MAIL-SUB", (1005, 1))
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 1
+    clock.advance(days=366)
+    assert subscription_service.renew_due(ctx).renewal_orders == ["MAIL-SUB-1"]
+    renewal = shop_a.call("GET", "/order/MAIL-SUB-1").json()
+    (event,) = [e for e in mail_events(ctx) if e.payload["orderNumber"] == renewal["orderNumber"]]
+    assert event.payload["to"] == "buyer@example.com"
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 2
+    message = sink.messages[1]
+    assert message["Subject"] == f"Your order {renewal['orderNumber']}: Yearly"
+    text, html = parts(message)
+    serial = renewal["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
+    assert serial != first["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
+    assert serial in text and serial in html

@@ -1,0 +1,316 @@
+"""The one order writer: what every new order writes, a merchant's (createOrder) and a renewal's alike.
+
+`insert_order` runs in the caller's write transaction (createOrder's group-commit turn, the renewal
+worker's batch) and writes, all or nothing: the order, its lines and line items, the serials (from
+the pool under the lock rules of resell/db/locking.py, or the keys a publisher's generator made for
+it), the subscriptions a first order starts, the fulfilment (backup DVD shipment, delivery emails)
+and the audit rows. It returns what it wrote, so that a reply can be built without reading it back.
+
+What needs the network comes before: a caller plans the order, asks the generators for keys
+(keygen.generate, outside any transaction) and only then takes its turn to write. Checking that the
+keys still fit the order (the catalogue may have changed meanwhile) is the writer's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from resell.db import prepared
+from resell.db.tables import line_items, order_lines, orders, products, publishers, serial_assignments, subscriptions
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.links import new_line_token
+from resell.domain.periods import parse_period
+from resell.domain.remarks import fill_remark
+from resell.services import fulfilment, keygen, stock
+from resell.services.events import audit, audit_many
+
+# What the writer, the fulfilment and the reply need to know of a product (a row of these columns
+# of products joined with publishers).
+PRODUCT_COLUMNS = (
+    products.c.id,
+    products.c.ref,
+    products.c.name,
+    products.c.type,
+    products.c.status,
+    products.c.release_date,
+    products.c.serial_source,
+    products.c.remark_template,
+    products.c.subscription_period,
+    products.c.option_kind,
+    products.c.option_period,
+    products.c.almost_out_threshold,
+    products.c.delivery_mode,
+    products.c.publisher_id,
+    publishers.c.key.label("publisher_key"),
+    publishers.c.delivers_directly,
+    publishers.c.keygen_url,
+)
+PRODUCTS_WITH_PUBLISHER = products.join(publishers, publishers.c.id == products.c.publisher_id)
+
+_INSERT_ORDER = prepared.insert(orders)
+_INSERT_LINE = prepared.insert(order_lines)
+_INSERT_ITEM = prepared.insert(line_items)
+_INSERT_ASSIGNMENT = prepared.insert(serial_assignments)
+
+
+@dataclass
+class NewLine:
+    """One line of a new order. `renews`: the subscription each unit renews (a renewal order); a
+    first order's units of a subscription product start one each, at `subscription_amount`."""
+
+    position: int
+    product: Any  # a row of PRODUCT_COLUMNS
+    quantity: int
+    vat_rate: Decimal | None = None
+    amount_duty_free: Decimal | None = None
+    amount_total: Decimal | None = None
+    end_user_email: str | None = None
+    discounts: list[dict[str, Any]] | None = None
+    renews: list[int] | None = None
+    subscription_amount: Decimal | None = None
+
+
+@dataclass
+class NewOrder:
+    """Everything an order row and its fulfilment need; `audit` adds to the order's "created" audit row."""
+
+    merchant_id: int
+    catalog_id: int
+    partner_order_number: str
+    order_date: dt.datetime
+    currency: str
+    customer_email: str
+    customer_language: str | None
+    customer_partner_id: str | None
+    customer: dict[str, Any]
+    download_end_date: dt.date
+    lines: list[NewLine]
+    actor: str
+    first_name: str | None = None  # the invoice's names, for the remarks
+    last_name: str | None = None
+    delivery: dict[str, Any] | None = None  # where a backup DVD goes
+    payment: dict[str, Any] | None = None
+    discounts: list[dict[str, Any]] | None = None
+    metadata: list[dict[str, Any]] | None = None
+    marketing_program_id: str | None = None
+    affiliate_id: int | None = None
+    parent_order_id: int | None = None
+    generation: int = 0
+    renewed_subscription_id: int | None = None
+    audit: dict[str, Any] = field(default_factory=dict)
+
+    def key_requests(self) -> list[keygen.KeyRequest]:
+        """What to ask the publishers' generators for, before writing."""
+        return keygen.requests_for((line.product, line.quantity) for line in self.lines)
+
+
+@dataclass(frozen=True)
+class WrittenItem:
+    item_id: int
+    serials: list[str]
+    subscription_id: int | None  # the one it started, or the one it renews
+
+
+@dataclass(frozen=True)
+class WrittenLine:
+    line_id: int
+    line: NewLine
+    remark: str
+    download_token: str
+    items: list[WrittenItem]
+
+
+@dataclass(frozen=True)
+class WrittenOrder:
+    order_id: int
+    order: NewOrder
+    lines: list[WrittenLine]
+    serials: int  # how many were assigned
+
+
+def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.datetime) -> WrittenOrder:
+    """Write the order in the caller's transaction; a Refusal (1044: the pool is short, 1051: the keys
+    no longer fit the order) leaves the transaction for the caller to roll back."""
+    pooled: Counter[int] = Counter()
+    for line in order.lines:
+        if line.product.serial_source == "pool":
+            pooled[line.product.id] += line.quantity
+    if not keys.fit(order.key_requests()):
+        raise Refusal(codes.NOT_AVAILABLE)  # the catalogue changed between the plan and now
+    # The serials: the whole order or nothing. Products in id order (resell/db/locking.py).
+    pools = {pid: stock.allocate(conn, pid, n) for pid, n in sorted(pooled.items())}
+    pools.update(keygen.store(conn, now, keys))
+
+    order_id = _INSERT_ORDER.scalar(
+        conn,
+        merchant_id=order.merchant_id,
+        catalog_id=order.catalog_id,
+        partner_order_number=order.partner_order_number,
+        status="active",
+        order_date=order.order_date,
+        currency=order.currency,
+        customer_email=order.customer_email,
+        customer_language=order.customer_language,
+        customer_partner_id=order.customer_partner_id,
+        customer=order.customer,
+        payment=order.payment,
+        discounts=order.discounts,
+        metadata=order.metadata,
+        marketing_program_id=order.marketing_program_id,
+        affiliate_id=order.affiliate_id,
+        download_end_date=order.download_end_date,
+        parent_order_id=order.parent_order_id,
+        generation=order.generation,
+        renewed_subscription_id=order.renewed_subscription_id,
+        created_at=now,
+    )
+    assignments: list[dict[str, Any]] = []
+    started: list[dict[str, Any]] = []
+    placed: list[tuple[NewLine, int, str, str, list[tuple[int, list[str], int | None]]]] = []
+    for line in order.lines:
+        product = line.product
+        remark = fill_remark(
+            product.remark_template,
+            first_name=order.first_name,
+            last_name=order.last_name,
+            game_name=product.name,
+            order_number=order_id,
+        )
+        token = new_line_token()
+        line_id = _INSERT_LINE.scalar(
+            conn,
+            order_id=order_id,
+            position=line.position,
+            product_id=product.id,
+            product_ref=product.ref,
+            quantity=line.quantity,
+            vat_rate=line.vat_rate,
+            amount_duty_free=line.amount_duty_free,
+            amount_total=line.amount_total,
+            end_user_email=line.end_user_email,
+            discounts=line.discounts,
+            remark=remark,
+            download_token=token,
+        )
+        items = []
+        for unit in range(line.quantity):
+            renews = line.renews[unit] if line.renews is not None else None
+            item_id = _INSERT_ITEM.scalar(conn, order_line_id=line_id, position=unit, renews_subscription_id=renews)
+            values = []
+            if product.serial_source in ("pool", "generator"):
+                serial_id, value = pools[product.id].pop(0)
+                assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
+                values.append(value)
+            if product.subscription_period and line.renews is None:
+                expires = now + parse_period(product.subscription_period)
+                started.append(
+                    {
+                        "order_id": order_id,
+                        "line_item_id": item_id,
+                        "product_id": product.id,
+                        "period": product.subscription_period,
+                        "generation": 0,
+                        "status": "ACTIVE",
+                        "currency": order.currency,
+                        "amount": line.subscription_amount,
+                        "created_at": now,
+                        "updated_at": now,
+                        "expires_at": expires,
+                        "next_change_at": expires,
+                    }
+                )
+            items.append((item_id, values, renews))
+        placed.append((line, line_id, remark, token, items))
+    for assignment in assignments:
+        _INSERT_ASSIGNMENT.execute(conn, **assignment)
+    started_rows = _start_subscriptions(conn, order_id, started)
+    fulfilment.on_order_created(
+        conn,
+        now,
+        order.actor,
+        order.catalog_id,
+        order_id,
+        order.customer_email,
+        order.delivery,
+        [(line, line_id) for line, line_id, *_ in placed],
+    )
+    audit(
+        conn,
+        now,
+        order.actor,
+        "order",
+        order_id,
+        "created",
+        after={"partnerOrderNumber": order.partner_order_number, **order.audit, "serials": len(assignments)},
+    )
+    audit_many(
+        conn,
+        now,
+        order.actor,
+        "serial",
+        "assigned",
+        [
+            (a["serial_id"], {"status": "available"}, {"status": "assigned", "orderNumber": order_id})
+            for a in assignments
+        ],
+    )
+    if started_rows:
+        audit_many(
+            conn,
+            now,
+            order.actor,
+            "subscription",
+            "created",
+            [
+                (
+                    r.id,
+                    None,
+                    {
+                        "status": "ACTIVE",
+                        "generation": r.generation,
+                        "orderNumber": order_id,
+                        "expiresAt": r.expires_at.isoformat(),
+                    },
+                )
+                for r in started_rows
+            ],
+        )
+    started_ids = {r.line_item_id: r.id for r in started_rows}
+    return WrittenOrder(
+        order_id=order_id,
+        order=order,
+        lines=[
+            WrittenLine(
+                line_id=line_id,
+                line=line,
+                remark=remark,
+                download_token=token,
+                items=[
+                    WrittenItem(item_id, values, renews if renews is not None else started_ids.get(item_id))
+                    for item_id, values, renews in items
+                ],
+            )
+            for line, line_id, remark, token, items in placed
+        ],
+        serials=len(assignments),
+    )
+
+
+def _start_subscriptions(conn: Connection, order_id: int, started: Sequence[dict[str, Any]]) -> Sequence[Row]:
+    """Insert a first order's subscriptions; read back their ids (an executemany returns none)."""
+    if not started:
+        return []
+    conn.execute(subscriptions.insert(), list(started))
+    return conn.execute(
+        select(
+            subscriptions.c.id, subscriptions.c.line_item_id, subscriptions.c.generation, subscriptions.c.expires_at
+        ).where(subscriptions.c.order_id == order_id)
+    ).all()
