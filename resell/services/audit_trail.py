@@ -1,6 +1,6 @@
 """Reading the audit log: an order's history, as `resell audit PARTNER_ORDER_NUMBER` prints it.
 
-The log itself is written by resell.services.events.audit, in the transaction of each change. An
+The log itself is written by resell.services.audit_log.audit, in the transaction of each change. An
 order's history gathers the rows about the order, its renewal orders, the serials assigned to any
 of them and the subscriptions it bought, oldest first.
 """

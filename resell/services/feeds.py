@@ -54,9 +54,9 @@ from resell.domain.codes import Refusal
 from resell.domain.feed import feed_status
 from resell.domain.request_fields import is_blank
 from resell.services import iam
+from resell.services.audit_log import audit
 from resell.services.catalog import _pick_label
 from resell.services.context import Caller, Context
-from resell.services.events import audit
 from resell.services.merchants import MerchantError, catalog_of
 
 CHUNK = 1000

@@ -37,7 +37,7 @@ from resell.domain.signing import check_publisher_url, publisher_secret, signed_
 from resell.logs import get_logger
 from resell.outbound import AddressRefused
 from resell.services.context import Context, utc_now
-from resell.services.events import enqueue
+from resell.services.outbox import enqueue
 
 log = get_logger("resell.keygen")
 

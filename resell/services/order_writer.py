@@ -30,7 +30,7 @@ from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
 from resell.domain.remarks import fill_remark
 from resell.services import fulfilment, keygen, stock
-from resell.services.events import audit, audit_many
+from resell.services.audit_log import audit, audit_many
 
 # What the writer, the fulfilment and the reply need to know of a product (a row of these columns
 # of products joined with publishers).

@@ -36,8 +36,9 @@ from resell.domain.order_request import OrderLineRequest, OrderRequest
 from resell.domain.periods import LAST_END_DATE, add_period, parse_date
 from resell.domain.request_fields import free_text, is_blank, partner_order_number, reason_code
 from resell.services import downloads, fulfilment, keygen, order_writer, shipments
+from resell.services.audit_log import audit, audit_many
 from resell.services.context import Caller, Context
-from resell.services.events import audit, audit_many, enqueue
+from resell.services.outbox import enqueue
 from resell.services.subscriptions import terminate_for_cancelled_order
 from resell.services.tenancy import catalog_products_query, order_of
 

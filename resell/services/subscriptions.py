@@ -50,8 +50,9 @@ from resell.domain.request_fields import partner_order_number, positive_int
 from resell.domain.retry import RENEWALS
 from resell.logs import get_logger
 from resell.services import keygen, order_writer
+from resell.services.audit_log import audit, audit_many
 from resell.services.context import Caller, Context
-from resell.services.events import audit, audit_many, enqueue, enqueue_many
+from resell.services.outbox import enqueue, enqueue_many
 from resell.services.tenancy import subscription_of
 
 log = get_logger("resell.subscriptions")

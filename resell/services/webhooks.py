@@ -3,7 +3,7 @@
 Merchants manage their own endpoints (the API under /connect/webhooks, or the operator's CLI for
 them) and receive the merchant events. Endpoints without a merchant belong to the operator (every
 stock event) or to a publisher (stock events of its products); only the CLI creates those.
-What gets delivered is decided in resell.services.events.enqueue, in the transaction of the change;
+What gets delivered is decided in resell.services.outbox.enqueue, in the transaction of the change;
 the worker (resell.worker.webhooks) sends, signs and logs each delivery.
 
 A URL must lead to public addresses only (resell.outbound, checked here and again at every delivery),
@@ -35,8 +35,9 @@ from resell.domain.webhooks import (
     signing_secret,
 )
 from resell.outbound import AddressRefused, check_url_destination
+from resell.services.audit_log import audit
 from resell.services.context import Caller, Context
-from resell.services.events import audit, webhook_delivery_rows
+from resell.services.outbox import webhook_delivery_rows
 from resell.services.tenancy import merchant_webhooks
 
 

@@ -32,7 +32,7 @@ from resell.services import orders as order_service
 from resell.services import webhooks as endpoints
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from resell.services.events import enqueue
+from resell.services.outbox import enqueue
 from resell.worker import dispatcher
 from tests.conftest import CliRun, Merchant, World, order_body, settings_for
 from tests.fulfilment import HttpReceiver, sell
