@@ -1,17 +1,23 @@
 """The audit log: one append-only row (who, what, when, before, after) for each state change,
-written on the caller's connection inside the transaction of the change itself. The outbox events
-the same change queues are written by resell.services.outbox.
+written on the caller's connection inside the transaction of the change itself (audit, audit_many);
+the outbox events the same change queues are written by resell.services.outbox.
+
+Read back as an order's history, as `resell audit PARTNER_ORDER_NUMBER` prints it (order_trail): the
+rows about the order, its renewal orders, the serials assigned to any of them and the subscriptions
+it bought, oldest first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, or_, select
 
 from resell.db import prepared
-from resell.db.tables import audit_events
+from resell.db.tables import audit_events, line_items, merchants, order_lines, orders, serial_assignments, subscriptions
+from resell.services.context import Context
 
 _INSERT_AUDIT = prepared.insert(audit_events)
 
@@ -52,3 +58,97 @@ def audit_many(conn: Connection, at: dt.datetime, actor: str, entity: str, actio
                 for entity_id, before, after in rows
             ],
         )
+
+
+# ---------------------------------------------------------------- reading: an order's history
+
+
+class AuditError(ValueError):
+    """No such order, or a number several merchants use (the CLI prints it)."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: dt.datetime
+    actor: str
+    entity: str
+    entity_id: str
+    action: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class OrderTrail:
+    realm: str
+    partner_order_number: str
+    order_number: int
+    entries: list[AuditEntry]
+
+
+def order_trail(ctx: Context, partner_order_number: str, realm: str | None = None) -> OrderTrail:
+    with ctx.db.read() as conn:
+        query = (
+            select(orders.c.id, orders.c.parent_order_id, merchants.c.realm)
+            .join(merchants, merchants.c.id == orders.c.merchant_id)
+            .where(orders.c.partner_order_number == partner_order_number)
+        )
+        if realm:
+            query = query.where(merchants.c.realm == realm)
+        found = conn.execute(query).all()
+        if not found:
+            raise AuditError(f"no order {partner_order_number!r}" + (f" of merchant {realm!r}" if realm else ""))
+        if len(found) > 1:
+            realms = ", ".join(sorted(r.realm for r in found))
+            raise AuditError(f"several merchants have an order {partner_order_number!r} ({realms}): add --merchant")
+        order = found[0]
+        # The order itself, or, for the order that bought subscriptions, the renewal orders too.
+        order_ids = [order.id]
+        if order.parent_order_id is None:
+            order_ids += conn.execute(select(orders.c.id).where(orders.c.parent_order_id == order.id)).scalars().all()
+        serial_ids = (
+            conn.execute(
+                select(serial_assignments.c.serial_id)
+                .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
+                .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+                .where(order_lines.c.order_id.in_(order_ids))
+            )
+            .scalars()
+            .all()
+        )
+        subscription_ids = (
+            conn.execute(
+                select(subscriptions.c.id).where(
+                    or_(
+                        subscriptions.c.order_id == order.id,
+                        subscriptions.c.id.in_(
+                            select(line_items.c.renews_subscription_id)
+                            .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+                            .where(order_lines.c.order_id == order.id)
+                        ),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        wanted = [("order", order_ids), ("serial", serial_ids), ("subscription", subscription_ids)]
+        rows = conn.execute(
+            select(audit_events)
+            .where(
+                or_(
+                    *(
+                        and_(audit_events.c.entity == entity, audit_events.c.entity_id.in_([str(i) for i in ids]))
+                        for entity, ids in wanted
+                        if ids
+                    )
+                )
+            )
+            .order_by(audit_events.c.at, audit_events.c.id)
+        ).all()
+    return OrderTrail(
+        realm=order.realm,
+        partner_order_number=partner_order_number,
+        order_number=order.id,
+        entries=[AuditEntry(r.at, r.actor, r.entity, r.entity_id, r.action, r.before, r.after) for r in rows],
+    )
