@@ -35,7 +35,7 @@ from resell.domain.links import download_path
 from resell.domain.order_request import OrderLineRequest, OrderRequest
 from resell.domain.periods import LAST_END_DATE, add_period, parse_date
 from resell.domain.request_fields import free_text, is_blank, partner_order_number, reason_code
-from resell.services import downloads, fulfilment, keygen, order_writer, shipments
+from resell.services import delivery, downloads, keygen, order_writer, shipments
 from resell.services.audit_log import audit, audit_many
 from resell.services.context import Caller, Context
 from resell.services.outbox import enqueue
@@ -557,7 +557,7 @@ def cancel_order(
                 update(serial_assignments).where(serial_assignments.c.serial_id.in_(serial_ids)).values(revoked_at=now)
             )
         actor = f"merchant:{caller.realm}"
-        fulfilment.on_order_cancelled(conn, now, actor, order.id)  # a backup DVD not yet shipped stays home
+        delivery.on_order_cancelled(conn, now, actor, order.id)  # a backup DVD not yet shipped stays home
         audit(
             conn,
             now,
