@@ -21,7 +21,7 @@ from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
 from tests.conftest import Merchant, World, order_body, settings_for
-from tests.fulfilment import SmtpSink, attach, free_port, sell
+from tests.delivery_support import SmtpSink, attach, free_port, sell
 
 DIRECT_CATALOG = {
     "publishers": [{"key": "direct", "name": "Direct Publisher", "deliversDirectly": True}],
