@@ -155,7 +155,7 @@ def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:
                     "keygen_failed", publisher=request.publisher, product_ref=request.product_ref, error=str(exc)
                 )
                 release(ctx, Keys(requests, generated))
-                raise Refusal(codes.NOT_AVAILABLE) from None
+                raise Refusal(codes.LICENCES_NOT_AVAILABLE) from None
     return generated
 
 
@@ -169,7 +169,7 @@ def store(conn: Connection, now: dt.datetime, keys: Keys) -> dict[int, list[tupl
         ).first()
         if taken is not None:  # a key handed out once is never handed out again
             log.warning("keygen_repeated_serial", publisher=request.publisher, product_ref=request.product_ref)
-            raise Refusal(codes.NOT_AVAILABLE)
+            raise Refusal(codes.LICENCES_NOT_AVAILABLE)
         conn.execute(
             serials.insert(),
             [{"product_id": request.product_id, "value": v, "status": "assigned", "imported_at": now} for v in values],

@@ -145,7 +145,7 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
         if line.product.serial_source == "pool":
             pooled[line.product.id] += line.quantity
     if not keys.fit(order.key_requests()):
-        raise Refusal(codes.NOT_AVAILABLE)  # the catalogue changed between the plan and now
+        raise Refusal(codes.LICENCES_NOT_AVAILABLE)  # the catalogue changed between the plan and now
     # The serials: the whole order or nothing. Products in id order (resell/db/locking.py).
     pools = {pid: stock.allocate(conn, pid, n) for pid, n in sorted(pooled.items())}
     pools.update(keygen.store(conn, now, keys))
