@@ -91,7 +91,7 @@ NO_KEYS = Keys()
 
 
 def fetch(ctx: Context, requests: list[KeyRequest]) -> Keys:
-    """Ask the generators (outside any transaction); Refusal(1051) when one fails."""
+    """Ask the generators (outside any transaction); Refusal(LICENCES_NOT_AVAILABLE) when one fails."""
     return Keys(requests, generate(ctx, requests)) if requests else NO_KEYS
 
 
@@ -143,7 +143,8 @@ def _call(ctx: Context, client: httpx.Client, request: KeyRequest) -> list[str]:
 
 
 def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:
-    """Serials per product id, or Refusal(1051); keys already made for other products are handed back."""
+    """Serials per product id, or Refusal(LICENCES_NOT_AVAILABLE); keys already made for other products
+    are handed back."""
     generated: dict[int, list[str]] = {}
     timeout = httpx.Timeout(ctx.settings.keygen_timeout_seconds)
     with outbound.client(ctx.settings.webhook_allow_private, timeout) as client:

@@ -221,7 +221,7 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
     try:
         outcome = write(keys)
         if isinstance(outcome, order_writer.NewOrder):  # the plan needs keys from publishers' generators
-            keys = keygen.fetch(ctx, outcome.key_requests())  # Refusal(1051) when a generator fails
+            keys = keygen.fetch(ctx, outcome.key_requests())  # Refusal(LICENCES_NOT_AVAILABLE) when a generator fails
             outcome = write(keys)
     except BaseException as failure:
         keygen.release(ctx, keys)  # never handed out: tell the publishers

@@ -224,7 +224,7 @@ def renew_subscription(
         if sub.status not in (ACTIVE, RENEWAL_PENDING):
             raise Refusal(codes.SUBSCRIPTION_ENDED)
         planned = _key_requests(conn, [sub])
-    keys = {group: keygen.fetch(ctx, requests) for group, requests in planned.items()}  # else Refusal(1051)
+    keys = {group: keygen.fetch(ctx, requests) for group, requests in planned.items()}  # or LICENCES_NOT_AVAILABLE
     now = ctx.now()
     try:
         with ctx.db.write() as conn:
