@@ -31,7 +31,7 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """An order's history: every change of the order, its renewals, serials and subscriptions."""
-    from resell.services.audit_trail import AuditError, order_trail
+    from resell.services.audit_log import AuditError, order_trail
 
     try:
         trail = order_trail(context(), partner_order_number, merchant)

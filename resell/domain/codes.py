@@ -1,15 +1,147 @@
 """Response codes of the Connect API and the refusal that carries them (replies: README, "The merchant flow").
 
 A service refuses a request by raising `Refusal(code)`; every protocol renders it the same way,
-so a code and its message are defined once, here.
+so a code and its message are defined once, here. Services and the parsers raise codes by name: a
+number that means different things in different operations (1010 is "order already created" in
+createOrder, "order not found" in getOrderData) has one name per meaning; its wording in each
+operation comes from MESSAGES and OPERATION_MESSAGES below, the wire contract.
 """
 
 from __future__ import annotations
 
+# ---------------------------------------------------------------- names, per operation
+
+# every operation
 OK = 0
 SECRET_MISSING = 70
 SECRET_NOT_VALID = 71
 INTERNAL_ERROR = 1000
+MALFORMED = 1030  # a body that is no JSON object or XML document, or a field no code covers
+
+# createOrder: the request (resell.domain.order_request), in the contract's field order
+ORDER_MISSING = 100  # an empty body
+CURRENCY_MISSING = 120
+CURRENCY_NOT_VALID = 121
+PARTNER_ORDER_NUMBER_MISSING = 130  # and not valid: the contract has one code for both
+ORDER_DATE_MISSING = 140
+ORDER_DATE_NOT_VALID = 141
+ORDER_LINES_MISSING = 200
+TOO_MANY_LINES = 201  # resell's own: more lines than the order_max_lines setting allows (docs/limits.md)
+PRODUCT_REF_MISSING = 210
+PRODUCT_REF_NOT_VALID = 211
+QUANTITY_MISSING = 220
+QUANTITY_NOT_VALID = 221
+VAT_RATE_NOT_VALID = 231
+AMOUNT_DUTY_FREE_NOT_VALID = 241
+AMOUNT_TOTAL_NOT_VALID = 251
+CUSTOMER_PARTNER_ID_NOT_VALID = 311
+CUSTOMER_EMAIL_MISSING = 320
+CUSTOMER_EMAIL_NOT_VALID = 321  # the end user's email of a line too
+CUSTOMER_LANGUAGE_NOT_VALID = 331
+IP_NOT_VALID = 341  # ipV4, and ipV6 that has no code of its own
+DELIVERY_LOCATION_MISSING = 410
+INVOICE_LOCATION_MISSING = 420
+TITLE_NOT_VALID = 431
+LAST_NAME_NOT_VALID = 441
+FIRST_NAME_NOT_VALID = 451
+ADDRESS_NOT_VALID = 461  # address1 and address2
+ZIP_CODE_NOT_VALID = 481
+CITY_NOT_VALID = 491
+COUNTRY_MISSING = 500
+COUNTRY_NOT_VALID = 501
+PHONE_NOT_VALID = 531
+FAX_NOT_VALID = 541
+PROVINCE_NOT_VALID = 551  # not text; a province that is not one of the country's is PROVINCE_UNKNOWN
+DISCOUNTS_NOT_VALID = 600  # "discount missing": a discount list that is no list of objects
+DISCOUNT_FOREIGN_REF_MISSING = 610
+DISCOUNT_FOREIGN_REF_NOT_VALID = 611
+DISCOUNT_LABEL_MISSING = 620
+DISCOUNT_LABEL_NOT_VALID = 621
+DISCOUNT_PRICE_DELTA_MISSING = 630
+DISCOUNT_PRICE_DELTA_NOT_VALID = 631
+DISCOUNT_OPERATION_MISSING = 640
+DISCOUNT_OPERATION_NOT_VALID = 641
+DISCOUNT_OPERATION_VALUE_MISSING = 650
+DISCOUNT_OPERATION_VALUE_NOT_VALID = 651
+PAYMENT_NOT_VALID = 700  # "payment missing": a payment that is no object
+PAYMENT_METHOD_MISSING = 710
+PAYMENT_METHOD_NOT_VALID = 711
+TRANSACTION_ID_NOT_VALID = 721
+METADATA_NOT_VALID = 750  # "metadata missing": metadata that is no list
+METADATA_KEY_MISSING = 751
+# createOrder: what the catalogue, the stock and the merchant's orders say
+ORDER_ALREADY_CREATED = 1010
+PRODUCT_UNKNOWN = 1020
+CURRENCY_UNKNOWN = 1021
+LANGUAGE_UNKNOWN = 1022  # getCategories' language too
+COUNTRY_UNKNOWN = 1023
+AFFILIATE_NOT_VALID = 1035
+BACKUP_DVD_IMPOSSIBLE = 1041
+OPTION_NOT_ELIGIBLE = 1042
+OPTION_WITHOUT_BASE = 1043
+OUT_OF_STOCK = 1044  # renewSubscription's "no stock to renew" too
+IP_REQUIRED = 1046  # with a payment
+PROVINCE_REQUIRED = 1048
+PROVINCE_UNKNOWN = 1049
+LICENCES_NOT_AVAILABLE = 1051  # withdrawn, not yet released, or a key generator failed (renewals too)
+AMOUNTS_REQUIRED = 1053
+
+# getOrderData, getDownloadInfo, updateDownloadTime, cancelOrder: the order they name
+ORDER_NUMBER_MISSING = 100  # cancelOrder's is CANCEL_ORDER_NUMBER_MISSING
+ORDER_NOT_FOUND = 1010
+ORDER_ALREADY_CANCELLED = 1011
+# updateDownloadTime
+DOWNLOAD_TIME_MISSING = 110
+DOWNLOAD_TIME_NOT_VALID = 111
+# cancelOrder
+CANCEL_REASON_MISSING = 100
+CANCEL_REASON_NOT_VALID = 101
+CANCEL_ORDER_NUMBER_MISSING = 110
+CANCEL_PERIOD_EXPIRED = 1020
+
+# getSubscriptionStatus, cancelSubscription, renewSubscription (and ORDER_NUMBER_MISSING)
+SUBSCRIPTION_ID_MISSING = 110
+SUBSCRIPTION_ID_NOT_VALID = 111
+SUBSCRIPTION_NOT_FOUND = 1010
+SUBSCRIPTION_ENDED = 1011  # already cancelled or terminated
+
+# getStockStatus (per ref, or for the whole call)
+STOCK_REFS_MISSING = 100
+STOCK_REFS_NOT_VALID = 101  # a ref that is no positive number; more refs than the stock_max_refs setting
+PRODUCT_NOT_FOUND = 1010  # getCrossUpSell's too
+# getCrossUpSell
+CART_MISSING = 100
+CART_PRODUCT_REF_MISSING = 110  # an item that is no object too
+CART_PRODUCT_REF_NOT_VALID = 111
+CART_QUANTITY_MISSING = 120
+CART_QUANTITY_NOT_VALID = 121
+SUGGESTION_LANGUAGE_MISSING = 130
+SUGGESTION_LANGUAGE_NOT_VALID = 131
+
+# addWebhook, removeWebhook
+WEBHOOK_URL_MISSING = 100
+WEBHOOK_URL_NOT_VALID = 101
+WEBHOOK_EVENTS_MISSING = 110
+WEBHOOK_EVENTS_NOT_VALID = 111
+TOO_MANY_WEBHOOKS = 1060  # the merchant has RESELL_WEBHOOK_MAX_ENDPOINTS endpoints already
+WEBHOOK_ID_MISSING = 100
+WEBHOOK_ID_NOT_VALID = 101
+WEBHOOK_NOT_FOUND = 1010
+
+# getOrderHistory, getAllOrders (resell.services.history)
+HISTORY_PARTNER_ID_MISSING = 100
+PARTNER_NOT_FOUND = 1010
+HISTORY_EMAIL_MISSING = 100
+HISTORY_EMAIL_NOT_VALID = 101
+CUSTOMER_NOT_FOUND = 1010
+
+# getCatalog, the product feed (resell.services.feeds)
+FEED_PROVIDER_MISSING = 100
+FEED_CONFIG_MISSING = 110
+FEED_DIFF_NOT_VALID = 121
+FEED_CONFIG_NOT_FOUND = 1010
+
+# ---------------------------------------------------------------- messages (the wire contract)
 
 # Generic messages; an operation may use a more specific one (see OPERATION_MESSAGES).
 MESSAGES: dict[int, str] = {
@@ -202,17 +334,3 @@ class Refusal(Exception):
     def message_in(self, operation: str | None) -> str:
         return self.message or message_for(self.code, operation)
 
-
-# Names for the codes the services raise by hand (the rest come from the request parser).
-NOT_FOUND = 1010
-TOO_MANY_WEBHOOKS = 1060  # addWebhook: the merchant has RESELL_WEBHOOK_MAX_ENDPOINTS endpoints already
-ALREADY_CANCELLED = 1011
-PRODUCT_UNKNOWN = 1020
-CURRENCY_UNKNOWN = 1021
-MALFORMED = 1030
-BACKUP_DVD_IMPOSSIBLE = 1041
-OPTION_NOT_ELIGIBLE = 1042
-OPTION_WITHOUT_BASE = 1043
-OUT_OF_STOCK = 1044
-NOT_AVAILABLE = 1051
-AMOUNTS_REQUIRED = 1053

@@ -33,11 +33,9 @@ from typing import Any, TypeGuard
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.periods import parse_timestamp
-
-MALFORMED = 1030
-TOO_MANY_LINES = 201  # resell's own code, next to 200 "orderLines missing" (docs/limits.md)
 
 MAX_TEXT = 200
 MAX_ORDER_NUMBER = 100
@@ -180,20 +178,25 @@ def parse_order_request(body: object, *, max_lines: int | None = None, max_units
     more lines is 201, counted before any line is read; more units in all is 221.
     """
     if not isinstance(body, dict):
-        raise Refusal(MALFORMED)
+        raise Refusal(codes.MALFORMED)
     if not body:
-        raise Refusal(100)
+        raise Refusal(codes.ORDER_MISSING)
     partner_order_number = _required_text(
-        body, "partnerOrderNumber", 130, 130, max_len=MAX_ORDER_NUMBER, allow_int=True
+        body,
+        "partnerOrderNumber",
+        codes.PARTNER_ORDER_NUMBER_MISSING,
+        codes.PARTNER_ORDER_NUMBER_MISSING,
+        max_len=MAX_ORDER_NUMBER,
+        allow_int=True,
     )
     order_date = _order_date(body)
     currency = _currency(body)
     marketing_program_id = (
         None
         if is_empty(body.get("marketingProgramId"))
-        else _optional_text(body, "marketingProgramId", MALFORMED, allow_int=True)
+        else _optional_text(body, "marketingProgramId", codes.MALFORMED, allow_int=True)
     )
-    affiliate_id = _optional_int(body, "affiliateId", 1035, low=0, high=MAX_ID)
+    affiliate_id = _optional_int(body, "affiliateId", codes.AFFILIATE_NOT_VALID, low=0, high=MAX_ID)
     lines = _order_lines(body, max_lines, max_units)
     customer = _customer(body.get("customer"))
     payment = _payment(body.get("payment"), customer)
@@ -216,47 +219,51 @@ def parse_order_request(body: object, *, max_lines: int | None = None, max_units
 def _order_date(body: dict[Any, Any]) -> datetime:
     value = _present(body, "orderDate")
     if value is None:
-        raise Refusal(140)
+        raise Refusal(codes.ORDER_DATE_MISSING)
     try:
         return parse_timestamp(value)
     except (ValueError, OverflowError):
-        raise Refusal(141) from None
+        raise Refusal(codes.ORDER_DATE_NOT_VALID) from None
 
 
 def _currency(body: dict[Any, Any]) -> str:
     value = _present(body, "currency")
     if value is None:
-        raise Refusal(120)
+        raise Refusal(codes.CURRENCY_MISSING)
     if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise Refusal(121)
+        raise Refusal(codes.CURRENCY_NOT_VALID)
     code = value.upper()
     if pycountry.currencies.get(alpha_3=code) is None:
-        raise Refusal(121)
+        raise Refusal(codes.CURRENCY_NOT_VALID)
     return code
 
 
 def _order_lines(body: dict[Any, Any], max_lines: int | None, max_units: int | None) -> tuple[OrderLineRequest, ...]:
     lines = body.get("orderLines")
     if not _is_array(lines) or not lines:
-        raise Refusal(200)
+        raise Refusal(codes.ORDER_LINES_MISSING)
     if max_lines is not None and len(lines) > max_lines:
-        raise Refusal(TOO_MANY_LINES, f"orderLines not valid: more than {max_lines} lines")
+        raise Refusal(codes.TOO_MANY_LINES, f"orderLines not valid: more than {max_lines} lines")
     parsed = tuple(_order_line(line) for line in lines)
     if max_units is not None and sum(line.quantity for line in parsed) > max_units:
-        raise Refusal(221, f"quantity not valid: more than {max_units} units in the order")
+        raise Refusal(codes.QUANTITY_NOT_VALID, f"quantity not valid: more than {max_units} units in the order")
     return parsed
 
 
 def _order_line(line: object) -> OrderLineRequest:
     if not isinstance(line, dict):
-        raise Refusal(200)  # no code of its own: an order line that is not an object is no line
+        raise Refusal(codes.ORDER_LINES_MISSING)  # no code of its own: an order line that is not an object is no line
     return OrderLineRequest(
-        product_ref=_required_int(line, "productRef", 210, 211, low=1, high=MAX_ID),
-        quantity=_required_int(line, "quantity", 220, 221, low=1, high=MAX_QUANTITY),
-        vat_rate=_optional_number(line, "vatRate", 231, low=Decimal(0), high=Decimal(100)),
-        amount_duty_free=_optional_number(line, "amountDutyFree", 241, low=Decimal(0)),
-        amount_total=_optional_number(line, "amountTotal", 251, low=Decimal(0)),
-        end_user_email=_optional_email(line, "endUserEmail", 321),
+        product_ref=_required_int(
+            line, "productRef", codes.PRODUCT_REF_MISSING, codes.PRODUCT_REF_NOT_VALID, low=1, high=MAX_ID
+        ),
+        quantity=_required_int(
+            line, "quantity", codes.QUANTITY_MISSING, codes.QUANTITY_NOT_VALID, low=1, high=MAX_QUANTITY
+        ),
+        vat_rate=_optional_number(line, "vatRate", codes.VAT_RATE_NOT_VALID, low=Decimal(0), high=Decimal(100)),
+        amount_duty_free=_optional_number(line, "amountDutyFree", codes.AMOUNT_DUTY_FREE_NOT_VALID, low=Decimal(0)),
+        amount_total=_optional_number(line, "amountTotal", codes.AMOUNT_TOTAL_NOT_VALID, low=Decimal(0)),
+        end_user_email=_optional_email(line, "endUserEmail", codes.CUSTOMER_EMAIL_NOT_VALID),
         discounts=_discounts(line.get("discounts")),
     )
 
@@ -265,13 +272,14 @@ def _customer(customer: object) -> Customer:
     # The contract has no "customer missing" code; without a customer there is no email,
     # the one customer field it requires, so an absent or non-object customer is 320.
     if not isinstance(customer, dict):
-        raise Refusal(320)
-    partner_id = _optional_text(customer, "partnerId", 311, allow_int=True)
-    email = _required_email(customer, "email", 320, 321)
+        raise Refusal(codes.CUSTOMER_EMAIL_MISSING)
+    partner_id = _optional_text(customer, "partnerId", codes.CUSTOMER_PARTNER_ID_NOT_VALID, allow_int=True)
+    email = _required_email(customer, "email", codes.CUSTOMER_EMAIL_MISSING, codes.CUSTOMER_EMAIL_NOT_VALID)
     language = _language(customer)
     invoice = customer.get("locationInvoice")
     if is_empty(invoice) or not isinstance(invoice, dict):
-        raise Refusal(420)  # no "not valid" code: a location that is no object is no location
+        # no "not valid" code: a location that is no object is no location
+        raise Refusal(codes.INVOICE_LOCATION_MISSING)
     invoice_location = _location(invoice)
     # Only the service knows whether a delivery address is needed (410, backup DVD): an empty one
     # is absent; one that is there but no object is 410, as a payment that is no object is 700.
@@ -281,7 +289,7 @@ def _customer(customer: object) -> Customer:
     elif isinstance(delivery, dict):
         delivery_location = _location(delivery)
     else:
-        raise Refusal(410)
+        raise Refusal(codes.DELIVERY_LOCATION_MISSING)
     return Customer(
         partner_id=partner_id,
         email=email,
@@ -299,10 +307,10 @@ def _language(customer: dict[Any, Any]) -> str | None:
         return None
     match = _LANGUAGE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise Refusal(331)
+        raise Refusal(codes.CUSTOMER_LANGUAGE_NOT_VALID)
     language, zone = match.group(1).lower(), match.group(2)
     if pycountry.languages.get(alpha_2=language) is None:
-        raise Refusal(1022)
+        raise Refusal(codes.LANGUAGE_UNKNOWN)
     # Any two letters for the zone: XE (Europe) is not a country.
     return f"{language}_{zone.upper()}" if zone else language
 
@@ -313,22 +321,22 @@ def _optional_ip(
     value = _present(obj, key)
     if value is None:
         return None
-    text = _text(value, 341)
+    text = _text(value, codes.IP_NOT_VALID)
     try:
         return str(kind(text))
     except ValueError:
-        raise Refusal(341) from None  # ipV6 has no code of its own
+        raise Refusal(codes.IP_NOT_VALID) from None  # ipV6 has no code of its own
 
 
 def _location(location: dict[Any, Any]) -> Location:
-    company_name = _optional_text(location, "companyName", MALFORMED, allow_int=True)
-    title = _optional_int(location, "title", 431, low=0, high=MAX_ID)
-    last_name = _optional_text(location, "lastName", 441)
-    first_name = _optional_text(location, "firstName", 451)
-    address1 = _optional_text(location, "address1", 461)
-    address2 = _optional_text(location, "address2", 461)
-    zip_code = _optional_text(location, "zipCode", 481, allow_int=True)
-    city = _optional_text(location, "city", 491)
+    company_name = _optional_text(location, "companyName", codes.MALFORMED, allow_int=True)
+    title = _optional_int(location, "title", codes.TITLE_NOT_VALID, low=0, high=MAX_ID)
+    last_name = _optional_text(location, "lastName", codes.LAST_NAME_NOT_VALID)
+    first_name = _optional_text(location, "firstName", codes.FIRST_NAME_NOT_VALID)
+    address1 = _optional_text(location, "address1", codes.ADDRESS_NOT_VALID)
+    address2 = _optional_text(location, "address2", codes.ADDRESS_NOT_VALID)
+    zip_code = _optional_text(location, "zipCode", codes.ZIP_CODE_NOT_VALID, allow_int=True)
+    city = _optional_text(location, "city", codes.CITY_NOT_VALID)
     country = _country(location)
     province = _province(location, country)
     return Location(
@@ -342,36 +350,36 @@ def _location(location: dict[Any, Any]) -> Location:
         city=city,
         province=province,
         country=country,
-        phone=_optional_text(location, "phone", 531, allow_int=True),
-        fax=_optional_text(location, "fax", 541, allow_int=True),
+        phone=_optional_text(location, "phone", codes.PHONE_NOT_VALID, allow_int=True),
+        fax=_optional_text(location, "fax", codes.FAX_NOT_VALID, allow_int=True),
     )
 
 
 def _country(location: dict[Any, Any]) -> str:
     value = _present(location, "country")
     if value is None:
-        raise Refusal(500)
+        raise Refusal(codes.COUNTRY_MISSING)
     if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
-        raise Refusal(501)
+        raise Refusal(codes.COUNTRY_NOT_VALID)
     code = value.upper()
     if pycountry.countries.get(alpha_2=code) is None:
-        raise Refusal(1023)
+        raise Refusal(codes.COUNTRY_UNKNOWN)
     return code
 
 
 def _province(location: dict[Any, Any], country: str) -> str | None:
     """Checked after the country it depends on: "CA" or "US-CA" -> "CA"."""
-    value = _optional_text(location, "province", 551)
+    value = _optional_text(location, "province", codes.PROVINCE_NOT_VALID)
     if value is None:
         if country in PROVINCE_REQUIRED:
-            raise Refusal(1048)
+            raise Refusal(codes.PROVINCE_REQUIRED)
         return None
     code = value.upper()
     if code.startswith(f"{country}-"):
         code = code[len(country) + 1 :]
     if pycountry.subdivisions.get(country_code=country):
         if pycountry.subdivisions.get(code=f"{country}-{code}") is None:
-            raise Refusal(1049)
+            raise Refusal(codes.PROVINCE_UNKNOWN)
     return code
 
 
@@ -379,13 +387,15 @@ def _payment(payment: object, customer: Customer) -> Payment | None:
     if is_empty(payment):
         return None
     if not isinstance(payment, dict):
-        raise Refusal(700)
+        raise Refusal(codes.PAYMENT_NOT_VALID)
     result = Payment(
-        payment_method=_required_text(payment, "paymentMethod", 710, 711),
-        transaction_id=_optional_text(payment, "transactionId", 721, allow_int=True),
+        payment_method=_required_text(
+            payment, "paymentMethod", codes.PAYMENT_METHOD_MISSING, codes.PAYMENT_METHOD_NOT_VALID
+        ),
+        transaction_id=_optional_text(payment, "transactionId", codes.TRANSACTION_ID_NOT_VALID, allow_int=True),
     )
     if customer.ipv4 is None and customer.ipv6 is None:
-        raise Refusal(1046)
+        raise Refusal(codes.IP_REQUIRED)
     return result
 
 
@@ -393,31 +403,39 @@ def _discounts(discounts: object) -> tuple[Discount, ...]:
     if is_empty(discounts):
         return ()
     if not _is_array(discounts):
-        raise Refusal(600)
+        raise Refusal(codes.DISCOUNTS_NOT_VALID)
     result = []
     for discount in discounts:
         if not isinstance(discount, dict):
-            raise Refusal(600)
+            raise Refusal(codes.DISCOUNTS_NOT_VALID)
         if not is_empty(discount):  # [ {} ] means no discount, as does a discount of nil elements
             result.append(_discount(discount))
     return tuple(result)
 
 
 def _discount(discount: dict[Any, Any]) -> Discount:
-    foreign_ref = _required_text(discount, "foreignRef", 610, 611, allow_int=True)
-    label = _required_text(discount, "label", 620, 621, allow_int=True)
-    price_delta = _required_number(discount, "priceDelta", 630, 631)
+    foreign_ref = _required_text(
+        discount, "foreignRef", codes.DISCOUNT_FOREIGN_REF_MISSING, codes.DISCOUNT_FOREIGN_REF_NOT_VALID, allow_int=True
+    )
+    label = _required_text(
+        discount, "label", codes.DISCOUNT_LABEL_MISSING, codes.DISCOUNT_LABEL_NOT_VALID, allow_int=True
+    )
+    price_delta = _required_number(
+        discount, "priceDelta", codes.DISCOUNT_PRICE_DELTA_MISSING, codes.DISCOUNT_PRICE_DELTA_NOT_VALID
+    )
     operation = _present(discount, "operation")
     if operation is None:
-        raise Refusal(640)
+        raise Refusal(codes.DISCOUNT_OPERATION_MISSING)
     if not isinstance(operation, str) or operation.lower() not in _OPERATIONS:
-        raise Refusal(641)
+        raise Refusal(codes.DISCOUNT_OPERATION_NOT_VALID)
     return Discount(
         foreign_ref=foreign_ref,
         label=label,
         price_delta=price_delta,
         operation=_OPERATIONS[operation.lower()],
-        operation_value=_required_number(discount, "operationValue", 650, 651),
+        operation_value=_required_number(
+            discount, "operationValue", codes.DISCOUNT_OPERATION_VALUE_MISSING, codes.DISCOUNT_OPERATION_VALUE_NOT_VALID
+        ),
     )
 
 
@@ -425,12 +443,12 @@ def _metadata(metadata: object) -> tuple[tuple[str, str | None], ...]:
     if is_empty(metadata):
         return ()
     if not _is_array(metadata):
-        raise Refusal(750)
+        raise Refusal(codes.METADATA_NOT_VALID)
     result = []
     for entry in metadata:
         if not isinstance(entry, dict):
-            raise Refusal(751)
-        key = _required_text(entry, "key", 751, 751, allow_int=True)
+            raise Refusal(codes.METADATA_KEY_MISSING)
+        key = _required_text(entry, "key", codes.METADATA_KEY_MISSING, codes.METADATA_KEY_MISSING, allow_int=True)
         value = entry.get("value")
         result.append((key, None if value is None else _metadata_value(value)))
     return tuple(result)
@@ -443,9 +461,9 @@ def _metadata_value(value: object) -> str:
     if isinstance(value, float | Decimal):
         number = _number(value)
         if number is None:
-            raise Refusal(MALFORMED)
+            raise Refusal(codes.MALFORMED)
         return str(number)
-    return _text(value, MALFORMED, allow_int=True)
+    return _text(value, codes.MALFORMED, allow_int=True)
 
 
 # ---------------------------------------------------------------------------------------------

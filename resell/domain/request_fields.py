@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from resell.domain import codes
 from resell.domain.codes import Refusal
 
 CANCEL_REASONS = {
@@ -61,7 +62,7 @@ def partner_order_number(value: object, missing: int) -> str:
     if len(text) > 100:
         raise Refusal(missing)
     if "\x00" in text or not text.isprintable():
-        raise Refusal(1010)  # no order can have such a number: "not found"
+        raise Refusal(codes.ORDER_NOT_FOUND)  # no order can have such a number
     return text
 
 
@@ -88,11 +89,11 @@ def positive_int(value: object, missing: int, invalid: int, maximum: int = 2**62
 def reason_code(value: object) -> int:
     """cancelOrder's reasonCode: 100 missing, 101 not one of the contract's reasons."""
     if is_blank(value):
-        raise Refusal(100)
+        raise Refusal(codes.CANCEL_REASON_MISSING)
     try:
         code = lenient_int(value)
     except ValueError:
-        raise Refusal(101) from None
+        raise Refusal(codes.CANCEL_REASON_NOT_VALID) from None
     if code not in CANCEL_REASONS:
-        raise Refusal(101)
+        raise Refusal(codes.CANCEL_REASON_NOT_VALID)
     return code

@@ -12,6 +12,8 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
+from resell.domain import codes
+
 # What a merchant's endpoint may subscribe to: changes of its own orders and subscriptions.
 MERCHANT_EVENTS = (
     "order.created",
@@ -53,34 +55,34 @@ def signing_secret(key: bytes, salt: str) -> str:
 def check_url(value: object) -> str:
     """An absolute http(s) URL without credentials; 100 missing, 101 not valid."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidEndpoint(100, "url missing")
+        raise InvalidEndpoint(codes.WEBHOOK_URL_MISSING, "url missing")
     if not isinstance(value, str) or len(value.strip()) > MAX_URL_LENGTH:
-        raise InvalidEndpoint(101, "url not valid")
+        raise InvalidEndpoint(codes.WEBHOOK_URL_NOT_VALID, "url not valid")
     url = value.strip()
     try:
         parts = urlsplit(url)
         port = parts.port  # raises on a malformed port
     except ValueError:
-        raise InvalidEndpoint(101, "url not valid") from None
+        raise InvalidEndpoint(codes.WEBHOOK_URL_NOT_VALID, "url not valid") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise InvalidEndpoint(101, "url not valid")
+        raise InvalidEndpoint(codes.WEBHOOK_URL_NOT_VALID, "url not valid")
     if port == 0 or any(c.isspace() for c in url):
-        raise InvalidEndpoint(101, "url not valid")
+        raise InvalidEndpoint(codes.WEBHOOK_URL_NOT_VALID, "url not valid")
     return url
 
 
 def check_events(value: object, allowed: tuple[str, ...]) -> list[str]:
     """A non-empty list of event types out of `allowed`, deduplicated, in the order given; 110 / 111."""
     if value is None or value == [] or value == "":
-        raise InvalidEndpoint(110, "events missing")
+        raise InvalidEndpoint(codes.WEBHOOK_EVENTS_MISSING, "events missing")
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list) or not value:
-        raise InvalidEndpoint(111, "events not valid")
+        raise InvalidEndpoint(codes.WEBHOOK_EVENTS_NOT_VALID, "events not valid")
     events: list[str] = []
     for item in value:
         if not isinstance(item, str) or item.strip() not in allowed:
-            raise InvalidEndpoint(111, "events not valid")
+            raise InvalidEndpoint(codes.WEBHOOK_EVENTS_NOT_VALID, "events not valid")
         if item.strip() not in events:
             events.append(item.strip())
     return events

@@ -60,7 +60,7 @@ def _pick_label(labels: dict[str, str], language: str) -> str:
 
 def list_categories(ctx: Context, raw_language: object) -> list[Category]:
     """The category tree with labels in `language` (English, then any label, where one is missing)."""
-    language = parse_language(raw_language, missing=codes.MALFORMED, invalid=1022)[0]
+    language = parse_language(raw_language, missing=codes.MALFORMED, invalid=codes.LANGUAGE_UNKNOWN)[0]
     with ctx.db.read() as conn:
         rows = conn.execute(select(categories).order_by(categories.c.position, categories.c.id)).all()
         labels: dict[int, dict[str, str]] = defaultdict(dict)
@@ -116,24 +116,24 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
     refuse the whole call (101) before any is read: the answer runs on the event loop.
     """
     if raw_refs is None:
-        raise Refusal(100)
+        raise Refusal(codes.STOCK_REFS_MISSING)
     if not isinstance(raw_refs, list):
         raw_refs = [raw_refs]
     limit = ctx.settings.stock_max_refs
     if len(raw_refs) > limit:
-        raise Refusal(101, f"productRefs not valid: more than {limit} in one call")
+        raise Refusal(codes.STOCK_REFS_NOT_VALID, f"productRefs not valid: more than {limit} in one call")
     parsed: list[tuple[int | None, int]] = []
     for raw in raw_refs:
         if is_blank(raw):
-            parsed.append((None, 100))
+            parsed.append((None, codes.STOCK_REFS_MISSING))
             continue
         try:
             ref = lenient_int(raw)
         except ValueError:
-            parsed.append((None, 101))
+            parsed.append((None, codes.STOCK_REFS_NOT_VALID))
             continue
-        parsed.append((ref, 0) if ref > 0 else (ref, 101))
-    refs = {ref for ref, code in parsed if code == 0 and ref is not None}
+        parsed.append((ref, codes.OK) if ref > 0 else (ref, codes.STOCK_REFS_NOT_VALID))
+    refs = {ref for ref, code in parsed if code == codes.OK and ref is not None}
     today = ctx.now().date()
     statuses: dict[int, int] = {}
     with ctx.db.read() as conn:
@@ -146,7 +146,7 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
         if code or item_ref is None:
             items.append(StockItem(item_ref, None, code))
         elif item_ref not in statuses:
-            items.append(StockItem(item_ref, None, codes.NOT_FOUND))
+            items.append(StockItem(item_ref, None, codes.PRODUCT_NOT_FOUND))
         else:
             items.append(StockItem(item_ref, statuses[item_ref], codes.OK))
     return items
@@ -170,19 +170,30 @@ class Suggestion:
 def cross_up_sell(ctx: Context, caller: Caller, raw_language: object, raw_products: object) -> list[Suggestion]:
     """Up-sells and cross-sells of the cart's products, and the options every cart product may take."""
     if raw_products is None or raw_products == [] or not isinstance(raw_products, list):
-        raise Refusal(100)
+        raise Refusal(codes.CART_MISSING)
     cart: list[int] = []
     for item in raw_products:
         if not isinstance(item, dict):
-            raise Refusal(110)
-        cart.append(positive_int(item.get("productRef"), missing=110, invalid=111))
-        positive_int(item.get("quantity"), missing=120, invalid=121, maximum=1000)
-    language = parse_language(raw_language, missing=130, invalid=131)[0]
+            raise Refusal(codes.CART_PRODUCT_REF_MISSING)
+        cart.append(
+            positive_int(
+                item.get("productRef"), missing=codes.CART_PRODUCT_REF_MISSING, invalid=codes.CART_PRODUCT_REF_NOT_VALID
+            )
+        )
+        positive_int(
+            item.get("quantity"),
+            missing=codes.CART_QUANTITY_MISSING,
+            invalid=codes.CART_QUANTITY_NOT_VALID,
+            maximum=1000,
+        )
+    language = parse_language(
+        raw_language, missing=codes.SUGGESTION_LANGUAGE_MISSING, invalid=codes.SUGGESTION_LANGUAGE_NOT_VALID
+    )[0]
     with ctx.db.read() as conn:
         sold = catalog_products_query(caller, products.c.id, products.c.ref)
         in_cart = {r.ref: r.id for r in conn.execute(sold.where(products.c.ref.in_(cart)))}
         if set(cart) - set(in_cart):
-            raise Refusal(codes.NOT_FOUND)
+            raise Refusal(codes.PRODUCT_NOT_FOUND)
         cart_ids = set(in_cart.values())
         suggested: dict[int, str] = {}
         for kind in ("up", "cross"):

@@ -33,8 +33,8 @@ from resell.db.tables import (
 from resell.domain.periods import is_period
 from resell.domain.signing import check_publisher_url
 from resell.services import catalog_changes
+from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.events import audit
 
 
 class CatalogImportError(ValueError):

@@ -36,9 +36,10 @@ from resell.db.tables import (
 from resell.domain.html import as_text, safe_html
 from resell.domain.links import download_path
 from resell.services import downloads
+from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.events import audit, enqueue
 from resell.services.order_contents import serials_and_files
+from resell.services.outbox import enqueue
 
 KIND = "mail.delivery"
 LANGUAGES = ("en", "fr", "de")

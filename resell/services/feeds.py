@@ -54,9 +54,9 @@ from resell.domain.codes import Refusal
 from resell.domain.feed import feed_status
 from resell.domain.request_fields import is_blank
 from resell.services import iam
+from resell.services.audit_log import audit
 from resell.services.catalog import _pick_label
 from resell.services.context import Caller, Context
-from resell.services.events import audit
 from resell.services.merchants import MerchantError, catalog_of
 
 CHUNK = 1000
@@ -246,9 +246,9 @@ def _since(raw: str | None, last_fetch_at: dt.datetime | None) -> dict[str, Any]
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise Refusal(121) from None
+        raise Refusal(codes.FEED_DIFF_NOT_VALID) from None
     if len(raw) != 10:  # fromisoformat also takes 20261128
-        raise Refusal(121)
+        raise Refusal(codes.FEED_DIFF_NOT_VALID)
     return {"since": dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)}
 
 
@@ -257,9 +257,9 @@ def open_feed(ctx: Context, secret: str | None, provider: str | None, config: st
     1010 no such configuration on the secret's catalogue."""
     caller = iam.caller_for_secret(ctx, secret)
     if is_blank(provider):
-        raise Refusal(100)
+        raise Refusal(codes.FEED_PROVIDER_MISSING)
     if is_blank(config):
-        raise Refusal(110)
+        raise Refusal(codes.FEED_CONFIG_MISSING)
     assert provider is not None and config is not None
     with ctx.db.read() as conn:
         row = conn.execute(
@@ -270,7 +270,7 @@ def open_feed(ctx: Context, secret: str | None, provider: str | None, config: st
             )
         ).first()
     if row is None:
-        raise Refusal(codes.NOT_FOUND)
+        raise Refusal(codes.FEED_CONFIG_NOT_FOUND)
     found = FeedConfig(**row._mapping)
     return Feed(ctx, caller, found, ctx.now(), **_since(diff, found.last_fetch_at))
 

@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 
 from resell.db.engine import inserted_id
 from resell.db.tables import product_files, products
+from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.events import audit
 from resell.storage import FileStorage, get_storage, read_chunks
 
 

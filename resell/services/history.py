@@ -61,9 +61,9 @@ def _summaries(ctx: Context, query: Select) -> list:  # type: ignore[type-arg]
         )
 
 
-def _history(rows: list, partner_id: str | None, email: str | None) -> History:  # type: ignore[type-arg]
+def _history(rows: list, partner_id: str | None, email: str | None, not_found: int) -> History:  # type: ignore[type-arg]
     if not rows:
-        raise Refusal(codes.NOT_FOUND)
+        raise Refusal(not_found)
     return History(
         partner_id=partner_id,
         email=email,
@@ -84,16 +84,16 @@ def _history(rows: list, partner_id: str | None, email: str | None) -> History: 
 def by_partner_id(ctx: Context, caller: Caller, raw_partner_id: object) -> History:
     """The caller's orders of the customer it called `partnerId` in createOrder (100 missing, 1010 unknown)."""
     if is_blank(raw_partner_id) or isinstance(raw_partner_id, bool) or not isinstance(raw_partner_id, str | int):
-        raise Refusal(100)
+        raise Refusal(codes.HISTORY_PARTNER_ID_MISSING)
     partner_id = str(raw_partner_id).strip()
     rows = _summaries(ctx, merchant_orders(caller).where(orders.c.customer_partner_id == partner_id))
-    return _history(rows, partner_id, rows[0].customer_email if rows else None)
+    return _history(rows, partner_id, rows[0].customer_email if rows else None, codes.PARTNER_NOT_FOUND)
 
 
 def by_email(ctx: Context, caller: Caller, raw_email: object) -> History:
     """The caller's orders for an end-user email (100 missing, 101 not an email, 1010 none)."""
     if is_blank(raw_email):
-        raise Refusal(100)
-    email = normalized_email(raw_email, 101)
+        raise Refusal(codes.HISTORY_EMAIL_MISSING)
+    email = normalized_email(raw_email, codes.HISTORY_EMAIL_NOT_VALID)
     rows = _summaries(ctx, merchant_orders(caller).where(orders.c.customer_email == email))
-    return _history(rows, rows[0].customer_partner_id if rows else None, email)
+    return _history(rows, rows[0].customer_partner_id if rows else None, email, codes.CUSTOMER_NOT_FOUND)

@@ -21,8 +21,8 @@ from resell.db.tables import catalogs, merchants, refresh_tokens
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.secrets import hash_secret, secret_matches
+from resell.services.audit_log import audit
 from resell.services.context import Caller, Context
-from resell.services.events import audit
 
 ALGORITHM = "HS256"
 

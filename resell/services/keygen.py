@@ -37,7 +37,7 @@ from resell.domain.signing import check_publisher_url, publisher_secret, signed_
 from resell.logs import get_logger
 from resell.outbound import AddressRefused
 from resell.services.context import Context, utc_now
-from resell.services.events import enqueue
+from resell.services.outbox import enqueue
 
 log = get_logger("resell.keygen")
 
@@ -91,7 +91,7 @@ NO_KEYS = Keys()
 
 
 def fetch(ctx: Context, requests: list[KeyRequest]) -> Keys:
-    """Ask the generators (outside any transaction); Refusal(1051) when one fails."""
+    """Ask the generators (outside any transaction); Refusal(LICENCES_NOT_AVAILABLE) when one fails."""
     return Keys(requests, generate(ctx, requests)) if requests else NO_KEYS
 
 
@@ -143,7 +143,8 @@ def _call(ctx: Context, client: httpx.Client, request: KeyRequest) -> list[str]:
 
 
 def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:
-    """Serials per product id, or Refusal(1051); keys already made for other products are handed back."""
+    """Serials per product id, or Refusal(LICENCES_NOT_AVAILABLE); keys already made for other products
+    are handed back."""
     generated: dict[int, list[str]] = {}
     timeout = httpx.Timeout(ctx.settings.keygen_timeout_seconds)
     with outbound.client(ctx.settings.webhook_allow_private, timeout) as client:
@@ -155,7 +156,7 @@ def generate(ctx: Context, requests: list[KeyRequest]) -> dict[int, list[str]]:
                     "keygen_failed", publisher=request.publisher, product_ref=request.product_ref, error=str(exc)
                 )
                 release(ctx, Keys(requests, generated))
-                raise Refusal(codes.NOT_AVAILABLE) from None
+                raise Refusal(codes.LICENCES_NOT_AVAILABLE) from None
     return generated
 
 
@@ -169,7 +170,7 @@ def store(conn: Connection, now: dt.datetime, keys: Keys) -> dict[int, list[tupl
         ).first()
         if taken is not None:  # a key handed out once is never handed out again
             log.warning("keygen_repeated_serial", publisher=request.publisher, product_ref=request.product_ref)
-            raise Refusal(codes.NOT_AVAILABLE)
+            raise Refusal(codes.LICENCES_NOT_AVAILABLE)
         conn.execute(
             serials.insert(),
             [{"product_id": request.product_id, "value": v, "status": "assigned", "imported_at": now} for v in values],

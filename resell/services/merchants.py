@@ -11,8 +11,8 @@ from resell.db.engine import inserted_id
 from resell.db.tables import catalog_products, catalogs, merchants, products
 from resell.domain.secrets import hash_secret, new_secret
 from resell.services import catalog_changes
+from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.events import audit
 
 
 class MerchantError(ValueError):

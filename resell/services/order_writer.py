@@ -3,8 +3,9 @@
 `insert_order` runs in the caller's write transaction (createOrder's group-commit turn, the renewal
 worker's batch) and writes, all or nothing: the order, its lines and line items, the serials (from
 the pool under the lock rules of resell/db/locking.py, or the keys a publisher's generator made for
-it), the subscriptions a first order starts, the fulfilment (backup DVD shipment, delivery emails)
-and the audit rows. It returns what it wrote, so that a reply can be built without reading it back.
+it), the subscriptions a first order starts, the delivery (backup DVD shipment, delivery emails:
+services/delivery.py) and the audit rows. It returns what it wrote, so that a reply can be built
+without reading it back.
 
 What needs the network comes before: a caller plans the order, asks the generators for keys
 (keygen.generate, outside any transaction) and only then takes its turn to write. Checking that the
@@ -29,10 +30,10 @@ from resell.domain.codes import Refusal
 from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
 from resell.domain.remarks import fill_remark
-from resell.services import fulfilment, keygen, stock
-from resell.services.events import audit, audit_many
+from resell.services import delivery, keygen, stock
+from resell.services.audit_log import audit, audit_many
 
-# What the writer, the fulfilment and the reply need to know of a product (a row of these columns
+# What the writer, the delivery and the reply need to know of a product (a row of these columns
 # of products joined with publishers).
 PRODUCT_COLUMNS = (
     products.c.id,
@@ -80,7 +81,7 @@ class NewLine:
 
 @dataclass
 class NewOrder:
-    """Everything an order row and its fulfilment need; `audit` adds to the order's "created" audit row."""
+    """Everything an order row and its delivery need; `audit` adds to the order's "created" audit row."""
 
     merchant_id: int
     catalog_id: int
@@ -144,7 +145,7 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
         if line.product.serial_source == "pool":
             pooled[line.product.id] += line.quantity
     if not keys.fit(order.key_requests()):
-        raise Refusal(codes.NOT_AVAILABLE)  # the catalogue changed between the plan and now
+        raise Refusal(codes.LICENCES_NOT_AVAILABLE)  # the catalogue changed between the plan and now
     # The serials: the whole order or nothing. Products in id order (resell/db/locking.py).
     pools = {pid: stock.allocate(conn, pid, n) for pid, n in sorted(pooled.items())}
     pools.update(keygen.store(conn, now, keys))
@@ -232,7 +233,7 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
     for assignment in assignments:
         _INSERT_ASSIGNMENT.execute(conn, **assignment)
     started_rows = _start_subscriptions(conn, order_id, started)
-    fulfilment.on_order_created(
+    delivery.on_order_created(
         conn,
         now,
         order.actor,

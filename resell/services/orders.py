@@ -35,9 +35,10 @@ from resell.domain.links import download_path
 from resell.domain.order_request import OrderLineRequest, OrderRequest
 from resell.domain.periods import LAST_END_DATE, add_period, parse_date
 from resell.domain.request_fields import free_text, is_blank, partner_order_number, reason_code
-from resell.services import downloads, fulfilment, keygen, order_writer, shipments
+from resell.services import delivery, downloads, keygen, order_writer, shipments
+from resell.services.audit_log import audit, audit_many
 from resell.services.context import Caller, Context
-from resell.services.events import audit, audit_many, enqueue
+from resell.services.outbox import enqueue
 from resell.services.subscriptions import terminate_for_cancelled_order
 from resell.services.tenancy import catalog_products_query, order_of
 
@@ -140,7 +141,7 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
     for entry in lines:
         product = entry.product
         if product.status != "available" or (product.release_date is not None and product.release_date > today):
-            raise Refusal(codes.NOT_AVAILABLE)  # withdrawn, or a pre-order not yet released
+            raise Refusal(codes.LICENCES_NOT_AVAILABLE)  # withdrawn, or a pre-order not yet released
     options = [e for e in lines if e.product.type == "option"]
     base = [e for e in lines if e.product.type != "option"]
     if options and not base:
@@ -157,7 +158,7 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
             if any(b.product.id not in eligible[option.product.id] for b in base):
                 raise Refusal(codes.OPTION_NOT_ELIGIBLE)
             if option.product.option_kind == "backup_dvd" and request.customer.delivery is None:
-                raise Refusal(410)
+                raise Refusal(codes.DELIVERY_LOCATION_MISSING)
             if option.product.option_kind == "backup_dvd":
                 shipments.check_cart(conn, [b.product.id for b in base])  # 1041: nothing to burn
     if caller.requires_amounts and any(
@@ -179,7 +180,10 @@ def _download_end(now: dt.datetime, lines: list[_Line], download_days: int) -> d
                 except (ValueError, OverflowError):
                     end = dt.date.max
                 if end > LAST_END_DATE:
-                    raise Refusal(221, f"quantity not valid: the download window would end after {LAST_END_DATE}")
+                    raise Refusal(
+                        codes.QUANTITY_NOT_VALID,
+                        f"quantity not valid: the download window would end after {LAST_END_DATE}",
+                    )
     return end
 
 
@@ -217,7 +221,7 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
     try:
         outcome = write(keys)
         if isinstance(outcome, order_writer.NewOrder):  # the plan needs keys from publishers' generators
-            keys = keygen.fetch(ctx, outcome.key_requests())  # Refusal(1051) when a generator fails
+            keys = keygen.fetch(ctx, outcome.key_requests())  # Refusal(LICENCES_NOT_AVAILABLE) when a generator fails
             outcome = write(keys)
     except BaseException as failure:
         keygen.release(ctx, keys)  # never handed out: tell the publishers
@@ -225,7 +229,7 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
             # A concurrent duplicate committed first (PostgreSQL reports it at our insert): 1010.
             with ctx.db.read() as conn:
                 if order_of(conn, caller, request.partner_order_number) is not None:
-                    raise Refusal(codes.NOT_FOUND) from None
+                    raise Refusal(codes.ORDER_ALREADY_CREATED) from None
         raise
     assert isinstance(outcome, _Created), "keys fetched for a plan always fit it or are refused"
     return _written_view(ctx, outcome.written, outcome.files)
@@ -236,7 +240,7 @@ def _plan(
 ) -> order_writer.NewOrder:
     """The order as the catalogue allows it at this moment; a Refusal for the first rule it breaks."""
     if order_of(conn, caller, request.partner_order_number) is not None:
-        raise Refusal(codes.NOT_FOUND)  # 1010: "order already created"
+        raise Refusal(codes.ORDER_ALREADY_CREATED)
     lines = _check_lines(conn, caller, request, now.date())
     prices = {
         entry.product.id: _PRICE.scalar(conn, product_id=entry.product.id, currency=request.currency)
@@ -494,12 +498,12 @@ def _view(
 def _require_order(conn: Connection, ctx: Context, caller: Caller, pon: str, lock: bool = False):  # type: ignore[no-untyped-def]
     order = order_of(conn, caller, pon, lock=lock)
     if order is None:
-        raise Refusal(codes.NOT_FOUND)
+        raise Refusal(codes.ORDER_NOT_FOUND)
     return order
 
 
 def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
-    pon = partner_order_number(raw_partner_order_number, missing=100)
+    pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     with ctx.db.read() as conn:
         order = _require_order(conn, ctx, caller, pon)
         return _order_view(conn, ctx, order.id)
@@ -507,7 +511,7 @@ def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) ->
 
 def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
     """The order's files with their download counters (counted by the download endpoint)."""
-    pon = partner_order_number(raw_partner_order_number, missing=100)
+    pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     with ctx.db.read() as conn:
         order = _require_order(conn, ctx, caller, pon)
         return _order_view(conn, ctx, order.id, with_stats=True)
@@ -521,14 +525,14 @@ def cancel_order(
 ) -> CancelResult:
     """Revoke the licences at once, stop the downloads, terminate subscriptions, tell the publishers."""
     reason = reason_code(raw_reason)
-    pon = partner_order_number(raw_partner_order_number, missing=110)
+    pon = partner_order_number(raw_partner_order_number, missing=codes.CANCEL_ORDER_NUMBER_MISSING)
     now = ctx.now()
     with ctx.db.write() as conn:
         order = _require_order(conn, ctx, caller, pon, lock=True)
         if order.status == "cancelled":
-            raise Refusal(codes.ALREADY_CANCELLED)
+            raise Refusal(codes.ORDER_ALREADY_CANCELLED)
         if now > order.created_at + dt.timedelta(days=caller.cancel_period_days):
-            raise Refusal(1020)
+            raise Refusal(codes.CANCEL_PERIOD_EXPIRED)
         today = now.date()
         conn.execute(
             update(orders)
@@ -556,7 +560,7 @@ def cancel_order(
                 update(serial_assignments).where(serial_assignments.c.serial_id.in_(serial_ids)).values(revoked_at=now)
             )
         actor = f"merchant:{caller.realm}"
-        fulfilment.on_order_cancelled(conn, now, actor, order.id)  # a backup DVD not yet shipped stays home
+        delivery.on_order_cancelled(conn, now, actor, order.id)  # a backup DVD not yet shipped stays home
         audit(
             conn,
             now,
@@ -610,21 +614,21 @@ def update_download_time(
     ctx: Context, caller: Caller, raw_partner_order_number: object, value: object
 ) -> DownloadTimeResult:
     """`value` is the new end date (YYYY-MM-DD) or an ISO 8601 period added to the current one."""
-    pon = partner_order_number(raw_partner_order_number, missing=100)
+    pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     if is_blank(value):
-        raise Refusal(110)
+        raise Refusal(codes.DOWNLOAD_TIME_MISSING)
     now = ctx.now()
     with ctx.db.write() as conn:
         order = _require_order(conn, ctx, caller, pon, lock=True)
         if order.status == "cancelled":
-            raise Refusal(codes.ALREADY_CANCELLED)
+            raise Refusal(codes.ORDER_ALREADY_CANCELLED)
         text = str(value).strip() if isinstance(value, str) else None
         try:
             new_end = parse_date(text) if text and "-" in text else add_period(order.download_end_date, text or "")
         except (ValueError, OverflowError):
-            raise Refusal(111) from None
+            raise Refusal(codes.DOWNLOAD_TIME_NOT_VALID) from None
         if new_end < order.created_at.date() or new_end > LAST_END_DATE:
-            raise Refusal(111)
+            raise Refusal(codes.DOWNLOAD_TIME_NOT_VALID)
         conn.execute(update(orders).where(orders.c.id == order.id).values(download_end_date=new_end))
         audit(
             conn,

@@ -20,8 +20,8 @@ from resell.db.engine import inserted_id
 from resell.db.tables import orders, product_files, shipments
 from resell.domain import codes
 from resell.domain.codes import Refusal
+from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.events import audit
 
 
 class ShipmentError(ValueError):

@@ -25,8 +25,9 @@ from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.stock import ALMOST_OUT, OUT, stock_status
 from resell.services import catalog_changes
+from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.events import audit, enqueue
+from resell.services.outbox import enqueue
 
 # serials per transaction: large enough that commits cost nothing, small enough that createOrder never
 # waits long behind an import for SQLite's write lock (about 0.1 s a batch on this class of machine)

@@ -50,8 +50,9 @@ from resell.domain.request_fields import partner_order_number, positive_int
 from resell.domain.retry import RENEWALS
 from resell.logs import get_logger
 from resell.services import keygen, order_writer
+from resell.services.audit_log import audit, audit_many
 from resell.services.context import Caller, Context
-from resell.services.events import audit, audit_many, enqueue, enqueue_many
+from resell.services.outbox import enqueue, enqueue_many
 from resell.services.tenancy import subscription_of
 
 log = get_logger("resell.subscriptions")
@@ -109,15 +110,17 @@ class RenewalPass:
 
 
 def _identify(raw_pon: object, raw_subscription_id: object) -> tuple[str, int]:
-    pon = partner_order_number(raw_pon, missing=100)
-    subscription_id = positive_int(raw_subscription_id, missing=110, invalid=111)
+    pon = partner_order_number(raw_pon, missing=codes.ORDER_NUMBER_MISSING)
+    subscription_id = positive_int(
+        raw_subscription_id, missing=codes.SUBSCRIPTION_ID_MISSING, invalid=codes.SUBSCRIPTION_ID_NOT_VALID
+    )
     return pon, subscription_id
 
 
 def _require(conn: Connection, ctx: Context, caller: Caller, pon: str, subscription_id: int, lock: bool = False):  # type: ignore[no-untyped-def]
     found = subscription_of(conn, caller, pon, subscription_id, lock=lock)
     if found is None:
-        raise Refusal(codes.NOT_FOUND)  # 1010: another merchant's subscription is "not found" too
+        raise Refusal(codes.SUBSCRIPTION_NOT_FOUND)  # another merchant's subscription is "not found" too
     return found
 
 
@@ -178,7 +181,7 @@ def cancel_subscription(
     with ctx.db.write() as conn:
         order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
         if sub.status not in (ACTIVE, RENEWAL_PENDING):
-            raise Refusal(codes.ALREADY_CANCELLED)
+            raise Refusal(codes.SUBSCRIPTION_ENDED)
         next_change = max(sub.expires_at, now)
         conn.execute(
             update(subscriptions)
@@ -219,9 +222,9 @@ def renew_subscription(
     with ctx.db.read() as conn:  # the plan: which keys to ask the generators for
         _order, sub = _require(conn, ctx, caller, pon, subscription_id)
         if sub.status not in (ACTIVE, RENEWAL_PENDING):
-            raise Refusal(codes.ALREADY_CANCELLED)
+            raise Refusal(codes.SUBSCRIPTION_ENDED)
         planned = _key_requests(conn, [sub])
-    keys = {group: keygen.fetch(ctx, requests) for group, requests in planned.items()}  # else Refusal(1051)
+    keys = {group: keygen.fetch(ctx, requests) for group, requests in planned.items()}  # or LICENCES_NOT_AVAILABLE
     now = ctx.now()
     try:
         with ctx.db.write() as conn:
@@ -230,7 +233,7 @@ def renew_subscription(
             conn.execute(for_update(select(orders.c.id).where(orders.c.id == sub.order_id), key_share=True))
             _order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
             if sub.status not in (ACTIVE, RENEWAL_PENDING):
-                raise Refusal(codes.ALREADY_CANCELLED)
+                raise Refusal(codes.SUBSCRIPTION_ENDED)
             work = _Work.load(conn, [sub], now, f"merchant:{caller.realm}", keys)
             new_pon, new_id = _renew_retrying(conn, ctx, work, [sub])
             work.flush(conn)

@@ -3,7 +3,7 @@
 Merchants manage their own endpoints (the API under /connect/webhooks, or the operator's CLI for
 them) and receive the merchant events. Endpoints without a merchant belong to the operator (every
 stock event) or to a publisher (stock events of its products); only the CLI creates those.
-What gets delivered is decided in resell.services.events.enqueue, in the transaction of the change;
+What gets delivered is decided in resell.services.outbox.enqueue, in the transaction of the change;
 the worker (resell.worker.webhooks) sends, signs and logs each delivery.
 
 A URL must lead to public addresses only (resell.outbound, checked here and again at every delivery),
@@ -35,8 +35,9 @@ from resell.domain.webhooks import (
     signing_secret,
 )
 from resell.outbound import AddressRefused, check_url_destination
+from resell.services.audit_log import audit
 from resell.services.context import Caller, Context
-from resell.services.events import audit, webhook_delivery_rows
+from resell.services.outbox import webhook_delivery_rows
 from resell.services.tenancy import merchant_webhooks
 
 
@@ -139,7 +140,7 @@ def _checked(ctx: Context, raw_url: object, raw_events: object, allowed: tuple[s
     try:
         check_url_destination(url, ctx.settings.webhook_allow_private)
     except AddressRefused:  # the reason (what a name resolves to here) stays in the operator's network
-        raise Refusal(101, "url not valid: it must lead to a public address") from None
+        raise Refusal(codes.WEBHOOK_URL_NOT_VALID, "url not valid: it must lead to a public address") from None
     return url, events
 
 
@@ -174,11 +175,11 @@ def list_merchant_endpoints(ctx: Context, caller: Caller) -> list[Endpoint]:
 
 
 def remove_merchant_endpoint(ctx: Context, caller: Caller, raw_id: object) -> int:
-    endpoint_id = positive_int(raw_id, missing=100, invalid=101)
+    endpoint_id = positive_int(raw_id, missing=codes.WEBHOOK_ID_MISSING, invalid=codes.WEBHOOK_ID_NOT_VALID)
     with ctx.db.write() as conn:
         found = conn.execute(merchant_webhooks(caller).where(webhook_endpoints.c.id == endpoint_id)).first()
         if found is None:
-            raise Refusal(codes.NOT_FOUND)
+            raise Refusal(codes.WEBHOOK_NOT_FOUND)
         _remove(conn, ctx.now(), f"merchant:{caller.realm}", found)
     return endpoint_id
 
@@ -208,7 +209,7 @@ def add_endpoint(
         clean_url, clean_events = check_url(url), check_events(events, allowed)
         check_url_destination(clean_url, ctx.settings.webhook_allow_private)
     except InvalidEndpoint as invalid:
-        hint = f" (allowed: {', '.join(allowed)})" if invalid.code == 111 else ""
+        hint = f" (allowed: {', '.join(allowed)})" if invalid.code == codes.WEBHOOK_EVENTS_NOT_VALID else ""
         raise WebhookError(f"{invalid}{hint}") from None
     except AddressRefused as refused:
         raise WebhookError(f"url not valid: {refused} (RESELL_WEBHOOK_ALLOW_PRIVATE=true allows it)") from None

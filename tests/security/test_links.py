@@ -16,7 +16,7 @@ import pytest
 
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
-from tests.fulfilment import attach
+from tests.delivery_support import attach
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from resell.db.tables import metadata
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
-from tests.fulfilment import attach
+from tests.delivery_support import attach
 
 
 @pytest.fixture

@@ -32,10 +32,10 @@ from resell.services import orders as order_service
 from resell.services import webhooks as endpoints
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from resell.services.events import enqueue
+from resell.services.outbox import enqueue
 from resell.worker import dispatcher
 from tests.conftest import CliRun, Merchant, World, order_body, settings_for
-from tests.fulfilment import HttpReceiver, sell
+from tests.delivery_support import HttpReceiver, sell
 from tests.renewal_support import caller_of, fresh_stock_check  # noqa: F401 - fixture (autouse)
 
 PUBLIC_IP = "93.184.215.14"  # a public address: the stub network never lets a connection to it leave

@@ -13,7 +13,7 @@ from resell.domain.ranges import RangeNotSatisfiable, parse_range
 from resell.domain.request_fields import decimal_id
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
-from tests.fulfilment import attach
+from tests.delivery_support import attach
 
 SUPERSCRIPT_TWO = "%C2%B2"  # "²": isdigit() but not int()
 ARABIC_THREE = "%D9%A3"  # "٣": isdigit() and int() reads 3

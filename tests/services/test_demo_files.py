@@ -15,7 +15,7 @@ from resell.services.context import Context
 from resell.services.demo_files import demo_bytes, digest
 from resell.worker import dispatcher
 from tests.conftest import Merchant, MerchantCreds, order_body, settings_for
-from tests.fulfilment import SmtpSink, free_port
+from tests.delivery_support import SmtpSink, free_port
 
 
 @pytest.fixture

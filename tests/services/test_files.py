@@ -15,7 +15,7 @@ from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.storage import LocalStorage, StorageError
 from tests.conftest import TEST_CATALOG, CliRun, Merchant, World, order_body
-from tests.fulfilment import payload
+from tests.delivery_support import payload
 
 
 def write(path: Path, size: int) -> bytes:

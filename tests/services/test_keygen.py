@@ -31,7 +31,7 @@ from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
 from tests.conftest import Merchant, World, order_body, settings_for
-from tests.fulfilment import HttpReceiver, Received, free_port, sell, wait_until
+from tests.delivery_support import HttpReceiver, Received, free_port, sell, wait_until
 
 TIMEOUT = 0.5
 

@@ -15,7 +15,7 @@ from resell.services import shipments
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from tests.conftest import TEST_CATALOG, CliRun, Merchant, World, order_body
-from tests.fulfilment import sell
+from tests.delivery_support import sell
 
 DELIVERY = {
     "firstName": "Grace",

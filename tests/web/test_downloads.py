@@ -14,7 +14,7 @@ from sqlalchemy import select
 from resell.db.tables import download_stats, order_lines, orders
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
-from tests.fulfilment import attach, sha256, wait_until
+from tests.delivery_support import attach, sha256, wait_until
 
 SIZE = 300_000
 BIG = 24 * 1024 * 1024

@@ -11,7 +11,7 @@ import pytest
 from resell.services import downloads, locker, webhooks
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
-from tests.fulfilment import attach
+from tests.delivery_support import attach
 
 
 class Boom(RuntimeError):

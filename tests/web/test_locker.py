@@ -14,7 +14,7 @@ from resell.config import Settings
 from resell.db.tables import products
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body, settings_for
-from tests.fulfilment import attach, png_pixels, sha256
+from tests.delivery_support import attach, png_pixels, sha256
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from resell.db.tables import outbox
 from resell.domain import retry
 from resell.domain.retry import RetryPolicy
-from resell.services.events import enqueue
+from resell.services.outbox import enqueue
 from resell.worker import dispatcher
 from resell.worker.dispatcher import GiveUp
 

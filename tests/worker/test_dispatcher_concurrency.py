@@ -17,7 +17,7 @@ from resell.services.context import Context
 from resell.worker import dispatcher
 from resell.worker.dispatcher import PassStats
 from tests.conftest import Clock, World, order_body
-from tests.fulfilment import wait_until
+from tests.delivery_support import wait_until
 from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check (autouse)
     Receiver,
     caller_of,

@@ -21,7 +21,7 @@ from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
 from tests.conftest import Merchant, World, order_body, settings_for
-from tests.fulfilment import SmtpSink, attach, free_port, sell
+from tests.delivery_support import SmtpSink, attach, free_port, sell
 
 DIRECT_CATALOG = {
     "publishers": [{"key": "direct", "name": "Direct Publisher", "deliversDirectly": True}],
@@ -349,7 +349,7 @@ def test_starttls_and_authentication(
 def test_a_renewal_order_gets_its_delivery_email_too(
     ctx: Context, shop_a: Merchant, world: World, sink: SmtpSink, clock
 ) -> None:
-    """A renewal order is written by the same order writer as createOrder, fulfilment included: with the
+    """A renewal order is written by the same order writer as createOrder, delivery included: with the
     catalogue's delivery email on, the renewal's new serial goes to the customer like the first one."""
     assert delivery_mail.set_every_order(ctx, "shop-a", "EUR", True) == 1
     first = create(shop_a, "MAIL-SUB", (1005, 1))

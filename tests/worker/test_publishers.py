@@ -18,7 +18,7 @@ from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
 from tests.conftest import Merchant, World, order_body, settings_for
-from tests.fulfilment import HttpReceiver, Received
+from tests.delivery_support import HttpReceiver, Received
 
 
 @pytest.fixture

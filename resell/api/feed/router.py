@@ -21,7 +21,7 @@ from resell.services import feeds
 
 router = APIRouter(tags=["feed"])
 
-HTTP_STATUS = {codes.SECRET_NOT_VALID: 403, codes.NOT_FOUND: 404}  # anything else: 400
+HTTP_STATUS = {codes.SECRET_NOT_VALID: 403, codes.FEED_CONFIG_NOT_FOUND: 404}  # anything else: 400
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

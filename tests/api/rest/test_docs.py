@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.fulfilment import png_pixels
+from tests.delivery_support import png_pixels
 from tests.web.test_locker import browser  # noqa: F401  (the fixture: /usr/bin/chromium, headless)
 
 METHODS = {"get", "put", "post", "delete", "patch"}

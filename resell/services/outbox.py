@@ -1,12 +1,12 @@
-"""The two records every state change leaves: an append-only audit row, and outbox events.
-
-Both are written on the caller's connection, inside the transaction of the change itself: an event
-exists if and only if the change it describes was committed.
+"""Outbox events: the side effects of a change, queued on the caller's connection in the
+transaction of the change itself, so that an event exists if and only if the change it describes
+was committed; the worker (resell/worker/) delivers them afterwards.
 
 Webhooks are built from the same events: when an event's kind is a webhook event type, enqueue
 also writes one `webhook.deliver` outbox row per active endpoint subscribed to it (the merchant's
 own endpoints for merchant events, the operator's and the product's publisher's for stock events),
 in the same transaction. Each delivery carries the event's id, the `webhook-id` of every attempt.
+The audit row every change also leaves is written by resell.services.audit_log.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from sqlalchemy import Connection, bindparam, or_, select
 
 from resell.db import prepared
 from resell.db.prepared import Prepared
-from resell.db.tables import audit_events, outbox, webhook_endpoints
+from resell.db.tables import outbox, webhook_endpoints
 from resell.domain.webhooks import DELIVERY_KIND, EVENT_TYPES, STOCK_EVENTS
 
-_INSERT_AUDIT = prepared.insert(audit_events)
 _INSERT_OUTBOX = prepared.insert(outbox)
 # what a delivery row needs of an endpoint: its id, its event types, its owner
 _ENDPOINT_COLUMNS = (
@@ -41,44 +40,6 @@ _MERCHANT_ENDPOINTS = Prepared(
     )
     .order_by(webhook_endpoints.c.id)
 )
-
-
-def audit(
-    conn: Connection,
-    at: dt.datetime,
-    actor: str,
-    entity: str,
-    entity_id: object,
-    action: str,
-    before: Any = None,
-    after: Any = None,
-) -> None:
-    _INSERT_AUDIT.execute(
-        conn, at=at, actor=actor, entity=entity, entity_id=str(entity_id), action=action, before=before, after=after
-    )
-
-
-def audit_many(conn: Connection, at: dt.datetime, actor: str, entity: str, action: str, rows: list[Any]) -> None:
-    """One audit row per (entity_id, before, after) in `rows`, in a single round trip (a few: one each)."""
-    if len(rows) <= 4:
-        for entity_id, before, after in rows:
-            audit(conn, at, actor, entity, entity_id, action, before, after)
-    else:
-        conn.execute(
-            audit_events.insert(),
-            [
-                {
-                    "at": at,
-                    "actor": actor,
-                    "entity": entity,
-                    "entity_id": str(entity_id),
-                    "action": action,
-                    "before": before,
-                    "after": after,
-                }
-                for entity_id, before, after in rows
-            ],
-        )
 
 
 def enqueue(conn: Connection, at: dt.datetime, kind: str, payload: dict[str, Any]) -> str:

@@ -1,8 +1,10 @@
-"""Reading the audit log: an order's history, as `resell audit PARTNER_ORDER_NUMBER` prints it.
+"""The audit log: one append-only row (who, what, when, before, after) for each state change,
+written on the caller's connection inside the transaction of the change itself (audit, audit_many);
+the outbox events the same change queues are written by resell.services.outbox.
 
-The log itself is written by resell.services.events.audit, in the transaction of each change. An
-order's history gathers the rows about the order, its renewal orders, the serials assigned to any
-of them and the subscriptions it bought, oldest first.
+Read back as an order's history, as `resell audit PARTNER_ORDER_NUMBER` prints it (order_trail): the
+rows about the order, its renewal orders, the serials assigned to any of them and the subscriptions
+it bought, oldest first.
 """
 
 from __future__ import annotations
@@ -11,10 +13,54 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
+from resell.db import prepared
 from resell.db.tables import audit_events, line_items, merchants, order_lines, orders, serial_assignments, subscriptions
 from resell.services.context import Context
+
+_INSERT_AUDIT = prepared.insert(audit_events)
+
+
+def audit(
+    conn: Connection,
+    at: dt.datetime,
+    actor: str,
+    entity: str,
+    entity_id: object,
+    action: str,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    _INSERT_AUDIT.execute(
+        conn, at=at, actor=actor, entity=entity, entity_id=str(entity_id), action=action, before=before, after=after
+    )
+
+
+def audit_many(conn: Connection, at: dt.datetime, actor: str, entity: str, action: str, rows: list[Any]) -> None:
+    """One audit row per (entity_id, before, after) in `rows`, in a single round trip (a few: one each)."""
+    if len(rows) <= 4:
+        for entity_id, before, after in rows:
+            audit(conn, at, actor, entity, entity_id, action, before, after)
+    else:
+        conn.execute(
+            audit_events.insert(),
+            [
+                {
+                    "at": at,
+                    "actor": actor,
+                    "entity": entity,
+                    "entity_id": str(entity_id),
+                    "action": action,
+                    "before": before,
+                    "after": after,
+                }
+                for entity_id, before, after in rows
+            ],
+        )
+
+
+# ---------------------------------------------------------------- reading: an order's history
 
 
 class AuditError(ValueError):

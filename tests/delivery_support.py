@@ -1,4 +1,5 @@
-"""Helpers for the fulfilment tests (issue 3): stored files, real HTTP and SMTP receivers, PNG pixels.
+"""Helpers for the delivery tests (issue 3): stored product files, sold products, real HTTP and SMTP
+receivers, waits, PNG pixels.
 
 Plain functions and classes, no fixtures: each test module declares the fixtures it needs.
 """
