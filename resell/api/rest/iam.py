@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from resell.api import rate_limits
 from resell.api.rest.deps import bearer_token, context
-from resell.api.rest.replies import JSONReply
+from resell.api.shapes import JSONReply, unauthorized
 from resell.services import iam
 from resell.services.context import Context
 
@@ -35,10 +35,6 @@ _ALIASES = {
     "grant_type": "grantType",
     "refresh_token": "refreshToken",
 }
-
-
-def unauthorized(message: str = "Authentication Failed: JWT token is not valid") -> JSONReply:
-    return JSONReply({"status": 401, "error": "Unauthorized", "message": message}, status_code=401)
 
 
 def too_many_requests(wait: int) -> JSONReply:

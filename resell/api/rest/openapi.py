@@ -8,7 +8,7 @@ reply.
 
 Reply schemas are strict (every key required, no other key, exact types) and honest about refusals:
 a 200 reply is either the operation's success (`responseCode` 0, every value filled) or one of its
-refusals (`responseCode` not 0, unknown values null, lists empty), as replies.BLANK shapes them.
+refusals (`responseCode` not 0, unknown values null, lists empty), as shapes.BLANK shapes them.
 `make fuzz` (fuzz/run.py) holds the running server to this document with schemathesis.
 """
 
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
-from resell.api.rest.replies import BLANK
+from resell.api.shapes import BLANK
 from resell.domain.webhooks import MERCHANT_EVENTS
 
 Schema = dict[str, Any]
@@ -211,7 +211,7 @@ _SUBSCRIPTION_STATUS_NULLS = [
     key for key in BLANK["getSubscriptionStatus"] if key not in ("partnerOrderNumber", "subscriptionId")
 ]
 
-# operation -> (success reply, refusal reply), as resell/api/rest/replies.py renders them.
+# operation -> (success reply, refusal reply), as resell/api/shapes.py renders them.
 REPLIES: dict[str, tuple[Schema, Schema]] = {
     "status": _reply(
         {"status": {"type": "string", "const": "UP"}, "version": STR, "time": TIMESTAMP},

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from resell.api import shapes
 from resell.api.legacy_values import megabytes
-from resell.api.rest import replies
 from resell.api.soap.contract import Operation
 from resell.domain.codes import Refusal, message_for
 from resell.services import catalog, history, iam, orders, subscriptions
@@ -58,7 +58,7 @@ def _sizes_in_megabytes(reply: Out) -> Out:
 
 
 def _order(operation: str, view: OrderView) -> Out:
-    reply = replies.order(operation, view)
+    reply = shapes.order(operation, view)
     for line, seen in zip(reply["orderLines"], view.lines, strict=True):
         if seen.delivery_mode == "locker" and not seen.files:
             line["files"] = None
@@ -106,7 +106,7 @@ def get_stock_status(ctx: Context, caller: Caller, request: Out) -> Out:
 
 def get_cross_up_sell(ctx: Context, caller: Caller, request: Out) -> Out:
     found = catalog.cross_up_sell(ctx, caller, request.get("language"), request.get("products"))
-    return {"productsReturn": replies.suggestions(found)}
+    return {"productsReturn": shapes.suggestions(found)}
 
 
 def create(ctx: Context, caller: Caller, request: Out) -> Out:
@@ -131,7 +131,7 @@ def update_download_time(ctx: Context, caller: Caller, request: Out) -> Out:
 
 def get_download_info(ctx: Context, caller: Caller, request: Out) -> Out:
     view = orders.download_info(ctx, caller, request.get("partnerOrderNumber"))
-    return _sizes_in_megabytes(replies.download_info(view))
+    return _sizes_in_megabytes(shapes.download_info(view))
 
 
 def cancel_subscription(ctx: Context, caller: Caller, request: Out) -> Out:

@@ -1,7 +1,11 @@
-"""Reply bodies of the Connect REST API: every key of every reply, always present.
+"""The reply shapes of the JSON surfaces (/connect, /iam, the feed's errors), defined once here.
 
 Clients test keys for presence, so a refusal carries the same keys as a success, with null (or an
-empty list) where a value is unknown. The blank reply of each operation is defined here, once.
+empty list) where a value is unknown. The blank reply of each operation is defined here, once, and
+so is every builder of a reply body. REST (api/rest/) renders them as JSON with `JSONReply`; SOAP
+(api/soap/operations.py) reuses the same builders and writes them in the contract's element order
+(api/soap/codec.py); the feed answers its errors with `JSONReply`. Neither imports api/rest/.
+The OpenAPI schemas of these shapes are in api/rest/openapi.py.
 """
 
 from __future__ import annotations
@@ -66,6 +70,11 @@ class JSONReply(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, default=_default)
+
+
+def unauthorized(message: str = "Authentication Failed: JWT token is not valid") -> JSONReply:
+    """The 401 of every JSON surface (a bad, expired or revoked bearer token; bad /iam credentials)."""
+    return JSONReply({"status": 401, "error": "Unauthorized", "message": message}, status_code=401)
 
 
 def body(operation: str, code: int = 0, message: str | None = None, **values: Any) -> dict[str, Any]:
