@@ -38,18 +38,7 @@ def get_stock_status(call: Call) -> Body:
         items = catalog.stock_statuses(call.ctx, call.who, call.body.get("productRefs"))
     except Refusal as refusal:
         return shapes.refusal("getStockStatus", refusal)
-    return shapes.body(
-        "getStockStatus",
-        productStatus=[
-            {
-                "productRef": i.product_ref,
-                "status": i.status,
-                "responseCode": i.code,
-                "responseMessage": shapes.message_for(i.code, "getStockStatus"),
-            }
-            for i in items
-        ],
-    )
+    return shapes.body("getStockStatus", productStatus=shapes.stock_items(items))
 
 
 def get_cross_up_sell(call: Call) -> Body:
@@ -165,21 +154,11 @@ def get_categories(call: Call) -> Body:
     except Refusal as refusal:
         return shapes.refusal("getCategories", refusal)
 
-    def render(cat: catalog.Category) -> dict[str, Any]:
-        return {
-            "id": cat.id,
-            "label": cat.label,
-            "subcategories": [{"id": sub.id, "label": sub.label} for sub in cat.subcategories],
-        }
-
-    return shapes.body("getCategories", categoryList=[render(c) for c in tree])
+    return shapes.body("getCategories", categoryList=shapes.categories(tree))
 
 
 def get_operating_systems(call: Call) -> Body:
-    return shapes.body(
-        "getOperatingSystems",
-        osList=[{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(call.ctx)],
-    )
+    return shapes.body("getOperatingSystems", osList=shapes.operating_systems(catalog.list_operating_systems(call.ctx)))
 
 
 # In route order (the router takes the first match). hot: the busiest five, answered by the fast

@@ -70,20 +70,11 @@ def _order(operation: str, view: OrderView) -> Out:
 
 def get_categories(ctx: Context, caller: Caller, request: Out) -> Out:
     tree = catalog.list_categories(ctx, request.get("productDescriptionLanguage"))
-    return {
-        "categories": [
-            {
-                "id": c.id,
-                "label": c.label,
-                "subcategories": [{"id": s.id, "label": s.label} for s in c.subcategories],
-            }
-            for c in tree
-        ]
-    }
+    return {"categories": shapes.categories(tree)}
 
 
 def get_operating_systems(ctx: Context, caller: Caller, request: Out) -> Out:
-    return {"osList": [{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(ctx)]}
+    return {"osList": shapes.operating_systems(catalog.list_operating_systems(ctx))}
 
 
 # ---------------------------------------------------------------- order service
@@ -91,17 +82,7 @@ def get_operating_systems(ctx: Context, caller: Caller, request: Out) -> Out:
 
 def get_stock_status(ctx: Context, caller: Caller, request: Out) -> Out:
     items = catalog.stock_statuses(ctx, caller, request.get("productRef"))
-    return {
-        "productStatus": [
-            {
-                "productRef": i.product_ref,
-                "status": i.status,
-                "responseCode": i.code,
-                "responseMessage": message_for(i.code, "getStockStatus"),
-            }
-            for i in items
-        ]
-    }
+    return {"productStatus": shapes.stock_items(items)}
 
 
 def get_cross_up_sell(ctx: Context, caller: Caller, request: Out) -> Out:
