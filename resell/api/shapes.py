@@ -5,7 +5,7 @@ empty list) where a value is unknown. The blank reply of each operation is defin
 so is every builder of a reply body. REST (api/rest/) renders them as JSON with `JSONReply`; SOAP
 (api/soap/operations.py) reuses the same builders and writes them in the contract's element order
 (api/soap/codec.py); the feed answers its errors with `JSONReply`. Neither imports api/rest/.
-The OpenAPI schemas of these shapes are in api/rest/openapi.py.
+api/rest/openapi.py writes the document's reply schemas from the models below.
 """
 
 from __future__ import annotations

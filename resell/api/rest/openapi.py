@@ -4,11 +4,12 @@ The handlers read raw JSON (`Depends(json_object)`) so that lenient input and co
 therefore knows nothing of their bodies. This module adds them, per operation (the route name), from
 the Connect contract as the README's merchant flow and docs/limits.md describe it: a `requestBody` for
 every operation that takes one, and for every status an operation answers with, the JSON schema of its
-reply.
+reply, written from that reply's model in api/shapes.py (the one description of each shape).
 
 Reply schemas are strict (every key required, no other key, exact types) and honest about refusals:
 a 200 reply is either the operation's success (`responseCode` 0, every value filled) or one of its
 refusals (`responseCode` not 0, unknown values null, lists empty), as shapes.BLANK shapes them.
+The key order, which a JSON schema cannot say, is held by tests/api/rest/test_openapi.py.
 `make fuzz` (fuzz/run.py) holds the running server to this document with schemathesis.
 """
 

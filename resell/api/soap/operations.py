@@ -2,10 +2,11 @@
 
 The dictionaries use the contract's element names; `codec.reply` writes them in the contract's
 order (and leaves out what the contract does not have, such as REST's `digitalLockerLink`).
-Where the REST reply already has the same shape (orders, download information) it is reused, with
-the SOAP differences: `files[].size` in megabytes with two decimals, and in order replies the
-`files` of a digital-locker product that lists none `xsi:nil` (its files are in the locker), as in
-Nexway's own replies, where a product that has no files at all (a Steam key) gets `<files/>`.
+Where REST has the same shape (orders, download information, stock items, suggestions, categories,
+operating systems) the builder of api/shapes.py is reused, with the SOAP differences: `files[].size`
+in megabytes with two decimals, and in order replies the `files` of a digital-locker product that
+lists none `xsi:nil` (its files are in the locker), as in Nexway's own replies, where a product
+that has no files at all (a Steam key) gets `<files/>`.
 A refusal becomes `out.responseCode`/`responseMessage` with the same code and message as REST.
 """
 
