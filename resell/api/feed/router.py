@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from resell.api.feed import csv_feed, xml_feed
-from resell.api.rest.replies import JSONReply
+from resell.api.shapes import JSONReply
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.services import feeds

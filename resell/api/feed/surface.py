@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.datastructures import State
 
+from resell.api import errors
 from resell.api.feed import router
-from resell.api.rest import errors
-from resell.api.rest.replies import JSONReply
+from resell.api.shapes import JSONReply
 
 MOUNTS = ("/flow",)
 

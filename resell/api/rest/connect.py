@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from resell import __version__
-from resell.api.rest import replies
+from resell.api import shapes
 from resell.api.rest.dispatch import Body, Call, Operation, add_routes
-from resell.api.rest.replies import JSONReply
+from resell.api.shapes import JSONReply
 from resell.domain.codes import Refusal
 from resell.domain.request_fields import lenient_int
 from resell.services import catalog, orders, subscriptions
@@ -30,26 +30,15 @@ def _whole(value: object) -> int | None:
 
 def status(call: Call) -> Body:
     now = call.ctx.now().replace(microsecond=0).isoformat()
-    return replies.body("status", status="UP", version=__version__, time=now)
+    return shapes.body("status", status="UP", version=__version__, time=now)
 
 
 def get_stock_status(call: Call) -> Body:
     try:
         items = catalog.stock_statuses(call.ctx, call.who, call.body.get("productRefs"))
     except Refusal as refusal:
-        return replies.refusal("getStockStatus", refusal)
-    return replies.body(
-        "getStockStatus",
-        productStatus=[
-            {
-                "productRef": i.product_ref,
-                "status": i.status,
-                "responseCode": i.code,
-                "responseMessage": replies.message_for(i.code, "getStockStatus"),
-            }
-            for i in items
-        ],
-    )
+        return shapes.refusal("getStockStatus", refusal)
+    return shapes.body("getStockStatus", productStatus=shapes.stock_items(items))
 
 
 def get_cross_up_sell(call: Call) -> Body:
@@ -57,8 +46,8 @@ def get_cross_up_sell(call: Call) -> Body:
     try:
         found = catalog.cross_up_sell(call.ctx, call.who, data.get("language"), data.get("products"))
     except Refusal as refusal:
-        return replies.refusal("getCrossUpSell", refusal)
-    return replies.body("getCrossUpSell", productsReturn=replies.suggestions(found))
+        return shapes.refusal("getCrossUpSell", refusal)
+    return shapes.body("getCrossUpSell", productsReturn=shapes.suggestions(found))
 
 
 def create_order(call: Call) -> Body | Response:
@@ -66,16 +55,16 @@ def create_order(call: Call) -> Body | Response:
         view = orders.submit_order(call.ctx, call.who, call.body)
     except Refusal as refusal:  # a refusal is HTTP 200, a created order 201
         pon = _text(call.body.get("partnerOrderNumber"))
-        return JSONReply(replies.refusal("createOrder", refusal, partnerOrderNumber=pon), status_code=200)
-    return replies.order("createOrder", view)
+        return JSONReply(shapes.refusal("createOrder", refusal, partnerOrderNumber=pon), status_code=200)
+    return shapes.order("createOrder", view)
 
 
 def get_order_data(call: Call) -> Body:
     pon = call.params["partnerOrderNumber"]
     try:
-        return replies.order("getOrderData", orders.get_order(call.ctx, call.who, pon))
+        return shapes.order("getOrderData", orders.get_order(call.ctx, call.who, pon))
     except Refusal as refusal:
-        return replies.refusal("getOrderData", refusal, partnerOrderNumber=pon)
+        return shapes.refusal("getOrderData", refusal, partnerOrderNumber=pon)
 
 
 def cancel_order(call: Call) -> Body:
@@ -86,8 +75,8 @@ def cancel_order(call: Call) -> Body:
             call.ctx, call.who, data.get("partnerOrderNumber"), data.get("reasonCode"), data.get("comment")
         )
     except Refusal as refusal:
-        return replies.refusal("cancelOrder", refusal, partnerOrderNumber=pon)
-    return replies.body(
+        return shapes.refusal("cancelOrder", refusal, partnerOrderNumber=pon)
+    return shapes.body(
         "cancelOrder",
         partnerOrderNumber=done.partner_order_number,
         orderNumber=done.order_number,
@@ -98,9 +87,9 @@ def cancel_order(call: Call) -> Body:
 def get_download_info(call: Call) -> Body:
     pon = call.params["partnerOrderNumber"]
     try:
-        return replies.download_info(orders.download_info(call.ctx, call.who, pon))
+        return shapes.download_info(orders.download_info(call.ctx, call.who, pon))
     except Refusal as refusal:
-        return replies.refusal("getDownloadInfo", refusal, partnerOrderNumber=pon)
+        return shapes.refusal("getDownloadInfo", refusal, partnerOrderNumber=pon)
 
 
 def update_download_time(call: Call) -> Body:
@@ -109,8 +98,8 @@ def update_download_time(call: Call) -> Body:
     try:
         done = orders.update_download_time(call.ctx, call.who, data.get("partnerOrderNumber"), data.get("value"))
     except Refusal as refusal:
-        return replies.refusal("updateDownloadTime", refusal, partnerOrderNumber=pon)
-    return replies.body(
+        return shapes.refusal("updateDownloadTime", refusal, partnerOrderNumber=pon)
+    return shapes.body(
         "updateDownloadTime",
         partnerOrderNumber=done.partner_order_number,
         newDownloadEndDate=done.new_download_end_date.isoformat(),
@@ -120,11 +109,11 @@ def update_download_time(call: Call) -> Body:
 def get_subscription_status(call: Call) -> Body:
     data = call.body
     try:
-        return replies.subscription_status(
+        return shapes.subscription_status(
             subscriptions.get_status(call.ctx, call.who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
         )
     except Refusal as refusal:
-        return replies.refusal(
+        return shapes.refusal(
             "getSubscriptionStatus",
             refusal,
             partnerOrderNumber=_text(data.get("partnerOrderNumber")),
@@ -145,13 +134,13 @@ def _subscription_change(operation: str, change: Any, call: Call) -> Body:
     try:
         done = change(call.ctx, call.who, data.get("partnerOrderNumber"), data.get("subscriptionId"))
     except Refusal as refusal:
-        return replies.refusal(
+        return shapes.refusal(
             operation,
             refusal,
             partnerOrderNumber=_text(data.get("partnerOrderNumber")),
             subscriptionId=_whole(data.get("subscriptionId")),
         )
-    return replies.body(
+    return shapes.body(
         operation,
         partnerOrderNumber=done.partner_order_number,
         subscriptionId=done.subscription_id,
@@ -163,23 +152,13 @@ def get_categories(call: Call) -> Body:
     try:
         tree = catalog.list_categories(call.ctx, call.params["language"])
     except Refusal as refusal:
-        return replies.refusal("getCategories", refusal)
+        return shapes.refusal("getCategories", refusal)
 
-    def render(cat: catalog.Category) -> dict[str, Any]:
-        return {
-            "id": cat.id,
-            "label": cat.label,
-            "subcategories": [{"id": sub.id, "label": sub.label} for sub in cat.subcategories],
-        }
-
-    return replies.body("getCategories", categoryList=[render(c) for c in tree])
+    return shapes.body("getCategories", categoryList=shapes.categories(tree))
 
 
 def get_operating_systems(call: Call) -> Body:
-    return replies.body(
-        "getOperatingSystems",
-        osList=[{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(call.ctx)],
-    )
+    return shapes.body("getOperatingSystems", osList=shapes.operating_systems(catalog.list_operating_systems(call.ctx)))
 
 
 # In route order (the router takes the first match). hot: the busiest five, answered by the fast

@@ -8,12 +8,9 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from resell.api.errors import MalformedBody
 from resell.services import iam
 from resell.services.context import Caller, Context
-
-
-class MalformedBody(Exception):
-    """Not JSON or not an object: HTTP 400 with responseCode 1030 (too large is 413, api/body_limit.py)."""
 
 
 async def context(request: Request) -> Context:

@@ -12,7 +12,7 @@ What dispatch does, in this order (the contract's order of refusals):
 3. the handler: on the event loop for the cheap reads, inside one read transaction shared with
    the authentication (`Database.shared_read`); in the thread pool for everything that writes or
    may wait (createOrder waits for its group commit to reach the disk);
-4. any exception is answered by the REST error reply (api/rest/errors.py).
+4. any exception is answered by the REST error reply (api/errors.py).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from resell.api.errors import error_reply
 from resell.api.rest.deps import authenticated, context_of, parse_json_object
-from resell.api.rest.errors import error_reply
-from resell.api.rest.replies import STATUS_REPLIES, JSONReply
+from resell.api.shapes import STATUS_REPLIES, JSONReply
 from resell.services.context import Caller, Context
 
 Body = dict[str, Any]
@@ -84,7 +84,7 @@ async def dispatch(operation: Operation, request: Request) -> Response:
                 who = authenticated(request)
                 body = parse_json_object(raw) if operation.reads_body else {}
                 reply = operation.handler(Call(ctx, who, body, params))
-    except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/rest/errors.py)
+    except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/errors.py)
         return await error_reply(request, exc)
     if isinstance(reply, Response):
         return reply

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from resell.api import rate_limits
+from resell.api import rate_limits, shapes
 from resell.api.rest.deps import bearer_token, context
-from resell.api.rest.replies import JSONReply
+from resell.api.shapes import JSONReply, unauthorized
 from resell.services import iam
 from resell.services.context import Context
 
@@ -37,20 +37,13 @@ _ALIASES = {
 }
 
 
-def unauthorized(message: str = "Authentication Failed: JWT token is not valid") -> JSONReply:
-    return JSONReply({"status": 401, "error": "Unauthorized", "message": message}, status_code=401)
-
-
 def too_many_requests(wait: int) -> JSONReply:
-    return JSONReply(
-        {"status": 429, "error": "Too Many Requests", "message": f"Too many token requests: retry in {wait} seconds"},
-        status_code=429,
-        headers={"Retry-After": str(wait)},
-    )
+    message = f"Too many token requests: retry in {wait} seconds"
+    return shapes.error(429, "Too Many Requests", message, headers={"Retry-After": str(wait)})
 
 
 def bad_request(message: str) -> JSONReply:
-    return JSONReply({"status": 400, "error": "Bad Request", "message": message}, status_code=400)
+    return shapes.error(400, "Bad Request", message)
 
 
 async def _credentials(request: Request) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """One log line per request and Prometheus metrics, as a plain ASGI middleware (no body buffering).
 
 A handler reports its business outcome by setting `request.state.response_code`; replies built by
-`replies.body` are inspected here instead, so handlers need not remember to.
+`shapes.body` are inspected here instead, so handlers need not remember to.
 
 /metrics can ask for `Authorization: Bearer RESELL_METRICS_TOKEN`, and can be served on an address of
 its own (RESELL_METRICS_BIND) by `resell serve` instead of the public one. With several uvicorn

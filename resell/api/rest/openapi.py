@@ -4,24 +4,26 @@ The handlers read raw JSON (`Depends(json_object)`) so that lenient input and co
 therefore knows nothing of their bodies. This module adds them, per operation (the route name), from
 the Connect contract as the README's merchant flow and docs/limits.md describe it: a `requestBody` for
 every operation that takes one, and for every status an operation answers with, the JSON schema of its
-reply.
+reply, written from that reply's model in api/shapes.py (the one description of each shape).
 
 Reply schemas are strict (every key required, no other key, exact types) and honest about refusals:
 a 200 reply is either the operation's success (`responseCode` 0, every value filled) or one of its
-refusals (`responseCode` not 0, unknown values null, lists empty), as replies.BLANK shapes them.
+refusals (`responseCode` not 0, unknown values null, lists empty), as shapes.BLANK shapes them.
+The key order, which a JSON schema cannot say, is held by tests/api/rest/test_openapi.py.
 `make fuzz` (fuzz/run.py) holds the running server to this document with schemathesis.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
-from resell.api.rest.replies import BLANK
+from resell.api import shapes
 from resell.domain.webhooks import MERCHANT_EVENTS
 
 Schema = dict[str, Any]
@@ -65,12 +67,8 @@ def _request(properties: dict[str, Schema], required: list[str], description: st
 
 
 STR: Schema = {"type": "string"}
-INT: Schema = {"type": "integer"}
 NUM: Schema = {"type": "number"}
-BOOL: Schema = {"type": "boolean"}
 NULL: Schema = {"type": "null"}
-DATE: Schema = {"type": "string", "format": "date"}
-TIMESTAMP: Schema = {"type": "string", "format": "date-time"}
 EMPTY_LIST: Schema = {"type": "array", "maxItems": 0}
 # Contract 3: productRef, quantity, title, affiliateId may arrive as JSON strings of digits.
 LENIENT_INT: Schema = {
@@ -78,6 +76,70 @@ LENIENT_INT: Schema = {
     "description": "an integer, or a JSON string of digits",
 }
 PON: Schema = {"type": "string", "minLength": 1, "description": "the merchant's own order id"}
+
+
+# ---------------------------------------------------------------- replies, from api/shapes.py
+
+_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def _strip(annotation: Any) -> tuple[Any, list[Any]]:
+    """The type under `Annotated`, and its metadata."""
+    metadata: list[Any] = []
+    while get_origin(annotation) is Annotated:
+        annotation, *more = get_args(annotation)
+        metadata.extend(more)
+    return annotation, metadata
+
+
+def _schema(annotation: Any) -> Schema:
+    """The JSON schema of a field's value in a success."""
+    kind, metadata = _strip(annotation)
+    origin, args = get_origin(kind), get_args(kind)
+    if origin in (Union, UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        schema = _null(_schema(inner))
+    elif origin is Literal:
+        values = list(args)
+        schema = {"type": _TYPES[type(values[0])]}
+        schema |= {"const": values[0]} if len(values) == 1 else {"enum": values}
+    elif origin is list:
+        schema = {"type": "array", "items": _schema(args[0])}
+    elif isinstance(kind, type) and issubclass(kind, shapes.Shape):
+        schema = _object(kind) if kind.inline else _ref(kind.__name__)
+    else:
+        schema = {"type": _TYPES[kind]}
+    for mark in metadata:
+        if isinstance(mark, shapes.Doc):
+            schema |= mark.keywords
+    return schema
+
+
+def _refused(annotation: Any) -> Schema:
+    """The JSON schema of a field's value in a refusal: an echoed request value or null, an empty list, null."""
+    _, metadata = _strip(annotation)
+    if shapes.Echoed in metadata:
+        return _null(_schema(annotation))
+    return EMPTY_LIST if shapes.is_list(annotation) else NULL
+
+
+def _object(shape: type[shapes.Shape]) -> Schema:
+    return _obj({name: _schema(annotation) for name, annotation in shapes.fields(shape).items()})
+
+
+def _item_variants(shape: type[shapes.Shape]) -> Schema:
+    """A list item found (its own responseCode 0) or refused (not 0, unknown values null)."""
+    found: dict[str, Schema] = {}
+    refused: dict[str, Schema] = {}
+    for name, annotation in shapes.fields(shape).items():
+        _, metadata = _strip(annotation)
+        if shapes.ItemCode in metadata:
+            found[name], refused[name] = {"type": "integer", "const": 0}, {"type": "integer", "not": {"const": 0}}
+        elif shapes.ItemMessage in metadata:
+            found[name] = refused[name] = _schema(annotation)
+        else:
+            found[name], refused[name] = _schema(annotation), _refused(annotation)
+    return {"oneOf": [_obj(found), _obj(refused)]}
 
 
 def _codes(ok: bool, status_keys: bool = False) -> dict[str, Schema]:
@@ -88,215 +150,38 @@ def _codes(ok: bool, status_keys: bool = False) -> dict[str, Schema]:
     return {code_key: {"type": "integer", "not": {"const": 0}}, message_key: STR}
 
 
-def _reply(ok: dict[str, Schema], refused: dict[str, Schema], status_keys: bool = False) -> tuple[Schema, Schema]:
+def _reply(operation: str) -> tuple[Schema, Schema]:
+    """An operation's success and refusal, as api/shapes.py shapes them."""
+    shape, status_keys = shapes.REPLIES[operation], operation in shapes.STATUS_REPLIES
+    values = shapes.fields(shape)
+    ok = {name: _schema(annotation) for name, annotation in values.items()}
+    refused = {name: _refused(annotation) for name, annotation in values.items()}
     return _obj(ok | _codes(True, status_keys)), _obj(refused | _codes(False, status_keys))
 
 
-# ---------------------------------------------------------------- replies, per operation
-
-FILE: Schema = _obj({"label": STR, "type": STR, "url": STR, "size": INT, "group": STR})
-DOWNLOAD_FILE: Schema = _obj(
-    FILE["properties"]
-    | {
-        "dateFirstDownload": _null(TIMESTAMP),
-        "dateLastDownload": _null(TIMESTAMP),
-        "countStartDownload": INT,
-        "countCompleteDownload": INT,
-    }
-)
-SERIAL: Schema = _obj(
-    {
-        "data": STR,
-        "encoding": {"type": "string", "const": "text"},
-        "charset": {"type": "string", "const": "utf-8"},
-        "fileName": STR,
-    }
-)
-LINE_ITEM: Schema = _obj(
-    {
-        "serials": {"type": "array", "items": _ref("Serial")},
-        "subscriptionId": _null(INT),
-        "responseCode": INT,
-        "responseMessage": STR,
-    }
-)
-ORDER_LINE: Schema = _obj(
-    {
-        "productRef": INT,
-        "lineItems": {"type": "array", "items": _ref("LineItem")},
-        "files": {"type": "array", "items": _ref("File")},
-        "dateEndDownload": DATE,
-        "digitalLockerLink": _null(STR),
-        "remark": STR,
-        "responseCode": INT,
-        "responseMessage": STR,
-    }
-)
-DOWNLOAD_MANAGER: Schema = _obj({"pc": STR, "mac": STR})
-STOCK_ITEM: Schema = {
-    "oneOf": [
-        _obj(
-            {
-                "productRef": INT,
-                "status": {"type": "integer", "enum": [100, 200, 300]},
-                "responseCode": {"type": "integer", "const": 0},
-                "responseMessage": STR,
-            }
-        ),
-        _obj(
-            {
-                "productRef": _null(INT),
-                "status": NULL,
-                "responseCode": {"type": "integer", "not": {"const": 0}},
-                "responseMessage": STR,
-            }
-        ),
-    ]
-}
-SUGGESTION: Schema = _obj(
-    {
-        "ref": INT,
-        "type": {"type": "string", "enum": ["option", "up", "cross"]},
-        "name": STR,
-        "amountDutyFree": _null(NUM),
-        "currency": STR,
-        "shortDescription": STR,
-        "language": STR,
-        "imageSmall": _null(STR),
-    }
-)
-CATEGORY: Schema = _obj(
-    {
-        "id": INT,
-        "label": STR,
-        "subcategories": {"type": "array", "items": _obj({"id": INT, "label": STR})},
-    }
-)
-WEBHOOK: Schema = _obj(
-    {
-        "id": INT,
-        "url": STR,
-        "events": {"type": "array", "items": STR},
-        "active": BOOL,
-        "createdAt": TIMESTAMP,
-        "disabledAt": _null(TIMESTAMP),
-        "disabledReason": _null(STR),
-    }
-)
-ERROR: Schema = _obj({"status": INT, "error": STR, "message": STR})
-NOT_FOUND: Schema = _obj({"detail": STR})
+def _component(shape: type[shapes.Shape]) -> Schema:
+    return _item_variants(shape) if shape.variants else _object(shape)
 
 
-def _order_reply() -> tuple[Schema, Schema]:
-    return _reply(
-        {
-            "partnerOrderNumber": STR,
-            "orderNumber": INT,
-            "orderLines": {"type": "array", "items": _ref("OrderLine")},
-            "downloadManager": _null(_ref("DownloadManager")),
-        },
-        {"partnerOrderNumber": _null(STR), "orderNumber": NULL, "orderLines": EMPTY_LIST, "downloadManager": NULL},
-    )
+# operation -> (success reply, refusal reply)
+REPLIES: dict[str, tuple[Schema, Schema]] = {operation: _reply(operation) for operation in shapes.REPLIES}
 
-
-def _subscription_change_reply() -> tuple[Schema, Schema]:
-    return _reply(
-        {"partnerOrderNumber": STR, "subscriptionId": INT, "orderNumber": INT},
-        {"partnerOrderNumber": _null(STR), "subscriptionId": _null(INT), "orderNumber": NULL},
-    )
-
-
-# a refused getSubscriptionStatus: every key of the blank reply null but the two identifiers
-_SUBSCRIPTION_STATUS_NULLS = [
-    key for key in BLANK["getSubscriptionStatus"] if key not in ("partnerOrderNumber", "subscriptionId")
+# The objects the replies refer to (#/components/schemas/<name>), and the /iam and 404 replies.
+SHAPES: list[type[shapes.Shape]] = [
+    shapes.Serial,
+    shapes.File,
+    shapes.DownloadFile,
+    shapes.LineItem,
+    shapes.OrderLine,
+    shapes.DownloadManager,
+    shapes.StockItem,
+    shapes.Suggestion,
+    shapes.Category,
+    shapes.Webhook,
+    shapes.Error,
+    shapes.NotFound,
+    shapes.TokenReply,
 ]
-
-# operation -> (success reply, refusal reply), as resell/api/rest/replies.py renders them.
-REPLIES: dict[str, tuple[Schema, Schema]] = {
-    "status": _reply(
-        {"status": {"type": "string", "const": "UP"}, "version": STR, "time": TIMESTAMP},
-        {"status": NULL, "version": NULL, "time": NULL},
-    ),
-    "getStockStatus": _reply(
-        {"productStatus": {"type": "array", "items": _ref("StockItem")}}, {"productStatus": EMPTY_LIST}
-    ),
-    "getCrossUpSell": _reply(
-        {"productsReturn": {"type": "array", "items": _ref("Suggestion")}}, {"productsReturn": EMPTY_LIST}
-    ),
-    "createOrder": _order_reply(),
-    "getOrderData": _order_reply(),
-    "cancelOrder": _reply(
-        {"partnerOrderNumber": STR, "orderNumber": INT, "newDownloadEndDate": DATE},
-        {"partnerOrderNumber": _null(STR), "orderNumber": NULL, "newDownloadEndDate": NULL},
-    ),
-    "getDownloadInfo": _reply(
-        {
-            "partnerOrderNumber": STR,
-            "downloadEndDate": DATE,
-            "orderLines": {
-                "type": "array",
-                "items": _obj({"productRef": INT, "files": {"type": "array", "items": _ref("DownloadFile")}}),
-            },
-        },
-        {"partnerOrderNumber": _null(STR), "downloadEndDate": NULL, "orderLines": EMPTY_LIST},
-    ),
-    "updateDownloadTime": _reply(
-        {"partnerOrderNumber": STR, "newDownloadEndDate": DATE},
-        {"partnerOrderNumber": _null(STR), "newDownloadEndDate": NULL},
-    ),
-    "getSubscriptionStatus": _reply(
-        {
-            "partnerOrderNumber": STR,
-            "subscriptionId": INT,
-            "productRef": INT,
-            "period": {"type": "string", "description": "ISO 8601 period, e.g. P1Y"},
-            "generation": {"type": "integer", "minimum": 0},
-            "technicalStatus": {
-                "type": "string",
-                "enum": ["ACTIVE", "CANCELLED", "TERMINATED", "EXPIRED", "RENEWAL_PENDING"],
-            },
-            "creation_datetime": TIMESTAMP,
-            "update_datetime": TIMESTAMP,
-            "expiration_datetime": TIMESTAMP,
-            "next_status_change_datetime": _null(TIMESTAMP),
-            "currency": STR,
-            "amount": _null(NUM),
-        },
-        {"partnerOrderNumber": _null(STR), "subscriptionId": _null(INT)}
-        | {k: NULL for k in _SUBSCRIPTION_STATUS_NULLS},
-        status_keys=True,
-    ),
-    "cancelSubscription": _subscription_change_reply(),
-    "renewSubscription": _subscription_change_reply(),
-    "getCategories": _reply(
-        {"categoryList": {"type": "array", "items": _ref("Category")}}, {"categoryList": EMPTY_LIST}
-    ),
-    "getOperatingSystems": _reply(
-        {"osList": {"type": "array", "items": _obj({"id": INT, "label": STR})}}, {"osList": EMPTY_LIST}
-    ),
-    "addWebhook": _reply(
-        {
-            "id": INT,
-            "url": STR,
-            "events": {"type": "array", "items": {"type": "string", "enum": list(MERCHANT_EVENTS)}, "minItems": 1},
-            "signingSecret": {"type": "string", "pattern": "^whsec_"},
-        },
-        {"id": NULL, "url": NULL, "events": EMPTY_LIST, "signingSecret": NULL},
-    ),
-    "listWebhooks": _reply({"webhooks": {"type": "array", "items": _ref("Webhook")}}, {"webhooks": EMPTY_LIST}),
-    "removeWebhook": _reply({"id": INT}, {"id": _null(INT)}),
-}
-
-TOKEN_REPLY: Schema = _obj(
-    {
-        "access_token": STR,
-        "refresh_token": STR,
-        "expires_in": INT,
-        "refresh_expires_in": INT,
-        "token_type": {"type": "string", "const": "Bearer"},
-        "session_state": STR,
-    }
-)
 
 
 # ---------------------------------------------------------------- requests, per operation
@@ -432,20 +317,7 @@ CREATE_ORDER_REQUEST: Schema = _request(
     ["partnerOrderNumber", "orderDate", "currency", "orderLines", "customer"],
 )
 
-COMPONENTS: dict[str, Schema] = {
-    "Serial": SERIAL,
-    "File": FILE,
-    "DownloadFile": DOWNLOAD_FILE,
-    "LineItem": LINE_ITEM,
-    "OrderLine": ORDER_LINE,
-    "DownloadManager": DOWNLOAD_MANAGER,
-    "StockItem": STOCK_ITEM,
-    "Suggestion": SUGGESTION,
-    "Category": CATEGORY,
-    "Webhook": WEBHOOK,
-    "Error": ERROR,
-    "NotFound": NOT_FOUND,
-    "TokenReply": TOKEN_REPLY,
+COMPONENTS: dict[str, Schema] = {shape.__name__: _component(shape) for shape in SHAPES} | {
     "TokenRequest": TOKEN_REQUEST,
     "CreateOrderRequest": CREATE_ORDER_REQUEST,
     "Location": _LOCATION,
@@ -454,9 +326,9 @@ COMPONENTS: dict[str, Schema] = {
         {"partnerOrderNumber": PON, "subscriptionId": LENIENT_INT}, ["partnerOrderNumber", "subscriptionId"]
     ),
 }
-for _name, (_ok, _refused) in REPLIES.items():
-    COMPONENTS[f"{_name[0].upper()}{_name[1:]}Reply"] = _ok
-    COMPONENTS[f"{_name[0].upper()}{_name[1:]}Refusal"] = _refused
+for _name, (_success, _refusal) in REPLIES.items():
+    COMPONENTS[f"{_name[0].upper()}{_name[1:]}Reply"] = _success
+    COMPONENTS[f"{_name[0].upper()}{_name[1:]}Refusal"] = _refusal
 
 # Operations answered 201 on success, 200 on refusal.
 CREATED = {"createOrder", "addWebhook"}

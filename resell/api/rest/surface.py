@@ -1,6 +1,6 @@
 """The REST surface: /connect (with /connect/webhooks) and /iam, and what the server itself answers:
 the OpenAPI document with /docs and /redoc, /healthz, /metrics, and FastAPI's JSON 404 for any path
-no other surface owns. Errors are the JSON contract (api/rest/errors.py)."""
+no other surface owns. Errors are the JSON contract (api/errors.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute
 
 from resell import __version__
-from resell.api.rest import connect, errors, iam, webhooks
+from resell.api import errors
+from resell.api.rest import connect, iam, webhooks
 from resell.api.rest.docs_ui import add_docs
 from resell.api.rest.hot_path import HotPath
 from resell.api.rest.observability import metrics_response
 from resell.api.rest.openapi import build_openapi
-from resell.api.rest.replies import JSONReply
+from resell.api.shapes import JSONReply
 from resell.config import Settings
 
 MOUNTS = ("/connect", "/iam")

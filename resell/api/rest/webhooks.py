@@ -9,9 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from resell.api.rest import replies
+from resell.api import shapes
 from resell.api.rest.dispatch import Body, Call, Operation, add_routes
-from resell.api.rest.replies import JSONReply
+from resell.api.shapes import JSONReply
 from resell.domain.codes import Refusal
 from resell.domain.request_fields import decimal_id
 from resell.services import webhooks
@@ -21,8 +21,8 @@ def add_webhook(call: Call) -> Body | Response:
     try:
         made = webhooks.add_merchant_endpoint(call.ctx, call.who, call.body.get("url"), call.body.get("events"))
     except Refusal as refusal:  # a refusal is HTTP 200, a created endpoint 201
-        return JSONReply(replies.refusal("addWebhook", refusal), status_code=200)
-    return replies.body(
+        return JSONReply(shapes.refusal("addWebhook", refusal), status_code=200)
+    return shapes.body(
         "addWebhook",
         id=made.endpoint.id,
         url=made.endpoint.url,
@@ -33,7 +33,7 @@ def add_webhook(call: Call) -> Body | Response:
 
 def list_webhooks(call: Call) -> Body:
     endpoints = webhooks.list_merchant_endpoints(call.ctx, call.who)
-    return replies.body("listWebhooks", webhooks=[replies.webhook_endpoint(e) for e in endpoints])
+    return shapes.body("listWebhooks", webhooks=[shapes.webhook_endpoint(e) for e in endpoints])
 
 
 def remove_webhook(call: Call) -> Body:
@@ -41,8 +41,8 @@ def remove_webhook(call: Call) -> Body:
     try:
         removed = webhooks.remove_merchant_endpoint(call.ctx, call.who, endpoint_id)
     except Refusal as refusal:
-        return replies.refusal("removeWebhook", refusal, id=decimal_id(endpoint_id))
-    return replies.body("removeWebhook", id=removed)
+        return shapes.refusal("removeWebhook", refusal, id=decimal_id(endpoint_id))
+    return shapes.body("removeWebhook", id=removed)
 
 
 OPERATIONS = [

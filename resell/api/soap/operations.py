@@ -2,10 +2,11 @@
 
 The dictionaries use the contract's element names; `codec.reply` writes them in the contract's
 order (and leaves out what the contract does not have, such as REST's `digitalLockerLink`).
-Where the REST reply already has the same shape (orders, download information) it is reused, with
-the SOAP differences: `files[].size` in megabytes with two decimals, and in order replies the
-`files` of a digital-locker product that lists none `xsi:nil` (its files are in the locker), as in
-Nexway's own replies, where a product that has no files at all (a Steam key) gets `<files/>`.
+Where REST has the same shape (orders, download information, stock items, suggestions, categories,
+operating systems) the builder of api/shapes.py is reused, with the SOAP differences: `files[].size`
+in megabytes with two decimals, and in order replies the `files` of a digital-locker product that
+lists none `xsi:nil` (its files are in the locker), as in Nexway's own replies, where a product
+that has no files at all (a Steam key) gets `<files/>`.
 A refusal becomes `out.responseCode`/`responseMessage` with the same code and message as REST.
 """
 
@@ -15,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from resell.api import shapes
 from resell.api.legacy_values import megabytes
-from resell.api.rest import replies
 from resell.api.soap.contract import Operation
 from resell.domain.codes import Refusal, message_for
 from resell.services import catalog, history, iam, orders, subscriptions
@@ -58,7 +59,7 @@ def _sizes_in_megabytes(reply: Out) -> Out:
 
 
 def _order(operation: str, view: OrderView) -> Out:
-    reply = replies.order(operation, view)
+    reply = shapes.order(operation, view)
     for line, seen in zip(reply["orderLines"], view.lines, strict=True):
         if seen.delivery_mode == "locker" and not seen.files:
             line["files"] = None
@@ -70,20 +71,11 @@ def _order(operation: str, view: OrderView) -> Out:
 
 def get_categories(ctx: Context, caller: Caller, request: Out) -> Out:
     tree = catalog.list_categories(ctx, request.get("productDescriptionLanguage"))
-    return {
-        "categories": [
-            {
-                "id": c.id,
-                "label": c.label,
-                "subcategories": [{"id": s.id, "label": s.label} for s in c.subcategories],
-            }
-            for c in tree
-        ]
-    }
+    return {"categories": shapes.categories(tree)}
 
 
 def get_operating_systems(ctx: Context, caller: Caller, request: Out) -> Out:
-    return {"osList": [{"id": os_id, "label": label} for os_id, label in catalog.list_operating_systems(ctx)]}
+    return {"osList": shapes.operating_systems(catalog.list_operating_systems(ctx))}
 
 
 # ---------------------------------------------------------------- order service
@@ -91,22 +83,12 @@ def get_operating_systems(ctx: Context, caller: Caller, request: Out) -> Out:
 
 def get_stock_status(ctx: Context, caller: Caller, request: Out) -> Out:
     items = catalog.stock_statuses(ctx, caller, request.get("productRef"))
-    return {
-        "productStatus": [
-            {
-                "productRef": i.product_ref,
-                "status": i.status,
-                "responseCode": i.code,
-                "responseMessage": message_for(i.code, "getStockStatus"),
-            }
-            for i in items
-        ]
-    }
+    return {"productStatus": shapes.stock_items(items)}
 
 
 def get_cross_up_sell(ctx: Context, caller: Caller, request: Out) -> Out:
     found = catalog.cross_up_sell(ctx, caller, request.get("language"), request.get("products"))
-    return {"productsReturn": replies.suggestions(found)}
+    return {"productsReturn": shapes.suggestions(found)}
 
 
 def create(ctx: Context, caller: Caller, request: Out) -> Out:
@@ -131,7 +113,7 @@ def update_download_time(ctx: Context, caller: Caller, request: Out) -> Out:
 
 def get_download_info(ctx: Context, caller: Caller, request: Out) -> Out:
     view = orders.download_info(ctx, caller, request.get("partnerOrderNumber"))
-    return _sizes_in_megabytes(replies.download_info(view))
+    return _sizes_in_megabytes(shapes.download_info(view))
 
 
 def cancel_subscription(ctx: Context, caller: Caller, request: Out) -> Out:

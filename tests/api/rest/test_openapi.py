@@ -8,13 +8,15 @@ these tests keep the document and the replies in step on every `make test`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import httpx
 import pytest
 import schemathesis
 from schemathesis.core.failures import FailureGroup
 
+from resell.api import shapes
 from tests.conftest import Merchant, World, order_body
 
 REST = ("/connect", "/iam")
@@ -75,10 +77,49 @@ def test_every_documented_status_has_a_reply_schema(document: dict[str, Any]) ->
     assert document["paths"]["/iam/tokens"]["post"]["requestBody"]["content"]["application/json"]["schema"]
 
 
+def _nested(annotation: Any) -> type[shapes.Shape] | None:
+    """The shape a field holds (itself, in a list, or null), if it holds one."""
+    while True:
+        origin, args = get_origin(annotation), get_args(annotation)
+        if origin is Annotated or origin is list:
+            annotation = args[0]
+        elif origin in (Union, UnionType):
+            annotation = next(a for a in args if a is not type(None))
+        else:
+            break
+    return annotation if isinstance(annotation, type) and issubclass(annotation, shapes.Shape) else None
+
+
+def _assert_in_shape_order(value: dict[str, Any], shape: type[shapes.Shape], codes: tuple[str, ...] = ()) -> None:
+    """The reply's keys, at every level, in the order of its shape's fields (api/shapes.py)."""
+    names = shapes.fields(shape)
+    assert list(value) == [*names, *codes], (shape.__name__, list(value))
+    for name, annotation in names.items():
+        inner, held = _nested(annotation), value[name]
+        if inner is not None and held is not None:
+            for item in held if isinstance(held, list) else [held]:
+                _assert_in_shape_order(item, inner)
+
+
+def _shape_of(document: dict[str, Any], path: str, method: str, status: int) -> tuple[Any, tuple[str, ...]] | None:
+    """The shape of a reply, and its code keys (a /connect reply's responseCode/responseMessage)."""
+    if status == 404:
+        return shapes.NotFound, ()
+    if status == 401 or (path.startswith("/iam") and status in (400, 429)):
+        return shapes.Error, ()
+    if path.startswith("/iam"):
+        return (shapes.TokenReply, ()) if status == 200 else None  # 204, and the 413 {responseCode, responseMessage}
+    operation_id = document["paths"][path][method.lower()]["operationId"]
+    name = max((n for n in shapes.REPLIES if operation_id.startswith(n + "_")), key=len)
+    return shapes.REPLIES[name], shapes.code_keys(name)
+
+
 class Checker:
-    """Validates real replies against the served document, as schemathesis does under `make fuzz`."""
+    """Validates real replies against the served document, as schemathesis does under `make fuzz`, and
+    their key order against api/shapes.py (the document cannot say it; the replies must keep it)."""
 
     def __init__(self, document: dict[str, Any]):
+        self.document = document
         self.schema = schemathesis.openapi.from_dict(document)
         self.seen: set[tuple[str, str, int]] = set()
 
@@ -89,6 +130,9 @@ class Checker:
             operation.validate_response(reply)
         except FailureGroup as failures:
             pytest.fail(f"{method} {path} {reply.status_code}: {failures}\n{reply.text}")
+        shape = _shape_of(self.document, path, method, reply.status_code)
+        if shape is not None:
+            _assert_in_shape_order(reply.json(), *shape)
         self.seen.add((path, method.lower(), reply.status_code))
         return reply
 

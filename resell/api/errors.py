@@ -1,9 +1,10 @@
 """How the JSON surfaces (/connect, /iam, the feed) answer an error: the contract's reply.
 
-A /connect operation's error carries every key of its reply (replies.BLANK) with the responseCode;
+A /connect operation's error carries every key of its reply (shapes.BLANK) with the responseCode;
 elsewhere `{"responseCode", "responseMessage"}`; an /iam authentication failure is its own 401
 shape. `install` registers the handlers on a surface's application; `dispatch` (api/rest/dispatch.py)
-and the body limit call `error_reply` / `too_large` directly.
+and the body limit call `error_reply` / `too_large` directly. Neutral (no api/rest/ import): the feed
+installs the same handlers.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 
 from resell.api.body_limit import Refuse
-from resell.api.rest import iam
-from resell.api.rest.deps import MalformedBody
-from resell.api.rest.replies import BLANK, JSONReply, body
+from resell.api.shapes import BLANK, JSONReply, body, unauthorized
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.logs import get_logger
 from resell.services.iam import Unauthorized
 
 log = get_logger("resell.api")
+
+
+class MalformedBody(Exception):
+    """Not JSON or not an object: HTTP 400 with responseCode 1030 (too large is 413, api/body_limit.py)."""
 
 
 def _operation(request: Request) -> str | None:
@@ -43,7 +46,7 @@ def _reply(request: Request, code: int, status: int, message: str | None = None)
 async def error_reply(request: Request, exc: Exception) -> Response:
     """The reply to an exception that left a handler, its dependencies or `dispatch`."""
     if isinstance(exc, Unauthorized):
-        return iam.unauthorized()
+        return unauthorized()
     if isinstance(exc, Refusal):
         return _reply(request, exc.code, 200)
     if isinstance(exc, MalformedBody | RequestValidationError):
