@@ -413,6 +413,13 @@ def server(ctx: Context, _session_server: tuple[AppSlot, str]) -> Iterator[str]:
 
 
 @pytest.fixture
+def http(server: str) -> Iterator[httpx.Client]:
+    """A plain HTTP client to the test server (no token, no secret)."""
+    with httpx.Client(base_url=server, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
 def from_ip(server: str) -> Iterator[Callable[[str], httpx.Client]]:
     """`from_ip("127.0.0.7")`: an HTTP client to the server whose connections come from that loopback
     address, so the server sees distinct client IPs (throttling tests)."""

@@ -8,7 +8,6 @@ and padding games, and the Metalink document's link.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,12 +16,6 @@ import pytest
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
 from tests.delivery_support import attach
-
-
-@pytest.fixture
-def http(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -25,12 +25,6 @@ from tests.conftest import Clock, MerchantCreds, World, order_body
 
 JWT_INVALID = {"status": 401, "error": "Unauthorized", "message": "Authentication Failed: JWT token is not valid"}
 OTHER_KEY = "another-key-" + "y" * 32
-
-
-@pytest.fixture
-def http(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as client:
-        yield client
 
 
 def sign_in(http: httpx.Client, creds: MerchantCreds) -> dict[str, Any]:

@@ -3,7 +3,6 @@ any other garbage, never a 500 (resell.domain.request_fields.decimal_id)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,12 +16,6 @@ from tests.delivery_support import attach
 
 SUPERSCRIPT_TWO = "%C2%B2"  # "²": isdigit() but not int()
 ARABIC_THREE = "%D9%A3"  # "٣": isdigit() and int() reads 3
-
-
-@pytest.fixture
-def http(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

@@ -27,12 +27,6 @@ def setup_exe(ctx: Context, world: World) -> bytes:
     return attach(ctx, 1001, "setup.exe", SIZE, content_type="application/x-msdownload")
 
 
-@pytest.fixture
-def http(server: str):
-    with httpx.Client(base_url=server, timeout=30) as client:
-        yield client
-
-
 def path_of(url: str) -> str:
     """Replies carry the public base URL (http://resell.test); the test server is elsewhere."""
     assert url.startswith("http://resell.test/"), url

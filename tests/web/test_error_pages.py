@@ -3,8 +3,6 @@ without a trace; /connect and /iam keep their JSON contract."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -20,12 +18,6 @@ class Boom(RuntimeError):
 
 def boom(*args: object, **kw: object) -> None:
     raise Boom("secret internals: /srv/resell/db password=hunter2")
-
-
-@pytest.fixture
-def http(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

@@ -49,12 +49,6 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def http(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as client:
-        yield client
-
-
 def new_order(shop: Merchant, pon: str, *lines: tuple[int, int], **extra) -> dict:
     reply = shop.call("POST", "/order/new", order_body(pon, *lines, **extra))
     assert reply.status_code == 201, reply.text

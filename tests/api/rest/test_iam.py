@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,12 +23,6 @@ JWT_INVALID = {"status": 401, "error": "Unauthorized",
                "message": "Authentication Failed: JWT token is not valid"}
 TOKEN_KEYS = {"access_token", "refresh_token", "expires_in", "refresh_expires_in", "token_type",
               "session_state"}
-
-
-@pytest.fixture
-def http(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as client:
-        yield client
 
 
 # ---------------------------------------------------------------- helpers
