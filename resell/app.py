@@ -1,7 +1,7 @@
 """The composition root: the one Context of a server process, and the surfaces it serves.
 
 `create_app` builds the Context once (Context.from_settings, which the CLI and the worker use as
-well, through resell/cli_support.py) and puts each surface on the paths it owns:
+well, through resell/cli/support.py) and puts each surface on the paths it owns:
 
     /connect, /iam           REST (api/rest/surface.py), also the default surface: /openapi.json,
                              /docs, /redoc, /healthz, /metrics and a JSON 404 for unknown paths
