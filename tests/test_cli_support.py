@@ -26,3 +26,39 @@ def test_audit_by_the_platform_order_number(cli: CliRun, ctx: Context, world: Wo
     # a number of another merchant's realm is not that order
     other = cli("audit", str(view.order_number), "--realm", "shop-b")
     assert other.exit_code == 1 and "of merchant 'shop-b'" in other.stderr
+
+
+def test_order_show_by_number_or_pon(cli: CliRun, ctx: Context, world: World) -> None:
+    body = order_body("A-2", (1001, 2), (1005, 1))
+    body["orderLines"][0]["amountTotal"] = 47.98
+    view = order_service.submit_order(ctx, caller_of(ctx, world.a), body)
+    serial = view.lines[0].line_items[0].serials[0]
+    for ref in (str(view.order_number), "A-2"):
+        shown = cli("order", "show", ref)
+        assert shown.exit_code == 0, shown.output
+        text = flat(shown.stdout)
+        for fragment in (
+            f"order{view.order_number}·A-2·merchantshop-a·active",
+            "buyer@example.com·AdaLovelace",
+            f"{serial}(assigned)",
+            "total47.98",
+            "ACTIVE",
+            "P1Y",
+        ):
+            assert fragment in text, fragment
+    data = json.loads(cli("order", "show", "A-2", "--json").stdout)
+    assert data["orderNumber"] == view.order_number and data["realm"] == "shop-a" and data["status"] == "active"
+    assert data["lines"][0]["serials"][0] == {"value": serial, "state": "assigned"}
+    assert data["dateEndDownload"] == view.download_end_date.isoformat()
+    assert [s["productRef"] for s in data["subscriptions"]] == [1005]
+
+
+def test_order_show_refusals(cli: CliRun, ctx: Context, world: World) -> None:
+    for creds in (world.a, world.b):
+        order_service.submit_order(ctx, caller_of(ctx, creds), order_body("SAME", (1003, 1)))
+    ambiguous = cli("order", "show", "SAME")
+    assert ambiguous.exit_code == 1 and "shop-a, shop-b" in ambiguous.stderr and "--realm" in ambiguous.stderr
+    chosen = cli("order", "show", "SAME", "--realm", "shop-b", "--json")
+    assert chosen.exit_code == 0 and json.loads(chosen.stdout)["realm"] == "shop-b"
+    unknown = cli("order", "show", "NOPE")
+    assert unknown.exit_code == 1 and "no order 'NOPE'" in unknown.stderr and not unknown.stdout

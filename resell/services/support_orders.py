@@ -4,10 +4,28 @@ functions the API uses (the actor recorded is `operator`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import Connection, Row, select
 
-from resell.db.tables import catalogs, merchants, orders
-from resell.services.context import Caller
+from resell.db.tables import (
+    catalogs,
+    line_items,
+    merchants,
+    order_lines,
+    orders,
+    products,
+    serial_assignments,
+    serials,
+)
+from resell.db.tables import subscriptions as subscriptions_table
+from resell.services.context import Caller, Context
+
+if TYPE_CHECKING:
+    from resell.services.orders import OrderView
 
 
 class OrderLookupError(ValueError):
@@ -44,4 +62,113 @@ def caller_for(conn: Connection, order: Row) -> Caller:
         currency=catalog.currency,
         cancel_period_days=catalog.cancel_period_days,
         requires_amounts=catalog.requires_amounts,
+    )
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    """Everything support needs to answer an end user about one order."""
+
+    realm: str
+    order_number: int
+    partner_order_number: str
+    status: str
+    order_date: dt.datetime
+    customer_email: str
+    customer: dict[str, Any]
+    download_end_date: dt.date
+    cancel_reason: int | None
+    total: Decimal | None
+    serial_states: dict[str, str]  # serial value -> available | assigned | revoked
+    subscriptions: list[dict[str, Any]]
+    view: OrderView  # the lines, serials, files and download counters, as getDownloadInfo shows them
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "realm": self.realm,
+            "orderNumber": self.order_number,
+            "partnerOrderNumber": self.partner_order_number,
+            "status": self.status,
+            "orderDate": self.order_date.isoformat(),
+            "customerEmail": self.customer_email,
+            "customer": self.customer,
+            "dateEndDownload": self.download_end_date.isoformat(),
+            "cancelReason": self.cancel_reason,
+            "total": None if self.total is None else str(self.total),
+            "lines": [
+                {
+                    "productRef": line.product_ref,
+                    "deliveryMode": line.delivery_mode,
+                    "serials": [
+                        {"value": s, "state": self.serial_states.get(s, "")}
+                        for item in line.line_items
+                        for s in item.serials
+                    ],
+                    "subscriptionIds": [i.subscription_id for i in line.line_items if i.subscription_id],
+                    "files": [
+                        {
+                            "label": f.label,
+                            "size": f.size,
+                            "url": f.url,
+                            "countStartDownload": f.count_start_download,
+                            "countCompleteDownload": f.count_complete_download,
+                            "dateLastDownload": f.date_last_download.isoformat() if f.date_last_download else None,
+                        }
+                        for f in line.files
+                    ],
+                }
+                for line in self.view.lines
+            ],
+            "subscriptions": self.subscriptions,
+        }
+
+
+def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetail:
+    from resell.services import orders as order_service
+
+    with ctx.db.read() as conn:
+        order = find_order(conn, ref, realm)
+        caller = caller_for(conn, order)
+        states = dict(
+            conn.execute(
+                select(serials.c.value, serials.c.status)
+                .join(serial_assignments, serial_assignments.c.serial_id == serials.c.id)
+                .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
+                .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+                .where(order_lines.c.order_id == order.id)
+            ).all()
+        )
+        subs = conn.execute(
+            select(subscriptions_table, products.c.ref)
+            .join(products, products.c.id == subscriptions_table.c.product_id)
+            .where(subscriptions_table.c.order_id == order.id)
+            .order_by(subscriptions_table.c.id)
+        ).all()
+        amounts = conn.execute(select(order_lines.c.amount_total).where(order_lines.c.order_id == order.id)).scalars()
+        known = [a for a in amounts if a is not None]
+    view = order_service.download_info(ctx, caller, order.partner_order_number)
+    return OrderDetail(
+        realm=order.realm,
+        order_number=order.id,
+        partner_order_number=order.partner_order_number,
+        status=order.status,
+        order_date=order.order_date,
+        customer_email=order.customer_email,
+        customer=order.customer or {},
+        download_end_date=view.download_end_date,
+        cancel_reason=order.cancel_reason,
+        total=sum(known, Decimal(0)) if known else None,
+        serial_states=states,
+        subscriptions=[
+            {
+                "id": s.id,
+                "productRef": s.ref,
+                "status": s.status,
+                "period": s.period,
+                "generation": s.generation,
+                "expiresAt": s.expires_at.isoformat(),
+            }
+            for s in subs
+        ],
+        view=view,
     )

@@ -1,0 +1,63 @@
+"""`resell order ...`: the support desk (an order by the platform number the end user has, or by the
+merchant's partnerOrderNumber)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from resell.cli.support import context, fail, folding_table, out, when
+
+app = typer.Typer(help="Support: look orders up and act on them.", no_args_is_help=True)
+
+OrderRef = Annotated[str, typer.Argument(help="the platform order number or the merchant's partnerOrderNumber")]
+Realm = Annotated[str | None, typer.Option(help="the merchant's realm, when several use that partnerOrderNumber")]
+AsJson = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _dump(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+@app.command("show")
+def order_show(order: OrderRef, realm: Realm = None, as_json: AsJson = False) -> None:
+    """The order whole: customer, lines, serials (with state), files and downloads, subscriptions, status."""
+    from resell.services.support_orders import OrderLookupError, order_detail
+
+    try:
+        detail = order_detail(context(), order, realm)
+    except OrderLookupError as exc:
+        fail(str(exc))
+        return
+    data = detail.as_json()
+    if as_json:
+        _dump(data)
+        return
+    invoice = detail.customer.get("locationInvoice") or {}
+    name = " ".join(p for p in (invoice.get("firstName"), invoice.get("lastName")) if p)
+    out.print(
+        f"order {detail.order_number} · {detail.partner_order_number} · merchant {detail.realm} · "
+        f"{detail.status}" + (f" (reason {detail.cancel_reason})" if detail.cancel_reason else "")
+    )
+    out.print(f"date {when(detail.order_date)} · downloads until {detail.download_end_date} · total {detail.total}")
+    out.print(f"customer {detail.customer_email}" + (f" · {name}" if name else ""))
+    lines = folding_table("product", "delivery", "serials", "files (starts/completes)", title="lines")
+    for line in data["lines"]:
+        lines.add_row(
+            str(line["productRef"]),
+            line["deliveryMode"],
+            "\n".join(f"{s['value']} ({s['state']})" for s in line["serials"]),
+            "\n".join(f"{f['label']} {f['countStartDownload']}/{f['countCompleteDownload']}" for f in line["files"]),
+        )
+    out.print(lines)
+    if detail.subscriptions:
+        subs = folding_table("subscription", "product", "status", "period", "generation", "expires")
+        for s in detail.subscriptions:
+            subs.add_row(
+                str(s["id"]), str(s["productRef"]), s["status"], s["period"], str(s["generation"]), s["expiresAt"]
+            )
+        out.print(subs)
