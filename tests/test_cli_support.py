@@ -62,3 +62,34 @@ def test_order_show_refusals(cli: CliRun, ctx: Context, world: World) -> None:
     assert chosen.exit_code == 0 and json.loads(chosen.stdout)["realm"] == "shop-b"
     unknown = cli("order", "show", "NOPE")
     assert unknown.exit_code == 1 and "no order 'NOPE'" in unknown.stderr and not unknown.stdout
+
+
+def test_order_find_by_email(cli: CliRun, ctx: Context, world: World) -> None:
+    made = []
+    for creds, pon, day in (
+        (world.a, "A-OLD", "2026-11-01"),
+        (world.b, "B-NEW", "2026-11-20"),
+        (world.a, "A-MID", "2026-11-10"),
+    ):
+        body = order_body(pon, (1003, 1), orderDate=f"{day}T10:00:00+00:00")
+        body["orderLines"][0]["amountTotal"] = 9.99
+        made.append(order_service.submit_order(ctx, caller_of(ctx, creds), body))
+    other = order_body("A-OTHER", (1003, 1))
+    other["customer"] = dict(other["customer"], email="someone@example.com")
+    order_service.submit_order(ctx, caller_of(ctx, world.a), other)
+
+    found = json.loads(cli("order", "find", "Buyer@Example.com", "--json").stdout)
+    assert [(o["partnerOrderNumber"], o["realm"]) for o in found] == [
+        ("B-NEW", "shop-b"),
+        ("A-MID", "shop-a"),
+        ("A-OLD", "shop-a"),
+    ]
+    assert found[0]["orderNumber"] == made[1].order_number and found[0]["total"] == "9.99"
+    table = cli("order", "find", "buyer@example.com")
+    assert table.exit_code == 0, table.output
+    text = flat(table.stdout)
+    assert f"│{made[1].order_number}│shop-b│B-NEW│2026-11-20T10:00:00+00:00│active│9.99EUR│" in text
+    assert text.index("B-NEW") < text.index("A-MID") < text.index("A-OLD") and "A-OTHER" not in text
+    nobody = cli("order", "find", "nobody@example.com")
+    assert nobody.exit_code == 0 and "no order for nobody@example.com" in nobody.stdout
+    assert json.loads(cli("order", "find", "nobody@example.com", "--json").stdout) == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
+from resell.api.legacy_values import decimal_text
 from resell.cli.support import context, fail, folding_table, out, when
 
 app = typer.Typer(help="Support: look orders up and act on them.", no_args_is_help=True)
@@ -18,8 +20,13 @@ Realm = Annotated[str | None, typer.Option(help="the merchant's realm, when seve
 AsJson = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else decimal_text(value)
+
+
 def _dump(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, default=str)
+    """JSON on stdout; amounts as strings (`9.99`), exact."""
+    json.dump(value, sys.stdout, indent=2, default=lambda v: _money(v) if isinstance(v, Decimal) else str(v))
     sys.stdout.write("\n")
 
 
@@ -43,7 +50,9 @@ def order_show(order: OrderRef, realm: Realm = None, as_json: AsJson = False) ->
         f"order {detail.order_number} · {detail.partner_order_number} · merchant {detail.realm} · "
         f"{detail.status}" + (f" (reason {detail.cancel_reason})" if detail.cancel_reason else "")
     )
-    out.print(f"date {when(detail.order_date)} · downloads until {detail.download_end_date} · total {detail.total}")
+    out.print(
+        f"date {when(detail.order_date)} · downloads until {detail.download_end_date} · total {_money(detail.total)}"
+    )
     out.print(f"customer {detail.customer_email}" + (f" · {name}" if name else ""))
     lines = folding_table("product", "delivery", "serials", "files (starts/completes)", title="lines")
     for line in data["lines"]:
@@ -61,3 +70,22 @@ def order_show(order: OrderRef, realm: Realm = None, as_json: AsJson = False) ->
                 str(s["id"]), str(s["productRef"]), s["status"], s["period"], str(s["generation"]), s["expiresAt"]
             )
         out.print(subs)
+
+
+@app.command("find")
+def order_find(email: Annotated[str, typer.Argument(help="the customer's email")], as_json: AsJson = False) -> None:
+    """Every order of that customer email, all merchants, newest first."""
+    from resell.services.support_orders import orders_of_email
+
+    found = orders_of_email(context(), email)
+    if as_json:
+        _dump([o.as_json() for o in found])
+        return
+    if not found:
+        out.print(f"no order for {email}")
+        return
+    table = folding_table("order", "realm", "partnerOrderNumber", "date", "status", "total")
+    for o in found:
+        total = f"{_money(o.total)} {o.currency}" if o.total is not None else ""
+        table.add_row(str(o.order_number), o.realm, o.partner_order_number, when(o.order_date), o.status, total)
+    out.print(table)

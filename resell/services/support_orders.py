@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, func, select
 
 from resell.db.tables import (
     catalogs,
@@ -94,7 +94,7 @@ class OrderDetail:
             "customer": self.customer,
             "dateEndDownload": self.download_end_date.isoformat(),
             "cancelReason": self.cancel_reason,
-            "total": None if self.total is None else str(self.total),
+            "total": self.total,
             "lines": [
                 {
                     "productRef": line.product_ref,
@@ -172,3 +172,46 @@ def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetai
         ],
         view=view,
     )
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    order_number: int
+    realm: str
+    partner_order_number: str
+    order_date: dt.datetime
+    status: str
+    currency: str
+    total: Decimal | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "orderNumber": self.order_number,
+            "realm": self.realm,
+            "partnerOrderNumber": self.partner_order_number,
+            "orderDate": self.order_date.isoformat(),
+            "status": self.status,
+            "currency": self.currency,
+            "total": self.total,
+        }
+
+
+def orders_of_email(ctx: Context, email: str) -> list[OrderSummary]:
+    """Every order of that customer email, all merchants, newest first (the address compared without case:
+    end users do not remember how they typed it). A scan of the orders: an operator's occasional query."""
+    totals = (
+        select(order_lines.c.order_id, func.sum(order_lines.c.amount_total).label("total"))
+        .group_by(order_lines.c.order_id)
+        .subquery()
+    )
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(orders, merchants.c.realm, totals.c.total)
+            .join(merchants, merchants.c.id == orders.c.merchant_id)
+            .outerjoin(totals, totals.c.order_id == orders.c.id)
+            .where(func.lower(orders.c.customer_email) == email.strip().lower())
+            .order_by(orders.c.order_date.desc(), orders.c.id.desc())
+        ).all()
+    return [
+        OrderSummary(r.id, r.realm, r.partner_order_number, r.order_date, r.status, r.currency, r.total) for r in rows
+    ]
