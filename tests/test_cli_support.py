@@ -6,8 +6,8 @@ import json
 
 from resell.services import orders as order_service
 from resell.services.context import Context
-from tests.conftest import CliRun, World, order_body
-from tests.renewal_support import caller_of
+from tests.conftest import CliRun, Clock, World, order_body
+from tests.renewal_support import caller_of, outbox_events
 
 
 def flat(text: str) -> str:
@@ -93,3 +93,39 @@ def test_order_find_by_email(cli: CliRun, ctx: Context, world: World) -> None:
     nobody = cli("order", "find", "nobody@example.com")
     assert nobody.exit_code == 0 and "no order for nobody@example.com" in nobody.stdout
     assert json.loads(cli("order", "find", "nobody@example.com", "--json").stdout) == []
+
+
+def test_order_cancel_as_the_operator(cli: CliRun, ctx: Context, world: World) -> None:
+    view = order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("A-3", (1001, 1), (1005, 1)))
+    serial = view.lines[0].line_items[0].serials[0]
+    done = cli("order", "cancel", str(view.order_number), "--reason", "3", "--comment", "asked by phone")
+    assert done.exit_code == 0, done.output
+    assert f"order {view.order_number} (A-3, merchant shop-a) cancelled" in done.stdout
+    data = json.loads(cli("order", "show", "A-3", "--json").stdout)
+    assert data["status"] == "cancelled" and data["cancelReason"] == 3
+    assert data["lines"][0]["serials"] == [{"value": serial, "state": "revoked"}]
+    assert data["subscriptions"][0]["status"] != "ACTIVE"
+    kinds = [e.kind for e in outbox_events(ctx, "order.cancelled") + outbox_events(ctx, "publisher.serials_revoked")]
+    assert kinds == ["order.cancelled", "publisher.serials_revoked"]
+    trail = json.loads(cli("audit", "A-3", "--json").stdout)
+    cancelled = [r for r in trail if (r["entity"], r["action"]) == ("order", "cancelled")]
+    assert [r["actor"] for r in cancelled] == ["operator"]
+    assert {r["actor"] for r in trail if r["action"] in ("revoked", "cancelled")} == {"operator"}
+
+    again = cli("order", "cancel", "A-3", "--reason", "3")
+    assert (
+        again.exit_code == 1
+        and "order already cancelled (code 1011)" in again.stderr
+        and len(again.stderr.strip().splitlines()) == 1
+    )
+
+
+def test_order_cancel_refusals(cli: CliRun, ctx: Context, world: World, clock: Clock) -> None:
+    clock.advance(days=-31)  # the order was made 31 days ago: shop-a's cancel period (30 days) is over
+    order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("A-OLD", (1003, 1)))
+    late = cli("order", "cancel", "A-OLD", "--reason", "2")
+    assert late.exit_code == 1 and "cancel period expired (code 1020)" in late.stderr and not late.stdout
+    bad_reason = cli("order", "cancel", "A-OLD", "--reason", "7")
+    assert bad_reason.exit_code == 1 and "(code 101)" in bad_reason.stderr
+    assert cli("order", "cancel", "NOPE", "--reason", "2").exit_code == 1
+    assert json.loads(cli("order", "show", "A-OLD", "--json").stdout)["status"] == "active"

@@ -89,3 +89,35 @@ def order_find(email: Annotated[str, typer.Argument(help="the customer's email")
         total = f"{_money(o.total)} {o.currency}" if o.total is not None else ""
         table.add_row(str(o.order_number), o.realm, o.partner_order_number, when(o.order_date), o.status, total)
     out.print(table)
+
+
+@app.command("cancel")
+def order_cancel(
+    order: OrderRef,
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="cancelOrder's reasonCode: 2 order cancelled, 3 unsatisfied customer, 4 double order, "
+            "5 product order, 6 incompatible product, 16 fraud / chargeback"
+        ),
+    ],
+    realm: Realm = None,
+    comment: Annotated[str | None, typer.Option(help="kept with the order")] = None,
+) -> None:
+    """Cancel as the API's cancelOrder does (serials revoked, links off, webhooks and publisher callbacks
+    queued), under the merchant's rules, audited as the operator's."""
+    from resell.domain.codes import Refusal
+    from resell.services.support_orders import OrderLookupError, cancel
+
+    try:
+        found, result = cancel(context(), order, realm, reason, comment)
+    except OrderLookupError as exc:
+        fail(str(exc))
+        return
+    except Refusal as refusal:
+        fail(f"order {order}: {refusal.message_in('cancelOrder')} (code {refusal.code})")
+        return
+    out.print(
+        f"order {result.order_number} ({result.partner_order_number}, merchant {found.realm}) cancelled: "
+        f"serials revoked, downloads ended {result.new_download_end_date}"
+    )

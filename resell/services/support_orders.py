@@ -25,7 +25,9 @@ from resell.db.tables import subscriptions as subscriptions_table
 from resell.services.context import Caller, Context
 
 if TYPE_CHECKING:
-    from resell.services.orders import OrderView
+    from resell.services.orders import CancelResult, OrderView
+
+OPERATOR = "operator"  # the audit's actor for what support does
 
 
 class OrderLookupError(ValueError):
@@ -215,3 +217,15 @@ def orders_of_email(ctx: Context, email: str) -> list[OrderSummary]:
     return [
         OrderSummary(r.id, r.realm, r.partner_order_number, r.order_date, r.status, r.currency, r.total) for r in rows
     ]
+
+
+def cancel(ctx: Context, ref: str, realm: str | None, reason: object, comment: object) -> tuple[Row, CancelResult]:
+    """cancelOrder for the merchant, with its rules (a Refusal when already cancelled or too late),
+    audited as the operator's. Returns the order as found and the result."""
+    from resell.services import orders as order_service
+
+    with ctx.db.read() as conn:
+        order = find_order(conn, ref, realm)
+        caller = caller_for(conn, order)
+    result = order_service.cancel_order(ctx, caller, order.partner_order_number, reason, comment, actor=OPERATOR)
+    return order, result
