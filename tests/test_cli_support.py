@@ -129,3 +129,40 @@ def test_order_cancel_refusals(cli: CliRun, ctx: Context, world: World, clock: C
     assert bad_reason.exit_code == 1 and "(code 101)" in bad_reason.stderr
     assert cli("order", "cancel", "NOPE", "--reason", "2").exit_code == 1
     assert json.loads(cli("order", "show", "A-OLD", "--json").stdout)["status"] == "active"
+
+
+def test_order_resend_email_queues_it_again(cli: CliRun, ctx: Context, world: World) -> None:
+    body = order_body("A-4", (1001, 1), (1003, 1))
+    body["orderLines"][1]["endUserEmail"] = "gift@example.com"
+    view = order_service.submit_order(ctx, caller_of(ctx, world.a), body)
+    before = len(outbox_events(ctx, "mail.delivery"))  # shop-a's catalogue does not email every order
+
+    again = cli("order", "resend-email", "A-4")
+    assert again.exit_code == 0, again.output
+    queued = outbox_events(ctx, "mail.delivery")[before:]
+    assert [(e.payload["orderNumber"], e.payload["to"], len(e.payload["lineIds"])) for e in queued] == [
+        (view.order_number, "buyer@example.com", 1),
+        (view.order_number, "gift@example.com", 1),
+    ]
+    assert all(e.delivered_at is None for e in queued)
+    assert f"delivery email to buyer@example.com queued ({queued[0].event_id})" in again.stdout
+
+    corrected = cli("order", "resend-email", str(view.order_number), "--to", "Right@Example.COM")
+    assert corrected.exit_code == 0, corrected.output
+    (last,) = outbox_events(ctx, "mail.delivery")[before + 2 :]
+    assert last.payload["to"] == "Right@example.com" and len(last.payload["lineIds"]) == 2
+    trail = json.loads(cli("audit", "A-4", "--json").stdout)
+    resent = [(r["actor"], r["after"]["to"]) for r in trail if r["action"] == "delivery_email_resent"]
+    assert resent == [("operator", ["buyer@example.com", "gift@example.com"]), ("operator", ["Right@example.com"])]
+
+
+def test_order_resend_email_refusals(cli: CliRun, ctx: Context, world: World) -> None:
+    order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("A-5", (1003, 1)))
+    before = len(outbox_events(ctx, "mail.delivery"))
+    bad = cli("order", "resend-email", "A-5", "--to", "not-an-address")
+    assert bad.exit_code == 1 and "'not-an-address' is not a valid email address" in bad.stderr
+    assert cli("order", "cancel", "A-5", "--reason", "2").exit_code == 0
+    cancelled = cli("order", "resend-email", "A-5")
+    assert cancelled.exit_code == 1 and "is cancelled" in cancelled.stderr
+    assert cli("order", "resend-email", "NOPE").exit_code == 1
+    assert len(outbox_events(ctx, "mail.delivery")) == before

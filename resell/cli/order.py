@@ -121,3 +121,22 @@ def order_cancel(
         f"order {result.order_number} ({result.partner_order_number}, merchant {found.realm}) cancelled: "
         f"serials revoked, downloads ended {result.new_download_end_date}"
     )
+
+
+@app.command("resend-email")
+def order_resend_email(
+    order: OrderRef,
+    realm: Realm = None,
+    to: Annotated[str | None, typer.Option(help="a corrected address (else the order's own)")] = None,
+) -> None:
+    """Queue the delivery email again (sent by `resell worker`), audited as the operator's."""
+    from resell.services.support_orders import OrderLookupError, ResendRefused, resend_email
+
+    try:
+        found, queued = resend_email(context(), order, realm, to)
+    except (OrderLookupError, ResendRefused) as exc:
+        fail(str(exc))
+        return
+    for event_id, address in queued:
+        where = f"order {found.id} ({found.partner_order_number}, merchant {found.realm})"
+        out.print(f"{where}: delivery email to {address} queued ({event_id})")

@@ -229,3 +229,42 @@ def cancel(ctx: Context, ref: str, realm: str | None, reason: object, comment: o
         caller = caller_for(conn, order)
     result = order_service.cancel_order(ctx, caller, order.partner_order_number, reason, comment, actor=OPERATOR)
     return order, result
+
+
+class ResendRefused(ValueError):
+    """The delivery email cannot go again: a cancelled order, or a corrected address that is not one."""
+
+
+def resend_email(ctx: Context, ref: str, realm: str | None, to: str | None = None) -> tuple[Row, list[tuple[str, str]]]:
+    """Queue the order's delivery email again through the outbox: every line, to each line's end user
+    (else the order's address) as createOrder did, or all to the corrected address `to`. Returns the
+    order and the queued (event id, address) pairs; audited as the operator's."""
+    from resell.domain.codes import CUSTOMER_EMAIL_NOT_VALID, Refusal
+    from resell.domain.order_request import normalized_email
+    from resell.services.audit_log import audit
+    from resell.services.delivery_mail import KIND
+    from resell.services.outbox import enqueue
+
+    if to is not None:
+        try:
+            to = normalized_email(to, CUSTOMER_EMAIL_NOT_VALID)
+        except Refusal:
+            raise ResendRefused(f"{to!r} is not a valid email address") from None
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        order = find_order(conn, ref, realm)
+        if order.status == "cancelled":
+            raise ResendRefused(f"order {order.id} is cancelled: its links no longer work")
+        by_recipient: dict[str, list[int]] = {}
+        for line_id, end_user_email in conn.execute(
+            select(order_lines.c.id, order_lines.c.end_user_email)
+            .where(order_lines.c.order_id == order.id)
+            .order_by(order_lines.c.position)
+        ).all():
+            by_recipient.setdefault(to or end_user_email or order.customer_email, []).append(line_id)
+        queued = [
+            (enqueue(conn, now, KIND, {"orderNumber": order.id, "to": address, "lineIds": line_ids}), address)
+            for address, line_ids in by_recipient.items()
+        ]
+        audit(conn, now, OPERATOR, "order", order.id, "delivery_email_resent", after={"to": sorted(by_recipient)})
+    return order, queued
