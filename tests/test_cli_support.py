@@ -166,3 +166,12 @@ def test_order_resend_email_refusals(cli: CliRun, ctx: Context, world: World) ->
     assert cancelled.exit_code == 1 and "is cancelled" in cancelled.stderr
     assert cli("order", "resend-email", "NOPE").exit_code == 1
     assert len(outbox_events(ctx, "mail.delivery")) == before
+
+
+def test_a_number_is_the_platform_order_number_first(cli: CliRun, ctx: Context, world: World) -> None:
+    first = order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("A-6", (1003, 1)))
+    # shop-b's partnerOrderNumber happens to be shop-a's platform order number
+    order_service.submit_order(ctx, caller_of(ctx, world.b), order_body(str(first.order_number), (1003, 1)))
+    assert json.loads(cli("order", "show", str(first.order_number), "--json").stdout)["partnerOrderNumber"] == "A-6"
+    theirs = json.loads(cli("order", "show", str(first.order_number), "--realm", "shop-b", "--json").stdout)
+    assert theirs["realm"] == "shop-b" and theirs["partnerOrderNumber"] == str(first.order_number)
