@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+
+from resell.db.tables import order_lines
+from resell.services import downloads
 from resell.services import orders as order_service
 from resell.services.context import Context
 from tests.conftest import CliRun, Clock, World, order_body
@@ -41,12 +45,20 @@ def test_order_show_by_number_or_pon(cli: CliRun, ctx: Context, world: World) ->
             f"order{view.order_number}·A-2·merchantshop-a·active",
             "buyer@example.com·AdaLovelace",
             f"{serial}(assigned)",
-            "total47.98",
+            "total47.98EUR",
             "ACTIVE",
             "P1Y",
         ):
             assert fragment in text, fragment
+    assert "Installer0/0" in flat(shown.stdout)
+    with ctx.db.read() as conn:
+        line_id = conn.execute(
+            select(order_lines.c.id).where(order_lines.c.order_id == view.order_number, order_lines.c.position == 0)
+        ).scalar_one()
+    downloads.record(ctx, line_id, view.lines[0].files[0].file_id, started=True)  # as the download endpoint does
+    assert "Installer1/0" in flat(cli("order", "show", "A-2").stdout)
     data = json.loads(cli("order", "show", "A-2", "--json").stdout)
+    assert data["lines"][0]["files"][0]["countStartDownload"] == 1 and data["total"] == "47.98"
     assert data["orderNumber"] == view.order_number and data["realm"] == "shop-a" and data["status"] == "active"
     assert data["lines"][0]["serials"][0] == {"value": serial, "state": "assigned"}
     assert data["dateEndDownload"] == view.download_end_date.isoformat()

@@ -50,9 +50,8 @@ def order_show(order: OrderRef, realm: Realm = None, as_json: AsJson = False) ->
         f"order {detail.order_number} · {detail.partner_order_number} · merchant {detail.realm} · "
         f"{detail.status}" + (f" (reason {detail.cancel_reason})" if detail.cancel_reason else "")
     )
-    out.print(
-        f"date {when(detail.order_date)} · downloads until {detail.download_end_date} · total {_money(detail.total)}"
-    )
+    total = f"{_money(detail.total)} {detail.currency}" if detail.total is not None else "not sent"
+    out.print(f"date {when(detail.order_date)} · downloads until {detail.download_end_date} · total {total}")
     out.print(f"customer {detail.customer_email}" + (f" · {name}" if name else ""))
     lines = folding_table("product", "delivery", "serials", "files (starts/completes)", title="lines")
     for line in data["lines"]:

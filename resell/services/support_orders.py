@@ -80,7 +80,8 @@ class OrderDetail:
     customer: dict[str, Any]
     download_end_date: dt.date
     cancel_reason: int | None
-    total: Decimal | None
+    currency: str
+    total: Decimal | None  # the lines' amountTotal; None when the merchant sent none
     serial_states: dict[str, str]  # serial value -> available | assigned | revoked
     subscriptions: list[dict[str, Any]]
     view: OrderView  # the lines, serials, files and download counters, as getDownloadInfo shows them
@@ -96,6 +97,7 @@ class OrderDetail:
             "customer": self.customer,
             "dateEndDownload": self.download_end_date.isoformat(),
             "cancelReason": self.cancel_reason,
+            "currency": self.currency,
             "total": self.total,
             "lines": [
                 {
@@ -159,6 +161,7 @@ def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetai
         customer=order.customer or {},
         download_end_date=view.download_end_date,
         cancel_reason=order.cancel_reason,
+        currency=order.currency,
         total=sum(known, Decimal(0)) if known else None,
         serial_states=states,
         subscriptions=[
