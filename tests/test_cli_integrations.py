@@ -166,6 +166,6 @@ def test_audit_of_an_unknown_or_ambiguous_number(cli: Run, ctx: Context, world: 
     for creds in (world.a, world.b):
         order_service.submit_order(ctx, caller_of(ctx, creds), order_body("SAME", (1003, 1)))
     ambiguous = cli("audit", "SAME")
-    assert ambiguous.exit_code == 1 and "--merchant" in ambiguous.stderr and "shop-a, shop-b" in ambiguous.stderr
+    assert ambiguous.exit_code == 1 and "--realm" in ambiguous.stderr and "shop-a, shop-b" in ambiguous.stderr
     chosen = cli("audit", "SAME", "--merchant", "shop-b", "--json")
     assert chosen.exit_code == 0 and [r["actor"] for r in json.loads(chosen.stdout)][0] == "merchant:shop-b"

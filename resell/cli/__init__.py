@@ -17,6 +17,7 @@ from resell.cli import (
     files,
     mail,
     merchant,
+    order,
     publishers,
     serve,
     shipments,
@@ -38,5 +39,6 @@ app.add_typer(shipments.app, name="shipments")
 app.add_typer(publishers.app, name="publishers")
 app.add_typer(mail.app, name="mail")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(order.app, name="order")
 app.add_typer(audit.app, name="audit")
 app.add_typer(feed.app, name="feed")

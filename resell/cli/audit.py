@@ -1,4 +1,4 @@
-"""`resell audit PARTNER_ORDER_NUMBER`: an order's history."""
+"""`resell audit N|PON`: an order's history."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from resell.cli.support import context, fail, folding_table, out, when
 
 app = typer.Typer(
-    help="An order's history: resell audit PARTNER_ORDER_NUMBER [--merchant REALM] [--json].",
+    help="An order's history: resell audit N|PON [--realm REALM] [--json].",
     context_settings={"allow_interspersed_args": True},
 )
 
@@ -26,15 +26,17 @@ def _compact(value: Any) -> str:
 
 @app.callback(invoke_without_command=True)
 def audit(
-    partner_order_number: Annotated[str, typer.Argument(help="the merchant's order number")],
-    merchant: Annotated[str | None, typer.Option(help="the merchant's realm, when several use that number")] = None,
+    order: Annotated[str, typer.Argument(help="the platform order number or the merchant's partnerOrderNumber")],
+    merchant: Annotated[
+        str | None, typer.Option("--realm", "--merchant", help="the merchant's realm, when several use that number")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """An order's history: every change of the order, its renewals, serials and subscriptions."""
     from resell.services.audit_log import AuditError, order_trail
 
     try:
-        trail = order_trail(context(), partner_order_number, merchant)
+        trail = order_trail(context(), order, merchant)
     except AuditError as exc:
         fail(str(exc))
         return

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from resell.db import prepared
-from resell.db.tables import audit_events, line_items, merchants, order_lines, orders, serial_assignments, subscriptions
+from resell.db.tables import audit_events, line_items, order_lines, orders, serial_assignments, subscriptions
 from resell.services.context import Context
 
 _INSERT_AUDIT = prepared.insert(audit_events)
@@ -86,22 +86,15 @@ class OrderTrail:
     entries: list[AuditEntry]
 
 
-def order_trail(ctx: Context, partner_order_number: str, realm: str | None = None) -> OrderTrail:
+def order_trail(ctx: Context, order_ref: str, realm: str | None = None) -> OrderTrail:
+    """`order_ref` is the platform order number or the merchant's partnerOrderNumber."""
+    from resell.services.support_orders import OrderLookupError, find_order
+
     with ctx.db.read() as conn:
-        query = (
-            select(orders.c.id, orders.c.parent_order_id, merchants.c.realm)
-            .join(merchants, merchants.c.id == orders.c.merchant_id)
-            .where(orders.c.partner_order_number == partner_order_number)
-        )
-        if realm:
-            query = query.where(merchants.c.realm == realm)
-        found = conn.execute(query).all()
-        if not found:
-            raise AuditError(f"no order {partner_order_number!r}" + (f" of merchant {realm!r}" if realm else ""))
-        if len(found) > 1:
-            realms = ", ".join(sorted(r.realm for r in found))
-            raise AuditError(f"several merchants have an order {partner_order_number!r} ({realms}): add --merchant")
-        order = found[0]
+        try:
+            order = find_order(conn, order_ref, realm)
+        except OrderLookupError as exc:
+            raise AuditError(str(exc)) from None
         # The order itself, or, for the order that bought subscriptions, the renewal orders too.
         order_ids = [order.id]
         if order.parent_order_id is None:
@@ -148,7 +141,7 @@ def order_trail(ctx: Context, partner_order_number: str, realm: str | None = Non
         ).all()
     return OrderTrail(
         realm=order.realm,
-        partner_order_number=partner_order_number,
+        partner_order_number=order.partner_order_number,
         order_number=order.id,
         entries=[AuditEntry(r.at, r.actor, r.entity, r.entity_id, r.action, r.before, r.after) for r in rows],
     )

@@ -521,9 +521,15 @@ def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object
 
 
 def cancel_order(
-    ctx: Context, caller: Caller, raw_partner_order_number: object, raw_reason: object, comment: object
+    ctx: Context,
+    caller: Caller,
+    raw_partner_order_number: object,
+    raw_reason: object,
+    comment: object,
+    actor: str | None = None,
 ) -> CancelResult:
-    """Revoke the licences at once, stop the downloads, terminate subscriptions, tell the publishers."""
+    """Revoke the licences at once, stop the downloads, terminate subscriptions, tell the publishers.
+    `actor` is who the audit records: the merchant itself unless the operator cancels for it."""
     reason = reason_code(raw_reason)
     pon = partner_order_number(raw_partner_order_number, missing=codes.CANCEL_ORDER_NUMBER_MISSING)
     now = ctx.now()
@@ -559,7 +565,7 @@ def cancel_order(
             conn.execute(
                 update(serial_assignments).where(serial_assignments.c.serial_id.in_(serial_ids)).values(revoked_at=now)
             )
-        actor = f"merchant:{caller.realm}"
+        actor = actor or f"merchant:{caller.realm}"
         delivery.on_order_cancelled(conn, now, actor, order.id)  # a backup DVD not yet shipped stays home
         audit(
             conn,

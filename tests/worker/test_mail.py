@@ -368,3 +368,21 @@ def test_a_renewal_order_gets_its_delivery_email_too(
     serial = renewal["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
     assert serial != first["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
     assert serial in text and serial in html
+
+
+def test_the_operator_resends_the_delivery_email_to_a_corrected_address(
+    ctx: Context, world: World, sink: SmtpSink, clock, cli
+) -> None:
+    """`resell order resend-email N --to` queues it; the worker sends it over SMTP to the new address."""
+    from resell.services import orders as order_service
+    from tests.renewal_support import caller_of
+
+    view = order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("MAIL-R", (1001, 1)))
+    assert mail_events(ctx) == []  # not a direct-delivery product: createOrder sent nothing
+    resent = cli("order", "resend-email", str(view.order_number), "--to", "fixed@example.com")
+    assert resent.exit_code == 0, resent.output
+    clock.advance(seconds=30)  # the CLI queued it by the real clock, a moment after the test's
+    assert dispatcher.run_pass(ctx).kinds.get("mail.delivery") == 1
+    (message,) = sink.messages
+    assert sink.envelopes == [("orders@shop.test", ["fixed@example.com"])]
+    assert view.lines[0].line_items[0].serials[0] in message.get_body(("plain",)).get_content()
