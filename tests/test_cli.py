@@ -353,6 +353,30 @@ def test_stock_import_refuses_unknown_products_and_products_without_a_pool(
     assert count(ctx, serials) == before
 
 
+@pytest.mark.parametrize(("content", "fragment"), [
+    (b"serial\nNEW-1\nNEW-2\n", "1 bad line (line 1: header 'serial')"),
+    (b"\r\nLicence key\r\nNEW-1\r\n", "1 bad line (line 2: header 'Licence key')"),
+    (b"NEW-1\nNEW-2,Pro,EUR\nNEW-3;x\nNEW-4\tx\nNEW-5|x\n",
+     "4 bad lines (line 2: separator ','; line 3: separator ';'; line 4: separator '\\t'; line 5: separator '|')"),
+    (b"NEW-1\nNEW-\xff\xfe2\nNEW-3\n", "1 bad line (line 2: not UTF-8)"),
+    (b"code\n" + b"".join(b"NEW-%d\n" % i for i in range(50)) + b"a,b\n" * 9,
+     "10 bad lines (line 1: header 'code'; line 52: separator ','; line 53: separator ','; "
+     "line 54: separator ','; line 55: separator ',' and 5 more)"),
+])
+def test_stock_import_refuses_a_bad_file_whole_with_its_line_numbers(
+    cli: Run, ctx: Context, world: World, tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    file = tmp_path / "serials.txt"
+    file.write_bytes(content)
+    before = count(ctx, serials)
+    result = cli("stock", "import", "1001", str(file))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert says(result, "error: file refused, nothing imported: " + fragment), result.output
+    assert "added" not in result.stdout
+    assert count(ctx, serials) == before  # the good lines were not imported either
+
+
 def test_stock_import_of_a_missing_file(cli: Run, world: World, tmp_path: Path) -> None:
     result = cli("stock", "import", "1001", str(tmp_path / "none.txt"))
     assert result.exit_code == 1
