@@ -226,15 +226,22 @@ def test_import_refuses_a_header_a_separator_or_bytes_not_utf8_and_imports_nothi
 
 
 def test_a_refused_file_names_its_first_five_bad_lines_and_counts_all(ctx: Context, catalog: None) -> None:
-    lines = ["key"] + [f"K-{i}" for i in range(30_000)] + [f"A,{i}" for i in range(7)]
+    # the check reads IMPORT_BATCH lines at a time: the second batch is clean, the third is not
+    lines = ["key"] + [f"K-{i}" for i in range(50_000)] + [f"A,{i}" for i in range(7)]
     with pytest.raises(stock.StockError) as refused:
         stock.import_serials(ctx, 1001, lines, batch_size=1_000)
     assert str(refused.value) == (
-        "file refused, nothing imported: 8 bad lines (line 1: header 'key'; line 30002: separator ','; "
-        "line 30003: separator ','; line 30004: separator ','; line 30005: separator ',' and 3 more); "
+        "file refused, nothing imported: 8 bad lines (line 1: header 'key'; line 50002: separator ','; "
+        "line 50003: separator ','; line 50004: separator ','; line 50005: separator ',' and 3 more); "
         "one key per line, no header, UTF-8"
     )
-    assert count_of(ctx, 1001) == 0  # not even the 30 good batches before the bad lines
+    assert count_of(ctx, 1001) == 0  # not even the 50,000 good lines before the bad ones
+
+
+def test_surrounding_tabs_in_a_later_batch_are_whitespace_not_separators(ctx: Context, catalog: None) -> None:
+    lines = [f"W-{i}" for i in range(IMPORT_BATCH)] + ["\tW-TAB\t\r\n", "serial"]
+    assert stock.import_serials(ctx, 1001, lines) == ImportResult(IMPORT_BATCH + 2, 0, 0)
+    assert "W-TAB" in values_of(ctx, 1001)
 
 
 @pytest.mark.parametrize("value", ["serial-2027-A", "KEY-1", "keystone", "A b c", "PRODUCT 1"])
