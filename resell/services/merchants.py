@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pycountry
@@ -128,30 +129,51 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
     return NewCatalog(catalog_id, spec.name, secret, currency, sorted(r.ref for r in rows))
 
 
-def catalog_of(conn: Connection, realm: str, currency: str) -> Row:
-    """A merchant's catalogue named by its currency (id, name, currency): exactly one, or MerchantError."""
+def catalog_of(conn: Connection, realm: str, currency: str, catalog: str | None = None) -> Row:
+    """A merchant's catalogue in `currency` (id, name, currency): exactly one, or MerchantError.
+
+    `catalog` (a name, or an id) chooses among several catalogues in the same currency; without it
+    an ambiguous call is refused with the list of catalogues to choose from.
+    """
+    currency = currency.strip().upper()
     found = conn.execute(
         select(catalogs.c.id, catalogs.c.name, catalogs.c.currency)
         .join(merchants, merchants.c.id == catalogs.c.merchant_id)
-        .where(merchants.c.realm == realm, catalogs.c.currency == currency.strip().upper())
+        .where(merchants.c.realm == realm, catalogs.c.currency == currency)
+        .order_by(catalogs.c.id)
     ).all()
-    if len(found) != 1:
+    if catalog is not None:
+        chosen = [c for c in found if catalog.strip() in (c.name, str(c.id))]
+        if not chosen:
+            raise MerchantError(f"merchant {realm!r} has no {currency} catalogue {catalog!r}{_listing(found)}")
+        return chosen[0]
+    if not found:
+        raise MerchantError(f"merchant {realm!r} has no {currency} catalogue")
+    if len(found) > 1:
         raise MerchantError(
-            f"merchant {realm!r} has no {currency.upper()} catalogue"
-            if not found
-            else f"merchant {realm!r} has {len(found)} {currency.upper()} catalogues"
+            f"merchant {realm!r} has {len(found)} {currency} catalogues{_listing(found)}; name one (by name or id)"
         )
     return found[0]
 
 
+def _listing(found: Sequence[Row]) -> str:
+    return ": " + ", ".join(f"{c.id} {c.name!r}" for c in found) if found else ""
+
+
 def change_catalog_products(
-    ctx: Context, realm: str, currency: str, add: list[int], remove: list[int], actor: str = "operator"
+    ctx: Context,
+    realm: str,
+    currency: str,
+    add: list[int],
+    remove: list[int],
+    actor: str = "operator",
+    catalog_name: str | None = None,
 ) -> tuple[list[int], list[int]]:
     """Products joining or leaving a catalogue; returns the refs really added and removed.
     The product feeds report them as insert and delete."""
     now = ctx.now()
     with ctx.db.write() as conn:
-        catalog = catalog_of(conn, realm, currency)
+        catalog = catalog_of(conn, realm, currency, catalog_name)
         wanted = set(add) | set(remove)
         ids = dict(conn.execute(select(products.c.ref, products.c.id).where(products.c.ref.in_(wanted))).all())
         if wanted - set(ids):

@@ -101,6 +101,28 @@ def test_catalogue_membership_changes_record_insert_and_delete(ctx, world: World
         merchants.change_catalog_products(ctx, "shop-a", "GBP", add=[1001], remove=[])
 
 
+def test_two_catalogues_in_one_currency_are_told_apart_by_name_or_id(ctx, world: World) -> None:
+    second = merchants.add_catalog(ctx, "shop-a", merchants.CatalogSpec("shop-a EUR 2", "EUR", [1003]))
+    with ctx.db.read() as conn:
+        first_id = conn.execute(select(catalogs.c.id).where(catalogs.c.name == "shop-a EUR")).scalar_one()
+    listing = f"{first_id} 'shop-a EUR', {second.catalog_id} 'shop-a EUR 2'"
+    with pytest.raises(merchants.MerchantError) as ambiguous:
+        merchants.change_catalog_products(ctx, "shop-a", "EUR", add=[1001], remove=[])
+    assert str(ambiguous.value) == f"merchant 'shop-a' has 2 EUR catalogues: {listing}; name one (by name or id)"
+    with pytest.raises(merchants.MerchantError) as unknown:
+        merchants.change_catalog_products(ctx, "shop-a", "EUR", add=[1001], remove=[], catalog_name="shop-a USD")
+    assert str(unknown.value) == f"merchant 'shop-a' has no EUR catalogue 'shop-a USD': {listing}"
+    before = len(changes(ctx))
+
+    by_name = merchants.change_catalog_products(ctx, "shop-a", "eur", [1001], [1003], catalog_name="shop-a EUR 2")
+    assert by_name == ([1001], [1003])
+    by_id = merchants.change_catalog_products(ctx, "shop-a", "EUR", [], [1001], catalog_name=str(second.catalog_id))
+    assert by_id == ([], [1001])
+    assert changes(ctx)[before:] == [
+        ("shop-a EUR 2", 1001, "insert"), ("shop-a EUR 2", 1003, "delete"), ("shop-a EUR 2", 1001, "delete"),
+    ]
+
+
 def test_a_serial_import_that_adds_stock_is_an_update_in_every_catalogue(ctx, world: World) -> None:
     before = len(changes(ctx))
     stock.import_serials(ctx, 1003, world.serials[1003])  # all already in stock: nothing added
