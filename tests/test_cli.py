@@ -24,9 +24,12 @@ from resell.config import Settings, get_settings
 from resell.db.engine import Database
 from resell.db.migrate import alembic_config
 from resell.db.tables import (
+    audit_events,
+    catalog_changes,
     catalog_products,
     catalogs,
     categories,
+    feed_configs,
     merchants,
     metadata,
     operating_systems,
@@ -518,6 +521,41 @@ def test_merchant_add_catalog_refusals(cli: Run, ctx: Context, world: World, arg
     assert says(result, "error:", fragment), result.output
     assert "secret" not in result.stdout
     assert count(ctx, catalogs) == before
+
+
+def test_merchant_remove_catalog_only_without_orders_and_audited(cli: Run, ctx: Context, world: World) -> None:
+    from resell.domain.codes import Refusal
+    from resell.services import feeds
+
+    feeds.configure(ctx, "shop-a", "USD", "acme", "main")
+    usd = caller(ctx, "shop-a", world.a.client_secret, world.a.other_secret)
+    eur = caller(ctx, "shop-a", world.a.client_secret, world.a.secret)
+    order_service.submit_order(ctx, eur, order_body("KEEP-1", (1002, 1)))
+    before = count(ctx, catalogs)
+
+    unknown = cli("merchant", "remove-catalog", "shop-a", "nope")
+    assert unknown.exit_code == 1
+    assert says(unknown, "error:", f"merchant 'shop-a' has no catalogue 'nope': {eur.catalog_id} 'shop-a EUR', "
+                f"{usd.catalog_id} 'shop-a USD'"), unknown.output
+    with_orders = cli("merchant", "remove-catalog", "shop-a", "shop-a EUR")
+    assert with_orders.exit_code == 1
+    assert says(with_orders, "error:", "catalogue 'shop-a EUR' of merchant 'shop-a' has 1 order: not removed")
+    assert count(ctx, catalogs) == before
+
+    removed = cli("merchant", "remove-catalog", "shop-a", str(usd.catalog_id))  # by id
+    assert removed.exit_code == 0, removed.output
+    assert says(removed, "catalogue 'shop-a USD' of merchant 'shop-a' removed")
+    assert count(ctx, catalogs) == before - 1
+    for table in (catalog_products, feed_configs, catalog_changes):
+        assert count(ctx, table, table.c.catalog_id == usd.catalog_id) == 0
+    with pytest.raises(Refusal):  # its secret no longer names a catalogue
+        caller(ctx, "shop-a", world.a.client_secret, world.a.other_secret)
+    caller(ctx, "shop-a", world.a.client_secret, world.a.secret)  # the other one still works
+    with ctx.db.read() as conn:
+        row = conn.execute(select(audit_events.c.entity_id, audit_events.c.before).where(
+            audit_events.c.action == "catalog_removed")).one()
+    assert row.before == {"catalog": "shop-a USD", "id": usd.catalog_id, "currency": "USD"}
+    assert row.entity_id == str(usd.merchant_id)
 
 
 # ---------------------------------------------------------------- demo

@@ -90,6 +90,19 @@ def merchant_products(
     out.print(f"added {added or 'nothing'}, removed {removed or 'nothing'}")
 
 
+@app.command("remove-catalog")
+def merchant_remove_catalog(realm: str, catalog: str) -> None:
+    """Remove a catalogue (by name or id) that has no orders; its secret stops working. Audited."""
+    from resell.services import merchants
+
+    try:
+        name = merchants.remove_catalog(context(), realm, catalog)
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    out.print(f"catalogue {name!r} of merchant {realm!r} removed")
+
+
 @app.command("revoke-tokens")
 def merchant_revoke_tokens(realm: str) -> None:
     """Emergency: every access and refresh token of the merchant stops working now (it signs in again).

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pycountry
-from sqlalchemy import Connection, Row, delete, select
+from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select
 
 from resell.db.engine import inserted_id
-from resell.db.tables import catalog_products, catalogs, merchants, products
+from resell.db.locking import for_update
+from resell.db.tables import catalog_changes as catalog_change_rows
+from resell.db.tables import catalog_products, catalogs, feed_configs, merchants, orders, products
 from resell.domain.secrets import hash_secret, new_secret
 from resell.services import catalog_changes
 from resell.services.audit_log import audit
@@ -209,3 +211,46 @@ def change_catalog_products(
                 after={"catalog": catalog.name, "added": added, "removed": removed},
             )
     return added, removed
+
+
+def _merchant_id(realm: str) -> ScalarSelect[int]:
+    # a subquery, not a join: FOR UPDATE then locks the catalogue rows only, not the merchant's
+    return select(merchants.c.id).where(merchants.c.realm == realm).scalar_subquery()
+
+
+def remove_catalog(ctx: Context, realm: str, catalog: str, actor: str = "operator") -> str:
+    """Delete a merchant's catalogue (by name or id), its products, feed configurations and feed
+    history; returns its name. A catalogue with orders stays: they must keep their catalogue.
+
+    The catalogue row is locked first, so an order being created in it either commits before (and
+    the removal is refused) or fails its foreign key after."""
+    with ctx.db.write() as conn:
+        found = conn.execute(
+            for_update(
+                select(catalogs.c.id, catalogs.c.name, catalogs.c.currency, catalogs.c.merchant_id)
+                .where(catalogs.c.merchant_id == _merchant_id(realm))
+                .order_by(catalogs.c.id)
+            )
+        ).all()
+        chosen = [c for c in found if catalog.strip() in (c.name, str(c.id))]
+        if not chosen:
+            raise MerchantError(f"merchant {realm!r} has no catalogue {catalog!r}{_listing(found)}")
+        target = chosen[0]
+        placed = conn.execute(select(func.count()).where(orders.c.catalog_id == target.id)).scalar_one()
+        if placed:
+            raise MerchantError(
+                f"catalogue {target.name!r} of merchant {realm!r} has {placed} order{'s' * (placed > 1)}: not removed"
+            )
+        for table in (feed_configs, catalog_change_rows, catalog_products):
+            conn.execute(delete(table).where(table.c.catalog_id == target.id))
+        conn.execute(delete(catalogs).where(catalogs.c.id == target.id))
+        audit(
+            conn,
+            ctx.now(),
+            actor,
+            "merchant",
+            target.merchant_id,
+            "catalog_removed",
+            before={"catalog": target.name, "id": target.id, "currency": target.currency},
+        )
+    return str(target.name)
