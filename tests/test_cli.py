@@ -43,7 +43,7 @@ from resell.services import iam
 from resell.services import orders as order_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Caller, Context
-from tests.conftest import TEST_CATALOG, World, order_body, run_cli
+from tests.conftest import TEST_CATALOG, World, add_prices, order_body, run_cli
 
 Run = Callable[..., Result]
 BASE_URL = "http://cli.test"
@@ -480,6 +480,7 @@ def test_merchant_create_with_a_product_subset(cli: Run, ctx: Context) -> None:
 @pytest.mark.parametrize(("extra", "fragment"), [
     (["--currency", "XYZ"], "'XYZ' is not an ISO 4217 currency"),
     (["--currency", "EUR", "--products", "1001,999"], "unknown product refs: [999]"),
+    (["--currency", "EUR", "--currency", "USD", "--products", "1003"], "no USD price for product refs: [1003]"),
 ])
 def test_merchant_create_that_fails_creates_no_merchant(
     cli: Run, ctx: Context, extra: list[str], fragment: str
@@ -496,6 +497,7 @@ def test_merchant_create_that_fails_creates_no_merchant(
 
 
 def test_merchant_add_catalog(cli: Run, ctx: Context, world: World) -> None:
+    add_prices(ctx, "GBP", 1001, 1003)
     result = cli("merchant", "add-catalog", world.a.realm, "gbp", "--products", "1001,1003")
     assert result.exit_code == 0, result.output
     found = re.search(r"catalogue GBP secret (\S+) \(2 products\)", result.stdout)
@@ -509,6 +511,7 @@ def test_merchant_add_catalog(cli: Run, ctx: Context, world: World) -> None:
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["shop-a", "EUR", "--products", "1001,999"], "unknown product refs: [999]"),
+    (["shop-a", "GBP", "--products", "1001,1002"], "no GBP price for product refs: [1001, 1002]"),
     (["ghost", "EUR"], "no merchant 'ghost'"),
     (["shop-a", "XYZ"], "'XYZ' is not an ISO 4217 currency"),
     (["shop-a", "EUR", "--products", "1001,abc"], "abc"),

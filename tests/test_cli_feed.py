@@ -9,7 +9,7 @@ from click.testing import Result
 
 from resell.config import Settings
 from resell.services import feeds
-from tests.conftest import World, run_cli
+from tests.conftest import World, add_prices, run_cli
 
 Run = Callable[..., Result]
 
@@ -48,7 +48,10 @@ def test_feed_configure_refuses_a_bad_format_or_catalogue(cli: Run, world: World
     assert none.exit_code == 1 and "noJPYcatalogue" in flat(none)
 
 
-def test_merchant_products_adds_and_removes(cli: Run, world: World) -> None:
+def test_merchant_products_adds_and_removes(cli: Run, ctx, world: World) -> None:
+    refused = cli("merchant", "products", "shop-a", "USD", "--add", "1001,1003", "--remove", "1002")
+    assert refused.exit_code == 1 and "error:noUSDpriceforproductrefs:[1001,1003]" in flat(refused)
+    add_prices(ctx, "USD", 1001, 1003)
     done = cli("merchant", "products", "shop-a", "USD", "--add", "1001,1003", "--remove", "1002")
     assert done.exit_code == 0, done.output
     assert "added[1001,1003],removed[1002]" in flat(done)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select
 from resell.db.engine import inserted_id
 from resell.db.locking import for_update
 from resell.db.tables import catalog_changes as catalog_change_rows
-from resell.db.tables import catalog_products, catalogs, feed_configs, merchants, orders, products
+from resell.db.tables import catalog_products, catalogs, feed_configs, merchants, orders, product_prices, products
 from resell.domain.secrets import hash_secret, new_secret
 from resell.services import catalog_changes
 from resell.services.audit_log import audit
@@ -101,6 +101,7 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
         missing = set(spec.product_refs) - {r.ref for r in rows}
         if missing:
             raise MerchantError(f"unknown product refs: {sorted(missing)}")
+        _check_priced(conn, currency, {r.ref: r.id for r in rows})
     secret = new_secret()
     now = ctx.now()
     catalog_id = inserted_id(
@@ -129,6 +130,23 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
         after={"catalog": spec.name, "currency": currency, "products": len(rows)},
     )
     return NewCatalog(catalog_id, spec.name, secret, currency, sorted(r.ref for r in rows))
+
+
+def _check_priced(conn: Connection, currency: str, ids: dict[int, int]) -> None:
+    """Refuse products (ref -> id) chosen for a catalogue that have no price in its currency: the
+    merchant could list them but never sell them. A catalogue of every product is not checked."""
+    if not ids:
+        return
+    priced = set(
+        conn.execute(
+            select(product_prices.c.product_id).where(
+                product_prices.c.currency == currency, product_prices.c.product_id.in_(ids.values())
+            )
+        ).scalars()
+    )
+    unpriced = sorted(ref for ref, product_id in ids.items() if product_id not in priced)
+    if unpriced:
+        raise MerchantError(f"no {currency} price for product refs: {unpriced}")
 
 
 def catalog_of(conn: Connection, realm: str, currency: str, catalog: str | None = None) -> Row:
@@ -188,6 +206,7 @@ def change_catalog_products(
             ).scalars()
         )
         added = sorted(ref for ref in set(add) if ids[ref] not in sold)
+        _check_priced(conn, catalog.currency, {ref: ids[ref] for ref in added})
         removed = sorted(ref for ref in set(remove) - set(add) if ids[ref] in sold)
         if added:
             conn.execute(catalog_products.insert(), [{"catalog_id": catalog.id, "product_id": ids[r]} for r in added])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from resell.db.tables import catalog_changes, catalogs, products
 from resell.services import merchants, stock
 from resell.services.catalog_import import import_catalog
-from tests.conftest import TEST_CATALOG, World
+from tests.conftest import TEST_CATALOG, World, add_prices
 
 
 def changes(ctx) -> list[tuple[str, int, str]]:  # type: ignore[no-untyped-def]
@@ -90,6 +90,7 @@ def test_a_product_no_catalogue_sells_records_nothing(ctx, world: World) -> None
 
 
 def test_catalogue_membership_changes_record_insert_and_delete(ctx, world: World) -> None:
+    add_prices(ctx, "USD", 1001, 1003)
     before = len(changes(ctx))
     assert merchants.change_catalog_products(ctx, "shop-a", "usd", add=[1001, 1002], remove=[]) == ([1001], [])
     assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[], remove=[1002, 1003]) == ([], [1002])
@@ -99,6 +100,20 @@ def test_catalogue_membership_changes_record_insert_and_delete(ctx, world: World
         merchants.change_catalog_products(ctx, "shop-a", "USD", add=[999], remove=[])
     with pytest.raises(merchants.MerchantError, match="no GBP catalogue"):
         merchants.change_catalog_products(ctx, "shop-a", "GBP", add=[1001], remove=[])
+
+
+def test_only_products_priced_in_the_catalogue_currency_may_join_it(ctx, world: World) -> None:
+    before = len(changes(ctx))
+    with pytest.raises(merchants.MerchantError, match=r"^no USD price for product refs: \[1001, 1003, 1005\]$"):
+        merchants.change_catalog_products(ctx, "shop-a", "USD", add=[1001, 1002, 1003, 1005], remove=[1002])
+    with pytest.raises(merchants.MerchantError, match=r"^no USD price for product refs: \[1001\]$"):
+        merchants.add_catalog(ctx, "shop-a", merchants.CatalogSpec("shop-a USD 2", "USD", [1001]))
+    assert changes(ctx)[before:] == []  # refused whole: 1002 stayed, nothing joined
+    add_prices(ctx, "USD", 1001)
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[1001], remove=[]) == ([1001], [])
+    # a product already sold unpriced (a catalogue made before the rule) may stay and leave
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[1002], remove=[]) == ([], [])
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[], remove=[1002]) == ([], [1002])
 
 
 def test_two_catalogues_in_one_currency_are_told_apart_by_name_or_id(ctx, world: World) -> None:
