@@ -3,6 +3,7 @@ RESELL_TEST_DATABASE_URL is set), a movable clock, a small world, and a live HTT
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import shutil
@@ -28,8 +29,8 @@ from sqlalchemy.engine import make_url
 from resell.config import Settings
 from resell.db.engine import Database
 from resell.db.migrate import upgrade
-from resell.db.tables import metadata
-from resell.services import merchants, stock
+from resell.db.tables import catalog_products, metadata, products
+from resell.services import catalog_changes, merchants, stock
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 
@@ -338,6 +339,24 @@ def world(request: pytest.FixtureRequest, db_url: str) -> World:
     return request.getfixturevalue("postgres_world_rows")[1]  # type: ignore[no-any-return]
 
 
+def add_prices(ctx: Context, currency: str, *refs: int) -> None:
+    """Give TEST_CATALOG products a price in `currency` too (a catalogue in it may then sell them)."""
+    catalog = copy.deepcopy(TEST_CATALOG)
+    for product in catalog["products"]:
+        if product["ref"] in refs:
+            product["prices"] = [*product.get("prices", []), {"currency": currency, "amountDutyFree": 7}]
+    import_catalog(ctx, catalog)
+
+
+def _sell_unpriced(ctx: Context, catalog_id: int, ref: int) -> None:
+    """A catalogue selling a product without a price in its currency, as catalogues made before
+    `resell merchant` refused that still may: the merchant service no longer writes such a row."""
+    with ctx.db.write() as conn:
+        product_id = conn.execute(select(products.c.id).where(products.c.ref == ref)).scalar_one()
+        conn.execute(insert(catalog_products).values(catalog_id=catalog_id, product_id=product_id))
+        catalog_changes.record(conn, ctx.now(), catalog_id, [product_id], "insert")
+
+
 def build_world(ctx: Context) -> World:
     import_catalog(ctx, TEST_CATALOG)
     made: dict[int, list[str]] = {}
@@ -351,9 +370,10 @@ def build_world(ctx: Context) -> World:
             realm,
             catalogs_to_add=[
                 merchants.CatalogSpec(f"{realm} EUR", "EUR"),
-                merchants.CatalogSpec(f"{realm} USD", "USD", [1002]),
+                merchants.CatalogSpec(f"{realm} USD", "USD", []),
             ],
         )
+        _sell_unpriced(ctx, usd.catalog_id, 1002)
         creds.append(MerchantCreds(realm, m.client_secret, eur.secret, usd.secret))
     return World(creds[0], creds[1], made)
 

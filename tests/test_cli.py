@@ -24,9 +24,12 @@ from resell.config import Settings, get_settings
 from resell.db.engine import Database
 from resell.db.migrate import alembic_config
 from resell.db.tables import (
+    audit_events,
+    catalog_changes,
     catalog_products,
     catalogs,
     categories,
+    feed_configs,
     merchants,
     metadata,
     operating_systems,
@@ -40,7 +43,7 @@ from resell.services import iam
 from resell.services import orders as order_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Caller, Context
-from tests.conftest import TEST_CATALOG, World, order_body, run_cli
+from tests.conftest import TEST_CATALOG, World, add_prices, order_body, run_cli
 
 Run = Callable[..., Result]
 BASE_URL = "http://cli.test"
@@ -353,6 +356,30 @@ def test_stock_import_refuses_unknown_products_and_products_without_a_pool(
     assert count(ctx, serials) == before
 
 
+@pytest.mark.parametrize(("content", "fragment"), [
+    (b"serial\nNEW-1\nNEW-2\n", "1 bad line (line 1: header 'serial')"),
+    (b"\r\nLicence key\r\nNEW-1\r\n", "1 bad line (line 2: header 'Licence key')"),
+    (b"NEW-1\nNEW-2,Pro,EUR\nNEW-3;x\nNEW-4\tx\nNEW-5|x\n",
+     "4 bad lines (line 2: separator ','; line 3: separator ';'; line 4: separator '\\t'; line 5: separator '|')"),
+    (b"NEW-1\nNEW-\xff\xfe2\nNEW-3\n", "1 bad line (line 2: not UTF-8)"),
+    (b"code\n" + b"".join(b"NEW-%d\n" % i for i in range(50)) + b"a,b\n" * 9,
+     "10 bad lines (line 1: header 'code'; line 52: separator ','; line 53: separator ','; "
+     "line 54: separator ','; line 55: separator ',' and 5 more)"),
+])
+def test_stock_import_refuses_a_bad_file_whole_with_its_line_numbers(
+    cli: Run, ctx: Context, world: World, tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    file = tmp_path / "serials.txt"
+    file.write_bytes(content)
+    before = count(ctx, serials)
+    result = cli("stock", "import", "1001", str(file))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert says(result, "error: file refused, nothing imported: " + fragment), result.output
+    assert "added" not in result.stdout
+    assert count(ctx, serials) == before  # the good lines were not imported either
+
+
 def test_stock_import_of_a_missing_file(cli: Run, world: World, tmp_path: Path) -> None:
     result = cli("stock", "import", "1001", str(tmp_path / "none.txt"))
     assert result.exit_code == 1
@@ -453,6 +480,7 @@ def test_merchant_create_with_a_product_subset(cli: Run, ctx: Context) -> None:
 @pytest.mark.parametrize(("extra", "fragment"), [
     (["--currency", "XYZ"], "'XYZ' is not an ISO 4217 currency"),
     (["--currency", "EUR", "--products", "1001,999"], "unknown product refs: [999]"),
+    (["--currency", "EUR", "--currency", "USD", "--products", "1003"], "no USD price for product refs: [1003]"),
 ])
 def test_merchant_create_that_fails_creates_no_merchant(
     cli: Run, ctx: Context, extra: list[str], fragment: str
@@ -469,6 +497,7 @@ def test_merchant_create_that_fails_creates_no_merchant(
 
 
 def test_merchant_add_catalog(cli: Run, ctx: Context, world: World) -> None:
+    add_prices(ctx, "GBP", 1001, 1003)
     result = cli("merchant", "add-catalog", world.a.realm, "gbp", "--products", "1001,1003")
     assert result.exit_code == 0, result.output
     found = re.search(r"catalogue GBP secret (\S+) \(2 products\)", result.stdout)
@@ -482,6 +511,7 @@ def test_merchant_add_catalog(cli: Run, ctx: Context, world: World) -> None:
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["shop-a", "EUR", "--products", "1001,999"], "unknown product refs: [999]"),
+    (["shop-a", "GBP", "--products", "1001,1002"], "no GBP price for product refs: [1001, 1002]"),
     (["ghost", "EUR"], "no merchant 'ghost'"),
     (["shop-a", "XYZ"], "'XYZ' is not an ISO 4217 currency"),
     (["shop-a", "EUR", "--products", "1001,abc"], "abc"),
@@ -494,6 +524,41 @@ def test_merchant_add_catalog_refusals(cli: Run, ctx: Context, world: World, arg
     assert says(result, "error:", fragment), result.output
     assert "secret" not in result.stdout
     assert count(ctx, catalogs) == before
+
+
+def test_merchant_remove_catalog_only_without_orders_and_audited(cli: Run, ctx: Context, world: World) -> None:
+    from resell.domain.codes import Refusal
+    from resell.services import feeds
+
+    feeds.configure(ctx, "shop-a", "USD", "acme", "main")
+    usd = caller(ctx, "shop-a", world.a.client_secret, world.a.other_secret)
+    eur = caller(ctx, "shop-a", world.a.client_secret, world.a.secret)
+    order_service.submit_order(ctx, eur, order_body("KEEP-1", (1002, 1)))
+    before = count(ctx, catalogs)
+
+    unknown = cli("merchant", "remove-catalog", "shop-a", "nope")
+    assert unknown.exit_code == 1
+    assert says(unknown, "error:", f"merchant 'shop-a' has no catalogue 'nope': {eur.catalog_id} 'shop-a EUR', "
+                f"{usd.catalog_id} 'shop-a USD'"), unknown.output
+    with_orders = cli("merchant", "remove-catalog", "shop-a", "shop-a EUR")
+    assert with_orders.exit_code == 1
+    assert says(with_orders, "error:", "catalogue 'shop-a EUR' of merchant 'shop-a' has 1 order: not removed")
+    assert count(ctx, catalogs) == before
+
+    removed = cli("merchant", "remove-catalog", "shop-a", str(usd.catalog_id))  # by id
+    assert removed.exit_code == 0, removed.output
+    assert says(removed, "catalogue 'shop-a USD' of merchant 'shop-a' removed")
+    assert count(ctx, catalogs) == before - 1
+    for table in (catalog_products, feed_configs, catalog_changes):
+        assert count(ctx, table, table.c.catalog_id == usd.catalog_id) == 0
+    with pytest.raises(Refusal):  # its secret no longer names a catalogue
+        caller(ctx, "shop-a", world.a.client_secret, world.a.other_secret)
+    caller(ctx, "shop-a", world.a.client_secret, world.a.secret)  # the other one still works
+    with ctx.db.read() as conn:
+        row = conn.execute(select(audit_events.c.entity_id, audit_events.c.before).where(
+            audit_events.c.action == "catalog_removed")).one()
+    assert row.before == {"catalog": "shop-a USD", "id": usd.catalog_id, "currency": "USD"}
+    assert row.entity_id == str(usd.merchant_id)
 
 
 # ---------------------------------------------------------------- demo

@@ -73,18 +73,34 @@ def merchant_products(
     currency: str,
     add: Annotated[str | None, typer.Option(help="comma-separated product refs to start selling")] = None,
     remove: Annotated[str | None, typer.Option(help="comma-separated product refs to stop selling")] = None,
+    catalog: Annotated[
+        str | None, typer.Option(help="the catalogue's name or id, when the merchant has several in CURRENCY")
+    ] = None,
 ) -> None:
     """Add products to, or remove them from, a merchant's catalogue (product feeds report insert / delete)."""
     from resell.services import merchants
 
     try:
         added, removed = merchants.change_catalog_products(
-            context(), realm, currency, _product_refs(add) or [], _product_refs(remove) or []
+            context(), realm, currency, _product_refs(add) or [], _product_refs(remove) or [], catalog_name=catalog
         )
     except merchants.MerchantError as exc:
         fail(str(exc))
         return
     out.print(f"added {added or 'nothing'}, removed {removed or 'nothing'}")
+
+
+@app.command("remove-catalog")
+def merchant_remove_catalog(realm: str, catalog: str) -> None:
+    """Remove a catalogue (by name or id) that has no orders; its secret stops working. Audited."""
+    from resell.services import merchants
+
+    try:
+        name = merchants.remove_catalog(context(), realm, catalog)
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    out.print(f"catalogue {name!r} of merchant {realm!r} removed")
 
 
 @app.command("revoke-tokens")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -16,35 +18,52 @@ from resell.cli.support import context, err, fail, out
 app = typer.Typer(help="Licence-key stock.", no_args_is_help=True)
 
 
+class _SerialFile:
+    """The lines of FILE, reopened on each iteration: the import reads it twice (check, then import).
+
+    Streamed and decoded in C; lines end at "\n" only (the "\r" of a "\r\n" goes with strip()).
+    Bytes that are not UTF-8 survive as surrogates so that the check can name their line.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: BinaryIO | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        with self.path.open("rb") as self.handle:
+            yield from io.TextIOWrapper(self.handle, encoding="utf-8", errors="surrogateescape", newline="\n")
+
+    def position(self) -> int:
+        return self.handle.tell() if self.handle and not self.handle.closed else 0
+
+
 @app.command("import")
 def stock_import(ref: int, file: Path) -> None:
-    """Add serials to a product's pool from FILE, one per line (duplicates are skipped and counted)."""
-    import io
+    """Add serials to a product's pool from FILE, one per line (duplicates are skipped and counted).
 
+    FILE is checked whole first: a header line, bytes that are not UTF-8 or a line with a separator
+    (, ; tab |) refuse all of it, with the line numbers, and nothing is imported.
+    """
     from resell.services import stock
 
     if not file.exists():
         fail(f"{file}: no such file")
     size = file.stat().st_size
-    with (
-        file.open("rb") as handle,
-        Progress(
-            TextColumn("[bold]importing[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("bytes"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-        ) as progress,
-    ):
+    lines = _SerialFile(file)
+    with Progress(
+        TextColumn("[bold]importing[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("bytes"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
         task = progress.add_task("serials", total=size)
-        # streamed and decoded in C; lines end at "\n" only (the "\r" of a "\r\n" goes with strip())
-        lines = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="\n")
         try:
             result = stock.import_serials(
-                context(), ref, lines, on_progress=lambda _n: progress.update(task, completed=handle.tell())
+                context(), ref, lines, on_progress=lambda _n: progress.update(task, completed=lines.position())
             )
         except stock.StockError as exc:
             fail(str(exc))

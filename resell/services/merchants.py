@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pycountry
-from sqlalchemy import Connection, Row, delete, select
+from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select
 
 from resell.db.engine import inserted_id
-from resell.db.tables import catalog_products, catalogs, merchants, products
+from resell.db.locking import for_update
+from resell.db.tables import catalog_changes as catalog_change_rows
+from resell.db.tables import catalog_products, catalogs, feed_configs, merchants, orders, product_prices, products
 from resell.domain.secrets import hash_secret, new_secret
 from resell.services import catalog_changes
 from resell.services.audit_log import audit
@@ -98,6 +101,7 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
         missing = set(spec.product_refs) - {r.ref for r in rows}
         if missing:
             raise MerchantError(f"unknown product refs: {sorted(missing)}")
+        _check_priced(conn, currency, {r.ref: r.id for r in rows})
     secret = new_secret()
     now = ctx.now()
     catalog_id = inserted_id(
@@ -128,30 +132,68 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
     return NewCatalog(catalog_id, spec.name, secret, currency, sorted(r.ref for r in rows))
 
 
-def catalog_of(conn: Connection, realm: str, currency: str) -> Row:
-    """A merchant's catalogue named by its currency (id, name, currency): exactly one, or MerchantError."""
+def _check_priced(conn: Connection, currency: str, ids: dict[int, int]) -> None:
+    """Refuse products (ref -> id) chosen for a catalogue that have no price in its currency: the
+    merchant could list them but never sell them. A catalogue of every product is not checked."""
+    if not ids:
+        return
+    priced = set(
+        conn.execute(
+            select(product_prices.c.product_id).where(
+                product_prices.c.currency == currency, product_prices.c.product_id.in_(ids.values())
+            )
+        ).scalars()
+    )
+    unpriced = sorted(ref for ref, product_id in ids.items() if product_id not in priced)
+    if unpriced:
+        raise MerchantError(f"no {currency} price for product refs: {unpriced}")
+
+
+def catalog_of(conn: Connection, realm: str, currency: str, catalog: str | None = None) -> Row:
+    """A merchant's catalogue in `currency` (id, name, currency): exactly one, or MerchantError.
+
+    `catalog` (a name, or an id) chooses among several catalogues in the same currency; without it
+    an ambiguous call is refused with the list of catalogues to choose from.
+    """
+    currency = currency.strip().upper()
     found = conn.execute(
         select(catalogs.c.id, catalogs.c.name, catalogs.c.currency)
         .join(merchants, merchants.c.id == catalogs.c.merchant_id)
-        .where(merchants.c.realm == realm, catalogs.c.currency == currency.strip().upper())
+        .where(merchants.c.realm == realm, catalogs.c.currency == currency)
+        .order_by(catalogs.c.id)
     ).all()
-    if len(found) != 1:
+    if catalog is not None:
+        chosen = [c for c in found if catalog.strip() in (c.name, str(c.id))]
+        if not chosen:
+            raise MerchantError(f"merchant {realm!r} has no {currency} catalogue {catalog!r}{_listing(found)}")
+        return chosen[0]
+    if not found:
+        raise MerchantError(f"merchant {realm!r} has no {currency} catalogue")
+    if len(found) > 1:
         raise MerchantError(
-            f"merchant {realm!r} has no {currency.upper()} catalogue"
-            if not found
-            else f"merchant {realm!r} has {len(found)} {currency.upper()} catalogues"
+            f"merchant {realm!r} has {len(found)} {currency} catalogues{_listing(found)}; name one (by name or id)"
         )
     return found[0]
 
 
+def _listing(found: Sequence[Row]) -> str:
+    return ": " + ", ".join(f"{c.id} {c.name!r}" for c in found) if found else ""
+
+
 def change_catalog_products(
-    ctx: Context, realm: str, currency: str, add: list[int], remove: list[int], actor: str = "operator"
+    ctx: Context,
+    realm: str,
+    currency: str,
+    add: list[int],
+    remove: list[int],
+    actor: str = "operator",
+    catalog_name: str | None = None,
 ) -> tuple[list[int], list[int]]:
     """Products joining or leaving a catalogue; returns the refs really added and removed.
     The product feeds report them as insert and delete."""
     now = ctx.now()
     with ctx.db.write() as conn:
-        catalog = catalog_of(conn, realm, currency)
+        catalog = catalog_of(conn, realm, currency, catalog_name)
         wanted = set(add) | set(remove)
         ids = dict(conn.execute(select(products.c.ref, products.c.id).where(products.c.ref.in_(wanted))).all())
         if wanted - set(ids):
@@ -164,6 +206,7 @@ def change_catalog_products(
             ).scalars()
         )
         added = sorted(ref for ref in set(add) if ids[ref] not in sold)
+        _check_priced(conn, catalog.currency, {ref: ids[ref] for ref in added})
         removed = sorted(ref for ref in set(remove) - set(add) if ids[ref] in sold)
         if added:
             conn.execute(catalog_products.insert(), [{"catalog_id": catalog.id, "product_id": ids[r]} for r in added])
@@ -187,3 +230,46 @@ def change_catalog_products(
                 after={"catalog": catalog.name, "added": added, "removed": removed},
             )
     return added, removed
+
+
+def _merchant_id(realm: str) -> ScalarSelect[int]:
+    # a subquery, not a join: FOR UPDATE then locks the catalogue rows only, not the merchant's
+    return select(merchants.c.id).where(merchants.c.realm == realm).scalar_subquery()
+
+
+def remove_catalog(ctx: Context, realm: str, catalog: str, actor: str = "operator") -> str:
+    """Delete a merchant's catalogue (by name or id), its products, feed configurations and feed
+    history; returns its name. A catalogue with orders stays: they must keep their catalogue.
+
+    The catalogue row is locked first, so an order being created in it either commits before (and
+    the removal is refused) or fails its foreign key after."""
+    with ctx.db.write() as conn:
+        found = conn.execute(
+            for_update(
+                select(catalogs.c.id, catalogs.c.name, catalogs.c.currency, catalogs.c.merchant_id)
+                .where(catalogs.c.merchant_id == _merchant_id(realm))
+                .order_by(catalogs.c.id)
+            )
+        ).all()
+        chosen = [c for c in found if catalog.strip() in (c.name, str(c.id))]
+        if not chosen:
+            raise MerchantError(f"merchant {realm!r} has no catalogue {catalog!r}{_listing(found)}")
+        target = chosen[0]
+        placed = conn.execute(select(func.count()).where(orders.c.catalog_id == target.id)).scalar_one()
+        if placed:
+            raise MerchantError(
+                f"catalogue {target.name!r} of merchant {realm!r} has {placed} order{'s' * (placed > 1)}: not removed"
+            )
+        for table in (feed_configs, catalog_change_rows, catalog_products):
+            conn.execute(delete(table).where(table.c.catalog_id == target.id))
+        conn.execute(delete(catalogs).where(catalogs.c.id == target.id))
+        audit(
+            conn,
+            ctx.now(),
+            actor,
+            "merchant",
+            target.merchant_id,
+            "catalog_removed",
+            before={"catalog": target.name, "id": target.id, "currency": target.currency},
+        )
+    return str(target.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -36,7 +37,66 @@ MAX_SERIAL_LENGTH = 500
 
 
 class StockError(ValueError):
-    """An operator mistake (unknown product, product without a serial pool)."""
+    """An operator mistake (unknown product, product without a serial pool, a malformed file)."""
+
+
+# a line holding one of these is a CSV (or a table) pasted as keys; \udc80-\udcff are the bytes
+# that were not UTF-8, as decoding with errors="surrogateescape" keeps them
+_SEPARATOR = re.compile(r"[,;\t|]")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_SUSPECT = re.compile("[,;\t|\udc80-\udcff]")
+# a first line made only of these words is a column title, not a key ("serial", "Licence key", ...)
+_HEADER_WORDS = frozenset(
+    "serial serials key keys code codes licence licences license licenses number numbers no activation "
+    "product voucher pin value values".split()
+)
+_SHOWN_PROBLEMS = 5
+
+
+def _problem(value: str, first: bool) -> str | None:
+    """Why a stripped, non-blank line cannot be a key, or None when it can."""
+    if _NOT_UTF8.search(value):
+        return "not UTF-8"
+    if sep := _SEPARATOR.search(value):
+        return f"separator {sep.group()!r}"
+    if first and all(word in _HEADER_WORDS for word in re.split(r"[\s_\-]+", value.lower())):
+        return f"header {value!r}"
+    return None
+
+
+def check_serials(lines: Iterable[str]) -> None:
+    """Refuse a file that holds a header line, non-UTF-8 bytes or separated fields (a pasted CSV).
+
+    One streamed pass before anything is written, so a refused file imports nothing at all; the
+    error names the first few offending line numbers and how many there are in all.
+    """
+    problems: list[str] = []
+    total = 0
+    first = True
+    number = 0
+    for batch in _batches(lines, IMPORT_BATCH):
+        # one C-speed search of the whole batch; only a batch with a suspect character (maybe just
+        # surrounding whitespace) or the first key (a possible header) is looked at line by line
+        if not first and _SUSPECT.search("".join(batch)) is None:
+            number += len(batch)
+            continue
+        for line in batch:
+            number += 1
+            value = line.strip()
+            if not value:
+                continue
+            why = _problem(value, first)
+            first = False
+            if why:
+                total += 1
+                if len(problems) < _SHOWN_PROBLEMS:
+                    problems.append(f"line {number}: {why}")
+    if total:
+        more = f" and {total - len(problems)} more" if total > len(problems) else ""
+        raise StockError(
+            f"file refused, nothing imported: {total} bad line{'s' * (total > 1)} "
+            f"({'; '.join(problems)}{more}); one key per line, no header, UTF-8"
+        )
 
 
 @dataclass(frozen=True)
@@ -107,9 +167,12 @@ def import_serials(
 ) -> ImportResult:
     """Add serials, one per line. Duplicates (in the file or already in stock) are skipped and counted.
 
-    Each batch commits on its own, so memory stays flat and an interrupted import can simply be
-    run again: what was already imported counts as duplicates the second time. `on_progress` is
-    called after each batch with the number of lines it held (blank ones included).
+    `lines` is read twice: first checked whole (`check_serials`: all or nothing), then imported, so
+    it must be re-iterable (a list, or an object that reopens its file); a one-shot iterator is
+    refused rather than silently importing nothing. Each batch commits on its own, so memory stays
+    flat and an interrupted import can simply be run again: what was already imported counts as
+    duplicates the second time. `on_progress` is called after each batch with the number of lines
+    it held (blank ones included).
     """
     with ctx.db.read() as conn:
         product = conn.execute(
@@ -121,6 +184,9 @@ def import_serials(
         raise StockError(
             f"product {product_ref} does not draw serials from a pool (serialSource={product.serial_source})"
         )
+    if iter(lines) is lines:
+        raise TypeError("import_serials reads its lines twice: pass a re-iterable, not an iterator")
+    check_serials(lines)
     added = duplicates = rejected = 0
     for batch in _batches(lines, batch_size):
         values = [v for v in map(str.strip, batch) if v]

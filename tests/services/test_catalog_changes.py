@@ -10,7 +10,7 @@ from sqlalchemy import select
 from resell.db.tables import catalog_changes, catalogs, products
 from resell.services import merchants, stock
 from resell.services.catalog_import import import_catalog
-from tests.conftest import TEST_CATALOG, World
+from tests.conftest import TEST_CATALOG, World, add_prices
 
 
 def changes(ctx) -> list[tuple[str, int, str]]:  # type: ignore[no-untyped-def]
@@ -90,6 +90,7 @@ def test_a_product_no_catalogue_sells_records_nothing(ctx, world: World) -> None
 
 
 def test_catalogue_membership_changes_record_insert_and_delete(ctx, world: World) -> None:
+    add_prices(ctx, "USD", 1001, 1003)
     before = len(changes(ctx))
     assert merchants.change_catalog_products(ctx, "shop-a", "usd", add=[1001, 1002], remove=[]) == ([1001], [])
     assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[], remove=[1002, 1003]) == ([], [1002])
@@ -99,6 +100,42 @@ def test_catalogue_membership_changes_record_insert_and_delete(ctx, world: World
         merchants.change_catalog_products(ctx, "shop-a", "USD", add=[999], remove=[])
     with pytest.raises(merchants.MerchantError, match="no GBP catalogue"):
         merchants.change_catalog_products(ctx, "shop-a", "GBP", add=[1001], remove=[])
+
+
+def test_only_products_priced_in_the_catalogue_currency_may_join_it(ctx, world: World) -> None:
+    before = len(changes(ctx))
+    with pytest.raises(merchants.MerchantError, match=r"^no USD price for product refs: \[1001, 1003, 1005\]$"):
+        merchants.change_catalog_products(ctx, "shop-a", "USD", add=[1001, 1002, 1003, 1005], remove=[1002])
+    with pytest.raises(merchants.MerchantError, match=r"^no USD price for product refs: \[1001\]$"):
+        merchants.add_catalog(ctx, "shop-a", merchants.CatalogSpec("shop-a USD 2", "USD", [1001]))
+    assert changes(ctx)[before:] == []  # refused whole: 1002 stayed, nothing joined
+    add_prices(ctx, "USD", 1001)
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[1001], remove=[]) == ([1001], [])
+    # a product already sold unpriced (a catalogue made before the rule) may stay and leave
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[1002], remove=[]) == ([], [])
+    assert merchants.change_catalog_products(ctx, "shop-a", "USD", add=[], remove=[1002]) == ([], [1002])
+
+
+def test_two_catalogues_in_one_currency_are_told_apart_by_name_or_id(ctx, world: World) -> None:
+    second = merchants.add_catalog(ctx, "shop-a", merchants.CatalogSpec("shop-a EUR 2", "EUR", [1003]))
+    with ctx.db.read() as conn:
+        first_id = conn.execute(select(catalogs.c.id).where(catalogs.c.name == "shop-a EUR")).scalar_one()
+    listing = f"{first_id} 'shop-a EUR', {second.catalog_id} 'shop-a EUR 2'"
+    with pytest.raises(merchants.MerchantError) as ambiguous:
+        merchants.change_catalog_products(ctx, "shop-a", "EUR", add=[1001], remove=[])
+    assert str(ambiguous.value) == f"merchant 'shop-a' has 2 EUR catalogues: {listing}; name one (by name or id)"
+    with pytest.raises(merchants.MerchantError) as unknown:
+        merchants.change_catalog_products(ctx, "shop-a", "EUR", add=[1001], remove=[], catalog_name="shop-a USD")
+    assert str(unknown.value) == f"merchant 'shop-a' has no EUR catalogue 'shop-a USD': {listing}"
+    before = len(changes(ctx))
+
+    by_name = merchants.change_catalog_products(ctx, "shop-a", "eur", [1001], [1003], catalog_name="shop-a EUR 2")
+    assert by_name == ([1001], [1003])
+    by_id = merchants.change_catalog_products(ctx, "shop-a", "EUR", [], [1001], catalog_name=str(second.catalog_id))
+    assert by_id == ([], [1001])
+    assert changes(ctx)[before:] == [
+        ("shop-a EUR 2", 1001, "insert"), ("shop-a EUR 2", 1003, "delete"), ("shop-a EUR 2", 1001, "delete"),
+    ]
 
 
 def test_a_serial_import_that_adds_stock_is_an_update_in_every_catalogue(ctx, world: World) -> None:

@@ -156,8 +156,8 @@ def test_duplicates_and_rejects_are_counted_across_batch_boundaries(ctx: Context
     assert count_of(ctx, 1001, "available") == 4
 
 
-def test_serials_with_quotes_backslashes_tabs_and_unicode_are_stored_as_written(ctx: Context, catalog: None) -> None:
-    odd = ['Q"1', "B\\2", "T\t3", "Ünï-ç😀", "00042", "1e3", "null", "[1]", "'; DROP TABLE serials; --", "\\N"]
+def test_serials_with_quotes_backslashes_and_unicode_are_stored_as_written(ctx: Context, catalog: None) -> None:
+    odd = ['Q"1', "B\\2", "Ünï-ç😀", "00042", "1e3", "null", "[1]", "') OR 1=1 --", "\\N"]
     assert stock.import_serials(ctx, 1001, odd) == ImportResult(len(odd), 0, 0)
     assert sorted(values_of(ctx, 1001)) == sorted(odd)
     assert stock.import_serials(ctx, 1001, odd) == ImportResult(0, len(odd), 0)
@@ -174,22 +174,79 @@ def test_serials_are_stored_in_file_order_so_the_oldest_line_is_sold_first(ctx: 
     assert [value for _id, value in take(ctx, 1001, 2)] == lines[:2]
 
 
-def test_an_interrupted_import_keeps_its_committed_batches_and_can_be_run_again(
-    ctx: Context, catalog: None
-) -> None:
-    def interrupted() -> Any:
+class _Interrupted:
+    """25 lines, read twice by the import: whole for the check, then cut at line 20 (a Ctrl-C)."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    def __iter__(self) -> Any:
+        self.passes += 1
         for i in range(25):
-            if i == 20:
+            if i == 20 and self.passes == 2:
                 raise KeyboardInterrupt
             yield f"INT-{i}"
 
+
+def test_an_interrupted_import_keeps_its_committed_batches_and_can_be_run_again(
+    ctx: Context, catalog: None
+) -> None:
     with pytest.raises(KeyboardInterrupt):
-        stock.import_serials(ctx, 1001, interrupted(), batch_size=8)
+        stock.import_serials(ctx, 1001, _Interrupted(), batch_size=8)
     assert sorted(values_of(ctx, 1001)) == sorted(f"INT-{i}" for i in range(16))  # two whole batches
 
     again = stock.import_serials(ctx, 1001, [f"INT-{i}" for i in range(25)], batch_size=8)
     assert again == ImportResult(added=9, duplicates=16, rejected=0)
     assert count_of(ctx, 1001) == 25
+
+
+def test_a_one_shot_iterator_is_refused_rather_than_imported_as_nothing(ctx: Context, catalog: None) -> None:
+    with pytest.raises(TypeError, match="re-iterable"):
+        stock.import_serials(ctx, 1001, iter(["K-1"]))
+    assert count_of(ctx, 1001) == 0
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (["serial", "K-1"], r"1 bad line \(line 1: header 'serial'\)"),
+    (["", "  Licence Key \r\n", "K-1"], r"1 bad line \(line 2: header 'Licence Key'\)"),
+    (["CODE", "K-1"], r"line 1: header 'CODE'"),
+    (["K-1", "K-2,Pro", "K-3"], r"1 bad line \(line 2: separator ','\)"),
+    (["K-1;x"], r"line 1: separator ';'"),
+    (["K-1\tx"], r"line 1: separator '\\t'"),
+    (["K-1 | x"], r"line 1: separator '\|'"),
+    (["K-1", "K-\udcff2"], r"line 2: not UTF-8"),
+])
+def test_import_refuses_a_header_a_separator_or_bytes_not_utf8_and_imports_nothing(
+    ctx: Context, catalog: None, lines: list[str], message: str
+) -> None:
+    with pytest.raises(stock.StockError, match=message) as refused:
+        stock.import_serials(ctx, 1001, lines, batch_size=1)
+    assert str(refused.value).startswith("file refused, nothing imported: 1 bad line (line ")
+    assert count_of(ctx, 1001) == 0
+
+
+def test_a_refused_file_names_its_first_five_bad_lines_and_counts_all(ctx: Context, catalog: None) -> None:
+    # the check reads IMPORT_BATCH lines at a time: the second batch is clean, the third is not
+    lines = ["key"] + [f"K-{i}" for i in range(50_000)] + [f"A,{i}" for i in range(7)]
+    with pytest.raises(stock.StockError) as refused:
+        stock.import_serials(ctx, 1001, lines, batch_size=1_000)
+    assert str(refused.value) == (
+        "file refused, nothing imported: 8 bad lines (line 1: header 'key'; line 50002: separator ','; "
+        "line 50003: separator ','; line 50004: separator ','; line 50005: separator ',' and 3 more); "
+        "one key per line, no header, UTF-8"
+    )
+    assert count_of(ctx, 1001) == 0  # not even the 50,000 good lines before the bad ones
+
+
+def test_surrounding_tabs_in_a_later_batch_are_whitespace_not_separators(ctx: Context, catalog: None) -> None:
+    lines = [f"W-{i}" for i in range(IMPORT_BATCH)] + ["\tW-TAB\t\r\n", "serial"]
+    assert stock.import_serials(ctx, 1001, lines) == ImportResult(IMPORT_BATCH + 2, 0, 0)
+    assert "W-TAB" in values_of(ctx, 1001)
+
+
+@pytest.mark.parametrize("value", ["serial-2027-A", "KEY-1", "keystone", "A b c", "PRODUCT 1"])
+def test_only_a_first_line_of_title_words_is_a_header(ctx: Context, catalog: None, value: str) -> None:
+    assert stock.import_serials(ctx, 1001, [value, "serial"]) == ImportResult(2, 0, 0)
 
 
 def test_import_writes_one_audit_row_with_its_counts(ctx: Context, catalog: None) -> None:
