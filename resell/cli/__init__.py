@@ -19,6 +19,7 @@ from resell.cli import (
     merchant,
     order,
     publishers,
+    report,
     serve,
     shipments,
     stock,
@@ -42,3 +43,4 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(order.app, name="order")
 app.add_typer(audit.app, name="audit")
 app.add_typer(feed.app, name="feed")
+app.add_typer(report.app, name="report")

@@ -318,6 +318,16 @@ orders = Table(
     UniqueConstraint("merchant_id", "partner_order_number"),
     Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
     Index("ix_orders_merchant_email", "merchant_id", "customer_email"),
+    # the monthly statements (services/reports.py): a merchant's orders placed in a month, and those
+    # cancelled in it (few orders are: the partial index costs an order nothing until it is cancelled)
+    Index("ix_orders_merchant_id_created_at", "merchant_id", "created_at"),
+    Index(
+        "ix_orders_cancelled",
+        "merchant_id",
+        "cancelled_at",
+        sqlite_where=text("cancelled_at IS NOT NULL"),
+        postgresql_where=text("cancelled_at IS NOT NULL"),
+    ),
 )
 
 order_lines = Table(
@@ -332,6 +342,11 @@ order_lines = Table(
     Column("vat_rate", Numeric(6, 3, asdecimal=True)),
     Column("amount_duty_free", Money),
     Column("amount_total", Money),
+    # What the merchant is billed per unit (services/reports.py): the catalogue's retailer price, duty-free,
+    # in the order's currency, and its VAT rate, as they stood when the order was placed (the columns
+    # above are what the merchant sent). Null: the product had no price in that currency.
+    Column("retailer_unit_price", Money),
+    Column("retailer_vat_rate", Numeric(6, 3, asdecimal=True)),
     Column("end_user_email", String(320)),
     Column("discounts", JSON),
     Column("remark", Text, nullable=False, default=""),

@@ -65,7 +65,10 @@ _INSERT_ASSIGNMENT = prepared.insert(serial_assignments)
 @dataclass
 class NewLine:
     """One line of a new order. `renews`: the subscription each unit renews (a renewal order); a
-    first order's units of a subscription product start one each, at `subscription_amount`."""
+    first order's units of a subscription product start one each, at `subscription_amount`.
+    `retailer_unit_price` / `retailer_vat_rate`: the catalogue's price of the product in the order's
+    currency when the order is placed, recorded on the line: the merchant's statement bills it
+    (services/reports.py); None when the product has no price in that currency."""
 
     position: int
     product: Any  # a row of PRODUCT_COLUMNS
@@ -77,6 +80,8 @@ class NewLine:
     discounts: list[dict[str, Any]] | None = None
     renews: list[int] | None = None
     subscription_amount: Decimal | None = None
+    retailer_unit_price: Decimal | None = None
+    retailer_vat_rate: Decimal | None = None
 
 
 @dataclass
@@ -196,6 +201,8 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
             vat_rate=line.vat_rate,
             amount_duty_free=line.amount_duty_free,
             amount_total=line.amount_total,
+            retailer_unit_price=line.retailer_unit_price,
+            retailer_vat_rate=line.retailer_vat_rate,
             end_user_email=line.end_user_email,
             discounts=line.discounts,
             remark=remark,

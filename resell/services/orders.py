@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exc, select, update
+from sqlalchemy import Connection, and_, bindparam, exc, select, update
 
 from resell.db.prepared import Prepared
 from resell.db.tables import (
@@ -112,16 +112,22 @@ class _Line:
     product: Any  # a row of order_writer.PRODUCT_COLUMNS
 
 
-# createOrder's reads, prepared (resell/db/prepared.py): this is the hottest write path.
+# createOrder's reads, prepared (resell/db/prepared.py): this is the hottest write path. The product's
+# price in the catalogue's currency comes with it (no read of its own): the line records it, and a
+# subscription starts at it when the merchant sent no amount.
 _ORDER_PRODUCT = Prepared(
-    catalog_products_query(None, *order_writer.PRODUCT_COLUMNS)
-    .join(publishers, publishers.c.id == products.c.publisher_id)
-    .where(products.c.ref == bindparam("ref"))
-)
-_PRICE = Prepared(
-    select(product_prices.c.amount_duty_free).where(
-        product_prices.c.product_id == bindparam("product_id"), product_prices.c.currency == bindparam("currency")
+    catalog_products_query(
+        None,
+        *order_writer.PRODUCT_COLUMNS,
+        product_prices.c.amount_duty_free.label("retailer_unit_price"),
+        product_prices.c.vat_rate.label("retailer_vat_rate"),
     )
+    .join(publishers, publishers.c.id == products.c.publisher_id)
+    .outerjoin(
+        product_prices,
+        and_(product_prices.c.product_id == products.c.id, product_prices.c.currency == bindparam("currency")),
+    )
+    .where(products.c.ref == bindparam("ref"))
 )
 
 
@@ -129,7 +135,7 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
     """Catalogue rules, in the order a merchant can fix them: product, availability, options, amounts."""
     by_ref = {}
     for ref in {line.product_ref for line in request.lines}:
-        row = _ORDER_PRODUCT.first(conn, catalog_id=caller.catalog_id, ref=ref)
+        row = _ORDER_PRODUCT.first(conn, catalog_id=caller.catalog_id, currency=caller.currency, ref=ref)
         if row is not None:
             by_ref[ref] = row
     lines = []
@@ -242,11 +248,6 @@ def _plan(
     if order_of(conn, caller, request.partner_order_number) is not None:
         raise Refusal(codes.ORDER_ALREADY_CREATED)
     lines = _check_lines(conn, caller, request, now.date())
-    prices = {
-        entry.product.id: _PRICE.scalar(conn, product_id=entry.product.id, currency=request.currency)
-        for entry in lines
-        if entry.product.subscription_period
-    }
     customer = request.customer
     return order_writer.NewOrder(
         merchant_id=caller.merchant_id,
@@ -279,9 +280,11 @@ def _plan(
                 amount_total=entry.request_line.amount_total,
                 end_user_email=entry.request_line.end_user_email,
                 discounts=[d.as_json() for d in entry.request_line.discounts] or None,
-                subscription_amount=_unit_amount(entry.request_line, prices.get(entry.product.id))
+                subscription_amount=_unit_amount(entry.request_line, entry.product.retailer_unit_price)
                 if entry.product.subscription_period
                 else None,
+                retailer_unit_price=entry.product.retailer_unit_price,
+                retailer_vat_rate=entry.product.retailer_vat_rate,
             )
             for entry in lines
         ],

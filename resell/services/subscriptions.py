@@ -40,6 +40,7 @@ from resell.db.tables import (
     line_items,
     order_lines,
     orders,
+    product_prices,
     products,
     subscriptions,
 )
@@ -270,6 +271,8 @@ class _Work:
     roots: dict[int, Row]  # order id -> the order that bought the subscription
     products: dict[int, Row]
     origins: dict[int, Row]  # line item id -> its order line, in the order that bought it
+    # (product id, currency) -> the catalogue's price now: a renewal order records it, as createOrder does
+    prices: dict[tuple[int, str], Row]
     taken: set[tuple[int, str]]  # (merchant id, partnerOrderNumber) known to exist
     keys: dict[tuple[int, int], keygen.Keys]  # (order id, generation) -> keys generated for its renewal
     key_failures: dict[tuple[int, int], Refusal] = field(default_factory=dict)  # when the generator failed
@@ -296,6 +299,12 @@ class _Work:
             .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
             .where(line_items.c.id.in_([s.line_item_id for s in subs]))
         )
+        prices = conn.execute(
+            select(product_prices).where(
+                product_prices.c.product_id.in_({s.product_id for s in subs}),
+                product_prices.c.currency.in_({r.currency for r in roots.values()}),
+            )
+        )
         first_choice = {f"{roots[s.order_id].partner_order_number}-{s.generation + 1}" for s in subs}
         taken = conn.execute(
             select(orders.c.merchant_id, orders.c.partner_order_number).where(
@@ -309,6 +318,7 @@ class _Work:
             roots=roots,
             products={p.id: p for p in product_rows},
             origins={o.item_id: o for o in origins},
+            prices={(p.product_id, p.currency): p for p in prices},
             taken={(t.merchant_id, t.partner_order_number) for t in taken},
             keys={group: k for group, k in (keys or {}).items() if isinstance(k, keygen.Keys)},
             key_failures={group: k for group, k in (keys or {}).items() if isinstance(k, Refusal)},
@@ -396,6 +406,7 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
     ):
         line = work.origins[subs_of_line[0].line_item_id]
         count = len(subs_of_line)
+        price = work.prices.get((line.product_id, root.currency))
         lines.append(
             order_writer.NewLine(
                 position=position,
@@ -406,6 +417,8 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
                 amount_total=_share(line.amount_total, line.quantity, count),
                 end_user_email=line.end_user_email,
                 renews=[sub.id for sub in subs_of_line],
+                retailer_unit_price=price.amount_duty_free if price is not None else None,
+                retailer_vat_rate=price.vat_rate if price is not None else None,
             )
         )
     invoice = (root.customer or {}).get("locationInvoice") or {}
