@@ -50,6 +50,7 @@ def downgrade() -> None:
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_cancelled')
         batch_op.drop_index('ix_orders_merchant_id_created_at')
-    with op.batch_alter_table('order_lines', schema=None) as batch_op:
-        batch_op.drop_column('retailer_vat_rate')
-        batch_op.drop_column('retailer_unit_price')
+    # Not in batch mode: on SQLite that copies the table, which line_items' foreign keys forbid once
+    # there are orders; SQLite (3.35+) drops a plain column in place.
+    op.drop_column('order_lines', 'retailer_vat_rate')
+    op.drop_column('order_lines', 'retailer_unit_price')
