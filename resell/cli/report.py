@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from resell.cli.support import context, err, fail
 app = typer.Typer(help="Finance reports: a merchant's monthly statement, a publisher's month.", no_args_is_help=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     csv = "csv"
     json = "json"
     pdf = "pdf"

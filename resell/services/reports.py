@@ -311,11 +311,21 @@ def publisher_report(ctx: Context, publisher: str, month: Month | str) -> Publis
         ).all()
     zero = Decimal("0.00")
     tally: dict[tuple[int, str], dict[str, Any]] = {}
-    for rows, sign, units, amount in ((sold, 1, "sold", "amount_sold"), (cancelled, -1, "cancelled", "amount_cancelled")):
+    for rows, sign, units, amount in (
+        (sold, 1, "sold", "amount_sold"),
+        (cancelled, -1, "cancelled", "amount_cancelled"),
+    ):
         for r in rows:
             t = tally.setdefault(
                 (r.product_ref, r.currency),
-                {"name": r.product_name, "sold": 0, "cancelled": 0, "amount_sold": zero, "amount_cancelled": zero, "unpriced": 0},
+                {
+                    "name": r.product_name,
+                    "sold": 0,
+                    "cancelled": 0,
+                    "amount_sold": zero,
+                    "amount_cancelled": zero,
+                    "unpriced": 0,
+                },
             )
             t[units] += r.quantity
             value = line_amount(r.retailer_unit_price, r.quantity)
@@ -343,4 +353,3 @@ def publisher_report(ctx: Context, publisher: str, month: Month | str) -> Publis
         ],
         generated_at=ctx.now(),
     )
-

@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from resell.db.tables import order_lines, orders
-from resell.services import iam, merchants, stock
+from resell.services import iam, merchants, reports, stock
 from resell.services import orders as order_service
-from resell.services import reports
 from resell.services import subscriptions as subs
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
@@ -56,7 +55,10 @@ def month_of_orders(ctx: Context, world: World, clock: Clock) -> dict[str, Any]:
     """October: two orders (one cancelled in November); November: orders in EUR and USD, a price change
     of 1001 (EUR) and 1003 (USD) on the 10th, a cancellation the same month; an order of the 28th
     cancelled in December. shop-b orders too (never in shop-a's statement)."""
-    eur_catalog = {"ref_1001": {"EUR": ("10", "20"), "USD": ("7", "10")}, "ref_1003": {"EUR": ("3", "0"), "USD": ("7", "0")}}
+    eur_catalog = {
+        "ref_1001": {"EUR": ("10", "20"), "USD": ("7", "10")},
+        "ref_1003": {"EUR": ("3", "0"), "USD": ("7", "0")},
+    }
     clock.now = at(10, 1)
     import_catalog(ctx, prices(**eur_catalog))
     merchants.change_catalog_products(ctx, "shop-a", "USD", add=[1001, 1003], remove=[])
@@ -84,7 +86,10 @@ def month_of_orders(ctx: Context, world: World, clock: Clock) -> dict[str, Any]:
 
     clock.now = at(11, 10)
     import_catalog(
-        ctx, prices(ref_1001={"EUR": ("12.345", "20"), "USD": ("7", "10")}, ref_1003={"EUR": ("3", "0"), "USD": ("7.125", "0")})
+        ctx,
+        prices(
+            ref_1001={"EUR": ("12.345", "20"), "USD": ("7", "10")}, ref_1003={"EUR": ("3", "0"), "USD": ("7.125", "0")}
+        ),
     )
     order(a_eur, at(11, 12), order_body("NOV-2", (1001, 3)))  # 3 x 12.345 = 37.035 -> 37.04
     order(a_eur, at(11, 12, 12), order_body("NOV-3", (1001, 1)))  # 12.345 -> 12.35 (half up, not half even)
@@ -189,7 +194,11 @@ def test_the_publisher_report_counts_units_and_amounts_at_the_recorded_prices(
     assert (p.amount_cancelled, p.net) == (D("-20.00"), D("99.39"))
     p = rows[(1001, "USD")]
     assert (p.units_sold, p.units_cancelled, p.amount_sold, p.amount_cancelled, p.net) == (
-        2, 2, D("14.00"), D("-14.00"), D("0.00")
+        2,
+        2,
+        D("14.00"),
+        D("-14.00"),
+        D("0.00"),
     )
     p = rows[(1002, "USD")]
     assert (p.units_sold, p.amount_sold, p.unpriced_units) == (1, D("0.00"), 1)
