@@ -115,3 +115,14 @@ def test_mistakes_fail_in_one_line(cli: CliRun, args: tuple[str, ...], message: 
     result = cli("report", *args)
     assert result.exit_code == 1
     assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_an_empty_month_is_a_statement_with_nothing_owed(cli: CliRun, tmp_path: Path) -> None:
+    target = tmp_path / "empty.pdf"
+    result = cli("report", "statement", "shop-b", "--month", "2027-01", "--format", "pdf", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert "No orders and no cancellations in this month." in pdf_text(target)
+    assert (
+        json.loads(cli("report", "statement", "shop-b", "--month", "2027-01", "--format", "json").stdout)["currencies"]
+        == []
+    )

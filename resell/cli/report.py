@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from resell.cli.support import context, err, fail
+
+if TYPE_CHECKING:
+    from resell.services.reports import PublisherReport, Statement
 
 app = typer.Typer(help="Finance reports: a merchant's monthly statement, a publisher's month.", no_args_is_help=True)
 
@@ -25,10 +28,10 @@ FORMAT = typer.Option("--format", help="csv (one row per order line, then the to
 OUTPUT = typer.Option("--output", "-o", help="the file to write (csv and json: standard output without it)")
 
 
-def _emit(report: object, fmt: Format, output: Path | None, default_name: str) -> None:
+def _emit(report: Statement | PublisherReport, fmt: Format, output: Path | None, default_name: str) -> None:
     from resell.reports import render
 
-    data = render(report, fmt.value)  # type: ignore[arg-type]
+    data = render(report, fmt.value)
     if output is None and fmt is Format.pdf:
         output = Path(default_name)
     if output is None:

@@ -32,6 +32,7 @@ from resell.db.tables import merchants, order_lines, orders, products, publisher
 from resell.services.context import Context
 
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 ROUNDING = (
     "each line's amount is its quantity times its recorded unit price, rounded to the cent half up "
     "(0.005 -> 0.01); order and month totals are exact sums of those rounded amounts"
@@ -178,7 +179,7 @@ def _entries(rows: list[Any], kind: str) -> dict[str, list[StatementEntry]]:
                     quantity=r.quantity,
                     unit_price=r.retailer_unit_price,
                     vat_rate=r.retailer_vat_rate,
-                    amount=None if amount is None else sign * amount,
+                    amount=None if amount is None else (amount if sign > 0 else ZERO - amount),  # never -0.00
                 )
             )
         result[first.currency].append(
@@ -189,7 +190,7 @@ def _entries(rows: list[Any], kind: str) -> dict[str, list[StatementEntry]]:
                 date=first.cancelled_at if kind == "cancellation" else first.created_at,
                 placed_at=first.created_at,
                 lines=built,
-                total=sum((line.amount for line in built if line.amount is not None), Decimal("0.00")),
+                total=sum((line.amount for line in built if line.amount is not None), ZERO),
             )
         )
     for entries in result.values():
@@ -231,8 +232,8 @@ def statement(ctx: Context, realm: str, month: Month | str) -> Statement:
     for currency in sorted(set(placed_entries) | set(cancelled_entries)):
         ordered = placed_entries.get(currency, [])
         undone = cancelled_entries.get(currency, [])
-        orders_total = sum((e.total for e in ordered), Decimal("0.00"))
-        cancellations_total = sum((e.total for e in undone), Decimal("0.00"))
+        orders_total = sum((e.total for e in ordered), ZERO)
+        cancellations_total = sum((e.total for e in undone), ZERO)
         sections.append(
             CurrencyStatement(
                 currency=currency,
@@ -309,7 +310,6 @@ def publisher_report(ctx: Context, publisher: str, month: Month | str) -> Publis
                 orders.c.cancelled_at < month.end,
             )
         ).all()
-    zero = Decimal("0.00")
     tally: dict[tuple[int, str], dict[str, Any]] = {}
     for rows, sign, units, amount in (
         (sold, 1, "sold", "amount_sold"),
@@ -322,8 +322,8 @@ def publisher_report(ctx: Context, publisher: str, month: Month | str) -> Publis
                     "name": r.product_name,
                     "sold": 0,
                     "cancelled": 0,
-                    "amount_sold": zero,
-                    "amount_cancelled": zero,
+                    "amount_sold": ZERO,
+                    "amount_cancelled": ZERO,
                     "unpriced": 0,
                 },
             )
@@ -331,8 +331,10 @@ def publisher_report(ctx: Context, publisher: str, month: Month | str) -> Publis
             value = line_amount(r.retailer_unit_price, r.quantity)
             if value is None:
                 t["unpriced"] += r.quantity
+            elif sign > 0:
+                t[amount] += value
             else:
-                t[amount] += sign * value
+                t[amount] -= value
     return PublisherReport(
         publisher_key=found.key,
         publisher_name=found.name,

@@ -239,3 +239,10 @@ def test_a_renewal_order_records_the_price_of_its_renewal(ctx: Context, world: W
     assert recorded(ctx, "SUB") == [(2, D("30"), D("0"))]
     january = reports.statement(ctx, "shop-a", "2027-01")
     assert january.currencies[0].orders_total == D("66.67")  # 2 x 33.333 = 66.666
+
+
+def test_the_one_rounding_is_half_up_to_the_cent() -> None:
+    assert reports.line_amount(D("12.345"), 1) == D("12.35")  # half even would give 12.34
+    assert reports.line_amount(D("0.0049"), 1) == D("0.00")
+    assert reports.line_amount(D("7.125"), 3) == D("21.38")
+    assert reports.line_amount(None, 3) is None
