@@ -33,8 +33,7 @@ _BASE32 = re.compile(r"[A-Z2-7]{16,64}")
 TOTP_ISSUER = "resell back office"
 
 _hasher = PasswordHasher()  # argon2id with the library's current defaults (RFC 9106 low-memory profile)
-# verified against when the email names no account, so that the answer takes as long either way
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_dummy: dict[PasswordHasher, str] = {}
 
 
 class StaffError(ValueError):
@@ -79,6 +78,14 @@ class TotpSetup:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def _dummy_hash() -> str:
+    """Verified against when the email names no account, so that the answer takes as long either way
+    (made on first use: a hash costs as much as a sign-in)."""
+    if _hasher not in _dummy:
+        _dummy[_hasher] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy[_hasher]
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -349,7 +356,7 @@ def check_password(ctx: Context, email: str, password: str) -> PasswordChecked |
     with ctx.db.read() as conn:
         row = _row(conn, email)
     if row is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not verify_password(row["password_hash"], password) or not row["active"]:
         return None

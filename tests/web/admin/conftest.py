@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
 from resell.config import Settings
 from resell.services import staff
@@ -21,6 +22,13 @@ from resell.services.context import Context
 from tests.conftest import settings_for
 
 PASSWORD = "correct horse battery staple"
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id still, at its lowest cost: a production-strength hash takes a second on a busy test machine."""
+    monkeypatch.setattr(staff, "_hasher", CHEAP_HASHER)
 
 
 @pytest.fixture
