@@ -41,14 +41,24 @@ def test_roles_and_their_binding(ctx: Context, world: World) -> None:
     with pytest.raises(staff.StaffError, match="no publisher"):
         staff.create_account(ctx, "a@staff.test", "publisher", actor="operator", publisher="nope")
     by_key, _ = staff.create_account(ctx, "a@staff.test", "publisher", actor="operator", publisher="pub")
-    by_id, _ = staff.create_account(ctx, "b@staff.test", "publisher", actor="operator", publisher=str(by_key.publisher_id))
+    by_id, _ = staff.create_account(
+        ctx, "b@staff.test", "publisher", actor="operator", publisher=str(by_key.publisher_id)
+    )
     assert by_key.publisher_id is not None and by_id.publisher_id == by_key.publisher_id
     assert [a.publisher_key for a in staff.list_accounts(ctx)] == ["pub", "pub"]
 
 
 def test_sections_by_role() -> None:
     labels = {role: [s.label for s in rules.sections_for(role)] for role in rules.ROLES}
-    assert labels["admin"] == ["Dashboard", "Orders", "Stock", "Catalogue & Merchants", "Deliveries", "Finance", "Staff"]
+    assert labels["admin"] == [
+        "Dashboard",
+        "Orders",
+        "Stock",
+        "Catalogue & Merchants",
+        "Deliveries",
+        "Finance",
+        "Staff",
+    ]
     assert labels["support"] == ["Dashboard", "Orders", "Deliveries"]
     assert labels["finance"] == ["Dashboard", "Orders", "Finance"]
     assert labels["publisher"] == ["Dashboard", "Stock"]

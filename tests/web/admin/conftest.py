@@ -1,9 +1,9 @@
 """Fixtures of the back-office tests: staff accounts and HTTP clients signed in to /admin.
 
-    def test_something(staff_client):
-        http = staff_client("support")          # an httpx client with a session of a support account
-        page = http.get("/admin/orders")
-        http.post("/admin/x", data={"csrf_token": csrf_of(page.text), ...})
+def test_something(staff_client):
+    http = staff_client("support")          # an httpx client with a session of a support account
+    page = http.get("/admin/orders")
+    http.post("/admin/x", data={"csrf_token": csrf_of(page.text), ...})
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ def test_signed_out_every_page_redirects_to_the_sign_in_form(http: httpx.Client)
     for path in ("/admin", "/admin/staff", "/admin/account", "/admin/staff?x=1"):
         reply = http.get(path)
         assert reply.status_code == 303, path
-        expected = "/admin/login" if path == "/admin" else "/admin/login?next=" + path.replace("?", "%3F").replace(
-            "=", "%3D"
+        expected = (
+            "/admin/login" if path == "/admin" else "/admin/login?next=" + path.replace("?", "%3F").replace("=", "%3D")
         )
         assert reply.headers["location"] == expected
     assert http.post("/admin/staff/add", data={}).status_code == 303
@@ -61,8 +61,10 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(ctx: Context, ht
     wrong = sign_in(http, "ada@staff.test", "not the password")
     unknown = sign_in(http, "nobody@staff.test", "not the password")
     for reply in (wrong, unknown):
-        assert reply.status_code == 401 and GENERIC in reply.text and "resell_admin=" not in reply.headers.get(
-            "set-cookie", ""
+        assert (
+            reply.status_code == 401
+            and GENERIC in reply.text
+            and "resell_admin=" not in reply.headers.get("set-cookie", "")
         )
     staff.disable(ctx, "ada@staff.test", actor="test")
     disabled = sign_in(http, "ada@staff.test")
@@ -84,12 +86,18 @@ def test_csrf_is_required_on_every_post(ctx: Context, http: httpx.Client) -> Non
     assert missing.status_code == 403 and "<h1>Forbidden</h1>" in missing.text
     wrong = http.post("/admin/login", data={"email": "ada@staff.test", "password": PASSWORD, "csrf_token": "x" * 32})
     assert wrong.status_code == 403
-    assert http.post("/admin/login", data={"csrf_token": csrf_of(form.text), "email": "ada@staff.test",
-                                           "password": PASSWORD}).status_code == 303  # fmt: skip
+    assert (
+        http.post(
+            "/admin/login", data={"csrf_token": csrf_of(form.text), "email": "ada@staff.test", "password": PASSWORD}
+        ).status_code
+        == 303
+    )
     page = http.get("/admin/staff")
     token = csrf_of(page.text)
-    for data in ({"email": "x@staff.test", "role": "support"},
-                 {"email": "x@staff.test", "role": "support", "csrf_token": token[:-2] + "zz"}):  # fmt: skip
+    for data in (
+        {"email": "x@staff.test", "role": "support"},
+        {"email": "x@staff.test", "role": "support", "csrf_token": token[:-2] + "zz"},
+    ):
         refused = http.post("/admin/staff/add", data=data)
         assert refused.status_code == 403 and "expired or did not come from this site" in refused.text
         assert "Traceback" not in refused.text
@@ -100,8 +108,12 @@ def test_csrf_is_required_on_every_post(ctx: Context, http: httpx.Client) -> Non
     sign_in(other, "bob@staff.test")
     foreign = csrf_of(other.get("/admin/staff").text)
     other.close()
-    assert http.post("/admin/staff/add", data={"email": "x@staff.test", "role": "support",
-                                               "csrf_token": foreign}).status_code == 403  # fmt: skip
+    assert (
+        http.post(
+            "/admin/staff/add", data={"email": "x@staff.test", "role": "support", "csrf_token": foreign}
+        ).status_code
+        == 403
+    )
     added = http.post("/admin/staff/add", data={"email": "x@staff.test", "role": "support", "csrf_token": token})
     assert added.status_code == 200 and "One-time password" in added.text
     # the logout form needs it too
@@ -145,8 +157,13 @@ def test_roles_are_guarded(staff_client: Callable[[str], httpx.Client], world: o
     support = staff_client("support")
     refused = support.get("/admin/staff")
     assert refused.status_code == 403 and "does not give access" in refused.text
-    assert support.post("/admin/staff/add", data={"csrf_token": csrf_of(support.get("/admin").text),
-                                                  "email": "x@staff.test", "role": "admin"}).status_code == 403  # fmt: skip
+    assert (
+        support.post(
+            "/admin/staff/add",
+            data={"csrf_token": csrf_of(support.get("/admin").text), "email": "x@staff.test", "role": "admin"},
+        ).status_code
+        == 403
+    )
     publisher = staff_client("publisher")
     nav = publisher.get("/admin").text
     assert ">Stock<" in nav and ">Orders<" not in nav and ">Staff<" not in nav
@@ -156,8 +173,9 @@ def test_roles_are_guarded(staff_client: Callable[[str], httpx.Client], world: o
         assert f">{label}<" in page, label
 
 
-def test_admin_adds_and_disables_accounts_audited(ctx: Context, staff_client: Callable[[str], httpx.Client],
-                                                 server: str) -> None:  # fmt: skip
+def test_admin_adds_and_disables_accounts_audited(
+    ctx: Context, staff_client: Callable[[str], httpx.Client], server: str
+) -> None:
     admin = staff_client("admin")
     token = csrf_of(admin.get("/admin/staff").text)
     added = admin.post("/admin/staff/add", data={"email": "New@Staff.test", "role": "finance", "csrf_token": token})
@@ -171,9 +189,15 @@ def test_admin_adds_and_disables_accounts_audited(ctx: Context, staff_client: Ca
         assert newcomer.get("/admin/staff").headers["location"] == "/admin/account"
         page = newcomer.get("/admin/account")
         assert page.status_code == 200
-        changed = newcomer.post("/admin/account/password", data={
-            "csrf_token": csrf_of(page.text), "current": password, "new": "a brand new password", "again": "a brand new password"
-        })  # fmt: skip
+        changed = newcomer.post(
+            "/admin/account/password",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "current": password,
+                "new": "a brand new password",
+                "again": "a brand new password",
+            },
+        )
         assert changed.status_code == 303 and changed.headers["location"] == "/admin"
         assert newcomer.get("/admin").status_code == 200  # the new cookie of the new generation
         disabled = admin.post("/admin/staff/disable", data={"email": "new@staff.test", "csrf_token": token})
@@ -196,7 +220,9 @@ def test_totp_second_step(ctx: Context, http: httpx.Client) -> None:
     assert step.status_code == 200 and "Authentication code" in step.text and "resell_admin=" not in str(step.headers)
     pending = step.text.split('name="pending" value="')[1].split('"')[0]
     data = {"csrf_token": csrf_of(step.text), "pending": pending, "next": "/admin/account"}
-    wrong = http.post("/admin/login", data={**data, "code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"})
+    wrong = http.post(
+        "/admin/login", data={**data, "code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"}
+    )
     assert wrong.status_code == 401 and "not correct" in wrong.text
     right = http.post("/admin/login", data={**data, "code": pyotp.TOTP(secret).at(ctx.now())})
     assert right.status_code == 303 and right.headers["location"] == "/admin/account"
