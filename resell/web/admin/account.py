@@ -38,7 +38,7 @@ async def _page(request: Request, member: StaffMember, status_code: int = 200, *
     found = await run_in_threadpool(lambda: next(a for a in staff.list_accounts(ctx_of(request)) if a.id == member.id))
     values = {"error": None, "notice": None, "totp_setup": None, "qr": None, **values}
     return admin_page(
-        request, "account.html", section="dashboard", title="Your account", status_code=status_code,
+        request, "account.html", section=None, title="Your account", status_code=status_code,
         account=found, **values,
     )  # fmt: skip
 

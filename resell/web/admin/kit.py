@@ -198,15 +198,16 @@ def admin_page(
     request: Request,
     template: str,
     *,
-    section: str = "dashboard",
+    section: str | None = "dashboard",
     title: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
     **values: Any,
 ) -> HTMLResponse:
     """A page of a signed-in member (after `require`): `template` extends "layout.html"; the layout
-    gets the member, the navigation of its role with `section` marked current, and `csrf_field`
-    (put `{{ csrf_field }}` in every POST form)."""
+    gets the member, the navigation of its role with `section` marked current (None: a page of no
+    section, like the member's account), `title` (default: the section's label), `csrf_field` (put
+    `{{ csrf_field }}` in every POST form) and `may_change` (the role may act on the section)."""
     member: StaffMember = request.state.staff
     html = (
         environment()
@@ -215,9 +216,9 @@ def admin_page(
             member=member,
             nav=rules.sections_for(member.role),
             current=section,
-            title=title or rules.SECTION_BY_KEY[section].label,
+            title=title or (rules.SECTION_BY_KEY[section].label if section else "resell"),
             csrf_field=csrf_field(request),
-            may_change=rules.may_change(member.role, section),
+            may_change=rules.may_change(member.role, section) if section else True,
             **values,
         )
     )
