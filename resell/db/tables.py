@@ -479,6 +479,7 @@ staff_accounts = Table(
     Column("role", String(20), nullable=False),
     Column("publisher_id", Id, ForeignKey("publishers.id")),
     Column("totp_secret", String(64)),  # base32; none: password only
+    Column("totp_last_step", BigInteger),  # the 30-second step of the last code accepted: no code twice
     Column("active", Boolean, nullable=False, default=True),
     Column("disabled_at", Timestamp),
     Column("must_change_password", Boolean, nullable=False, default=True),

@@ -119,12 +119,22 @@ def totp_uri(secret: str, email: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
 
 
-def totp_ok(secret: str, code: str, at: dt.datetime) -> bool:
-    """The code of `at`'s 30-second step, or of the step before or after (clock drift)."""
+def totp_step(secret: str, code: str, at: dt.datetime) -> int | None:
+    """The 30-second step whose code `code` is: `at`'s, or the one before or after (clock drift); None
+    when it is none of them."""
     code = "".join(code.split())
     if len(code) != 6 or not code.isdigit() or not _BASE32.fullmatch(secret):
-        return False
-    return bool(pyotp.TOTP(secret).verify(code, for_time=at, valid_window=1))
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(at)
+    for step in (now, now - 1, now + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def totp_ok(secret: str, code: str, at: dt.datetime) -> bool:
+    return totp_step(secret, code, at) is not None
 
 
 # ---------------------------------------------------------------- reading
@@ -336,6 +346,7 @@ def set_totp(ctx: Context, email: str, secret: str | None, *, actor: str) -> Tot
     with ctx.db.write() as conn:
         row = _require(conn, email)
         _change(conn, row, now, actor, "staff.totp_on" if secret else "staff.totp_off", totp_secret=secret)
+        conn.execute(update(staff_accounts).where(staff_accounts.c.id == row["id"]).values(totp_last_step=None))
     return TotpSetup(secret, totp_uri(secret, row["email"])) if secret else None
 
 
@@ -364,11 +375,25 @@ def check_password(ctx: Context, email: str, password: str) -> PasswordChecked |
 
 
 def check_totp(ctx: Context, staff_id: int, generation: int, code: str) -> bool:
+    """The account's current code, never accepted twice (a code seen over a shoulder or replayed
+    within its 90 seconds does not sign in again)."""
     with ctx.db.read() as conn:
         row = conn.execute(select(staff_accounts).where(staff_accounts.c.id == staff_id)).mappings().first()
     if row is None or not row["active"] or row["session_generation"] != generation or not row["totp_secret"]:
         return False
-    return totp_ok(row["totp_secret"], code, ctx.now())
+    step = totp_step(row["totp_secret"], code, ctx.now())
+    if step is None:
+        return False
+    with ctx.db.write() as conn:  # conditional: of two sign-ins racing with one code, one wins
+        used = conn.execute(
+            update(staff_accounts)
+            .where(
+                staff_accounts.c.id == staff_id,
+                or_(staff_accounts.c.totp_last_step.is_(None), staff_accounts.c.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        )
+    return used.rowcount == 1
 
 
 def signed_in(ctx: Context, staff_id: int) -> None:

@@ -101,8 +101,11 @@ def test_totp(ctx: Context, clock: Clock) -> None:
     setup = staff.set_totp(ctx, "ada@staff.test", staff.new_totp_secret(), actor="operator")
     assert setup is not None and setup.uri.startswith("otpauth://totp/") and setup.secret in setup.uri
     code = pyotp.TOTP(setup.secret).at(ctx.now())
-    assert staff.check_totp(ctx, member.id, 1, code)
     assert not staff.check_totp(ctx, member.id, 2, code)  # another generation
+    assert staff.check_totp(ctx, member.id, 1, code)
+    assert not staff.check_totp(ctx, member.id, 1, code)  # never twice
+    clock.advance(seconds=30)
+    assert staff.check_totp(ctx, member.id, 1, pyotp.TOTP(setup.secret).at(ctx.now()))
     clock.advance(minutes=5)
     assert not staff.check_totp(ctx, member.id, 1, code)
     assert not staff.totp_ok("not base32!", "123456", ctx.now())
