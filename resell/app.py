@@ -9,6 +9,7 @@ well, through resell/cli/support.py) and puts each surface on the paths it owns:
     /flow                    the product feed (api/feed/surface.py)
     /locker, /download,      the end users' pages (web/surface.py)
     /metalink
+    /admin                   the back office (web/admin/surface.py)
 
 Each surface is an application of its own, with its own error rendering (JSON contract, SOAP
 Faults, HTML pages); they share one `State` (the Context, the rate limiter). In front of all of
@@ -35,6 +36,7 @@ from resell.api.soap import surface as soap
 from resell.config import Settings, get_settings
 from resell.services.context import Context
 from resell.web import surface as web
+from resell.web.admin import surface as admin
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None, *, 
             Surface(soap.MOUNTS, soap.create(state), soap.too_large),
             Surface(feed.MOUNTS, feed.create(state), feed.too_large),
             Surface(web.MOUNTS, web.create(state), web.too_large),
+            Surface(admin.MOUNTS, admin.create(state), admin.too_large),
         ],
         default=api,
     )

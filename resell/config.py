@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     sign_in_backoff_after: Annotated[int, Field(ge=0)] = 5
     sign_in_backoff_seconds: Annotated[int, Field(ge=1)] = 2  # the first wait; it doubles with each further attempt
     sign_in_backoff_max_seconds: Annotated[int, Field(ge=1)] = 900  # the longest wait
+    # the back office (/admin, docs/back-office.md): how long a staff session lasts from sign-in, and the
+    # sign-in attempts per client IP, all counted (limits notation; "" turns it off)
+    admin_session_seconds: Annotated[int, Field(ge=60)] = 28_800
+    admin_rate_limit_ip: str = "20/minute"
     # proxies whose X-Forwarded-For/-Proto `resell serve` believes (uvicorn's forwarded_allow_ips:
     # addresses or networks, comma-separated, "*" for any); empty: none, the peer is the client
     forwarded_allow_ips: str = ""
@@ -88,7 +92,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("iam_rate_limit_ip", "locker_rate_limit_ip")
+    @field_validator("iam_rate_limit_ip", "locker_rate_limit_ip", "admin_rate_limit_ip")
     @classmethod
     def _limit_notation(cls, value: str) -> str:
         """Refused at start-up rather than on the first token request."""
@@ -157,6 +161,11 @@ class Settings(BaseSettings):
     def effective_download_key(self) -> bytes:
         key = self.download_signing_key or ("download:" + self.effective_jwt_secret)
         return key.encode()
+
+    @cached_property
+    def effective_admin_key(self) -> bytes:
+        """Signs the back office's session cookies and CSRF tokens (derived: nothing more to configure)."""
+        return ("admin:" + self.effective_jwt_secret).encode()
 
     @cached_property
     def effective_webhook_key(self) -> bytes:

@@ -39,7 +39,7 @@ from resell.db.tables import (
     publishers,
     serials,
 )
-from resell.services import iam
+from resell.services import iam, staff
 from resell.services import orders as order_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Caller, Context
@@ -573,8 +573,13 @@ def test_demo_seeds_once_then_prints_the_same_credentials(cli: Run, ctx: Context
     document = json.loads(path.read_text())
 
     # the shape the README's walkthrough relies on
-    assert set(document) == {"baseUrl", "merchants"}
+    assert set(document) == {"baseUrl", "merchants", "backOffice"}
     assert document["baseUrl"] == BASE_URL
+    back_office = document["backOffice"]
+    assert back_office["url"] == BASE_URL + "/admin" and back_office["email"] == "admin@demo.test"
+    checked = staff.check_password(ctx, back_office["email"], back_office["password"])
+    assert checked is not None and checked.member.role == "admin" and not checked.needs_totp
+    assert says(first, back_office["url"], back_office["password"])
     assert [m["realmName"] for m in document["merchants"]] == ["demo-shop", "other-shop"]
     for merchant in document["merchants"]:
         assert set(merchant) == {"realmName", "clientSecret", "catalogs"}

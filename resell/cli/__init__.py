@@ -1,4 +1,4 @@
-"""The `resell` command: serve the API, migrate, seed the demo, manage merchants, catalogue and stock.
+"""The `resell` command: serve the API, migrate, seed the demo, manage merchants, catalogue, stock and staff.
 
 One module per command group; this one only assembles them, in the order `resell --help` lists them.
 The helpers they share (consoles, context, fail) are in `support`.
@@ -22,6 +22,7 @@ from resell.cli import (
     report,
     serve,
     shipments,
+    staff,
     stock,
     webhooks,
     worker,
@@ -42,5 +43,6 @@ app.add_typer(mail.app, name="mail")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(order.app, name="order")
 app.add_typer(audit.app, name="audit")
+app.add_typer(staff.app, name="staff")
 app.add_typer(feed.app, name="feed")
 app.add_typer(report.app, name="report")

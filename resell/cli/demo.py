@@ -1,4 +1,4 @@
-"""`resell demo`: seed the demo catalogue and merchants, and print their credentials."""
+"""`resell demo`: seed the demo catalogue, merchants and back-office admin, and print their credentials."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def _print_credentials(document: dict) -> None:
                 f"    catalogue {cat['currency']}: secret [cyan]{cat['secret']}[/]  "
                 f"products {', '.join(map(str, cat['productRefs']))}"
             )
+    back_office = document.get("backOffice")
+    if back_office:
+        out.print(
+            f"  back office [cyan]{back_office['url']}[/]  email [cyan]{back_office['email']}[/]  "
+            f"password [cyan]{back_office['password']}[/]",
+            highlight=False,
+        )
     credentials = json.dumps(
         {"realmName": first["realmName"], "clientSecret": first["clientSecret"], "grantType": "client_credentials"}
     )

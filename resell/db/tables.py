@@ -480,6 +480,29 @@ catalog_changes = Table(
     Index("ix_catalog_changes_catalog_at", "catalog_id", "at"),
 )
 
+# ---------------------------------------------------------------- staff (the back office, /admin)
+
+# People who sign in to the back office. A role bound to an owner names it in the matching column
+# (publisher -> publisher_id); resell.domain.staff says which role needs which. `session_generation`
+# is in every session cookie: bumping it (disable, new password) ends every session of the account.
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("role", String(20), nullable=False),
+    Column("publisher_id", Id, ForeignKey("publishers.id")),
+    Column("totp_secret", String(64)),  # base32; none: password only
+    Column("totp_last_step", BigInteger),  # the 30-second step of the last code accepted: no code twice
+    Column("active", Boolean, nullable=False, default=True),
+    Column("disabled_at", Timestamp),
+    Column("must_change_password", Boolean, nullable=False, default=True),
+    Column("session_generation", Integer, nullable=False, default=1),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_sign_in_at", Timestamp),
+)
+
 # ---------------------------------------------------------------- events
 
 # Append-only: who changed what, when, from what to what. Webhooks are built from these.

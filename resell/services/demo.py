@@ -1,6 +1,7 @@
-"""The demo world that `make run` seeds into an empty database: catalogue, stock, two merchants.
+"""The demo world that `make run` seeds into an empty database: catalogue, stock, two merchants, and
+an admin of the back office.
 
-The merchants' secrets exist in clear only at creation: they are written once to
+The merchants' secrets and the admin's password exist in clear only at creation: they are written once to
 var/demo-credentials.json (mode 0600) so that the README's walkthrough can be pasted as is.
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 
 from resell.db.tables import merchants
 from resell.private_files import open_private, private_dir
-from resell.services import feeds, stock
+from resell.services import feeds, staff, stock
 from resell.services import merchants as merchant_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
@@ -27,6 +28,7 @@ DEMO_SERIALS = 1000
 LAST_FIVE_REF = 100004  # the product with exactly five serials in stock
 MERCHANT_A = "demo-shop"
 MERCHANT_B = "other-shop"
+DEMO_ADMIN = "admin@demo.test"  # the back office's demo admin (its password is random, in the credentials file)
 DEMO_FEED_PROVIDER = "demo"  # demo-shop's EUR catalogue has the feeds demo/xml and demo/csv
 
 
@@ -76,8 +78,12 @@ def seed(ctx: Context, serials_per_product: int = DEMO_SERIALS) -> dict[str, Any
     )
     for feed_format in ("xml", "csv"):  # /flow/getcatalog/v2.4/?secret=EUR secret&provider=demo&config=xml|csv
         feeds.configure(ctx, MERCHANT_A, "EUR", DEMO_FEED_PROVIDER, feed_format, feed_format, actor="demo")
+    _, admin_password = staff.create_account(
+        ctx, DEMO_ADMIN, "admin", actor="demo", password=staff.one_time_password(), must_change_password=False
+    )
     document = {
         "baseUrl": ctx.settings.base_url,
+        "backOffice": {"url": f"{ctx.settings.base_url}/admin", "email": DEMO_ADMIN, "password": admin_password},
         "merchants": [
             {
                 "realmName": shop.realm,
@@ -108,4 +114,6 @@ def load_credentials(ctx: Context) -> dict[str, Any] | None:
         return None
     document = json.loads(path.read_text())
     document["baseUrl"] = ctx.settings.base_url
+    if "backOffice" in document:
+        document["backOffice"]["url"] = f"{ctx.settings.base_url}/admin"
     return document

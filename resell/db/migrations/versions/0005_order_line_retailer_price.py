@@ -7,7 +7,7 @@ upgrade (the price of the line's product in its order's currency), the best valu
 them; a line whose product has no price in that currency stays empty (NULL), and statements list it
 as unpriced.
 
-Revision ID: 0005_order_line_retailer_price
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 21:45:00
 """
@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_order_line_retailer_price'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,99 @@
+"""The back office in a real headless Chromium: sign in by the labels, the forced password change,
+the TOTP step with a code the test computes, and the pages without JavaScript."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from resell.services import staff
+from resell.services.context import Context
+from tests.web.admin.conftest import PASSWORD, make_staff
+from tests.web.test_locker import CHROMIUM_ARGS
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def sign_in(page: Page, server: str, email: str, password: str) -> None:
+    page.goto(server + "/admin")
+    assert "/admin/login" in page.url
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_and_change_the_one_time_password(ctx: Context, server: str, browser: Browser) -> None:
+    _, one_time = staff.create_account(ctx, "ada@staff.test", "admin", actor="operator")
+    context = browser.new_context(viewport={"width": 390, "height": 800})  # a phone
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    sign_in(page, server, "ada@staff.test", "not it")
+    assert "Email or password is not correct" in page.inner_text("[role=alert]")
+    page.get_by_label("Password").fill(one_time)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.url == server + "/admin/account"  # the password comes first
+    page.get_by_label("Current password").fill(one_time)
+    page.get_by_label("New password", exact=True).fill("my own long password")
+    page.get_by_label("Repeat the new password").fill("my own long password")
+    page.get_by_role("button", name="Change password").click()
+    assert page.url == server + "/admin"
+    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    assert page.get_by_role("navigation").get_by_role("link", name="Staff").is_visible()
+    assert "ada@staff.test" in page.inner_text("header")
+    # the staff page: the confirmation dialog of admin.js guards "Disable"
+    make_staff(ctx, "bob@staff.test", "support")
+    page.get_by_role("link", name="Staff", exact=True).click()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Disable").click()
+    assert staff.session_member(ctx, 2, 1) is not None  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Disable").click()
+    assert "Account bob@staff.test disabled" in page.inner_text("[role=status]")
+    page.get_by_role("button", name="Sign out").click()
+    assert "/admin/login" in page.url
+    assert not [e for e in errors if "Failed to load resource" not in e]  # no CSP violation, no script error
+    context.close()
+
+
+def test_totp_second_step_without_javascript(ctx: Context, server: str, browser: Browser) -> None:
+    secret = pyotp.random_base32()
+    make_staff(ctx, "ada@staff.test", "finance", totp=secret)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, server, "ada@staff.test", PASSWORD)
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).at(ctx.now()))
+    page.get_by_role("button", name="Sign in").click()
+    assert page.url == server + "/admin"
+    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    nav = page.get_by_role("navigation").inner_text()
+    assert "Finance" in nav and "Staff" not in nav
+    page.goto(server + "/admin/staff")
+    assert page.get_by_role("heading", name="Forbidden").is_visible()
+    context.close()
+
+
+def test_turning_totp_on_from_the_account_page(ctx: Context, server: str, browser: Browser) -> None:
+    make_staff(ctx, "ada@staff.test", "support")
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server, "ada@staff.test", PASSWORD)
+    page.goto(server + "/admin/account")
+    page.get_by_role("button", name="Set up two-step sign-in").click()
+    secret = page.inner_text("#totp-secret")
+    assert page.locator("img.qr").get_attribute("src").startswith("data:image/svg+xml")  # type: ignore[union-attr]
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).at(ctx.now()))
+    page.get_by_role("button", name="Turn on").click()
+    assert "Two-step sign-in is on" in page.inner_text("[role=status]")
+    checked = staff.check_password(ctx, "ada@staff.test", PASSWORD)
+    assert checked is not None and checked.needs_totp
+    context.close()
