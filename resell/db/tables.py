@@ -261,6 +261,8 @@ serials = Table(
         sqlite_where=text("status = 'available'"),
         postgresql_where=text("status = 'available'"),
     ),
+    # support finds an order by a serial the end user reads out (any product)
+    Index("ix_serials_value", "value"),
 )
 
 # The backstop of "a serial is handed out at most once, ever": one row per serial, never deleted.
@@ -318,6 +320,13 @@ orders = Table(
     UniqueConstraint("merchant_id", "partner_order_number"),
     Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
     Index("ix_orders_merchant_email", "merchant_id", "customer_email"),
+    # the support search (resell/services/order_search.py): newest first, one index per filter,
+    # the order id last so that a page is read in index order (keyset pagination)
+    Index("ix_orders_lower_email", text("lower(customer_email)"), "id"),
+    Index("ix_orders_partner_order_number", "partner_order_number"),
+    Index("ix_orders_merchant_id", "merchant_id", "id"),
+    Index("ix_orders_status_id", "status", "id"),
+    Index("ix_orders_order_date", "order_date", "id"),
 )
 
 order_lines = Table(
