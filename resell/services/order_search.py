@@ -122,6 +122,7 @@ def search_query(
     before_id: int | None = None,
     limit: int = 50,
     publisher_id: int | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> Select:  # type: ignore[type-arg]
     """The page's SELECT (ids and columns, newest first, `limit` rows): apart so its plan can be checked."""
     query = select(
@@ -139,10 +140,8 @@ def search_query(
         query = query.where(orders.c.merchant_id == merchant_id)
     if status is not None:
         query = query.where(orders.c.status == status)
-    if date_from is not None:
-        query = query.where(orders.c.order_date >= _day_start(date_from))
-    if date_to is not None:  # the whole day included
-        query = query.where(orders.c.order_date < _day_start(date_to + dt.timedelta(days=1)))
+    if date_from is not None or date_to is not None:
+        query = query.where(*_date_filter(date_from, date_to))
     if publisher_id is not None:
         query = query.where(
             exists(
@@ -151,9 +150,20 @@ def search_query(
                 .where(order_lines.c.order_id == orders.c.id, products.c.publisher_id == publisher_id)
             )
         )
+    if id_range is not None:
+        query = query.where(orders.c.id.between(*id_range))
     if before_id is not None:
         query = query.where(orders.c.id < before_id)
     return query.order_by(orders.c.id.desc()).limit(limit)
+
+
+def _date_filter(date_from: dt.date | None, date_to: dt.date | None) -> list[Any]:
+    where = []
+    if date_from is not None:
+        where.append(orders.c.order_date >= _day_start(date_from))
+    if date_to is not None:  # the whole day included
+        where.append(orders.c.order_date < _day_start(date_to + dt.timedelta(days=1)))
+    return where
 
 
 def search(
@@ -182,6 +192,16 @@ def search(
             merchant_id = conn.execute(select(merchants.c.id).where(merchants.c.realm == merchant.strip())).scalar()
             if merchant_id is None:
                 raise SearchError(f"no merchant {merchant!r}")
+        id_range = None
+        if date_from is not None or date_to is not None:
+            # the ids of the dates' orders, read off the (order_date, id) index: the page then walks
+            # the ids from there (PostgreSQL would otherwise walk every newer order) or stops at once
+            low, high = conn.execute(select(func.min(orders.c.id), func.max(orders.c.id)).where(
+                *_date_filter(date_from, date_to)
+            )).one()
+            if low is None:
+                return SearchPage([], None)
+            id_range = (low, high)
         rows = conn.execute(
             search_query(
                 q=q,
@@ -192,6 +212,7 @@ def search(
                 before_id=before_id,
                 limit=limit + 1,
                 publisher_id=publisher_id,
+                id_range=id_range,
             )
         ).all()
         more = len(rows) > limit
