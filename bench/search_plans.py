@@ -25,10 +25,22 @@ from resell.services.support_orders import orders_of_email
 CATALOG = {
     "publishers": [{"key": "pub-a", "name": "A"}, {"key": "pub-b", "name": "B"}],
     "products": [
-        {"ref": 1, "name": "One", "publisher": "pub-a", "serialSource": "pool", "deliveryMode": "serial",
-         "prices": [{"currency": "EUR", "amountDutyFree": 1}]},
-        {"ref": 2, "name": "Two", "publisher": "pub-b", "serialSource": "pool", "deliveryMode": "serial",
-         "prices": [{"currency": "EUR", "amountDutyFree": 1}]},
+        {
+            "ref": 1,
+            "name": "One",
+            "publisher": "pub-a",
+            "serialSource": "pool",
+            "deliveryMode": "serial",
+            "prices": [{"currency": "EUR", "amountDutyFree": 1}],
+        },
+        {
+            "ref": 2,
+            "name": "Two",
+            "publisher": "pub-b",
+            "serialSource": "pool",
+            "deliveryMode": "serial",
+            "prices": [{"currency": "EUR", "amountDutyFree": 1}],
+        },
     ],
 }
 
@@ -48,28 +60,38 @@ def fill(ctx: Context, n: int) -> None:
         merchant_ids = [r[0] for r in conn.execute(text("SELECT id FROM merchants ORDER BY id"))]
         merchant_case = " ".join(f"WHEN {k} THEN {merchant_ids[k]}" for k in range(5))
         catalog_case = " ".join(f"WHEN {k} THEN {catalogs[k]}" for k in range(5))
-        conn.execute(text(
-            f"{head}INSERT INTO orders (id, merchant_id, catalog_id, partner_order_number, status, order_date, currency,"
-            " customer_email, customer, download_end_date, generation, created_at) "
-            f"SELECT i, CASE i {mod} 5 {merchant_case} END, CASE i {mod} 5 {catalog_case} END, 'PON-' || i,"
-            f" CASE WHEN i {mod} 50 = 0 THEN 'cancelled' ELSE 'active' END, {stamp}, 'EUR',"
-            f" 'User' || (i {mod} 100000) || '@Example.com', '{{}}', '2030-01-01', 0, {stamp} FROM {numbers}"
-        ))
-        conn.execute(text(
-            f"{head}INSERT INTO order_lines (id, order_id, position, product_id, product_ref, quantity, remark,"
-            " download_token) "
-            f"SELECT i, i, 0, CASE WHEN i {mod} 100 = 0 THEN {ids[2]} ELSE {ids[1]} END,"
-            f" CASE WHEN i {mod} 100 = 0 THEN 2 ELSE 1 END, 1, '', 'tok' || i FROM {numbers}"
-        ))
+        conn.execute(
+            text(
+                f"{head}INSERT INTO orders (id, merchant_id, catalog_id, partner_order_number, status, order_date,"
+                " currency,"
+                " customer_email, customer, download_end_date, generation, created_at) "
+                f"SELECT i, CASE i {mod} 5 {merchant_case} END, CASE i {mod} 5 {catalog_case} END, 'PON-' || i,"
+                f" CASE WHEN i {mod} 50 = 0 THEN 'cancelled' ELSE 'active' END, {stamp}, 'EUR',"
+                f" 'User' || (i {mod} 100000) || '@Example.com', '{{}}', '2030-01-01', 0, {stamp} FROM {numbers}"
+            )
+        )
+        conn.execute(
+            text(
+                f"{head}INSERT INTO order_lines (id, order_id, position, product_id, product_ref, quantity, remark,"
+                " download_token) "
+                f"SELECT i, i, 0, CASE WHEN i {mod} 100 = 0 THEN {ids[2]} ELSE {ids[1]} END,"
+                f" CASE WHEN i {mod} 100 = 0 THEN 2 ELSE 1 END, 1, '', 'tok' || i FROM {numbers}"
+            )
+        )
         conn.execute(text(f"{head}INSERT INTO line_items (id, order_line_id, position) SELECT i, i, 0 FROM {numbers}"))
-        conn.execute(text(
-            f"{head}INSERT INTO serials (id, product_id, value, status, imported_at) "
-            f"SELECT i, CASE WHEN i {mod} 100 = 0 THEN {ids[2]} ELSE {ids[1]} END, 'SER-' || i, 'assigned', {stamp}"
-            f" FROM {numbers}"
-        ))
-        conn.execute(text(
-            f"{head}INSERT INTO serial_assignments (serial_id, line_item_id, assigned_at) SELECT i, i, {stamp} FROM {numbers}"
-        ))
+        conn.execute(
+            text(
+                f"{head}INSERT INTO serials (id, product_id, value, status, imported_at) "
+                f"SELECT i, CASE WHEN i {mod} 100 = 0 THEN {ids[2]} ELSE {ids[1]} END, 'SER-' || i, 'assigned', {stamp}"
+                f" FROM {numbers}"
+            )
+        )
+        conn.execute(
+            text(
+                f"{head}INSERT INTO serial_assignments (serial_id, line_item_id, assigned_at)"
+                f" SELECT i, i, {stamp} FROM {numbers}"
+            )
+        )
         if pg:
             for table in ("orders", "order_lines", "line_items", "serials"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})"))
@@ -80,7 +102,9 @@ def fill(ctx: Context, n: int) -> None:
 def show(ctx: Context, title: str, query) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.read() as conn:
         compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        explain = "EXPLAIN QUERY PLAN " if ctx.db.is_sqlite else "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+        explain = (
+            "EXPLAIN QUERY PLAN " if ctx.db.is_sqlite else "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+        )
         plan = conn.exec_driver_sql(explain + str(compiled).replace("%", "%%")).all()
     print(f"--- {title}")
     for row in plan:
@@ -121,12 +145,20 @@ def main() -> None:
     n = args.orders
     day = dt.date(2025, 1, 1) + dt.timedelta(minutes=n // 2)  # order i is i minutes after 2025-01-01
     with ctx.db.read() as conn:
-        bounds = tuple(conn.execute(text(
-            "SELECT min(id), max(id) FROM orders WHERE order_date >= :a AND order_date < :b"),
-            {"a": dt.datetime.combine(day, dt.time.min), "b": dt.datetime.combine(day, dt.time.min) + dt.timedelta(days=1)},
-        ).one())
-    show(ctx, "the date range's id bounds", select(func.min(orders.c.id), func.max(orders.c.id)).where(
-        *order_search._date_filter(day, day)))
+        bounds = tuple(
+            conn.execute(
+                text("SELECT min(id), max(id) FROM orders WHERE order_date >= :a AND order_date < :b"),
+                {
+                    "a": dt.datetime.combine(day, dt.time.min),
+                    "b": dt.datetime.combine(day, dt.time.min) + dt.timedelta(days=1),
+                },
+            ).one()
+        )
+    show(
+        ctx,
+        "the date range's id bounds",
+        select(func.min(orders.c.id), func.max(orders.c.id)).where(*order_search._date_filter(day, day)),
+    )
     cases = [
         ("q = order number", {"q": str(n // 2)}),
         ("q = partnerOrderNumber", {"q": f"PON-{n // 3}"}),
@@ -137,7 +169,10 @@ def main() -> None:
         ("merchant", {"merchant_id": shop}),
         ("merchant, deep page", {"merchant_id": shop, "before_id": n // 10}),
         ("status cancelled", {"status": "cancelled"}),
-        ("date range (a day in the middle), as search() bounds it", {"date_from": day, "date_to": day, "id_range": bounds}),
+        (
+            "date range (a day in the middle), as search() bounds it",
+            {"date_from": day, "date_to": day, "id_range": bounds},
+        ),
         ("publisher (1% of orders)", {"publisher_id": pub_b}),
         ("merchant + status + publisher", {"merchant_id": shop, "status": "active", "publisher_id": pub_b}),
     ]

@@ -27,7 +27,9 @@ def test_order_search_pages_and_filters(cli: CliRun, ctx: Context, world: World)
     assert first.exit_code == 0, first.output
     page = json.loads(first.stdout)
     assert [o["orderNumber"] for o in page["orders"]] == made[::-1][:2] and page["nextCursor"]
-    second = json.loads(cli("order", "search", "--merchant", "shop-a", "--limit", "2", "--after", page["nextCursor"], "--json").stdout)
+    second = json.loads(
+        cli("order", "search", "--merchant", "shop-a", "--limit", "2", "--after", page["nextCursor"], "--json").stdout
+    )
     assert [o["orderNumber"] for o in second["orders"]] == made[::-1][2:4]
     shown = cli("order", "search", "S-3")
     assert shown.exit_code == 0 and f"│{made[3]}│S-3│shop-a│" in flat(shown.stdout)
@@ -48,7 +50,9 @@ def test_order_replace_serial(cli: CliRun, ctx: Context, world: World) -> None:
     assert done.exit_code == 0, done.output
     with ctx.db.read() as conn:
         assert conn.execute(select(serials.c.status).where(serials.c.value == old)).scalar_one() == "revoked"
-        actors = set(conn.execute(select(audit_events.c.actor).where(audit_events.c.action == "serial_replaced")).scalars())
+        actors = set(
+            conn.execute(select(audit_events.c.actor).where(audit_events.c.action == "serial_replaced")).scalars()
+        )
     assert actors == {"operator"}
     (mail,) = outbox_events(ctx, "mail.delivery")[before:]
     assert mail.payload["to"] == "buyer@example.com" and f"serial{old}revoked" in flat(done.stdout)
@@ -65,7 +69,10 @@ def test_order_extend(cli: CliRun, ctx: Context, world: World) -> None:
     assert "downloads until 2031-05-01" in until.stdout
     more = cli("order", "extend", str(view.order_number), "--days", "30")
     assert more.exit_code == 0 and "downloads until 2031-05-31" in more.stdout
-    assert [e.payload["downloadEndDate"] for e in outbox_events(ctx, "download.extended")] == ["2031-05-01", "2031-05-31"]
+    assert [e.payload["downloadEndDate"] for e in outbox_events(ctx, "download.extended")] == [
+        "2031-05-01",
+        "2031-05-31",
+    ]
     assert cli("order", "extend", "EX-1").exit_code == 1
     bad = cli("order", "extend", "EX-1", "--until", "someday")
     assert bad.exit_code == 1 and "code" in bad.stderr

@@ -142,7 +142,8 @@ def merchant_show(realm: str) -> None:
     except merchants.MerchantError as exc:
         fail(str(exc))
         return
-    out.print(f"merchant [bold]{m.realm}[/] · {m.name} · {'active' if m.active else 'inactive'} · since {when(m.created_at)}")
+    state = "active" if m.active else "inactive"
+    out.print(f"merchant [bold]{m.realm}[/] · {m.name} · {state} · since {when(m.created_at)}")
     out.print(
         f"orders {m.orders} ({m.active_orders} active, {m.cancelled_orders} cancelled) · "
         f"last order {when(m.last_order_date) or 'none'}"

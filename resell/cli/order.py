@@ -151,7 +151,9 @@ def order_search(
     status: Annotated[str | None, typer.Option(help="active or cancelled")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="order date from YYYY-MM-DD (UTC, included)")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="order date to YYYY-MM-DD (UTC, included)")] = None,
-    publisher: Annotated[str | None, typer.Option(help="only orders with a product of this publisher (its key)")] = None,
+    publisher: Annotated[
+        str | None, typer.Option(help="only orders with a product of this publisher (its key)")
+    ] = None,
     after: Annotated[str | None, typer.Option(help="the cursor the previous page printed")] = None,
     limit: Annotated[int, typer.Option(help="orders per page (at most 200)")] = 50,
     as_json: AsJson = False,

@@ -351,10 +351,12 @@ class RotatedSecret:
 def list_merchants(ctx: Context) -> list[MerchantSummary]:
     """Every merchant by realm, with how many catalogues and orders it has."""
     with ctx.db.read() as conn:
-        catalog_counts = dict(
+        catalog_counts: dict[int, int] = dict(
             conn.execute(select(catalogs.c.merchant_id, func.count()).group_by(catalogs.c.merchant_id)).all()
         )
-        order_counts = dict(conn.execute(select(orders.c.merchant_id, func.count()).group_by(orders.c.merchant_id)).all())
+        order_counts: dict[int, int] = dict(
+            conn.execute(select(orders.c.merchant_id, func.count()).group_by(orders.c.merchant_id)).all()
+        )
         rows = conn.execute(select(merchants).order_by(merchants.c.realm)).all()
     return [
         MerchantSummary(
@@ -375,7 +377,7 @@ def merchant_detail(ctx: Context, realm: str) -> MerchantDetail:
         merchant = conn.execute(select(merchants).where(merchants.c.realm == realm.strip())).first()
         if merchant is None:
             raise MerchantError(f"no merchant {realm!r}")
-        products_per = dict(
+        products_per: dict[int, int] = dict(
             conn.execute(
                 select(catalog_products.c.catalog_id, func.count())
                 .join(catalogs, catalogs.c.id == catalog_products.c.catalog_id)
@@ -447,7 +449,9 @@ def rotate_client_secret(ctx: Context, realm: str, actor: str = "operator") -> R
         if merchant_id is None:
             raise MerchantError(f"no merchant {realm!r}")
         revoked = revoke_refresh_tokens(conn, now, merchant_id)
-        audit(conn, now, actor, "merchant", merchant_id, "client_secret_rotated", after={"refreshTokensRevoked": revoked})
+        audit(
+            conn, now, actor, "merchant", merchant_id, "client_secret_rotated", after={"refreshTokensRevoked": revoked}
+        )
     return RotatedSecret(realm=realm.strip(), secret=secret, refresh_tokens_revoked=revoked)
 
 

@@ -196,9 +196,9 @@ def search(
         if date_from is not None or date_to is not None:
             # the ids of the dates' orders, read off the (order_date, id) index: the page then walks
             # the ids from there (PostgreSQL would otherwise walk every newer order) or stops at once
-            low, high = conn.execute(select(func.min(orders.c.id), func.max(orders.c.id)).where(
-                *_date_filter(date_from, date_to)
-            )).one()
+            low, high = conn.execute(
+                select(func.min(orders.c.id), func.max(orders.c.id)).where(*_date_filter(date_from, date_to))
+            ).one()
             if low is None:
                 return SearchPage([], None)
             id_range = (low, high)

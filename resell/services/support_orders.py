@@ -364,7 +364,9 @@ def replace_serial(
         ).rowcount
         if revoked != 1 or closed != 1:  # the lock makes this unreachable; never hand out a key regardless
             raise ReplaceRefused(f"serial {serial!r} of order {order.id} is already revoked")
-        conn.execute(serial_assignments.insert().values(serial_id=new_id, line_item_id=held.line_item_id, assigned_at=now))
+        conn.execute(
+            serial_assignments.insert().values(serial_id=new_id, line_item_id=held.line_item_id, assigned_at=now)
+        )
         audit(
             conn,
             now,

@@ -50,7 +50,11 @@ def smtp_port() -> int:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str, smtp_port: int) -> Settings:
     return settings_for(
-        tmp_path, db_url, smtp_host="127.0.0.1", smtp_port=smtp_port, mail_from="Shop <orders@shop.test>",
+        tmp_path,
+        db_url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        mail_from="Shop <orders@shop.test>",
         smtp_timeout_seconds=30,
     )
 
@@ -62,7 +66,9 @@ def sink(smtp_port: int) -> Iterator[SmtpSink]:
     server.stop()
 
 
-def place(ctx: Context, world: World, pon: str, *lines: tuple[int, int], email: str = "buyer@example.com", shop: str = "a"):  # type: ignore[no-untyped-def]
+def place(
+    ctx: Context, world: World, pon: str, *lines: tuple[int, int], email: str = "buyer@example.com", shop: str = "a"
+):  # type: ignore[no-untyped-def]
     body = order_body(pon, *lines)
     body["customer"]["email"] = email
     return order_service.submit_order(ctx, caller_of(ctx, getattr(world, shop)), body)
@@ -88,7 +94,11 @@ def test_search_by_each_kind_of_q(ctx: Context, world: World) -> None:
     page = order_search.search(ctx, q=serial)
     row = page.orders[0]
     assert (row.partner_order_number, row.realm, row.status, row.customer_email, row.currency) == (
-        "PON-2", "shop-a", "active", "bob@example.com", "EUR",
+        "PON-2",
+        "shop-a",
+        "active",
+        "bob@example.com",
+        "EUR",
     )
     assert row.line_count == 1 and [(p.product_ref, p.quantity) for p in row.products] == [(1003, 2)]
     assert page.next_cursor is None
@@ -163,16 +173,28 @@ def test_replace_serial_revokes_assigns_emails_and_getorderdata_shows_it(
     done = support_orders.replace_serial(ctx, "R-1", old, actor="staff:ann@ops.test")
     assert done.old_serial == old and done.new_serial != old and done.order_number == number
     with ctx.db.read() as conn:
-        states = dict(conn.execute(select(serials.c.value, serials.c.status).where(serials.c.value.in_([old, done.new_serial]))).all())
+        states = dict(
+            conn.execute(
+                select(serials.c.value, serials.c.status).where(serials.c.value.in_([old, done.new_serial]))
+            ).all()
+        )
         trail = conn.execute(
             select(audit_events.c.actor, audit_events.c.entity, audit_events.c.action).where(
                 audit_events.c.actor == "staff:ann@ops.test"
             )
         ).all()
-        callback = conn.execute(select(outbox.c.payload).where(outbox.c.kind == "publisher.serials_revoked")).scalars().all()
+        callback = (
+            conn.execute(select(outbox.c.payload).where(outbox.c.kind == "publisher.serials_revoked")).scalars().all()
+        )
     assert states == {old: "revoked", done.new_serial: "assigned"}
-    assert {(t.entity, t.action) for t in trail} == {("order", "serial_replaced"), ("serial", "revoked"), ("serial", "assigned")}
-    assert callback[-1]["reason"] == "serial_replaced" and callback[-1]["serials"] == [{"productRef": 1001, "serial": old}]
+    assert {(t.entity, t.action) for t in trail} == {
+        ("order", "serial_replaced"),
+        ("serial", "revoked"),
+        ("serial", "assigned"),
+    }
+    assert callback[-1]["reason"] == "serial_replaced" and callback[-1]["serials"] == [
+        {"productRef": 1001, "serial": old}
+    ]
 
     dispatcher.run_pass(ctx)
     (message,) = sink.messages
@@ -196,7 +218,12 @@ def test_replace_serial_revokes_assigns_emails_and_getorderdata_shows_it(
     with pytest.raises(support_orders.ReplaceRefused, match="cancelled"):
         support_orders.replace_serial(ctx, "R-1", done.new_serial)
     # a cancelled order still lists what it held when cancelled, not the replaced key
-    shown = [s["data"] for line in shop_a.call("GET", "/order/R-1").json()["orderLines"] for item in line["lineItems"] for s in item["serials"]]
+    shown = [
+        s["data"]
+        for line in shop_a.call("GET", "/order/R-1").json()["orderLines"]
+        for item in line["lineItems"]
+        for s in item["serials"]
+    ]
     assert done.new_serial in shown and old not in shown
 
 
@@ -213,24 +240,27 @@ def test_replace_serial_refusals_out_of_stock_and_no_pool(ctx: Context, world: W
         support_orders.replace_serial(ctx, "R-2", serial)
 
 
+def _replace(c: Context, serial: str, barrier: threading.Barrier, outcomes: list[object]) -> None:
+    barrier.wait()
+    try:
+        outcomes.append(support_orders.replace_serial(c, "RACE", serial))
+    except support_orders.ReplaceRefused as exc:
+        outcomes.append(exc)
+
+
 def test_two_replacements_of_the_same_serial_race(ctx: Context, world: World, settings: Settings) -> None:
     """Two replacements at once, each on its own connection pool: one wins, the other is refused;
     one key handed out, one revocation."""
     view = place(ctx, world, "RACE", (1001, 1))
     serial = view.lines[0].line_items[0].serials[0]
     for _round in range(3):
-        contexts = [Context(db=Database(settings.effective_database_url), settings=settings, clock=ctx.clock) for _ in range(2)]
+        contexts = [
+            Context(db=Database(settings.effective_database_url), settings=settings, clock=ctx.clock) for _ in range(2)
+        ]
         barrier = threading.Barrier(2)
         outcomes: list[object] = []
 
-        def one(c: Context) -> None:
-            barrier.wait()
-            try:
-                outcomes.append(support_orders.replace_serial(c, "RACE", serial))
-            except support_orders.ReplaceRefused as exc:
-                outcomes.append(exc)
-
-        threads = [threading.Thread(target=one, args=(c,)) for c in contexts]
+        threads = [threading.Thread(target=_replace, args=(c, serial, barrier, outcomes)) for c in contexts]
         for t in threads:
             t.start()
         for t in threads:
@@ -262,9 +292,11 @@ def test_extend_downloads_uses_the_update_download_time_rules(ctx: Context, worl
     with pytest.raises(Refusal):
         support_orders.extend_downloads(ctx, "X-1", None, "not a date")
     with ctx.db.read() as conn:
-        actors = conn.execute(
-            select(audit_events.c.actor).where(audit_events.c.action == "download_time_updated")
-        ).scalars().all()
+        actors = (
+            conn.execute(select(audit_events.c.actor).where(audit_events.c.action == "download_time_updated"))
+            .scalars()
+            .all()
+        )
     assert actors == ["operator", "operator"]
 
 
