@@ -122,11 +122,12 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--orders", type=int, default=300_000)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/resell_search_plans")
+    parser.add_argument("--reuse", action="store_true", help="PostgreSQL: query the database the last run filled")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="resell-plans-"))
     url = f"sqlite:///{work / 'plans.db'}" if args.db == "sqlite" else args.pg_url
     ctx = Context(db=Database(url), settings=Settings(var_dir=work, database_url=url))
-    if args.db == "postgres":  # its own database, made afresh (never the tests' one)
+    if args.db == "postgres" and not args.reuse:  # its own database, made afresh (never the tests' one)
         ctx.db.dispose()
         base, _, name = args.pg_url.rpartition("/")
         admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
@@ -135,10 +136,11 @@ def main() -> None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         ctx = Context(db=Database(url), settings=Settings(var_dir=work, database_url=url))
-    upgrade(ctx.db)
-    start = time.perf_counter()
-    fill(ctx, args.orders)
-    print(f"{args.orders} orders in {time.perf_counter() - start:.1f} s")
+    if not args.reuse:
+        upgrade(ctx.db)
+        start = time.perf_counter()
+        fill(ctx, args.orders)
+        print(f"{args.orders} orders in {time.perf_counter() - start:.1f} s")
     with ctx.db.read() as conn:
         shop = conn.execute(text("SELECT id FROM merchants WHERE realm = 'shop-3'")).scalar()
         pub_b = conn.execute(text("SELECT id FROM publishers WHERE key = 'pub-b'")).scalar()
@@ -147,7 +149,7 @@ def main() -> None:
     with ctx.db.read() as conn:
         bounds = tuple(
             conn.execute(
-                text("SELECT min(id), max(id) FROM orders WHERE order_date >= :a AND order_date < :b"),
+                text("SELECT min(id + 0), max(id + 0) FROM orders WHERE order_date >= :a AND order_date < :b"),
                 {
                     "a": dt.datetime.combine(day, dt.time.min),
                     "b": dt.datetime.combine(day, dt.time.min) + dt.timedelta(days=1),
@@ -157,7 +159,7 @@ def main() -> None:
     show(
         ctx,
         "the date range's id bounds",
-        select(func.min(orders.c.id), func.max(orders.c.id)).where(*order_search._date_filter(day, day)),
+        select(func.min(orders.c.id + 0), func.max(orders.c.id + 0)).where(*order_search._date_filter(day, day)),
     )
     cases = [
         ("q = order number", {"q": str(n // 2)}),
@@ -186,6 +188,7 @@ def main() -> None:
     timed("status cancelled", lambda: order_search.search(ctx, status="cancelled"))
     timed("publisher", lambda: order_search.search(ctx, publisher_id=pub_b))
     timed("date range", lambda: order_search.search(ctx, date_from=day, date_to=day))
+    timed("wide date range", lambda: order_search.search(ctx, date_from=dt.date(2025, 1, 1), date_to=day))
     timed("orders_of_email (resell order find)", lambda: orders_of_email(ctx, "USER4242@example.com"))
     ctx.db.dispose()
 

@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select, union
+from sqlalchemy import Connection, Select, exists, func, select, union
 
 from resell.db.tables import line_items, merchants, order_lines, orders, products, serial_assignments, serials
 from resell.services.context import Context
@@ -166,6 +166,23 @@ def _date_filter(date_from: dt.date | None, date_to: dt.date | None) -> list[Any
     return where
 
 
+DATES_PROBE = 10_000
+
+
+def _narrow_dates(conn: Connection, date_from: dt.date | None, date_to: dt.date | None) -> tuple[int, int] | None:
+    """The lowest and highest id of the orders of a narrow date range ((0, 0): none), so that the page
+    walks only those ids: without them PostgreSQL walks the ids down from the newest order, through
+    every newer order. A wide range (DATES_PROBE orders or more) is left as it is: its orders are
+    dense enough among the ids. `id + 0`: the database must read the (order_date, id) index, not
+    look for the smallest id of the whole table and filter its way up from there."""
+    where = _date_filter(date_from, date_to)
+    probe = select(orders.c.id).where(*where).limit(DATES_PROBE).subquery()
+    if conn.execute(select(func.count()).select_from(probe)).scalar_one() >= DATES_PROBE:
+        return None
+    low, high = conn.execute(select(func.min(orders.c.id + 0), func.max(orders.c.id + 0)).where(*where)).one()
+    return (0, 0) if low is None else (int(low), int(high))
+
+
 def search(
     ctx: Context,
     q: str | None = None,
@@ -194,14 +211,9 @@ def search(
                 raise SearchError(f"no merchant {merchant!r}")
         id_range = None
         if date_from is not None or date_to is not None:
-            # the ids of the dates' orders, read off the (order_date, id) index: the page then walks
-            # the ids from there (PostgreSQL would otherwise walk every newer order) or stops at once
-            low, high = conn.execute(
-                select(func.min(orders.c.id), func.max(orders.c.id)).where(*_date_filter(date_from, date_to))
-            ).one()
-            if low is None:
+            id_range = _narrow_dates(conn, date_from, date_to)
+            if id_range == (0, 0):
                 return SearchPage([], None)
-            id_range = (low, high)
         rows = conn.execute(
             search_query(
                 q=q,
