@@ -56,6 +56,8 @@ def test_order_replace_serial(cli: CliRun, ctx: Context, world: World) -> None:
     assert actors == {"operator"}
     (mail,) = outbox_events(ctx, "mail.delivery")[before:]
     assert mail.payload["to"] == "buyer@example.com" and f"serial{old}revoked" in flat(done.stdout)
+    shown = flat(cli("order", "show", "RS-1").stdout)
+    assert f"{old}(revoked)" in shown and "(assigned)" in shown
     again = cli("order", "replace-serial", str(view.order_number), old)
     assert again.exit_code == 1 and "already revoked" in again.stderr
     unknown = cli("order", "replace-serial", "RS-1", "NOT-A-SERIAL")

@@ -5,7 +5,7 @@ functions the API uses (the actor recorded is `operator`)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,8 @@ class OrderDetail:
     serial_states: dict[str, str]  # serial value -> available | assigned | revoked
     subscriptions: list[dict[str, Any]]
     view: OrderView  # the lines, serials, files and download counters, as getDownloadInfo shows them
+    # each line's serials (value, state), the view's lines' order: replaced ones too, which the view omits
+    line_serials: list[list[tuple[str, str]]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,11 +106,7 @@ class OrderDetail:
                 {
                     "productRef": line.product_ref,
                     "deliveryMode": line.delivery_mode,
-                    "serials": [
-                        {"value": s, "state": self.serial_states.get(s, "")}
-                        for item in line.line_items
-                        for s in item.serials
-                    ],
+                    "serials": [{"value": value, "state": state} for value, state in serials],
                     "subscriptionIds": [i.subscription_id for i in line.line_items if i.subscription_id],
                     "files": [
                         {
@@ -122,10 +120,19 @@ class OrderDetail:
                         for f in line.files
                     ],
                 }
-                for line in self.view.lines
+                for line, serials in zip(self.view.lines, self._serials_by_line(), strict=True)
             ],
             "subscriptions": self.subscriptions,
         }
+
+
+    def _serials_by_line(self) -> list[list[tuple[str, str]]]:
+        if self.line_serials:
+            return self.line_serials
+        return [
+            [(s, self.serial_states.get(s, "")) for item in line.line_items for s in item.serials]
+            for line in self.view.lines
+        ]
 
 
 def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetail:
@@ -134,15 +141,21 @@ def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetai
     with ctx.db.read() as conn:
         order = find_order(conn, ref, realm)
         caller = caller_for(conn, order)
-        states = dict(
-            conn.execute(
-                select(serials.c.value, serials.c.status)
-                .join(serial_assignments, serial_assignments.c.serial_id == serials.c.id)
-                .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
-                .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
-                .where(order_lines.c.order_id == order.id)
-            ).all()
-        )
+        held = conn.execute(
+            select(order_lines.c.id, serials.c.value, serials.c.status)
+            .join(line_items, line_items.c.order_line_id == order_lines.c.id)
+            .join(serial_assignments, serial_assignments.c.line_item_id == line_items.c.id)
+            .join(serials, serials.c.id == serial_assignments.c.serial_id)
+            .where(order_lines.c.order_id == order.id)
+            .order_by(line_items.c.position, serial_assignments.c.assigned_at, serials.c.id)
+        ).all()
+        states = {h.value: h.status for h in held}
+        line_ids = conn.execute(
+            select(order_lines.c.id).where(order_lines.c.order_id == order.id).order_by(order_lines.c.position)
+        ).scalars()
+        by_line: dict[int, list[tuple[str, str]]] = {line_id: [] for line_id in line_ids}
+        for h in held:
+            by_line[h.id].append((h.value, h.status))
         subs = conn.execute(
             select(subscriptions_table, products.c.ref)
             .join(products, products.c.id == subscriptions_table.c.product_id)
@@ -177,6 +190,7 @@ def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetai
             for s in subs
         ],
         view=view,
+        line_serials=list(by_line.values()),
     )
 
 

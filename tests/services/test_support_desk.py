@@ -208,6 +208,9 @@ def test_replace_serial_revokes_assigns_emails_and_getorderdata_shows_it(
 
     detail = support_orders.order_detail(ctx, "R-1")
     assert detail.serial_states[old] == "revoked" and detail.serial_states[done.new_serial] == "assigned"
+    listed = detail.as_json()["lines"][0]["serials"]
+    assert {"value": old, "state": "revoked"} in listed and {"value": done.new_serial, "state": "assigned"} in listed
+    assert len(listed) == 3
 
     with pytest.raises(support_orders.ReplaceRefused, match="already revoked"):
         support_orders.replace_serial(ctx, "R-1", old)
