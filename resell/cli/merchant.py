@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from resell.cli.support import context, fail, out
+from resell.cli.support import context, fail, folding_table, out, when
 
 app = typer.Typer(help="Merchants and their catalogues.", no_args_is_help=True)
 
@@ -115,3 +115,82 @@ def merchant_revoke_tokens(realm: str) -> None:
         fail(f"no merchant {realm!r}")
         return
     out.print(f"every token of merchant [bold]{realm}[/] revoked; it must sign in again")
+
+
+@app.command("list")
+def merchant_list() -> None:
+    """Every merchant: realm, name, active, catalogues, orders."""
+    from resell.services import merchants
+
+    found = merchants.list_merchants(context())
+    if not found:
+        out.print("no merchant")
+        return
+    table = folding_table("realm", "name", "active", "catalogues", "orders")
+    for m in found:
+        table.add_row(m.realm, m.name, "yes" if m.active else "no", str(m.catalogs), str(m.orders))
+    out.print(table)
+
+
+@app.command("show")
+def merchant_show(realm: str) -> None:
+    """A merchant: its catalogues (currency, products, orders), webhook endpoints, orders, last order."""
+    from resell.services import merchants
+
+    try:
+        m = merchants.merchant_detail(context(), realm)
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    state = "active" if m.active else "inactive"
+    out.print(f"merchant [bold]{m.realm}[/] · {m.name} · {state} · since {when(m.created_at)}")
+    out.print(
+        f"orders {m.orders} ({m.active_orders} active, {m.cancelled_orders} cancelled) · "
+        f"last order {when(m.last_order_date) or 'none'}"
+    )
+    cats = folding_table("id", "catalogue", "currency", "products", "orders", "cancel days", "delivery email",
+                         title="catalogues (secrets are stored hashed: rotate one to get a new secret)")
+    for c in m.catalogs:
+        cats.add_row(str(c.catalog_id), c.name, c.currency, str(c.products), str(c.orders),
+                     str(c.cancel_period_days), "yes" if c.delivery_email else "no")
+    out.print(cats)
+    if m.endpoints:
+        hooks = folding_table("endpoint", "url", "events", "state", title="webhook endpoints")
+        for e in m.endpoints:
+            state = "active" if e.active else f"disabled ({e.disabled_reason or 'no reason'})"
+            hooks.add_row(str(e.endpoint_id), e.url, ", ".join(e.events), state)
+        out.print(hooks)
+    else:
+        out.print("no webhook endpoint")
+
+
+@app.command("rotate-secret")
+def merchant_rotate_secret(realm: str) -> None:
+    """A new API client secret, printed once: the old one stops working and every refresh token is
+    revoked (access tokens live out their minutes; `revoke-tokens` ends them too). Audited."""
+    from resell.services import merchants
+
+    try:
+        rotated = merchants.rotate_client_secret(context(), realm)
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    out.print(
+        f"merchant [bold]{rotated.realm}[/]: new client secret (keep it now, it is not shown again; "
+        f"{rotated.refresh_tokens_revoked} refresh tokens revoked)"
+    )
+    out.print(f"  clientSecret {rotated.secret}", soft_wrap=True)
+
+
+@app.command("rotate-catalog-secret")
+def merchant_rotate_catalog_secret(realm: str, catalog: str) -> None:
+    """A new secret for the catalogue (by name or id), printed once: the old one stops working. Audited."""
+    from resell.services import merchants
+
+    try:
+        rotated = merchants.rotate_catalog_secret(context(), realm, catalog)
+    except merchants.MerchantError as exc:
+        fail(str(exc))
+        return
+    out.print(f"catalogue {rotated.catalog!r} of merchant [bold]{rotated.realm}[/]: new secret (not shown again)")
+    out.print(f"  secret {rotated.secret}", soft_wrap=True)

@@ -139,3 +139,119 @@ def order_resend_email(
     for event_id, address in queued:
         where = f"order {found.id} ({found.partner_order_number}, merchant {found.realm})"
         out.print(f"{where}: delivery email to {address} queued ({event_id})")
+
+
+@app.command("search")
+def order_search(
+    q: Annotated[
+        str | None,
+        typer.Argument(help="a platform order number, partnerOrderNumber, customer email or serial (exact)"),
+    ] = None,
+    merchant: Annotated[str | None, typer.Option(help="the merchant's realm")] = None,
+    status: Annotated[str | None, typer.Option(help="active or cancelled")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="order date from YYYY-MM-DD (UTC, included)")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="order date to YYYY-MM-DD (UTC, included)")] = None,
+    publisher: Annotated[
+        str | None, typer.Option(help="only orders with a product of this publisher (its key)")
+    ] = None,
+    after: Annotated[str | None, typer.Option(help="the cursor the previous page printed")] = None,
+    limit: Annotated[int, typer.Option(help="orders per page (at most 200)")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Orders newest first, a page at a time; prints the cursor of the next page."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from resell.db.tables import publishers
+    from resell.services.order_search import SearchError, search
+
+    ctx = context()
+    try:
+        days = [dt.date.fromisoformat(d) if d else None for d in (date_from, date_to)]
+    except ValueError:
+        fail("--from and --to take a date YYYY-MM-DD")
+        return
+    publisher_id = None
+    if publisher:
+        with ctx.db.read() as conn:
+            publisher_id = conn.execute(select(publishers.c.id).where(publishers.c.key == publisher)).scalar()
+        if publisher_id is None:
+            fail(f"no publisher {publisher!r}")
+            return
+    try:
+        page = search(ctx, q, merchant, status, days[0], days[1], after, limit, publisher_id)
+    except SearchError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        _dump({"orders": [o.as_json() for o in page.orders], "nextCursor": page.next_cursor})
+        return
+    if not page.orders:
+        out.print("no order found")
+        return
+    table = folding_table("order", "partnerOrderNumber", "realm", "date", "status", "email", "products")
+    for o in page.orders:
+        products = ", ".join(f"{p.quantity}× {p.product_ref}" for p in o.products)
+        table.add_row(
+            str(o.order_number), o.partner_order_number, o.realm, when(o.order_date), o.status, o.customer_email,
+            f"{o.currency} · {products}",
+        )
+    out.print(table)
+    if page.next_cursor:
+        out.print(f"next page: --after {page.next_cursor}")
+
+
+@app.command("replace-serial")
+def order_replace_serial(
+    order: OrderRef,
+    serial: Annotated[str, typer.Argument(help="the order's serial to replace")],
+    realm: Realm = None,
+) -> None:
+    """Revoke one serial of the order and assign a fresh one of the same product from stock; the end
+    user is emailed the line again with the new serial, the publisher told of the revoked one. Audited."""
+    from resell.services.support_orders import OrderLookupError, ReplaceRefused, replace_serial
+
+    try:
+        done = replace_serial(context(), order, serial, realm)
+    except (OrderLookupError, ReplaceRefused) as exc:
+        fail(str(exc))
+        return
+    out.print(
+        f"order {done.order_number} ({done.partner_order_number}, merchant {done.realm}), product {done.product_ref}: "
+        f"serial {done.old_serial} revoked, replaced by {done.new_serial}; email to {done.email_to} queued "
+        f"({done.email_event_id})"
+    )
+
+
+@app.command("extend")
+def order_extend(
+    order: OrderRef,
+    until: Annotated[str | None, typer.Option(help="the new last day of the downloads, YYYY-MM-DD")] = None,
+    days: Annotated[int | None, typer.Option(help="days added to the current end")] = None,
+    realm: Realm = None,
+) -> None:
+    """Move the end of the order's downloads, as the API's updateDownloadTime does (its rules, the
+    download.extended webhook), audited as the operator's."""
+    from resell.domain.codes import Refusal
+    from resell.services.support_orders import OrderLookupError, extend_downloads
+
+    if (until is None) == (days is None):
+        fail("give --until YYYY-MM-DD or --days N")
+        return
+    if days is not None and days <= 0:
+        fail("--days takes a positive number")
+        return
+    value = until if until is not None else f"P{days}D"
+    try:
+        found, result = extend_downloads(context(), order, realm, str(value))
+    except OrderLookupError as exc:
+        fail(str(exc))
+        return
+    except Refusal as refusal:
+        fail(f"order {order}: {refusal.message_in('updateDownloadTime')} (code {refusal.code})")
+        return
+    out.print(
+        f"order {found.id} ({found.partner_order_number}, merchant {found.realm}): downloads until "
+        f"{result.new_download_end_date}"
+    )

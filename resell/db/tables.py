@@ -261,6 +261,8 @@ serials = Table(
         sqlite_where=text("status = 'available'"),
         postgresql_where=text("status = 'available'"),
     ),
+    # support finds an order by a serial the end user reads out (any product)
+    Index("ix_serials_value", "value"),
 )
 
 # The backstop of "a serial is handed out at most once, ever": one row per serial, never deleted.
@@ -328,6 +330,13 @@ orders = Table(
         sqlite_where=text("cancelled_at IS NOT NULL"),
         postgresql_where=text("cancelled_at IS NOT NULL"),
     ),
+    # the support search (resell/services/order_search.py): newest first, one index per filter,
+    # the order id last so that a page is read in index order (keyset pagination)
+    Index("ix_orders_lower_email", text("lower(customer_email)"), "id"),
+    Index("ix_orders_partner_order_number", "partner_order_number"),
+    Index("ix_orders_merchant_id", "merchant_id", "id"),
+    Index("ix_orders_status_id", "status", "id"),
+    Index("ix_orders_order_date", "order_date", "id"),
 )
 
 order_lines = Table(

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pycountry
-from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select
+from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select, update
 
 from resell.db.engine import inserted_id
 from resell.db.locking import for_update
 from resell.db.tables import catalog_changes as catalog_change_rows
-from resell.db.tables import catalog_products, catalogs, feed_configs, merchants, orders, product_prices, products
+from resell.db.tables import (
+    catalog_products,
+    catalogs,
+    feed_configs,
+    merchants,
+    orders,
+    product_prices,
+    products,
+    webhook_endpoints,
+)
 from resell.domain.secrets import hash_secret, new_secret
 from resell.services import catalog_changes
 from resell.services.audit_log import audit
@@ -273,3 +283,194 @@ def remove_catalog(ctx: Context, realm: str, catalog: str, actor: str = "operato
             before={"catalog": target.name, "id": target.id, "currency": target.currency},
         )
     return str(target.name)
+
+
+# ---------------------------------------------------------------- the back office: looking, rotating
+
+
+@dataclass(frozen=True)
+class MerchantSummary:
+    merchant_id: int
+    realm: str
+    name: str
+    active: bool
+    catalogs: int
+    orders: int
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """A catalogue as the operator sees it. Its secret is stored hashed only: nothing of it to show."""
+
+    catalog_id: int
+    name: str
+    currency: str
+    products: int
+    orders: int
+    cancel_period_days: int
+    requires_amounts: bool
+    delivery_email: bool
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    endpoint_id: int
+    url: str
+    events: list[str]
+    active: bool
+    disabled_reason: str | None
+
+
+@dataclass(frozen=True)
+class MerchantDetail:
+    merchant_id: int
+    realm: str
+    name: str
+    active: bool
+    created_at: dt.datetime
+    catalogs: list[CatalogInfo]
+    endpoints: list[EndpointInfo]  # the webhook endpoints it has not removed
+    orders: int
+    active_orders: int
+    cancelled_orders: int
+    last_order_date: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    """A new secret, to show once: only its hash is kept."""
+
+    realm: str
+    secret: str
+    catalog: str | None = None  # the catalogue's name, for a catalogue secret
+    refresh_tokens_revoked: int = 0
+
+
+def list_merchants(ctx: Context) -> list[MerchantSummary]:
+    """Every merchant by realm, with how many catalogues and orders it has."""
+    with ctx.db.read() as conn:
+        catalog_counts: dict[int, int] = dict(
+            conn.execute(select(catalogs.c.merchant_id, func.count()).group_by(catalogs.c.merchant_id)).all()
+        )
+        order_counts: dict[int, int] = dict(
+            conn.execute(select(orders.c.merchant_id, func.count()).group_by(orders.c.merchant_id)).all()
+        )
+        rows = conn.execute(select(merchants).order_by(merchants.c.realm)).all()
+    return [
+        MerchantSummary(
+            merchant_id=r.id,
+            realm=r.realm,
+            name=r.name,
+            active=r.active,
+            catalogs=catalog_counts.get(r.id, 0),
+            orders=order_counts.get(r.id, 0),
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+def merchant_detail(ctx: Context, realm: str) -> MerchantDetail:
+    with ctx.db.read() as conn:
+        merchant = conn.execute(select(merchants).where(merchants.c.realm == realm.strip())).first()
+        if merchant is None:
+            raise MerchantError(f"no merchant {realm!r}")
+        products_per: dict[int, int] = dict(
+            conn.execute(
+                select(catalog_products.c.catalog_id, func.count())
+                .join(catalogs, catalogs.c.id == catalog_products.c.catalog_id)
+                .where(catalogs.c.merchant_id == merchant.id)
+                .group_by(catalog_products.c.catalog_id)
+            ).all()
+        )
+        by_catalog: dict[int, int] = {}
+        by_status: dict[str, int] = {}
+        for catalog_id, status, n in conn.execute(
+            select(orders.c.catalog_id, orders.c.status, func.count())
+            .where(orders.c.merchant_id == merchant.id)
+            .group_by(orders.c.catalog_id, orders.c.status)
+        ):
+            by_catalog[catalog_id] = by_catalog.get(catalog_id, 0) + n
+            by_status[status] = by_status.get(status, 0) + n
+        last = conn.execute(select(func.max(orders.c.order_date)).where(orders.c.merchant_id == merchant.id)).scalar()
+        cats = conn.execute(
+            select(catalogs).where(catalogs.c.merchant_id == merchant.id).order_by(catalogs.c.id)
+        ).all()
+        endpoints = conn.execute(
+            select(webhook_endpoints)
+            .where(webhook_endpoints.c.merchant_id == merchant.id, webhook_endpoints.c.removed_at.is_(None))
+            .order_by(webhook_endpoints.c.id)
+        ).all()
+    return MerchantDetail(
+        merchant_id=merchant.id,
+        realm=merchant.realm,
+        name=merchant.name,
+        active=merchant.active,
+        created_at=merchant.created_at,
+        catalogs=[
+            CatalogInfo(
+                catalog_id=c.id,
+                name=c.name,
+                currency=c.currency,
+                products=products_per.get(c.id, 0),
+                orders=by_catalog.get(c.id, 0),
+                cancel_period_days=c.cancel_period_days,
+                requires_amounts=c.requires_amounts,
+                delivery_email=c.delivery_email,
+                created_at=c.created_at,
+            )
+            for c in cats
+        ],
+        endpoints=[EndpointInfo(e.id, e.url, list(e.events), e.active, e.disabled_reason) for e in endpoints],
+        orders=sum(by_status.values()),
+        active_orders=by_status.get("active", 0),
+        cancelled_orders=by_status.get("cancelled", 0),
+        last_order_date=last,
+    )
+
+
+def rotate_client_secret(ctx: Context, realm: str, actor: str = "operator") -> RotatedSecret:
+    """A new API client secret for the merchant: the old one no longer signs in (/iam/token: 401) and
+    every refresh token is revoked, so a leaked secret cannot keep a session going. Access tokens
+    already issued live out their few minutes (`resell merchant revoke-tokens` ends them too)."""
+    from resell.services.iam import revoke_refresh_tokens
+
+    secret = new_secret()
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        merchant_id = conn.execute(
+            update(merchants)
+            .where(merchants.c.realm == realm.strip())
+            .values(client_secret_hash=hash_secret(secret))
+            .returning(merchants.c.id)
+        ).scalar()
+        if merchant_id is None:
+            raise MerchantError(f"no merchant {realm!r}")
+        revoked = revoke_refresh_tokens(conn, now, merchant_id)
+        audit(
+            conn, now, actor, "merchant", merchant_id, "client_secret_rotated", after={"refreshTokensRevoked": revoked}
+        )
+    return RotatedSecret(realm=realm.strip(), secret=secret, refresh_tokens_revoked=revoked)
+
+
+def rotate_catalog_secret(ctx: Context, realm: str, catalog: str, actor: str = "operator") -> RotatedSecret:
+    """A new secret for a merchant's catalogue (by name or id): the old one is refused at once (71)."""
+    secret = new_secret()
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        found = conn.execute(
+            select(catalogs.c.id, catalogs.c.name, catalogs.c.merchant_id)
+            .where(catalogs.c.merchant_id == _merchant_id(realm.strip()))
+            .order_by(catalogs.c.id)
+        ).all()
+        chosen = [c for c in found if catalog.strip() in (c.name, str(c.id))]
+        if not chosen:
+            raise MerchantError(f"merchant {realm!r} has no catalogue {catalog!r}{_listing(found)}")
+        target = chosen[0]
+        conn.execute(update(catalogs).where(catalogs.c.id == target.id).values(secret_hash=hash_secret(secret)))
+        audit(
+            conn, now, actor, "merchant", target.merchant_id, "catalog_secret_rotated", after={"catalog": target.name}
+        )
+    return RotatedSecret(realm=realm.strip(), secret=secret, catalog=target.name)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exc, select, update
+from sqlalchemy import Connection, and_, bindparam, exc, or_, select, update
 
 from resell.db.prepared import Prepared
 from resell.db.tables import (
@@ -339,12 +339,18 @@ _ORDER_ITEMS = Prepared(
     .where(order_lines.c.order_id == bindparam("order_id"))
     .order_by(line_items.c.order_line_id, line_items.c.position)
 )
+# An item's serials: its live one, and what cancelOrder revoked with the order (revoked at the
+# instant the order was cancelled); one support replaced (resell order replace-serial) is gone.
 _ORDER_SERIALS = Prepared(
     select(serial_assignments.c.line_item_id, serials.c.value)
     .join(serials, serials.c.id == serial_assignments.c.serial_id)
     .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
     .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
-    .where(order_lines.c.order_id == bindparam("order_id"))
+    .join(orders, orders.c.id == order_lines.c.order_id)
+    .where(
+        order_lines.c.order_id == bindparam("order_id"),
+        or_(serial_assignments.c.revoked_at.is_(None), serial_assignments.c.revoked_at == orders.c.cancelled_at),
+    )
     .order_by(serial_assignments.c.serial_id)
 )
 _ORDER_FILES = Prepared(
@@ -620,9 +626,10 @@ def cancel_order(
 
 
 def update_download_time(
-    ctx: Context, caller: Caller, raw_partner_order_number: object, value: object
+    ctx: Context, caller: Caller, raw_partner_order_number: object, value: object, actor: str | None = None
 ) -> DownloadTimeResult:
-    """`value` is the new end date (YYYY-MM-DD) or an ISO 8601 period added to the current one."""
+    """`value` is the new end date (YYYY-MM-DD) or an ISO 8601 period added to the current one.
+    `actor` is who the audit records: the merchant itself unless the operator extends for it."""
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     if is_blank(value):
         raise Refusal(codes.DOWNLOAD_TIME_MISSING)
@@ -642,7 +649,7 @@ def update_download_time(
         audit(
             conn,
             now,
-            f"merchant:{caller.realm}",
+            actor or f"merchant:{caller.realm}",
             "order",
             order.id,
             "download_time_updated",
