@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench chaos fuzz lint typecheck clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e clients/python
 	touch $(STAMP)
 
 ## Migrate the database, seed the demo catalogue if empty, serve on RESELL_HOST:RESELL_PORT.
