@@ -1,10 +1,10 @@
-"""The SDK's examples run as written, as subprocesses: the checkout against the suite's server (credentials
-from the environment) and against a demo seeded as `make run` seeds it (credentials from
-var/demo-credentials.json); the webhook receiver registers itself, gets a real delivery from the worker,
+"""The SDK's examples run as written, as subprocesses against the suite's server: the checkout (credentials
+from the environment, or from var/demo-credentials.json as after `make run`); the webhook receiver registers itself, gets a real delivery from the worker,
 verifies it and removes its endpoint."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,7 +18,6 @@ from resell_client import Client
 from tests.conftest import World
 from tests.renewal_support import fresh_stock_check  # noqa: F401 - autouse: the worker's stock look starts afresh
 from tests.sdk.conftest import order_request
-from tests.test_readme import served  # noqa: F401 - fixture: resell serve on a fresh demo, as `make run`
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "clients" / "python" / "examples"
@@ -53,16 +52,27 @@ def test_checkout_says_so_when_out_of_stock(server: str, world: World) -> None:
     assert done.returncode == 1 and "not available" in done.stdout, done.stdout + done.stderr
 
 
-def test_checkout_against_the_demo_with_its_credentials_file(served) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    folder, _ = served
+def test_checkout_reads_the_demo_credentials_file_without_environment(
+    tmp_path: Path, server: str, world: World
+) -> None:
+    """As after `make run`: no RESELL_* variables, var/demo-credentials.json in the working directory
+    (written here in the shape `resell demo` writes, pointing at the suite's server)."""
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "demo-credentials.json").write_text(json.dumps({
+        "baseUrl": server,
+        "merchants": [{
+            "realmName": world.a.realm,
+            "clientSecret": world.a.client_secret,
+            "catalogs": [{"secret": world.a.secret, "currency": "EUR", "productRefs": [1001]}],
+        }],
+    }))  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESELL_")}
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "checkout.py")],
-        env=env, cwd=folder, capture_output=True, text=True, timeout=60,
+        [sys.executable, str(EXAMPLES / "checkout.py"), "1001"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^  serial: D100001-", done.stdout, re.M), done.stdout
-    assert done.stdout.count("  download: ") == 2  # product 100001 has two files
+    assert re.search(r"^  serial: S1001-", done.stdout, re.M), done.stdout
 
 
 def test_the_webhook_receiver_gets_a_verified_event(ctx: Context, sdk: Client, server: str, world: World) -> None:
