@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from resell_client import AsyncClient, Client
 from sqlalchemy import func, select
 
 from resell.db.tables import orders
 from resell.services.context import Context
-from resell_client import AsyncClient, Client
 from tests.conftest import MerchantCreds, World
 
 
@@ -120,9 +120,8 @@ def first_n(n: int, path: str, what: str | int) -> Plan:
 
 def orders_numbered(ctx: Context, pon: str) -> int:
     with ctx.db.read() as conn:
-        return int(
-            conn.execute(select(func.count()).select_from(orders).where(orders.c.partner_order_number == pon)).scalar_one()
-        )
+        query = select(func.count()).select_from(orders).where(orders.c.partner_order_number == pon)
+        return int(conn.execute(query).scalar_one())
 
 
 def order_request(pon: str, *lines: tuple[int, int]) -> dict[str, Any]:

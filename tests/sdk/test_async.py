@@ -7,9 +7,9 @@ import asyncio
 import json
 
 import pytest
+from resell_client import AsyncClient, NotFound, OutOfStock, models
 
 from resell.services.context import Context
-from resell_client import AsyncClient, NotFound, OutOfStock, models
 from tests.conftest import Clock, World
 from tests.sdk.conftest import AsyncWire, async_client, first_n, order_request, orders_numbered
 

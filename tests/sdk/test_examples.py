@@ -1,6 +1,6 @@
-"""The SDK's examples run as written, as subprocesses against the suite's server: the checkout (credentials
-from the environment, or from var/demo-credentials.json as after `make run`); the webhook receiver registers itself, gets a real delivery from the worker,
-verifies it and removes its endpoint."""
+"""The SDK's examples run as written, as subprocesses against the suite's server: the checkout
+(credentials from the environment, or from var/demo-credentials.json as after `make run`); the webhook
+receiver registers itself, gets a real delivery from the worker, verifies it and removes its endpoint."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from resell_client import Client
+
 from resell.services.context import Context
 from resell.worker import dispatcher
-from resell_client import Client
 from tests.conftest import World
 from tests.renewal_support import fresh_stock_check  # noqa: F401 - autouse: the worker's stock look starts afresh
 from tests.sdk.conftest import order_request

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 import resell_client
 from resell_client import (
     AlreadyCancelled,
@@ -21,6 +20,7 @@ from resell_client import (
     SecretError,
     models,
 )
+
 from tests.conftest import World
 from tests.sdk.conftest import order_request, sdk_client
 
@@ -137,7 +137,9 @@ def test_webhook_endpoints(sdk: Client) -> None:
         (((424242, 1),), InvalidRequest, 1020),  # no such product
     ],
 )
-def test_create_order_refusals(sdk: Client, lines: tuple[tuple[int, int], ...], error: type, code: int) -> None:
+def test_create_order_refusals(
+    sdk: Client, lines: tuple[tuple[int, int], ...], error: type[ConnectError], code: int
+) -> None:
     with pytest.raises(error) as refused:
         sdk.create_order(order_request("SDK-NO", *lines))
     assert refused.value.response_code == code and refused.value.operation == "createOrder"

@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from resell.services import stock
-from resell.services.context import Context
 from resell_client import (
     AuthenticationError,
     Client,
@@ -19,6 +16,9 @@ from resell_client import (
     ServerError,
     TransportError,
 )
+
+from resell.services import stock
+from resell.services.context import Context
 from tests.conftest import Clock, World
 from tests.sdk.conftest import Wire, first_n, order_request, orders_numbered, sdk_client
 
@@ -103,6 +103,14 @@ def test_a_lost_create_order_reply_resolves_into_the_one_order_created(
     assert "GET /connect/order/SDK-LOST" in wire.paths()  # the 1010 of the repeat, resolved by getOrderData
     (pool,) = [line for line in stock.report(ctx) if line.ref == 1001]
     assert (pool.assigned, pool.available) == (2, 18)  # only that order's two serials left the pool
+
+
+def test_a_lost_reply_of_an_order_with_an_option_resolves_too(ctx: Context, server: str, world: World) -> None:
+    wire = Wire(first_n(1, "/connect/order/new", "lose"))
+    with sdk_client(server, world.a, transport=wire) as client:
+        order = client.create_order(order_request("SDK-OPT", (1001, 2), (1090, 1)))  # + download extension
+    assert sorted(line.product_ref for line in order.order_lines) == [1001, 1090]
+    assert orders_numbered(ctx, "SDK-OPT") == 1
 
 
 def test_lost_replies_and_5xx_on_create_order_are_repeated_until_an_answer(

@@ -8,12 +8,12 @@ import datetime as dt
 import time
 
 import pytest
+from resell_client import Client
+from resell_client.webhooks import WebhookVerificationError, sign, verify
 
 from resell.services.context import Context
 from resell.worker import dispatcher
 from resell.worker.webhooks import signed_headers
-from resell_client import Client
-from resell_client.webhooks import WebhookVerificationError, sign, verify
 from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check (autouse), receiver
     Receiver,
     fresh_stock_check,
@@ -83,6 +83,7 @@ def test_broken_headers_are_refused(broken: dict[str, str | None]) -> None:
         "webhook-id": "msg_3",
         "webhook-timestamp": str(now),
         "webhook-signature": sign(body, SECRET, "msg_3", now),
-    } | broken
+    }
+    headers.update(broken)
     with pytest.raises(WebhookVerificationError):
         verify(body, {k: v for k, v in headers.items() if v is not None}, SECRET)

@@ -18,27 +18,28 @@ from pathlib import Path
 from resell_client import Client, ConnectError, Customer, Location, OrderLineRequest, OrderRequest, OutOfStock, Payment
 
 
-def credentials() -> dict[str, str]:
+def connect() -> Client:
+    """A client for the merchant of the environment, else for the demo merchant of `make run`."""
     if os.environ.get("RESELL_REALM"):
-        return {
-            "base_url": os.environ.get("RESELL_BASE_URL", "http://127.0.0.1:8000"),
-            "realm_name": os.environ["RESELL_REALM"],
-            "client_secret": os.environ["RESELL_CLIENT_SECRET"],
-            "secret": os.environ["RESELL_SECRET"],
-        }
+        return Client(
+            base_url=os.environ.get("RESELL_BASE_URL", "http://127.0.0.1:8000"),
+            realm_name=os.environ["RESELL_REALM"],
+            client_secret=os.environ["RESELL_CLIENT_SECRET"],
+            secret=os.environ["RESELL_SECRET"],
+        )
     demo = json.loads(Path(os.environ.get("RESELL_DEMO_CREDENTIALS", "var/demo-credentials.json")).read_text())
     merchant = demo["merchants"][0]
-    return {
-        "base_url": demo["baseUrl"],
-        "realm_name": merchant["realmName"],
-        "client_secret": merchant["clientSecret"],
-        "secret": merchant["catalogs"][0]["secret"],
-    }
+    return Client(
+        base_url=demo["baseUrl"],
+        realm_name=merchant["realmName"],
+        client_secret=merchant["clientSecret"],
+        secret=merchant["catalogs"][0]["secret"],  # its first catalogue (EUR)
+    )
 
 
 def main() -> int:
     ref = int(sys.argv[1]) if len(sys.argv) > 1 else 100001
-    with Client(**credentials()) as shop:  # signs in (and refreshes its token) by itself
+    with connect() as shop:  # signs in (and refreshes its token) by itself
         item = shop.get_stock_status([ref]).of(ref)
         if item is None or not item.in_stock:
             print(f"product {ref} is not available: {item}")

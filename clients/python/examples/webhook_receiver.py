@@ -24,22 +24,23 @@ from resell_client.webhooks import WebhookVerificationError, verify
 EVENTS = ["order.created", "order.cancelled", "download.extended", "subscription.renewed"]
 
 
-def credentials() -> dict[str, str]:
+def connect() -> Client:
+    """A client for the merchant of the environment, else for the demo merchant of `make run`."""
     if os.environ.get("RESELL_REALM"):
-        return {
-            "base_url": os.environ.get("RESELL_BASE_URL", "http://127.0.0.1:8000"),
-            "realm_name": os.environ["RESELL_REALM"],
-            "client_secret": os.environ["RESELL_CLIENT_SECRET"],
-            "secret": os.environ["RESELL_SECRET"],
-        }
+        return Client(
+            base_url=os.environ.get("RESELL_BASE_URL", "http://127.0.0.1:8000"),
+            realm_name=os.environ["RESELL_REALM"],
+            client_secret=os.environ["RESELL_CLIENT_SECRET"],
+            secret=os.environ["RESELL_SECRET"],
+        )
     demo = json.loads(Path(os.environ.get("RESELL_DEMO_CREDENTIALS", "var/demo-credentials.json")).read_text())
     merchant = demo["merchants"][0]
-    return {
-        "base_url": demo["baseUrl"],
-        "realm_name": merchant["realmName"],
-        "client_secret": merchant["clientSecret"],
-        "secret": merchant["catalogs"][0]["secret"],
-    }
+    return Client(
+        base_url=demo["baseUrl"],
+        realm_name=merchant["realmName"],
+        client_secret=merchant["clientSecret"],
+        secret=merchant["catalogs"][0]["secret"],  # its first catalogue (EUR)
+    )
 
 
 def main() -> int:
@@ -51,8 +52,8 @@ def main() -> int:
 
     server = HTTPServer((args.host, args.port), BaseHTTPRequestHandler)  # one request at a time
     url = f"http://{args.host}:{server.server_address[1]}/hooks"
-    client = Client(**credentials())
-    secret = os.environ.get("RESELL_WEBHOOK_SECRET")
+    client = connect()
+    secret = os.environ.get("RESELL_WEBHOOK_SECRET", "")
     endpoint_id = None
     if not secret:
         made = client.create_webhook(url, EVENTS)

@@ -191,7 +191,7 @@ class Engine:
         self.refresh_until = 0.0
 
     def backoff(self, attempt: int) -> float:
-        delay = min(MAX_BACKOFF, self.backoff_factor * 2 ** (attempt - 1))
+        delay: float = min(MAX_BACKOFF, self.backoff_factor * 2.0 ** (attempt - 1))
         return delay * random.uniform(0.5, 1.0)
 
     # ------------------------------------------------------------ a call
