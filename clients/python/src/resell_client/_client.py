@@ -154,6 +154,8 @@ class _Operations(Generic[_Mode]):
     def update_download_time(self, partner_order_number: str, value: str | dt.date) -> Any:
         """updateDownloadTime: `value` a new end date, or an ISO 8601 period added to the current end
         date ("P7D", "P1Y5M2D"). Not retried after a lost reply: a period would be added twice."""
+        if isinstance(value, dt.datetime):
+            value = value.date()
         text = value.isoformat() if isinstance(value, dt.date) else value
         body = {"partnerOrderNumber": partner_order_number, "value": text}
         return self._call(ops.UPDATE_DOWNLOAD_TIME, body)
