@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench chaos fuzz lint typecheck clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e clients/python
 	touch $(STAMP)
 
 ## Migrate the database, seed the demo catalogue if empty, serve on RESELL_HOST:RESELL_PORT.
@@ -42,14 +43,17 @@ fuzz: $(STAMP)
 
 ## ruff, then the layering contracts of pyproject.toml ([tool.importlinter], docs/architecture.md).
 lint: $(STAMP)
-	$(BIN)/ruff check resell tests bench chaos fuzz
+	$(BIN)/ruff check resell tests bench chaos fuzz clients
 	$(BIN)/lint-imports --no-logo
 
-## bench/ and fuzz/ are script directories, each with its own run.py: one mypy run each.
+## bench/ and fuzz/ are script directories, each with its own run.py: one mypy run each; the SDK
+## (clients/python, a distribution of its own) is checked strict.
 typecheck: $(STAMP)
 	$(BIN)/mypy resell chaos
 	$(BIN)/mypy bench
 	$(BIN)/mypy fuzz
+	$(BIN)/mypy --strict clients/python/src
+	$(BIN)/mypy clients/python/examples
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
