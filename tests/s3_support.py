@@ -2,7 +2,7 @@
 started once per session as a subprocess on a free port, with one bucket; each test gets its own key
 prefix in it, so tests never see each other's objects.
 
-Test modules import the fixtures they use: `from tests.s3_support import moto_s3, s3  # noqa: F401`.
+Test modules take the fixtures they use by name: `moto_s3 = s3_support.moto_s3`, `s3 = s3_support.s3`.
 """
 
 from __future__ import annotations

@@ -14,11 +14,15 @@ from resell.config import Settings
 from resell.services.context import Context
 from resell.storage_s3 import S3Storage
 from resell.web.downloads import CHUNK, WINDOW
+from tests import s3_support
 from tests.conftest import Merchant, World, settings_for
 from tests.delivery_support import attach, sha256, wait_until
-from tests.s3_support import Bucket, moto_s3, s3  # noqa: F401
+from tests.s3_support import Bucket
 from tests.web.test_downloads import *  # noqa: F403 (the whole download suite, collected here again on S3)
 from tests.web.test_downloads import BIG, SIZE, counters, file_url, new_order
+
+moto_s3 = s3_support.moto_s3  # the session's S3 server
+s3 = s3_support.s3  # the test's corner of its bucket
 
 
 @pytest.fixture
