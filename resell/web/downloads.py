@@ -80,14 +80,17 @@ class StoredObjectFile:
 
     A read opens a ranged read of the store where none is open at that offset: exactly the bytes
     asked for when they are fewer than a chunk (FileResponse asks for less only at a range's end),
-    else a window of WINDOW bytes, read a chunk at a time; a seek elsewhere closes it.
+    else a window of at most WINDOW bytes, never past the end of the range being served (`ranges`,
+    as the Range header asked them), read a chunk at a time; a seek elsewhere closes it.
     """
 
-    def __init__(self, storage: FileStorage, key: str, size: int):
+    def __init__(self, storage: FileStorage, key: str, size: int, ranges: list[tuple[int, int]] | None = None):
         self.storage = storage
         self.key = key
         self.size = size
         self.pos = 0
+        self._ends = dict(ranges or [])  # where a range that starts at an offset ends
+        self._limit = self._ends.get(0, size)
         self._reader: RangeReader | None = None
         self._reader_end = 0
 
@@ -95,6 +98,7 @@ class StoredObjectFile:
         if offset != self.pos:
             await self.aclose()
             self.pos = offset
+        self._limit = self._ends.get(offset, self.size)  # Starlette merges overlapping ranges: then the file's end
 
     async def read(self, n: int) -> bytes:
         return await anyio.to_thread.run_sync(self._read, n)
@@ -106,7 +110,7 @@ class StoredObjectFile:
             left = wanted - len(out)
             if self._reader is None:
                 span = left if left < CHUNK else max(left, WINDOW)
-                self._reader_end = min(self.size, self.pos + span)
+                self._reader_end = min(max(self._limit, self.pos + left), self.size, self.pos + span)
                 self._reader = self.storage.open_range(self.key, self.pos, self._reader_end)
             data = self._reader.read(min(left, self._reader_end - self.pos))
             if not data:
@@ -281,7 +285,7 @@ def download(line_token: str, file_id: str, signature: str, request: Request) ->
         ctx,
         target,
         ranges,
-        None if path is not None else StoredObjectFile(storage, target.storage_key, stat.st_size),
+        None if path is not None else StoredObjectFile(storage, target.storage_key, stat.st_size, ranges),
         path=path if path is not None else target.storage_key,
         media_type=target.content_type,
         filename=target.file_name,

@@ -75,6 +75,10 @@ def test_a_big_download_reads_the_object_in_bounded_ranges(
     gets.clear()  # a small range is one GET of exactly its bytes
     assert http.get(file_url(order), headers={"Range": "bytes=1000-1099"}).content == data[1000:1100]
     assert gets == [(1000, 1100)]
+    gets.clear()  # a range of a few chunks: windows that stop at its end
+    part = http.get(file_url(order), headers={"Range": f"bytes=1000-{WINDOW + 2_999_999}"})
+    assert part.content == data[1000 : WINDOW + 3_000_000]
+    assert gets == [(1000, WINDOW + 1000), (WINDOW + 1000, WINDOW + 3_000_000)]
     gets.clear()  # a suffix
     assert http.get(file_url(order), headers={"Range": "bytes=-10"}).content == data[-10:]
     assert gets == [(BIG - 10, BIG)]
