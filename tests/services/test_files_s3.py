@@ -90,6 +90,23 @@ def test_the_store_interface_on_s3(ctx: Context, s3: Bucket) -> None:
     store.delete(stored.key)  # twice: nothing
 
 
+def test_the_store_interface_on_a_directory(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "files")
+    stored = store.put_stream(iter([b"hello ", b"world"]))
+    assert store.local_path(stored.key) == tmp_path / "files" / stored.key
+    assert store.exists(stored.key) and store.stat(stored.key).size == 11
+    reader = store.open_range(stored.key, 3, 8)
+    assert reader.read(2) + reader.read(100) + reader.read(1) == b"lo wo"
+    reader.close()
+    store.delete(stored.key)
+    assert not store.exists(stored.key)
+    with pytest.raises(ObjectMissing):
+        store.stat(stored.key)
+    with pytest.raises(ObjectMissing):
+        store.open_range(stored.key, 0, 5)
+    store.delete(stored.key)
+
+
 def test_the_demo_files_go_to_the_bucket(ctx: Context, s3: Bucket) -> None:
     demo.seed(ctx, serials_per_product=1)
     declared = [f for p in demo.demo_catalog()["products"] for f in p.get("files", [])]
