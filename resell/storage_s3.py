@@ -128,7 +128,10 @@ class S3Storage:
             if upload is not None:
                 upload.abort()
             raise
-        upload.remove()
+        try:
+            upload.remove()
+        except StorageError:
+            pass  # the object is stored; a leftover under incoming/ is the lifecycle rule's (docs/operations.md)
         return StoredObject(key, size, sha)
 
     def _copy(self, source_name: str, key: str) -> None:

@@ -90,6 +90,16 @@ def test_the_store_interface_on_s3(ctx: Context, s3: Bucket) -> None:
     store.delete(stored.key)  # twice: nothing
 
 
+def test_an_upload_that_fails_midway_leaves_nothing_in_the_bucket(ctx: Context, s3: Bucket) -> None:
+    def source():  # type: ignore[no-untyped-def]
+        yield payload("big", 20 * 1024 * 1024)  # one part uploaded already
+        raise OSError("the disk went away")
+
+    with pytest.raises(OSError, match="disk"):
+        get_storage(ctx.settings).put_stream(source())
+    assert s3.uploads_in_progress() == [] and s3.keys() == []
+
+
 def test_the_store_interface_on_a_directory(tmp_path: Path) -> None:
     store = LocalStorage(tmp_path / "files")
     stored = store.put_stream(iter([b"hello ", b"world"]))
