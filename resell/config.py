@@ -10,9 +10,9 @@ import os
 import secrets
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from resell.private_files import open_private, private_dir
@@ -53,8 +53,17 @@ class Settings(BaseSettings):
     worker_per_destination: int = 4
 
     # fulfilment (docs/fulfilment.md)
-    storage_backend: str = "local"  # where product files live; "local" is a directory
+    # where product files live (docs/operations.md, "File storage"): "local", a directory (RESELL_FILES_DIR),
+    # or "s3", a bucket of an S3-compatible object store that every API node reads
+    storage: Literal["local", "s3"] = "local"
+    storage_backend: str = ""  # the earlier name of RESELL_STORAGE, read when RESELL_STORAGE is not set
     files_dir: Path | None = None  # default: {var_dir}/files
+    s3_endpoint_url: str = ""  # default: AWS S3 itself; e.g. https://minio.internal:9000 for another store
+    s3_bucket: str = ""  # required with RESELL_STORAGE=s3; keep it private (no public ACL or policy)
+    s3_region: str = ""  # default: the client's (AWS_REGION, ~/.aws/config), else us-east-1
+    s3_access_key_id: str = ""  # default: the client's chain (AWS_ACCESS_KEY_ID, an instance or pod role...)
+    s3_secret_access_key: str = ""
+    s3_prefix: str = ""  # prepended to every object key, e.g. "resell/" to share a bucket
     locker_rate_limit_ip: str = "20/minute"  # locker sign-in attempts per client IP (limits notation)
     rate_limit_storage: str = "memory://"  # limits storage URI; redis://host:6379 when several nodes serve
     # POST /iam/tokens attempts per client IP, all counted (limits notation; "" turns it off)
@@ -101,6 +110,17 @@ class Settings(BaseSettings):
         if value.strip():
             parse(value)  # ValueError on a notation limits cannot read
         return value
+
+    @model_validator(mode="after")
+    def _storage(self) -> Settings:
+        """RESELL_STORAGE_BACKEND still works; an S3 store without a bucket is refused at start-up."""
+        if "storage" not in self.model_fields_set and self.storage_backend:
+            if self.storage_backend not in ("local", "s3"):
+                raise ValueError(f"RESELL_STORAGE_BACKEND must be local or s3, not {self.storage_backend!r}")
+            self.storage = self.storage_backend  # type: ignore[assignment]
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("RESELL_STORAGE=s3 needs RESELL_S3_BUCKET")
+        return self
 
     @field_validator("metrics_bind")
     @classmethod

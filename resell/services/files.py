@@ -4,12 +4,15 @@ The bytes are stored first (content-addressed, so a retry or a failed transactio
 unreferenced object); then one transaction attaches them. A file is matched by its file name within
 the product: adding it again replaces the bytes in place and keeps its id, so links already given
 to end users keep working and serve the new bytes.
+
+`copy_objects` copies every stored file from one store to another (`resell files migrate-to-s3`):
+keys are content addresses, the same in every store, so the database is not touched.
 """
 
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from resell.db.engine import inserted_id
 from resell.db.tables import product_files, products
 from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.storage import FileStorage, get_storage, read_chunks
+from resell.storage import CHUNK, FileStorage, ObjectMissing, RangeReader, get_storage, read_chunks
 
 
 class FileError(ValueError):
@@ -167,3 +170,66 @@ def list_files(ctx: Context, ref: int | None = None) -> list[FileRow]:
             FileRow(r.id, r.ref, r.label, r.file_name, r.group, r.size, r.sha256, r.storage_key is not None)
             for r in conn.execute(query)
         ]
+
+
+@dataclass
+class CopyReport:
+    copied: int = 0
+    copied_bytes: int = 0
+    present: int = 0  # already in the target store: nothing sent
+    missing: list[str] | None = None  # referenced, but not in the source store either
+    corrupt: list[str] | None = None  # in the source store, but its bytes no longer match their SHA-256
+
+
+def stored_objects(ctx: Context) -> list[tuple[str, int]]:
+    """Every object the product files reference, once each, with its recorded size."""
+    query = (
+        select(product_files.c.storage_key, func.max(product_files.c.size))
+        .where(product_files.c.storage_key.is_not(None))
+        .group_by(product_files.c.storage_key)
+        .order_by(product_files.c.storage_key)
+    )
+    with ctx.db.read() as conn:
+        return [(key, int(size or 0)) for key, size in conn.execute(query)]
+
+
+def copy_objects(
+    ctx: Context,
+    source: FileStorage,
+    target: FileStorage,
+    on_progress: Callable[[int], None] = lambda _n: None,
+) -> CopyReport:
+    """Copy the referenced objects `target` lacks, streamed; `on_progress(n)` as n bytes are done (an
+    object already there counts its size at once). Checked on the way: the copy's SHA-256 must be its
+    key's, else it is removed from the target and reported corrupt. Running it again copies what is left."""
+    report = CopyReport(missing=[], corrupt=[])
+    assert report.missing is not None and report.corrupt is not None
+    for key, recorded in stored_objects(ctx):
+        if target.exists(key):
+            report.present += 1
+            on_progress(recorded)
+            continue
+        try:
+            size = source.stat(key).size
+            reader = source.open_range(key, 0, size)
+        except ObjectMissing:
+            report.missing.append(key)
+            on_progress(recorded)
+            continue
+        try:
+            stored = target.put_stream(_chunks(reader, on_progress))
+        finally:
+            reader.close()
+        if stored.key != key:
+            target.delete(stored.key)
+            report.corrupt.append(key)
+            continue
+        report.copied += 1
+        report.copied_bytes += stored.size
+    return report
+
+
+def _chunks(reader: RangeReader, on_progress: Callable[[int], None]) -> Iterator[bytes]:
+    while chunk := reader.read(CHUNK):
+        on_progress(len(chunk))
+        yield chunk

@@ -5,18 +5,26 @@ HEAD). Before it runs, the Range header is parsed strictly so that a malformed o
 is answered 416, never 400 or 500. The response is wrapped to count starts and completes
 (resell.services.downloads) from what was actually sent: the file bytes each body message carried,
 counted once the connection took them while the client was still there.
+
+From the local store FileResponse reads the file on disk. From a remote one (S3) it reads a
+StoredObjectFile instead: the same seek/read calls, answered by ranged reads of the object a bounded
+window at a time, in worker threads, so memory per download stays a few MiB whatever the file's size.
+A missing object is the "not available" page (404), a store that cannot be reached a 503 page.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.utils import formatdate
+from stat import S_IFREG
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
 from starlette.datastructures import Headers
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from resell.domain.metalink import MEDIA_TYPE
@@ -25,13 +33,11 @@ from resell.domain.request_fields import decimal_id
 from resell.logs import get_logger
 from resell.services import downloads
 from resell.services.context import Context
-from resell.storage import get_storage
+from resell.storage import FileStorage, ObjectMissing, RangeReader, StorageError, get_storage
 from resell.web.pages import page
 
 router = APIRouter(include_in_schema=False)
 log = get_logger("resell.downloads")
-
-REDIRECT_TTL_SECONDS = 300
 
 
 def refused(refusal: downloads.LinkRefused) -> Response:
@@ -65,17 +71,103 @@ def refused(refusal: downloads.LinkRefused) -> Response:
     )
 
 
+CHUNK = 1024 * 1024  # what FileResponse reads at a time: fewer thread hops than its 64 KiB default
+WINDOW = 8 * 1024 * 1024  # one ranged read of a remote object: at most this much asked of the store at once
+
+
+class StoredObjectFile:
+    """An object of a remote store, read the way FileResponse reads a file (seek, read, aclose).
+
+    A read opens a ranged read of the store where none is open at that offset: exactly the bytes
+    asked for when they are fewer than a chunk (FileResponse asks for less only at a range's end),
+    else a window of at most WINDOW bytes, never past the end of the range being served (`ranges`,
+    as the Range header asked them), read a chunk at a time; a seek elsewhere closes it.
+    """
+
+    def __init__(self, storage: FileStorage, key: str, size: int, ranges: list[tuple[int, int]] | None = None):
+        self.storage = storage
+        self.key = key
+        self.size = size
+        self.pos = 0
+        self._ends = dict(ranges or [])  # where a range that starts at an offset ends
+        self._limit = self._ends.get(0, size)
+        self._reader: RangeReader | None = None
+        self._reader_end = 0
+
+    async def seek(self, offset: int) -> None:
+        if offset != self.pos:
+            await self.aclose()
+            self.pos = offset
+        self._limit = self._ends.get(offset, self.size)  # Starlette merges overlapping ranges: then the file's end
+
+    async def read(self, n: int) -> bytes:
+        return await anyio.to_thread.run_sync(self._read, n)
+
+    def _read(self, n: int) -> bytes:
+        out = bytearray()
+        wanted = min(n, self.size - self.pos)
+        while len(out) < wanted:
+            left = wanted - len(out)
+            if self._reader is None:
+                span = left if left < CHUNK else max(left, WINDOW)
+                self._reader_end = min(max(self._limit, self.pos + left), self.size, self.pos + span)
+                self._reader = self.storage.open_range(self.key, self.pos, self._reader_end)
+            data = self._reader.read(min(left, self._reader_end - self.pos))
+            if not data:
+                self._close()
+                if self.pos < self._reader_end:
+                    raise StorageError(f"{self.key}: the stored object is shorter than recorded")
+                continue
+            out += data
+            self.pos += len(data)
+            if self.pos >= self._reader_end:
+                self._close()
+        return bytes(out)
+
+    def _close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
+    async def aclose(self) -> None:
+        if self._reader is not None:
+            await anyio.to_thread.run_sync(self._close)
+
+
 class CountingFileResponse(FileResponse):
     """FileResponse that counts what it serves: a start when it serves byte 0, and the byte spans it
-    actually handed to the connection, from which resell.services.downloads counts completes."""
+    actually handed to the connection, from which resell.services.downloads counts completes.
 
-    chunk_size = 1024 * 1024  # fewer thread hops per file than the 64 KiB default: faster on big files
+    With `stored` it reads a remote object instead of `path` (through FileResponse's `_open_file`,
+    which Starlette 1.10 uses for every read; `tests/web/test_downloads_s3.py` holds it to that)."""
 
-    def __init__(self, ctx: Context, target: downloads.Download, ranges: list[tuple[int, int]] | None, **kw: Any):
+    chunk_size = CHUNK
+
+    def __init__(
+        self,
+        ctx: Context,
+        target: downloads.Download,
+        ranges: list[tuple[int, int]] | None,
+        stored: StoredObjectFile | None = None,
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.ctx = ctx
         self.target = target
         self.ranges = ranges
+        self.stored = stored
+
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[Any]:
+        if self.stored is None:
+            async with super()._open_file() as file:
+                yield file
+            return
+        try:
+            yield self.stored
+        finally:
+            with anyio.CancelScope(shield=True):  # the store's connection is released even when cancelled
+                await self.stored.aclose()
 
     @property
     def _size(self) -> int:
@@ -92,6 +184,9 @@ class CountingFileResponse(FileResponse):
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.stored is not None and "http.response.pathsend" in scope.get("extensions", {}):
+            extensions = {k: v for k, v in scope["extensions"].items() if k != "http.response.pathsend"}
+            scope = {**scope, "extensions": extensions}  # there is no path to hand the server
         if scope["method"].upper() != "GET":
             await super().__call__(scope, receive, send)
             return
@@ -151,19 +246,26 @@ def download(line_token: str, file_id: str, signature: str, request: Request) ->
     if target.storage_key is None:
         return refused(downloads.LinkRefused("missing"))
     storage = get_storage(ctx.settings)
-    path = storage.local_path(target.storage_key)
-    if path is None:  # a remote store: hand the client a short-lived URL of the object
-        url = storage.redirect_url(target.storage_key, target.file_name, REDIRECT_TTL_SECONDS)
-        if url is None:
-            return refused(downloads.LinkRefused("missing"))
-        if request.method == "GET":
-            downloads.record(ctx, target.order_line_id, target.file_id, True)
-        return RedirectResponse(url, status_code=302)
     try:
-        stat = os.stat(path)
-    except FileNotFoundError:
+        path = storage.local_path(target.storage_key)
+        if path is not None:
+            stat = os.stat(path)
+        else:  # a remote store: its size and date, the bytes read range by range as they are sent
+            info = storage.stat(target.storage_key)
+            stat = os.stat_result(
+                (S_IFREG | 0o600, 0, 0, 1, 0, 0, info.size, int(info.modified), int(info.modified), 0)
+            )
+    except (FileNotFoundError, ObjectMissing):
         log.error("stored_file_missing", file_id=target.file_id, storage_key=target.storage_key)
         return refused(downloads.LinkRefused("missing"))
+    except StorageError as exc:
+        log.error("file_storage_unavailable", file_id=target.file_id, storage_key=target.storage_key, error=str(exc))
+        return page(
+            "download_refused.html",
+            503,
+            heading="Download temporarily unavailable",
+            message="This file cannot be downloaded right now. Please try again in a few minutes.",
+        )
     etag = f'"{target.sha256}"' if target.sha256 else None
     ranges = None
     range_header = request.headers.get("range")
@@ -183,7 +285,8 @@ def download(line_token: str, file_id: str, signature: str, request: Request) ->
         ctx,
         target,
         ranges,
-        path=path,
+        None if path is not None else StoredObjectFile(storage, target.storage_key, stat.st_size, ranges),
+        path=path if path is not None else target.storage_key,
         media_type=target.content_type,
         filename=target.file_name,
         stat_result=stat,
