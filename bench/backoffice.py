@@ -376,8 +376,9 @@ SEQUENCED = ("orders", "order_lines", "line_items", "serials", "subscriptions", 
 
 
 def ts(value: dt.datetime) -> str:
-    """A UTC instant as SQLAlchemy stores it on SQLite (naive, microseconds); PostgreSQL reads it in UTC."""
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    """A UTC instant (naive here: the generator works in UTC throughout) as SQLAlchemy stores it on
+    SQLite, with microseconds; PostgreSQL reads it in the session's time zone, UTC."""
+    return value.isoformat(" ", "microseconds")
 
 
 def money(value: Decimal | None) -> str | None:
@@ -385,8 +386,15 @@ def money(value: Decimal | None) -> str | None:
 
 
 def js(value: Any) -> str:
-    """A JSON column as SQLAlchemy writes it (None too: JSON `null`, not SQL NULL)."""
+    """A JSON column as SQLAlchemy writes it (None too: JSON `null`, not SQL NULL). The hot audit rows
+    are formatted directly, in the same json.dumps spacing."""
     return json.dumps(value)
+
+
+JNULL = "null"
+AVAILABLE = js({"status": "available"})
+ASSIGNED = js({"status": "assigned"})
+ACTIVE = js({"status": "active"})
 
 
 @dataclass
@@ -469,8 +477,8 @@ def generate_orders(
         s_rows, a_rows, sub_rows = batch["serials"][1], batch["serial_assignments"][1], batch["subscriptions"][1]
         audit_rows, out_rows, dl_rows = batch["audit_events"][1], batch["outbox"][1], batch["download_stats"][1]
 
-        def audit(at: str, actor: str, entity: str, entity_id: int, action: str, before: Any, after: Any) -> None:
-            audit_rows.append((next_id("audit_events"), at, actor, entity, str(entity_id), action, js(before), js(after)))
+        def audit(at: str, actor: str, entity: str, entity_id: int, action: str, before: str, after: str) -> None:
+            audit_rows.append((next_id("audit_events"), at, actor, entity, str(entity_id), action, before, after))
 
         def enqueue(at: dt.datetime, kind: str, payload: dict[str, Any], recent: bool) -> None:
             event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -533,7 +541,7 @@ def generate_orders(
                 cancelled_at = now - dt.timedelta(seconds=1)
             end = created.date() + dt.timedelta(days=download_days)
             serials_of_order: list[tuple[int, Product, str]] = []
-            subs_of_order: list[int] = []
+            subs_of_order: list[tuple[int, dt.datetime]] = []
             mail_lines: list[tuple[int, bool]] = []
             for position, product in enumerate(chosen, start=1):
                 quantity = 1 if (q := rng.random()) < 0.9 else 2 if q < 0.98 else rng.randint(3, 5)
@@ -550,7 +558,7 @@ def generate_orders(
                 l_rows.append(
                     (
                         line_id, order_id, position, product.id, product.ref, quantity, money(amounts[0]),
-                        money(amounts[1]), money(amounts[2]), None, js(None), "", token,
+                        money(amounts[1]), money(amounts[2]), None, JNULL, "", token,
                     )
                 )  # fmt: skip
                 mail_lines.append((line_id, product.delivers_directly))
@@ -583,7 +591,7 @@ def generate_orders(
                                 ts(changed), ts(expires), ts(next_change) if next_change else None, 0, None,
                             )
                         )  # fmt: skip
-                        subs_of_order.append(sub_id)
+                        subs_of_order.append((sub_id, expires))
                 if not cancelled and product.file_ids and rng.random() < 0.4:
                     first_dl = created + dt.timedelta(minutes=rng.uniform(1, 600))
                     if first_dl < now:
@@ -597,8 +605,8 @@ def generate_orders(
                 (
                     order_id, catalog.merchant_id, catalog.id, pon, "cancelled" if cancelled else "active", ts(when),
                     catalog.currency, email, language, partner_id, js(customer),
-                    js({"paymentMethod": rng.choice(PAYMENTS), "transactionId": f"T{order_id:010d}"}), js(None),
-                    js(None), None, None, (cancelled_at.date() if cancelled_at else end).isoformat(),
+                    f'{{"paymentMethod": "{rng.choice(PAYMENTS)}", "transactionId": "T{order_id:010d}"}}', JNULL,
+                    JNULL, None, None, (cancelled_at.date() if cancelled_at else end).isoformat(),
                     ts(cancelled_at) if cancelled_at else None, rng.choice(REASONS) if cancelled else None, None, None,
                     0, None, created_s,
                 )
@@ -608,26 +616,26 @@ def generate_orders(
             recent = now - created < dt.timedelta(hours=2)
             if recipients:
                 enqueue(created, "mail.delivery", {"orderNumber": order_id, "to": email, "lineIds": recipients}, recent)
-            audit(created_s, actor, "order", order_id, "created", None,
-                  {"partnerOrderNumber": pon, "lines": len(chosen), "serials": len(serials_of_order)})  # fmt: skip
+            audit(created_s, actor, "order", order_id, "created", JNULL,
+                  f'{{"partnerOrderNumber": "{pon}", "lines": {len(chosen)}, "serials": {len(serials_of_order)}}}')  # fmt: skip
             for serial_id, _, _ in serials_of_order:
-                audit(created_s, actor, "serial", serial_id, "assigned", {"status": "available"},
-                      {"status": "assigned", "orderNumber": order_id})  # fmt: skip
-            for sub_id in subs_of_order:
-                audit(created_s, actor, "subscription", sub_id, "created", None,
-                      {"status": "ACTIVE", "generation": 0, "orderNumber": order_id,
-                       "expiresAt": (created + parse_period("P1Y")).isoformat()})  # fmt: skip
+                audit(created_s, actor, "serial", serial_id, "assigned", AVAILABLE,
+                      f'{{"status": "assigned", "orderNumber": {order_id}}}')  # fmt: skip
+            for sub_id, expires in subs_of_order:
+                audit(created_s, actor, "subscription", sub_id, "created", JNULL,
+                      js({"status": "ACTIVE", "generation": 0, "orderNumber": order_id,
+                          "expiresAt": expires.replace(tzinfo=dt.UTC).isoformat()}))  # fmt: skip
             if cancelled_at is not None:
                 at = ts(cancelled_at)
                 reason = o_rows[-1][18]
-                audit(at, actor, "order", order_id, "cancelled", {"status": "active"},
-                      {"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serials_of_order)})  # fmt: skip
+                audit(at, actor, "order", order_id, "cancelled", ACTIVE,
+                      js({"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serials_of_order)}))  # fmt: skip
                 for serial_id, _, _ in serials_of_order:
-                    audit(at, actor, "serial", serial_id, "revoked", {"status": "assigned"},
-                          {"status": "revoked", "orderNumber": order_id})  # fmt: skip
-                for sub_id in subs_of_order:
-                    audit(at, actor, "subscription", sub_id, "terminated", {"status": "ACTIVE"},
-                          {"status": "TERMINATED", "orderNumber": order_id})  # fmt: skip
+                    audit(at, actor, "serial", serial_id, "revoked", ASSIGNED,
+                          js({"status": "revoked", "orderNumber": order_id}))  # fmt: skip
+                for sub_id, _ in subs_of_order:
+                    audit(at, actor, "subscription", sub_id, "terminated", js({"status": "ACTIVE"}),
+                          js({"status": "TERMINATED", "orderNumber": order_id}))  # fmt: skip
                 enqueue(cancelled_at, "order.cancelled",
                         {"merchantId": catalog.merchant_id, "orderNumber": order_id, "partnerOrderNumber": pon,
                          "reasonCode": reason}, recent)  # fmt: skip
@@ -681,7 +689,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     migrate.upgrade(ctx.db)
     catalogs = setup_world(ctx, rng, args.merchants, args.products)
     ctx.db.engine.dispose()
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)  # naive UTC, see ts()
     writer = Writer(where)
     with Progress(
         TextColumn(f"[bold]{args.db}[/] orders"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -704,7 +712,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     meta = {
         **params,
         "db": args.db,
-        "generatedAt": now.isoformat(),
+        "generatedAt": now.replace(tzinfo=dt.UTC).isoformat(),
         "seconds": round(seconds, 1),
         "ordersSeconds": round(orders_seconds, 1),
         "rows": counters.rows,
@@ -927,7 +935,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "targetMs": TARGET_MS,
         "probes": rows,
     }
-    out = BENCH / "results" / f"{dt.date.today().isoformat()}-backoffice-{args.db}.json"
+    out = args.out or BENCH / "results" / f"{dt.date.today().isoformat()}-backoffice-{args.db}.json"
     out.write_text(json.dumps(results, indent=2))
     table = Table(title=f"back office on {args.db}, {meta['orders']:,} orders (load {results['load']})")
     for column in ("probe", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"):
@@ -947,7 +955,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("generate", "measure"):
@@ -968,8 +976,12 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--base-url", help="measure GET --get paths through this running server")
             p.add_argument("--cookie", action="append", default=[], help="NAME=VALUE sent with every GET")
             p.add_argument("--get", action="append", help="a path to GET (default /healthz)")
-    args = parser.parse_args(argv)
-    os.nice(0)
+            p.add_argument("--out", type=Path, help="the results file (default bench/results/DATE-backoffice-DB.json)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     if args.command == "generate":
         generate(args)
     else:
