@@ -25,7 +25,6 @@ import base64
 import bisect
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import sys
@@ -131,7 +130,7 @@ def fresh_database(where: Target) -> None:
 
 def catalogue(rng: random.Random, product_count: int) -> dict[str, Any]:
     """Publishers and products in the format of `resell catalog import` (docs/catalog-format.md)."""
-    publishers = [
+    publishers: list[dict[str, Any]] = [
         {"key": "northsoft", "name": "Northsoft", "deliversDirectly": True},
         {"key": "pixelworks", "name": "Pixel Works"},
         {"key": "securix", "name": "Securix", "callbackUrl": "https://securix.example/revoked"},
@@ -254,14 +253,19 @@ def setup_world(ctx: Any, rng: random.Random, merchant_count: int, product_count
         if m % 4 == 0:
             delivery_mail.set_every_order(ctx, realm, None, True)
     with ctx.db.read() as conn:
-        from resell.db.tables import catalog_products, merchants as merchants_table
+        from resell.db.tables import catalog_products
+        from resell.db.tables import merchants as merchants_table
 
         for c in conn.execute(
             select(catalogs, merchants_table.c.realm)
             .join(merchants_table, merchants_table.c.id == catalogs.c.merchant_id)
             .order_by(catalogs.c.id)
         ).all():
-            ids = set(conn.execute(select(catalog_products.c.product_id).where(catalog_products.c.catalog_id == c.id)).scalars())
+            ids = set(
+                conn.execute(
+                    select(catalog_products.c.product_id).where(catalog_products.c.catalog_id == c.id)
+                ).scalars()
+            )
             sold = sorted((p for p in by_ref.values() if p.id in ids and p.option_period is None), key=lambda p: p.ref)
             rng.shuffle(sold)
             weights = [1 / (i + 1) ** 0.9 for i in range(len(sold))]  # a few best sellers
@@ -372,6 +376,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "served_ranges", "served_object",
     ),
 }  # fmt: skip
+Rows = list[tuple[Any, ...]]
 SEQUENCED = ("orders", "order_lines", "line_items", "serials", "subscriptions", "audit_events", "outbox")
 
 
@@ -477,10 +482,19 @@ def generate_orders(
         s_rows, a_rows, sub_rows = batch["serials"][1], batch["serial_assignments"][1], batch["subscriptions"][1]
         audit_rows, out_rows, dl_rows = batch["audit_events"][1], batch["outbox"][1], batch["download_stats"][1]
 
-        def audit(at: str, actor: str, entity: str, entity_id: int, action: str, before: str, after: str) -> None:
-            audit_rows.append((next_id("audit_events"), at, actor, entity, str(entity_id), action, before, after))
+        def audit(
+            at: str,
+            actor: str,
+            entity: str,
+            entity_id: int,
+            action: str,
+            before: str,
+            after: str,
+            rows: Rows = audit_rows,
+        ) -> None:
+            rows.append((next_id("audit_events"), at, actor, entity, str(entity_id), action, before, after))
 
-        def enqueue(at: dt.datetime, kind: str, payload: dict[str, Any], recent: bool) -> None:
+        def enqueue(at: dt.datetime, kind: str, payload: dict[str, Any], recent: bool, rows: Rows = out_rows) -> None:
             event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             attempts, error, delivered = 1, None, at + dt.timedelta(seconds=rng.uniform(0.5, 30))
             u = rng.random()
@@ -495,7 +509,7 @@ def generate_orders(
             if recent and u < 0.05:  # still being retried
                 attempts, error, delivered = rng.randint(1, 5), "timed out after 10 s", None  # type: ignore[assignment]
                 available = now + dt.timedelta(minutes=rng.randint(1, 60))
-            out_rows.append(
+            rows.append(
                 (
                     next_id("outbox"), event_id, kind, js(payload), ts(at), ts(available), attempts, error,
                     ts(delivered) if delivered is not None else None,
@@ -549,7 +563,7 @@ def generate_orders(
                     quantity = 1
                     end = add_period(end, product.option_period or "P1Y")
                 duty_free, vat = product.prices[catalog.currency]
-                amounts = (None, None, None)
+                amounts: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
                 if catalog.amounts:
                     line_df = duty_free * quantity
                     amounts = (vat, line_df, (line_df * (1 + vat / 100)).quantize(Decimal("0.01")))
@@ -568,9 +582,11 @@ def generate_orders(
                     if product.pooled:
                         product.serials += 1
                         serial_id = next_id("serials")
-                        value = f"{product.publisher_key[:4].upper()}-{product.ref}-{product.serials:07d}-{rng.getrandbits(32):08X}"
+                        value = serial_value(product, rng)
                         imported = created - dt.timedelta(days=rng.uniform(1, 30))
-                        s_rows.append((serial_id, product.id, value, "revoked" if cancelled else "assigned", ts(imported)))
+                        s_rows.append(
+                            (serial_id, product.id, value, "revoked" if cancelled else "assigned", ts(imported))
+                        )
                         a_rows.append((serial_id, item_id, created_s, ts(cancelled_at) if cancelled_at else None))
                         serials_of_order.append((serial_id, product, value))
                     if product.subscription_period:
@@ -616,8 +632,10 @@ def generate_orders(
             recent = now - created < dt.timedelta(hours=2)
             if recipients:
                 enqueue(created, "mail.delivery", {"orderNumber": order_id, "to": email, "lineIds": recipients}, recent)
-            audit(created_s, actor, "order", order_id, "created", JNULL,
-                  f'{{"partnerOrderNumber": "{pon}", "lines": {len(chosen)}, "serials": {len(serials_of_order)}}}')  # fmt: skip
+            created_after = (
+                f'{{"partnerOrderNumber": "{pon}", "lines": {len(chosen)}, "serials": {len(serials_of_order)}}}'
+            )
+            audit(created_s, actor, "order", order_id, "created", JNULL, created_after)
             for serial_id, _, _ in serials_of_order:
                 audit(created_s, actor, "serial", serial_id, "assigned", AVAILABLE,
                       f'{{"status": "assigned", "orderNumber": {order_id}}}')  # fmt: skip
@@ -628,8 +646,8 @@ def generate_orders(
             if cancelled_at is not None:
                 at = ts(cancelled_at)
                 reason = o_rows[-1][18]
-                audit(at, actor, "order", order_id, "cancelled", ACTIVE,
-                      js({"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serials_of_order)}))  # fmt: skip
+                after = {"status": "cancelled", "reasonCode": reason, "serialsRevoked": len(serials_of_order)}
+                audit(at, actor, "order", order_id, "cancelled", ACTIVE, js(after))
                 for serial_id, _, _ in serials_of_order:
                     audit(at, actor, "serial", serial_id, "revoked", ASSIGNED,
                           js({"status": "revoked", "orderNumber": order_id}))  # fmt: skip
@@ -641,7 +659,9 @@ def generate_orders(
                          "reasonCode": reason}, recent)  # fmt: skip
                 by_publisher: dict[str, list[dict[str, Any]]] = {}
                 for _, product, value in serials_of_order:
-                    by_publisher.setdefault(product.publisher_key, []).append({"productRef": product.ref, "serial": value})
+                    by_publisher.setdefault(product.publisher_key, []).append(
+                        {"productRef": product.ref, "serial": value}
+                    )
                 for publisher, revoked in by_publisher.items():
                     enqueue(cancelled_at, "publisher.serials_revoked",
                             {"publisher": publisher, "orderNumber": order_id, "serials": revoked}, recent)  # fmt: skip
@@ -652,7 +672,14 @@ def generate_orders(
     return counters
 
 
-def stock_left(writer: Writer, rng: random.Random, catalogs: list[Catalog], counters: Counters, now: dt.datetime) -> None:
+def serial_value(product: Product, rng: random.Random) -> str:
+    """A licence key: unique per product by its sequence number, unguessable by its random tail."""
+    return f"{product.publisher_key[:4].upper()}-{product.ref}-{product.serials:07d}-{rng.getrandbits(32):08X}"
+
+
+def stock_left(
+    writer: Writer, rng: random.Random, catalogs: list[Catalog], counters: Counters, now: dt.datetime
+) -> None:
     """The serials still in the pools: a few hundred to a few thousand per product, two nearly out."""
     pooled = {p.id: p for c in catalogs for p in c.products if p.pooled}
     rows: list[tuple[Any, ...]] = []
@@ -663,7 +690,7 @@ def stock_left(writer: Writer, rng: random.Random, catalogs: list[Catalog], coun
         for _ in range(left):
             product.serials += 1
             counters.ids["serials"] += 1
-            value = f"{product.publisher_key[:4].upper()}-{product.ref}-{product.serials:07d}-{rng.getrandbits(32):08X}"
+            value = serial_value(product, rng)
             rows.append((counters.ids["serials"], product.id, value, "available", imported))
     writer.flush({"serials": (COLUMNS["serials"], rows)})
     counters.rows["serials"] = counters.rows.get("serials", 0) + len(rows)
@@ -678,7 +705,14 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     if meta and not args.force and all(meta.get(k) == v for k, v in params.items()):
         log(f"reusing {where.url} (generated {meta['generatedAt']}, {meta['seconds']:.0f} s); --force rebuilds")
         return meta
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from resell.db import migrate
 
@@ -765,7 +799,11 @@ def draw_samples(ctx: Any, rng: random.Random, count: int = 500) -> Samples:
             .join(merchants, merchants.c.id == orders.c.merchant_id)
             .where(orders.c.id.in_(ids))
         ).all()
-        heavy = list(conn.execute(select(orders.c.customer_email).where(orders.c.customer_email.like("%-pro@%")).limit(2000)).scalars())
+        heavy = list(
+            conn.execute(
+                select(orders.c.customer_email).where(orders.c.customer_email.like("%-pro@%")).limit(2000)
+            ).scalars()
+        )
         max_serial = conn.execute(select(func.max(serials.c.id))).scalar() or 0
         serial_ids = [rng.randint(1, max_serial) for _ in range(count)]
         values = list(conn.execute(select(serials.c.value).where(serials.c.id.in_(serial_ids))).scalars())
@@ -839,8 +877,10 @@ def service_probes() -> list[Probe]:
 
     return [
         Probe("order_detail by order number", lambda ctx, s: support_orders.order_detail(ctx, str(s.order()[0]))),
-        Probe("order_detail by partnerOrderNumber",
-              lambda ctx, s: support_orders.order_detail(ctx, (o := s.order())[1], o[2])),  # fmt: skip
+        Probe(
+            "order_detail by partnerOrderNumber",
+            lambda ctx, s: support_orders.order_detail(ctx, (o := s.order())[1], o[2]),
+        ),  # fmt: skip
         Probe("orders_of_email", lambda ctx, s: support_orders.orders_of_email(ctx, s.email())),
         Probe("order_trail (audit)", lambda ctx, s: audit_log.order_trail(ctx, str(s.order()[0]))),
         *(raw_sql(name) for name in SQL),
@@ -902,15 +942,32 @@ def explain(ctx: Any, probe: Probe, samples: Samples) -> list[str]:
     return [str(r[-1]) for r in rows]
 
 
+def unfinished_orders(ctx: Any) -> int:
+    """The orders an interrupted (or still running) generation committed: it writes batch by batch."""
+    from sqlalchemy import func, select
+
+    from resell.db.tables import orders
+
+    try:
+        with ctx.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(orders)).scalar() or 0)
+    except Exception:  # noqa: BLE001 - no schema: nothing to measure
+        return 0
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
     where = target(args.db, args.path, args.pg_name)
     meta = read_meta(where)
-    if meta is None:
-        raise SystemExit(f"no generated database at {where.url}: run `python bench/backoffice.py generate` first")
     ctx = context(where)
+    if meta is None:
+        orders = unfinished_orders(ctx)
+        if not orders:
+            raise SystemExit(f"no generated database at {where.url}: run `python bench/backoffice.py generate` first")
+        log(f"the generation of {where.url} did not finish: measuring its {orders:,} orders")
+        meta = {"orders": orders, "unfinished": True}
     samples = draw_samples(ctx, random.Random(args.seed))
     if args.base_url:
         cookies = dict(c.split("=", 1) for c in args.cookie)
@@ -958,18 +1015,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("generate", "measure"):
-        p = sub.add_parser(name)
+    for name in ("generate", "measure", "run"):
+        p = sub.add_parser(name, help={"run": "generate (or reuse), then measure"}.get(name))
         p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
         p.add_argument("--path", type=Path, default=None, help=f"the SQLite file (default {DEFAULT_PATH})")
         p.add_argument("--pg-name", default=PG_NAME, help="the PostgreSQL database (on RESELL_BENCH_PG_URL's server)")
         p.add_argument("--seed", type=int, default=1)
-        if name == "generate":
+        if name in ("generate", "run"):
             p.add_argument("--orders", type=int, default=1_000_000)
             p.add_argument("--merchants", type=int, default=20)
             p.add_argument("--products", type=int, default=50)
             p.add_argument("--force", action="store_true", help="rebuild even when a matching database exists")
-        else:
+        if name in ("measure", "run"):
             p.add_argument("--repeat", type=int, default=50, help="timed calls per probe (after 2 warm-up calls)")
             p.add_argument("--only", action="append", help="measure only the probes whose name contains this")
             p.add_argument("--explain", action="store_true", help="show every SQL probe's plan (else only slow ones)")
@@ -982,9 +1039,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.command == "generate":
+    if args.command in ("generate", "run"):
         generate(args)
-    else:
+    if args.command in ("measure", "run"):
         measure(args)
 
 
