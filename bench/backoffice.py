@@ -15,7 +15,7 @@ measure: each probe (PROBES: a service call or raw SQL the pages will make) --re
 inputs (random orders, emails, serials of the database); p50/p95/p99 in ms, printed as a table and
 written to bench/results/<date>-backoffice-<db>.json. With --base-url and --cookie NAME=VALUE it
 measures GET of the --get paths through a running server instead ({order}, {pon}, {realm}, {email}
-in a path are filled from the database).
+in a path are filled from the database). run: generate (or reuse), then measure (`make bench-backoffice`).
 """
 
 from __future__ import annotations
