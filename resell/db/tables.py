@@ -28,6 +28,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
@@ -253,6 +256,8 @@ serials = Table(
     Column("status", String(10), nullable=False, default="available"),
     Column("imported_at", Timestamp, nullable=False),
     UniqueConstraint("product_id", "value"),
+    # the stock pages count serials per product and status from the index alone
+    Index("ix_serials_product_status", "product_id", "status"),
     # allocation scans only what is still available: the index stays small as stock is sold
     Index(
         "ix_serials_available",
@@ -318,6 +323,14 @@ orders = Table(
     UniqueConstraint("merchant_id", "partner_order_number"),
     Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
     Index("ix_orders_merchant_email", "merchant_id", "customer_email"),
+    # the back office's dashboard reads the orders of the last days, the latest cancellations
+    Index("ix_orders_created_at", "created_at"),
+    Index(
+        "ix_orders_cancelled_at",
+        "cancelled_at",
+        sqlite_where=text("cancelled_at IS NOT NULL"),
+        postgresql_where=text("cancelled_at IS NOT NULL"),
+    ),
 )
 
 order_lines = Table(
@@ -482,6 +495,33 @@ audit_events = Table(
     Index("ix_audit_events_entity", "entity", "entity_id"),
 )
 
+class OutboxOrder(FunctionElement[str]):
+    """SQL: the order number an outbox payload names, as text (None when it names none).
+
+    An event names it as `orderNumber`; a webhook delivery inside its message (`message.data.orderNumber`).
+    Written as literal SQL, the same in the index `ix_outbox_order` as in the queries, so that both
+    databases use that index.
+    """
+
+    type = String()
+    name = "outbox_order"
+    inherit_cache = True
+
+
+@compiles(OutboxOrder, "sqlite")
+def _outbox_order_sqlite(element: OutboxOrder, compiler: SQLCompiler, **kw: object) -> str:
+    p = compiler.process(element.clauses, **kw)
+    return f"CAST(coalesce(json_extract({p}, '$.orderNumber'), json_extract({p}, '$.message.data.orderNumber')) AS TEXT)"
+
+
+@compiles(OutboxOrder, "postgresql")
+@compiles(OutboxOrder)
+def _outbox_order_postgresql(element: OutboxOrder, compiler: SQLCompiler, **kw: object) -> str:
+    p = compiler.process(element.clauses, **kw)
+    # parenthesised as PostgreSQL prints it back, so that Alembic sees the index unchanged
+    return f"coalesce({p} ->> 'orderNumber', (({p} -> 'message') -> 'data') ->> 'orderNumber')"
+
+
 # Side effects (emails, webhooks, publisher calls) written in the transaction that caused them and
 # delivered by the worker after commit, at least once, each with its stable event id.
 outbox = Table(
@@ -502,4 +542,13 @@ outbox = Table(
         sqlite_where=text("delivered_at IS NULL"),
         postgresql_where=text("delivered_at IS NULL"),
     ),
+    # the deliveries page and the dashboard list the events that failed (retrying or given up): few rows
+    Index(
+        "ix_outbox_failed",
+        "id",
+        sqlite_where=text("last_error IS NOT NULL"),
+        postgresql_where=text("last_error IS NOT NULL"),
+    ),
 )
+# "the events of order N" (an order's page, the deliveries filtered by order)
+Index("ix_outbox_order", OutboxOrder(outbox.c.payload))
