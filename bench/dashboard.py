@@ -47,7 +47,10 @@ def generate(db: Database, n_orders: int, now: dt.datetime, seed: int = 7) -> No
     with db.write() as conn:
         conn.execute(
             t.publishers.insert(),
-            [{"id": i, "key": f"pub{i}", "name": f"Publisher {i}", "delivers_directly": False} for i in range(1, PUBLISHERS + 1)],
+            [
+                {"id": i, "key": f"pub{i}", "name": f"Publisher {i}", "delivers_directly": False}
+                for i in range(1, PUBLISHERS + 1)
+            ],
         )
         conn.execute(
             t.products.insert(),
@@ -68,7 +71,12 @@ def generate(db: Database, n_orders: int, now: dt.datetime, seed: int = 7) -> No
         conn.execute(
             t.product_prices.insert(),
             [
-                {"product_id": i, "currency": c, "amount_duty_free": Decimal(5 + i % 50) + Decimal("0.99"), "vat_rate": 20}
+                {
+                    "product_id": i,
+                    "currency": c,
+                    "amount_duty_free": Decimal(5 + i % 50) + Decimal("0.99"),
+                    "vat_rate": 20,
+                }
                 for i in range(1, PRODUCTS + 1)
                 for c in CURRENCIES
             ],
@@ -180,7 +188,13 @@ def generate(db: Database, n_orders: int, now: dt.datetime, seed: int = 7) -> No
         for _ in range(left):
             serial_id += 1
             stock_rows.append(
-                {"id": serial_id, "product_id": product, "value": f"K{serial_id}", "status": "available", "imported_at": now}
+                {
+                    "id": serial_id,
+                    "product_id": product,
+                    "value": f"K{serial_id}",
+                    "status": "available",
+                    "imported_at": now,
+                }
             )
     with db.write() as conn:
         conn.execute(t.serials.insert(), stock_rows)
@@ -213,7 +227,17 @@ def main() -> None:
     if have != args.orders or args.fresh:
         if have:
             with db.write() as conn:
-                for table in ("serials", "outbox", "order_lines", "orders", "catalogs", "merchants", "product_prices", "products", "publishers"):
+                for table in (
+                    "serials",
+                    "outbox",
+                    "order_lines",
+                    "orders",
+                    "catalogs",
+                    "merchants",
+                    "product_prices",
+                    "products",
+                    "publishers",
+                ):
                     conn.execute(text(f"DELETE FROM {table}"))
         began = time.perf_counter()
         generate(db, args.orders, dt.datetime.now(dt.UTC))
@@ -221,7 +245,10 @@ def main() -> None:
     settings = Settings(database_url=url)
     ctx = Context(db=db, settings=settings)
     with db.read() as conn:
-        counts = {name: conn.execute(select(func.count()).select_from(getattr(t, name))).scalar() for name in ("orders", "order_lines", "serials", "outbox")}
+        counts = {
+            name: conn.execute(select(func.count()).select_from(getattr(t, name))).scalar()
+            for name in ("orders", "order_lines", "serials", "outbox")
+        }
     print(f"{db.engine.dialect.name}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     cases = {
         "dashboard.summary (30 days, money)": lambda: dashboard.summary(ctx, fresh=True),
@@ -233,7 +260,9 @@ def main() -> None:
         "stock_pools.low_pools": lambda: stock_pools.low_pools(ctx),
         "deliveries.listing (first page)": lambda: deliveries.listing(ctx),
         "deliveries.listing (failed)": lambda: deliveries.listing(ctx, state="failed"),
-        "deliveries.listing (retrying, emails)": lambda: deliveries.listing(ctx, state="retrying", kinds=["mail.delivery"]),
+        "deliveries.listing (retrying, emails)": lambda: deliveries.listing(
+            ctx, state="retrying", kinds=["mail.delivery"]
+        ),
         "deliveries.listing (order)": lambda: deliveries.listing(ctx, order_number=args.orders // 2),
         "deliveries.for_order": lambda: deliveries.for_order(ctx, args.orders // 2),
         "deliveries.failed": lambda: deliveries.failed(ctx),

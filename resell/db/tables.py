@@ -323,8 +323,9 @@ orders = Table(
     UniqueConstraint("merchant_id", "partner_order_number"),
     Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
     Index("ix_orders_merchant_email", "merchant_id", "customer_email"),
-    # the back office's dashboard reads the orders of the last days, the latest cancellations
-    Index("ix_orders_created_at", "created_at"),
+    # the back office's dashboard reads the orders of the last days (from the index alone), the latest
+    # cancellations
+    Index("ix_orders_created_at", "created_at", "currency", "merchant_id", "status", "id"),
     Index(
         "ix_orders_cancelled_at",
         "cancelled_at",
@@ -350,6 +351,8 @@ order_lines = Table(
     Column("remark", Text, nullable=False, default=""),
     # random, unguessable: download links are built from it (resell.domain.links)
     Column("download_token", String(32), nullable=False, unique=True),
+    # the dashboard sums the lines of many orders from the index alone
+    Index("ix_order_lines_order_product", "order_id", "product_id", "quantity"),
 )
 
 # One line item per unit of quantity: it holds that unit's serial and subscription.

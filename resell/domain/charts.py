@@ -240,7 +240,9 @@ def revenue_per_day(
         total = sum(values, Decimal(0))
         cid = f"{chart_id}-{''.join(ch for ch in currency.lower() if ch.isalnum())}"
         span = f" from {days[0].isoformat()} to {days[-1].isoformat()}" if days else ""
-        description = f"Revenue in {currency}{span}: {exact(total)} {currency} in all, at the retailer price, duty free."
+        description = (
+            f"Revenue in {currency}{span}: {exact(total)} {currency} in all, at the retailer price, duty free."
+        )
         svg = line_chart(
             cid, f"Revenue per day in {currency}", description, labels, [Series(currency, list(values))], unit=currency
         )

@@ -111,7 +111,9 @@ def _row(r: Any) -> Delivery:
         category=CATEGORIES.get(r.kind, "event"),
         state=_state(r.delivered_at, r.last_error),
         attempts=r.attempts,
-        max_attempts=policy.max_attempts if policy else (retry.DEFAULT.max_attempts if r.kind in REDELIVERABLE else None),
+        max_attempts=policy.max_attempts
+        if policy
+        else (retry.DEFAULT.max_attempts if r.kind in REDELIVERABLE else None),
         last_error=r.last_error,
         created_at=r.created_at,
         next_attempt_at=r.available_at if r.delivered_at is None else None,
@@ -238,7 +240,9 @@ def redeliver(ctx: Context, outbox_id: int, actor: str = "operator") -> int:
     if row.kind not in REDELIVERABLE:
         raise DeliveryError(f"outbox row {outbox_id} is a {row.kind} event: nothing is sent for it as such")
     if row.delivered_at is None:
-        raise DeliveryError(f"outbox row {outbox_id} is still {_state(row.delivered_at, row.last_error)}: the worker has it")
+        raise DeliveryError(
+            f"outbox row {outbox_id} is still {_state(row.delivered_at, row.last_error)}: the worker has it"
+        )
     if row.kind == DELIVERY_KIND:
         payload = row.payload
         try:
@@ -266,4 +270,3 @@ def redeliver(ctx: Context, outbox_id: int, actor: str = "operator") -> int:
             after={"eventId": event_id},
         )
     return 1
-

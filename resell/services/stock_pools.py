@@ -107,23 +107,41 @@ def pools(ctx: Context, publisher_id: int | None = None) -> list[Pool]:
 def low_pools(ctx: Context, publisher_id: int | None = None) -> list[Pool]:
     """The pools of products on sale that are low or out, emptiest first. Assigned and revoked are not
     counted here (-1): the available serials only, and only up to the threshold + 1."""
-    capped = (
-        select(serials.c.id)
-        .where(serials.c.product_id == products.c.id, serials.c.status == _AVAILABLE)
-        .limit(products.c.almost_out_threshold + 1)
-        .correlate(products)
-        .subquery()
-    )
-    available = select(func.count()).select_from(capped).scalar_subquery()
-    query = _pooled(publisher_id).add_columns(available.label("available")).where(products.c.status == "available")
     with ctx.db.read() as conn:
+        # one cap for all (SQLite takes no column in a LIMIT): the largest threshold, plus one
+        cap = conn.execute(
+            select(func.max(products.c.almost_out_threshold)).where(products.c.serial_source == "pool")
+        ).scalar()
+        if cap is None:
+            return []
+        capped = (
+            select(serials.c.id)
+            .where(serials.c.product_id == products.c.id, serials.c.status == _AVAILABLE)
+            .limit(literal_column(str(int(cap) + 1)))
+            .correlate(products)
+            .subquery()
+        )
+        available = select(func.count()).select_from(capped).scalar_subquery()
+        query = _pooled(publisher_id).add_columns(available.label("available")).where(products.c.status == "available")
         rows = conn.execute(query).all()
     found = []
     for r in rows:
         code, level = _level(r.available, r.almost_out_threshold)
         if level != "enough":
             found.append(
-                Pool(r.ref, r.name, r.publisher_id, r.publisher, True, r.available, -1, -1, r.almost_out_threshold, code, level)
+                Pool(
+                    r.ref,
+                    r.name,
+                    r.publisher_id,
+                    r.publisher,
+                    True,
+                    r.available,
+                    -1,
+                    -1,
+                    r.almost_out_threshold,
+                    code,
+                    level,
+                )
             )
     return sorted(found, key=lambda p: (p.available, p.ref))
 

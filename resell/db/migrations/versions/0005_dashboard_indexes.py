@@ -1,6 +1,7 @@
 """indexes of the back office's dashboard, stock and deliveries pages
 
-orders.created_at (the orders of the last days), orders.cancelled_at (the latest cancellations, partial),
+orders (created_at, currency, merchant_id, status, id) and order_lines (order_id, product_id,
+quantity) (the orders of the last days, read from the indexes alone), orders.cancelled_at (the latest cancellations, partial),
 serials (product_id, status) (counts per pool from the index alone), outbox: the failed events (partial
 on last_error) and the order an event names (an expression index, ix_outbox_order).
 
@@ -28,7 +29,9 @@ OUTBOX_ORDER = {
 
 def upgrade() -> None:
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.create_index('ix_orders_created_at', ['created_at'], unique=False)
+        batch_op.create_index(
+            'ix_orders_created_at', ['created_at', 'currency', 'merchant_id', 'status', 'id'], unique=False
+        )
         batch_op.create_index(
             'ix_orders_cancelled_at',
             ['cancelled_at'],
@@ -36,6 +39,8 @@ def upgrade() -> None:
             sqlite_where=sa.text('cancelled_at IS NOT NULL'),
             postgresql_where=sa.text('cancelled_at IS NOT NULL'),
         )
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_order_lines_order_product', ['order_id', 'product_id', 'quantity'], unique=False)
     with op.batch_alter_table('serials', schema=None) as batch_op:
         batch_op.create_index('ix_serials_product_status', ['product_id', 'status'], unique=False)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -56,6 +61,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_failed')
     with op.batch_alter_table('serials', schema=None) as batch_op:
         batch_op.drop_index('ix_serials_product_status')
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.drop_index('ix_order_lines_order_product')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_cancelled_at')
         batch_op.drop_index('ix_orders_created_at')
