@@ -179,3 +179,10 @@ def set_threshold(ctx: Context, product_ref: int, threshold: int, actor: str = "
                 after={"almostOutThreshold": threshold},
             )
     return before, threshold
+
+
+def publisher_id_of(ctx: Context, key: str) -> int | None:
+    """A publisher's id from its key (the CLI's --publisher), None when there is none."""
+    with ctx.db.read() as conn:
+        found = conn.execute(select(publishers.c.id).where(publishers.c.key == key)).scalar()
+    return None if found is None else int(found)
