@@ -514,7 +514,10 @@ class OutboxOrder(FunctionElement[str]):
 @compiles(OutboxOrder, "sqlite")
 def _outbox_order_sqlite(element: OutboxOrder, compiler: SQLCompiler, **kw: object) -> str:
     p = compiler.process(element.clauses, **kw)
-    return f"CAST(coalesce(json_extract({p}, '$.orderNumber'), json_extract({p}, '$.message.data.orderNumber')) AS TEXT)"
+    return (
+        f"CAST(coalesce(json_extract({p}, '$.orderNumber'), "
+        f"json_extract({p}, '$.message.data.orderNumber')) AS TEXT)"
+    )
 
 
 @compiles(OutboxOrder, "postgresql")

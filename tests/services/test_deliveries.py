@@ -1,6 +1,8 @@
 """The outbox for the back office: states after real SMTP and HTTP deliveries, filters, keyset pages,
 an order's deliveries, and redeliver (emails anew; webhooks through webhooks.redeliver)."""
 
+# ruff: noqa: F811 - the mail tests' fixtures, imported, are parameters here
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,7 +36,7 @@ class Refuse:
 
 
 @pytest.fixture
-def refusing(smtp_port: int) -> Iterator[None]:  # noqa: F811
+def refusing(smtp_port: int) -> Iterator[None]:
     controller = Controller(Refuse(), hostname="127.0.0.1", port=smtp_port)
     controller.start()
     yield
@@ -46,7 +48,10 @@ def buy(ctx: Context, world: World, pon: str) -> int:
 
 
 def test_an_email_the_smtp_server_cannot_take_is_retrying_with_its_error(
-    ctx: Context, world: World, direct: bytes, clock  # noqa: F811
+    ctx: Context,
+    world: World,
+    direct: bytes,
+    clock,
 ) -> None:
     number = buy(ctx, world, "DLV-DOWN")
     (waiting,) = deliveries.for_order(ctx, number)
@@ -68,7 +73,12 @@ def test_an_email_the_smtp_server_cannot_take_is_retrying_with_its_error(
 
 
 def test_a_refused_email_fails_and_redeliver_sends_it_once_the_server_accepts(
-    ctx: Context, world: World, direct: bytes, smtp_port: int, refusing: None, clock  # noqa: F811
+    ctx: Context,
+    world: World,
+    direct: bytes,
+    smtp_port: int,
+    refusing: None,
+    clock,
 ) -> None:
     number = buy(ctx, world, "DLV-550")
     assert dispatcher.run_pass(ctx).failed == 1
@@ -79,7 +89,11 @@ def test_a_refused_email_fails_and_redeliver_sends_it_once_the_server_accepts(
 
 
 def test_redeliver_after_the_server_accepts(
-    ctx: Context, world: World, direct: bytes, smtp_port: int, clock  # noqa: F811
+    ctx: Context,
+    world: World,
+    direct: bytes,
+    smtp_port: int,
+    clock,
 ) -> None:
     controller = Controller(Refuse(), hostname="127.0.0.1", port=smtp_port)
     controller.start()
