@@ -548,6 +548,8 @@ outbox = Table(
         sqlite_where=text("delivered_at IS NULL"),
         postgresql_where=text("delivered_at IS NULL"),
     ),
+    # the deliveries page lists one kind (emails, webhooks ...) newest first
+    Index("ix_outbox_kind", "kind", "id"),
     # the deliveries page and the dashboard list the events that failed (retrying or given up): few rows
     Index(
         "ix_outbox_failed",

@@ -78,13 +78,16 @@ def _state(delivered_at: Any, last_error: Any) -> str:
 
 
 def state_filter(state: str) -> ColumnElement[bool]:
-    """SQL: the rows in `state` (one of STATES)."""
+    """SQL: the rows in `state` (one of STATES). The rows not closed, and those with an error, are
+    few: they are picked from the partial indexes ix_outbox_pending and ix_outbox_failed first."""
+    pending = outbox.c.id.in_(select(outbox.c.id).where(outbox.c.delivered_at.is_(None)))
+    erred = outbox.c.id.in_(select(outbox.c.id).where(outbox.c.last_error.isnot(None)))
     if state == "waiting":
-        return and_(outbox.c.delivered_at.is_(None), outbox.c.last_error.is_(None))
+        return and_(pending, outbox.c.last_error.is_(None))
     if state == "retrying":
-        return and_(outbox.c.delivered_at.is_(None), outbox.c.last_error.isnot(None))
+        return and_(erred, outbox.c.delivered_at.is_(None))
     if state == "failed":
-        return and_(outbox.c.delivered_at.isnot(None), outbox.c.last_error.isnot(None))
+        return and_(erred, outbox.c.delivered_at.isnot(None))
     if state == "delivered":
         return and_(outbox.c.delivered_at.isnot(None), outbox.c.last_error.is_(None))
     raise DeliveryError(f"unknown state {state!r}: one of {', '.join(STATES)}")

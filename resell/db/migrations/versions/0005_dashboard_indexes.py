@@ -2,7 +2,7 @@
 
 orders (created_at, currency, merchant_id, status, id) and order_lines (order_id, product_id,
 quantity) (the orders of the last days, read from the indexes alone), orders.cancelled_at (the latest cancellations, partial),
-serials (product_id, status) (counts per pool from the index alone), outbox: the failed events (partial
+serials (product_id, status) (counts per pool from the index alone), outbox: (kind, id), the failed events (partial
 on last_error) and the order an event names (an expression index, ix_outbox_order).
 
 Revision ID: 0005_dashboard_indexes
@@ -44,6 +44,7 @@ def upgrade() -> None:
     with op.batch_alter_table('serials', schema=None) as batch_op:
         batch_op.create_index('ix_serials_product_status', ['product_id', 'status'], unique=False)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_kind', ['kind', 'id'], unique=False)
         batch_op.create_index(
             'ix_outbox_failed',
             ['id'],
@@ -59,6 +60,7 @@ def downgrade() -> None:
     op.execute("DROP INDEX ix_outbox_order")
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_failed')
+        batch_op.drop_index('ix_outbox_kind')
     with op.batch_alter_table('serials', schema=None) as batch_op:
         batch_op.drop_index('ix_serials_product_status')
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
