@@ -91,3 +91,52 @@ def stock_report(as_json: Annotated[bool, typer.Option("--json", help="machine-r
             str(line.ref), line.name, line.serial_source, str(line.available), str(line.assigned), str(line.revoked)
         )
     out.print(table)
+
+
+@app.command("threshold")
+def stock_threshold(ref: int, n: int) -> None:
+    """Set product REF's low-stock threshold to N: its pool is "low" (getStockStatus 200, stock.low)
+    at N available serials or fewer."""
+    from resell.services import stock_pools
+
+    try:
+        before, after = stock_pools.set_threshold(context(), ref, n)
+    except stock_pools.PoolError as exc:
+        fail(str(exc))
+        return
+    out.print(f"product {ref}: low-stock threshold {before} -> {after}")
+
+
+@app.command("pools")
+def stock_pools_command(
+    publisher: Annotated[str | None, typer.Option(help="only this publisher's products (its key)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Every serial pool: available / assigned / revoked serials, threshold and level (enough, low, out)."""
+    from resell.services import stock_pools
+
+    ctx = context()
+    publisher_id = None
+    if publisher is not None:
+        publisher_id = stock_pools.publisher_id_of(ctx, publisher)
+        if publisher_id is None:
+            fail(f"no publisher {publisher!r}")
+            return
+    found = stock_pools.pools(ctx, publisher_id=publisher_id)
+    if as_json:
+        json.dump([pool.__dict__ for pool in found], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table("ref", "product", "publisher", "available", "assigned", "revoked", "threshold", "level")
+    for p in found:
+        table.add_row(
+            str(p.ref),
+            p.name,
+            p.publisher,
+            str(p.available),
+            str(p.assigned),
+            str(p.revoked),
+            str(p.threshold),
+            p.level if p.on_sale else f"{p.level} (not on sale)",
+        )
+    out.print(table)

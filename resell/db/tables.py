@@ -28,6 +28,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
@@ -253,6 +256,8 @@ serials = Table(
     Column("status", String(10), nullable=False, default="available"),
     Column("imported_at", Timestamp, nullable=False),
     UniqueConstraint("product_id", "value"),
+    # the stock pages count serials per product and status from the index alone
+    Index("ix_serials_product_status", "product_id", "status"),
     # allocation scans only what is still available: the index stays small as stock is sold
     Index(
         "ix_serials_available",
@@ -330,6 +335,15 @@ orders = Table(
         sqlite_where=text("cancelled_at IS NOT NULL"),
         postgresql_where=text("cancelled_at IS NOT NULL"),
     ),
+    # the back office's dashboard reads the orders of the last days (from the index alone), the latest
+    # cancellations
+    Index("ix_orders_created_at", "created_at", "currency", "merchant_id", "status", "id"),
+    Index(
+        "ix_orders_cancelled_at",
+        "cancelled_at",
+        sqlite_where=text("cancelled_at IS NOT NULL"),
+        postgresql_where=text("cancelled_at IS NOT NULL"),
+    ),
     # the support search (resell/services/order_search.py): newest first, one index per filter,
     # the order id last so that a page is read in index order (keyset pagination)
     Index("ix_orders_lower_email", text("lower(customer_email)"), "id"),
@@ -361,6 +375,8 @@ order_lines = Table(
     Column("remark", Text, nullable=False, default=""),
     # random, unguessable: download links are built from it (resell.domain.links)
     Column("download_token", String(32), nullable=False, unique=True),
+    # the dashboard sums the lines of many orders from the index alone
+    Index("ix_order_lines_order_product", "order_id", "product_id", "quantity"),
 )
 
 # One line item per unit of quantity: it holds that unit's serial and subscription.
@@ -529,6 +545,36 @@ audit_events = Table(
     Index("ix_audit_events_entity", "entity", "entity_id"),
 )
 
+class OutboxOrder(FunctionElement[str]):
+    """SQL: the order number an outbox payload names, as text (None when it names none).
+
+    An event names it as `orderNumber`; a webhook delivery inside its message (`message.data.orderNumber`).
+    Written as literal SQL, the same in the index `ix_outbox_order` as in the queries, so that both
+    databases use that index.
+    """
+
+    type = String()
+    name = "outbox_order"
+    inherit_cache = True
+
+
+@compiles(OutboxOrder, "sqlite")
+def _outbox_order_sqlite(element: OutboxOrder, compiler: SQLCompiler, **kw: object) -> str:
+    p = compiler.process(element.clauses, **kw)
+    return (
+        f"CAST(coalesce(json_extract({p}, '$.orderNumber'), "
+        f"json_extract({p}, '$.message.data.orderNumber')) AS TEXT)"
+    )
+
+
+@compiles(OutboxOrder, "postgresql")
+@compiles(OutboxOrder)
+def _outbox_order_postgresql(element: OutboxOrder, compiler: SQLCompiler, **kw: object) -> str:
+    p = compiler.process(element.clauses, **kw)
+    # parenthesised as PostgreSQL prints it back, so that Alembic sees the index unchanged
+    return f"coalesce({p} ->> 'orderNumber', (({p} -> 'message') -> 'data') ->> 'orderNumber')"
+
+
 # Side effects (emails, webhooks, publisher calls) written in the transaction that caused them and
 # delivered by the worker after commit, at least once, each with its stable event id.
 outbox = Table(
@@ -549,4 +595,15 @@ outbox = Table(
         sqlite_where=text("delivered_at IS NULL"),
         postgresql_where=text("delivered_at IS NULL"),
     ),
+    # the deliveries page lists one kind (emails, webhooks ...) newest first
+    Index("ix_outbox_kind", "kind", "id"),
+    # the deliveries page and the dashboard list the events that failed (retrying or given up): few rows
+    Index(
+        "ix_outbox_failed",
+        "id",
+        sqlite_where=text("last_error IS NOT NULL"),
+        postgresql_where=text("last_error IS NOT NULL"),
+    ),
 )
+# "the events of order N" (an order's page, the deliveries filtered by order)
+Index("ix_outbox_order", OutboxOrder(outbox.c.payload))

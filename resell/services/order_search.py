@@ -5,7 +5,7 @@ order date and publisher, newest first, a page at a time.
 Pages are keyset pages on the order id (the platform order number), never OFFSET: each page asks for
 ids below the last one shown, so a page costs the same at the millionth order as at the first, and
 orders arriving meanwhile (higher ids) never shift a later page (no duplicates, no gaps). Every
-filter has its index ending in the id (migration 0005_support_search_indexes); `q` is resolved
+filter has its index ending in the id (migration 0007_support_search_indexes); `q` is resolved
 through one indexed lookup per kind it may be.
 """
 
