@@ -376,7 +376,7 @@ order_lines = Table(
     # random, unguessable: download links are built from it (resell.domain.links)
     Column("download_token", String(32), nullable=False, unique=True),
     # the dashboard sums the lines of many orders from the index alone
-    Index("ix_order_lines_order_product", "order_id", "product_id", "quantity"),
+    Index("ix_order_lines_order_product", "order_id", "product_id", "quantity", "retailer_unit_price"),
 )
 
 # One line item per unit of quantity: it holds that unit's serial and subscription.

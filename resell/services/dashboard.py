@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, Select, desc, func, select
 
 from resell.db.engine import Database
-from resell.db.tables import merchants, order_lines, orders, product_prices, products
+from resell.db.tables import merchants, order_lines, orders, products
 from resell.services import deliveries
 from resell.services.context import Context
 from resell.services.stock_pools import Pool, low_pools
@@ -40,18 +40,10 @@ T = TypeVar("T", "TopProduct", "TopMerchant")
 
 
 def line_value() -> ColumnElement[Decimal]:
-    """SQL: an order line's value at the retailer price, duty free, in the order's currency.
-
-    Today: the product's price in the order's currency (product_prices) times the quantity. Once
-    order lines record the retailer unit price of the day of the order, this becomes
-    `order_lines.c.retailer_unit_price * order_lines.c.quantity`: the one line to change.
-    """
-    unit = (
-        select(product_prices.c.amount_duty_free)
-        .where(product_prices.c.product_id == order_lines.c.product_id, product_prices.c.currency == orders.c.currency)
-        .scalar_subquery()
-    )
-    return func.coalesce(unit, 0) * order_lines.c.quantity
+    """SQL: an order line's value at the retailer price, duty free, in the order's currency: the unit
+    price recorded on the line when the order was placed (as the statements bill it), times the
+    quantity. A line without a recorded price (no price in that currency) counts 0."""
+    return func.coalesce(order_lines.c.retailer_unit_price, 0) * order_lines.c.quantity
 
 
 # ---------------------------------------------------------------- the summary
@@ -177,7 +169,7 @@ def summary(
 
 
 def clear_cache() -> None:
-    """Forget every kept day and summary (a change of prices under the interim line_value, tests)."""
+    """Forget every kept day and summary (tests)."""
     with _lock:
         _closed.clear()
         _summaries.clear()

@@ -1,7 +1,7 @@
 """indexes of the back office's dashboard, stock and deliveries pages
 
 orders (created_at, currency, merchant_id, status, id) and order_lines (order_id, product_id,
-quantity) (the orders of the last days, read from the indexes alone), orders.cancelled_at (the latest cancellations, partial),
+quantity, retailer_unit_price) (the orders of the last days, read from the indexes alone), orders.cancelled_at (the latest cancellations, partial),
 serials (product_id, status) (counts per pool from the index alone), outbox: (kind, id), the failed events (partial
 on last_error) and the order an event names (an expression index, ix_outbox_order).
 
@@ -40,7 +40,7 @@ def upgrade() -> None:
             postgresql_where=sa.text('cancelled_at IS NOT NULL'),
         )
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
-        batch_op.create_index('ix_order_lines_order_product', ['order_id', 'product_id', 'quantity'], unique=False)
+        batch_op.create_index('ix_order_lines_order_product', ['order_id', 'product_id', 'quantity', 'retailer_unit_price'], unique=False)
     with op.batch_alter_table('serials', schema=None) as batch_op:
         batch_op.create_index('ix_serials_product_status', ['product_id', 'status'], unique=False)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
