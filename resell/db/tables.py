@@ -341,6 +341,11 @@ orders = Table(
     Index(
         "ix_orders_cancelled_at",
         "cancelled_at",
+        "created_at",
+        "currency",
+        "merchant_id",
+        "status",
+        "id",
         sqlite_where=text("cancelled_at IS NOT NULL"),
         postgresql_where=text("cancelled_at IS NOT NULL"),
     ),

@@ -1,7 +1,8 @@
 """indexes of the back office's dashboard, stock and deliveries pages
 
 orders (created_at, currency, merchant_id, status, id) and order_lines (order_id, product_id,
-quantity, retailer_unit_price) (the orders of the last days, read from the indexes alone), orders.cancelled_at (the latest cancellations, partial),
+quantity, retailer_unit_price) (the orders of the last days, read from the indexes alone), orders (cancelled_at, created_at, currency, merchant_id, status, id) (partial:
+the cancelled orders, taken off the kept days and listed),
 serials (product_id, status) (counts per pool from the index alone), outbox: (kind, id), the failed events (partial
 on last_error) and the order an event names (an expression index, ix_outbox_order).
 
@@ -34,7 +35,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             'ix_orders_cancelled_at',
-            ['cancelled_at'],
+            ['cancelled_at', 'created_at', 'currency', 'merchant_id', 'status', 'id'],
             unique=False,
             sqlite_where=sa.text('cancelled_at IS NOT NULL'),
             postgresql_where=sa.text('cancelled_at IS NOT NULL'),
