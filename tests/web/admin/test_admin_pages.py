@@ -5,6 +5,7 @@ publisher report files matching the service's figures."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 from collections.abc import Callable
@@ -12,13 +13,14 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from resell.db.tables import audit_events, catalogs
 from resell.services import orders as order_service
 from resell.services import reports
+from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import Merchant, World, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body
 from tests.renewal_support import caller_of
 from tests.web.admin.conftest import csrf_of
 from tests.web.admin.pages_support import NOV, november, other_publisher  # noqa: F401 (november: a fixture)
@@ -316,3 +318,47 @@ def test_publisher_member_sees_only_its_own_report(staff_client: StaffClient, ct
     assert publisher.get(f"/admin/finance/publishers/other/{NOV}.csv").status_code == 404
     assert publisher.get(f"/admin/finance/statements/shop-a/{NOV}.csv").status_code == 403
     assert publisher.get(f"/admin/finance/statements/shop-a/{NOV}").status_code == 403
+
+
+# ---------------------------------------------------------------- a few queries per page, whatever the data
+
+
+def test_pages_make_a_few_queries_whatever_the_number_of_products(
+    staff_client: StaffClient, ctx: Context, world: World
+) -> None:
+    catalog = copy.deepcopy(TEST_CATALOG)
+    catalog["products"] += [
+        {
+            "ref": 3000 + i,
+            "name": f"Bulk {i}",
+            "publisher": "pub",
+            "serialSource": "pool",
+            "deliveryMode": "serial",
+            "files": [{"label": "Installer", "fileName": f"bulk{i}.exe", "size": i}],
+            "prices": [{"currency": "EUR", "amountDutyFree": i + 1}, {"currency": "USD", "amountDutyFree": i + 2}],
+        }
+        for i in range(40)
+    ]
+    import_catalog(ctx, catalog)
+    admin, publisher = staff_client("admin"), staff_client("publisher")
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.db.engine, "before_cursor_execute", count)
+    try:
+        for http, path, most in (
+            (admin, "/admin/catalogue", 8),
+            (admin, "/admin/catalogue/1001", 10),
+            (admin, "/admin/merchants", 6),
+            (admin, "/admin/merchants/shop-a", 9),
+            (publisher, "/admin/products", 8),
+        ):
+            statements.clear()
+            reply = http.get(path)
+            assert reply.status_code == 200, path
+            assert len(statements) <= most, (path, statements)
+        assert "Bulk 39" in admin.get("/admin/catalogue").text
+    finally:
+        event.remove(ctx.db.engine, "before_cursor_execute", count)
