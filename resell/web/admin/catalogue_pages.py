@@ -170,9 +170,12 @@ async def rotate_client_secret(
             "(/iam/tokens) until they use the new one, and its refresh tokens are revoked.",
             "Rotate client secret",
         )
-    rotated = await run_in_threadpool(
-        lambda: merchants.rotate_client_secret(ctx_of(request), realm, actor=actor(member))
-    )
+    try:
+        rotated = await run_in_threadpool(
+            lambda: merchants.rotate_client_secret(ctx_of(request), realm, actor=actor(member))
+        )
+    except merchants.MerchantError as exc:  # removed meanwhile
+        return await _merchant_page(request, realm, 409, error=_sentence(exc))
     return _secret_page(
         request,
         realm,
@@ -207,9 +210,12 @@ async def rotate_catalog_secret(
             "until the merchant uses the new one.",
             "Rotate catalogue secret",
         )
-    rotated = await run_in_threadpool(
-        lambda: merchants.rotate_catalog_secret(ctx_of(request), realm, str(chosen.catalog_id), actor=actor(member))
-    )
+    try:
+        rotated = await run_in_threadpool(
+            lambda: merchants.rotate_catalog_secret(ctx_of(request), realm, str(chosen.catalog_id), actor=actor(member))
+        )
+    except merchants.MerchantError as exc:  # removed meanwhile
+        return await _merchant_page(request, realm, 409, error=_sentence(exc))
     return _secret_page(
         request,
         realm,
