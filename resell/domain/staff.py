@@ -39,8 +39,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("orders", "Orders", "/admin/orders", ("admin", "support", "finance")),  # finance: read only
     Section("stock", "Stock", "/admin/stock", ("admin", "publisher")),
     Section("catalogue", "Catalogue & Merchants", "/admin/catalogue", ("admin",)),
+    Section("products", "My products", "/admin/products", ("publisher",)),  # its own publisher's only
     Section("deliveries", "Deliveries", "/admin/deliveries", ("admin", "support")),
-    Section("finance", "Finance", "/admin/finance", ("admin", "finance")),
+    Section("finance", "Finance", "/admin/finance", ("admin", "finance", "publisher")),  # publisher: its own report
     Section("staff", "Staff", "/admin/staff", ("admin",)),
 )
 SECTION_BY_KEY = {section.key: section for section in SECTIONS}
