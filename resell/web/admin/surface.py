@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from resell.domain.codes import Refusal
 from resell.logs import get_logger
-from resell.web.admin import account, dashboard, sign_in, staff_pages
+from resell.web.admin import account, dashboard, orders, sign_in, staff_pages
 from resell.web.admin.kit import (
     SECURITY_HEADERS,
     Redirect,
@@ -33,7 +33,7 @@ log = get_logger("resell.admin")
 
 MOUNTS = ("/admin",)
 # every page router of the back office: a new page module is one more entry here
-ROUTERS = (sign_in.router, dashboard.router, account.router, staff_pages.router)
+ROUTERS = (sign_in.router, dashboard.router, account.router, staff_pages.router, orders.router)
 
 _MESSAGES = {
     400: "The request could not be understood. Please go back and try again.",
