@@ -119,7 +119,7 @@ def orders_list(request: Request, member: StaffMember = Depends(section("orders"
 
 NOTICES: dict[str, Callable[[order_page.OrderPage, Any], str | None]] = {
     "resent": lambda page, p: f"The delivery email is queued to {p.get('to') or page.detail.customer_email}.",
-    "cancelled": lambda page, p: "The order is cancelled: its serials are revoked and its download links no longer work.",
+    "cancelled": lambda page, p: "The order is cancelled: its serials are revoked, its download links are off.",
     "extended": lambda page, p: f"Downloads now end on {page.download_end_date.isoformat()}.",
     "replaced": lambda page, p: (
         f"Serial replaced: the new serial is {p.get('serial')}; the end user gets it by email."
@@ -216,9 +216,9 @@ async def resend(number: str, request: Request, member: StaffMember = Depends(AC
             lambda: support_orders.resend_email(ctx_of(request), str(order_number), realm, to, actor=actor(member))
         )
     except support_orders.ResendRefused as exc:
-        status = 400 if to and "not a valid" in str(exc) else 409
+        status, message = 400 if to and "not a valid" in str(exc) else 409, _sentence(str(exc))
         return await run_in_threadpool(
-            lambda: _confirm(request, member, number, "resend", status, error=_sentence(str(exc)), to=to or "")
+            lambda: _confirm(request, member, number, "resend", status, error=message, to=to or "")
         )
     return _done(order_number, "resent", **({"to": to} if to else {}))
 
@@ -288,8 +288,8 @@ async def replace(number: str, request: Request, member: StaffMember = Depends(A
             )
         )
     except support_orders.ReplaceRefused as exc:
-        status = 400 if "is not one of" in str(exc) else 409
+        status, message = 400 if "is not one of" in str(exc) else 409, _sentence(str(exc))
         return await run_in_threadpool(
-            lambda: _confirm(request, member, number, "replace", status, error=_sentence(str(exc)), serial=serial)
+            lambda: _confirm(request, member, number, "replace", status, error=message, serial=serial)
         )
     return _done(order_number, "replaced", serial=done.new_serial)
