@@ -118,7 +118,11 @@ def orders_list(request: Request, member: StaffMember = Depends(section("orders"
 
 
 NOTICES: dict[str, Callable[[order_page.OrderPage, Any], str | None]] = {
-    "resent": lambda page, p: f"The delivery email is queued to {p.get('to') or page.detail.customer_email}.",
+    "resent": lambda page, p: (  # an address only when this order's emails went to it (no text from the URL)
+        f"The delivery email is queued to {p.get('to') or page.detail.customer_email}."
+        if (p.get("to") or page.detail.customer_email) in {d.to for d in page.deliveries if d.category == "email"}
+        else "The delivery email is queued."
+    ),
     "cancelled": lambda page, p: "The order is cancelled: its serials are revoked, its download links are off.",
     "extended": lambda page, p: f"Downloads now end on {page.download_end_date.isoformat()}.",
     "replaced": lambda page, p: (

@@ -283,6 +283,8 @@ def test_actions_audited_as_the_member_with_notices_and_refusals(
     with ctx.db.read() as conn:
         mails = conn.execute(select(outbox.c.payload).where(outbox.c.kind == "mail.delivery")).scalars().all()
     assert mails[-1]["to"] == "fixed@example.org"
+    spoofed = support.get(page, params={"done": "resent", "to": "call us at 555"}).text
+    assert "The delivery email is queued." in spoofed and "555" not in spoofed  # no text from the URL
 
     # extend: by days, by date, bad input
     before = order_of_a.download_end_date
