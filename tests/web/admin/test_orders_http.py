@@ -46,7 +46,7 @@ def place(
 
 def listed(html: str) -> list[int]:
     """The order numbers of a result table, in order."""
-    return [int(n) for n in re.findall(r'<td><a href="/admin/orders/(\d+)">', html)]
+    return [int(n) for n in re.findall(r"<td[^>]*><a href=\"/admin/orders/(\d+)\">", html)]
 
 
 def actions_of(ctx: Context, actor: str) -> list[tuple[str, str]]:
