@@ -873,7 +873,7 @@ def raw_sql(name: str) -> Probe:
 
 def service_probes() -> list[Probe]:
     """What the back office pages will call. A new page or service: one more line here."""
-    from resell.services import audit_log, support_orders
+    from resell.services import audit_log, order_page, support_orders
 
     return [
         Probe("order_detail by order number", lambda ctx, s: support_orders.order_detail(ctx, str(s.order()[0]))),
@@ -883,6 +883,7 @@ def service_probes() -> list[Probe]:
         ),  # fmt: skip
         Probe("orders_of_email", lambda ctx, s: support_orders.orders_of_email(ctx, s.email())),
         Probe("order_trail (audit)", lambda ctx, s: audit_log.order_trail(ctx, str(s.order()[0]))),
+        Probe("order_page (the back office's order page)", lambda ctx, s: order_page.order_page(ctx, s.order()[0])),
         *(raw_sql(name) for name in SQL),
     ]
 

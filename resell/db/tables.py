@@ -356,6 +356,8 @@ orders = Table(
     Index("ix_orders_merchant_id", "merchant_id", "id"),
     Index("ix_orders_status_id", "status", "id"),
     Index("ix_orders_order_date", "order_date", "id"),
+    # an order's renewal orders (its audit trail on the back office's order page)
+    Index("ix_orders_parent_order_id", "parent_order_id"),
 )
 
 order_lines = Table(

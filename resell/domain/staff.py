@@ -36,7 +36,8 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section("dashboard", "Dashboard", "/admin", ROLES),
-    Section("orders", "Orders", "/admin/orders", ("admin", "support", "finance")),  # finance: read only
+    # finance reads orders only; a publisher reads the orders holding its products only
+    Section("orders", "Orders", "/admin/orders", ("admin", "support", "finance", "publisher")),
     Section("stock", "Stock", "/admin/stock", ("admin", "publisher")),
     Section("catalogue", "Catalogue & Merchants", "/admin/catalogue", ("admin",)),
     Section("products", "My products", "/admin/products", ("publisher",)),  # its own publisher's only
@@ -45,7 +46,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("staff", "Staff", "/admin/staff", ("admin",)),
 )
 SECTION_BY_KEY = {section.key: section for section in SECTIONS}
-READ_ONLY = {("orders", "finance")}  # (section, role): may look, may not change
+READ_ONLY = {("orders", "finance"), ("orders", "publisher")}  # (section, role): may look, may not change
 
 
 def roles_for(section: str) -> tuple[str, ...]:

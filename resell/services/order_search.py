@@ -254,3 +254,9 @@ def search(
         for r in rows
     ]
     return SearchPage(found, encode_cursor(ids[-1]) if more and ids else None)
+
+
+def merchant_realms(ctx: Context) -> list[str]:
+    """Every merchant's realm, sorted: the search form's merchant filter (one read of a small table)."""
+    with ctx.db.read() as conn:
+        return list(conn.execute(select(merchants.c.realm).order_by(merchants.c.realm)).scalars())

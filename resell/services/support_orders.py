@@ -1,6 +1,6 @@
 """The operator's support desk: find an order by the number the end user has (the platform order
 number) or by the merchant's partnerOrderNumber, show it whole, and act on it with the same service
-functions the API uses (the actor recorded is `operator`)."""
+functions the API uses (the actor recorded is `operator` from the CLI, `staff:<email>` from the back office)."""
 
 from __future__ import annotations
 
@@ -238,15 +238,17 @@ def orders_of_email(ctx: Context, email: str) -> list[OrderSummary]:
     ]
 
 
-def cancel(ctx: Context, ref: str, realm: str | None, reason: object, comment: object) -> tuple[Row, CancelResult]:
+def cancel(
+    ctx: Context, ref: str, realm: str | None, reason: object, comment: object, actor: str = OPERATOR
+) -> tuple[Row, CancelResult]:
     """cancelOrder for the merchant, with its rules (a Refusal when already cancelled or too late),
-    audited as the operator's. Returns the order as found and the result."""
+    audited as `actor`'s (the operator's from the CLI). Returns the order as found and the result."""
     from resell.services import orders as order_service
 
     with ctx.db.read() as conn:
         order = find_order(conn, ref, realm)
         caller = caller_for(conn, order)
-    result = order_service.cancel_order(ctx, caller, order.partner_order_number, reason, comment, actor=OPERATOR)
+    result = order_service.cancel_order(ctx, caller, order.partner_order_number, reason, comment, actor=actor)
     return order, result
 
 
@@ -254,10 +256,12 @@ class ResendRefused(ValueError):
     """The delivery email cannot go again: a cancelled order, or a corrected address that is not one."""
 
 
-def resend_email(ctx: Context, ref: str, realm: str | None, to: str | None = None) -> tuple[Row, list[tuple[str, str]]]:
+def resend_email(
+    ctx: Context, ref: str, realm: str | None, to: str | None = None, actor: str = OPERATOR
+) -> tuple[Row, list[tuple[str, str]]]:
     """Queue the order's delivery email again through the outbox: every line, to each line's end user
     (else the order's address) as createOrder did, or all to the corrected address `to`. Returns the
-    order and the queued (event id, address) pairs; audited as the operator's."""
+    order and the queued (event id, address) pairs; audited as `actor`'s (the operator's from the CLI)."""
     from resell.domain.codes import CUSTOMER_EMAIL_NOT_VALID, Refusal
     from resell.domain.order_request import normalized_email
     from resell.services.audit_log import audit
@@ -285,7 +289,7 @@ def resend_email(ctx: Context, ref: str, realm: str | None, to: str | None = Non
             (enqueue(conn, now, KIND, {"orderNumber": order.id, "to": address, "lineIds": line_ids}), address)
             for address, line_ids in by_recipient.items()
         ]
-        audit(conn, now, OPERATOR, "order", order.id, "delivery_email_resent", after={"to": sorted(by_recipient)})
+        audit(conn, now, actor, "order", order.id, "delivery_email_resent", after={"to": sorted(by_recipient)})
     return order, queued
 
 

@@ -61,8 +61,9 @@ def test_sections_by_role() -> None:
     ]
     assert labels["support"] == ["Dashboard", "Orders", "Deliveries"]
     assert labels["finance"] == ["Dashboard", "Orders", "Finance"]
-    assert labels["publisher"] == ["Dashboard", "Stock", "My products", "Finance"]
+    assert labels["publisher"] == ["Dashboard", "Orders", "Stock", "My products", "Finance"]
     assert rules.may_open("finance", "orders") and not rules.may_change("finance", "orders")
+    assert rules.may_open("publisher", "orders") and not rules.may_change("publisher", "orders")
     assert rules.may_change("support", "orders")
 
 

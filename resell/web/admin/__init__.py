@@ -1,7 +1,7 @@
 """The back office at /admin: server-rendered pages for staff (docs/back-office.md).
 
 Modules: `surface` (the FastAPI app, its routers, static files, HTML errors), `kit` (what every page
-uses: guard, renderer, redirects), `sign_in`, `dashboard`, `account`, `staff_pages`; templates in
+uses: guard, renderer, redirects), `sign_in`, `dashboard`, `account`, `staff_pages`, `orders`; templates in
 `templates/` (each extends "layout.html"), the one CSS and JS file in `static/`.
 
 How to add a page

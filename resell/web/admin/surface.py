@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from resell.domain.codes import Refusal
 from resell.logs import get_logger
-from resell.web.admin import account, catalogue_pages, dashboard, finance_pages, sign_in, staff_pages
+from resell.web.admin import account, catalogue_pages, dashboard, finance_pages, orders, sign_in, staff_pages
 from resell.web.admin.kit import (
     SECURITY_HEADERS,
     Redirect,
@@ -38,6 +38,7 @@ ROUTERS = (
     dashboard.router,
     account.router,
     staff_pages.router,
+    orders.router,
     catalogue_pages.router,
     finance_pages.router,
 )
