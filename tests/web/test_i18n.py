@@ -208,7 +208,7 @@ def test_refused_downloads_speak_the_orders_language(
     expired = http.get(url, headers={"Accept-Language": "en"})
     end = dt.date.fromisoformat(order["orderLines"][0]["dateEndDownload"])
     assert expired.status_code == 410 and html_lang(expired.text) == "de"
-    assert f"endete am {format_date(end, 'long', locale='de')}" in expired.text
+    assert f'endete am <time datetime="{end.isoformat()}">{format_date(end, "long", locale="de")}</time>' in expired.text
     tampered = http.get(url[:-3] + "AAA", headers={"Accept-Language": "it"})
     assert tampered.status_code == 403 and html_lang(tampered.text) == "it"
     assert "Link di download non valido" in tampered.text
