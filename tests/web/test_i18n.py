@@ -35,29 +35,101 @@ SIZE = 20_000_000  # 19.1 MiB
 
 # one known sentence per language: (sign-in heading, order heading, cancelled notice, 404 heading, email intro)
 KNOWN = {
-    "en": ("Your digital locker", "Order {n}", "This order was cancelled on", "Page not found", "Thank you for your order."),
-    "fr": ("Votre espace de téléchargement", "Commande {n}", "Cette commande a été annulée le", "Page introuvable",
-           "Merci pour votre commande."),
-    "de": ("Ihr Download-Bereich", "Bestellung {n}", "Diese Bestellung wurde am", "Seite nicht gefunden",
-           "Vielen Dank für Ihre Bestellung."),
-    "es": ("Su área de descargas", "Pedido {n}", "Este pedido se canceló el", "Página no encontrada",
-           "Gracias por su pedido."),
-    "it": ("La tua area download", "Ordine {n}", "Questo ordine è stato annullato il", "Pagina non trovata",
-           "Grazie per il tuo ordine."),
-    "pt": ("Sua área de downloads", "Pedido {n}", "Este pedido foi cancelado em", "Página não encontrada",
-           "Obrigado pelo seu pedido."),
-    "nl": ("Je downloadomgeving", "Bestelling {n}", "Deze bestelling is op", "Pagina niet gevonden",
-           "Bedankt voor je bestelling."),
-    "pl": ("Twoja strefa pobierania", "Zamówienie {n}", "To zamówienie zostało anulowane", "Nie znaleziono strony",
-           "Dziękujemy za zamówienie."),
-    "sv": ("Din nedladdningssida", "Order {n}", "Den här ordern avbröts den", "Sidan hittades inte",
-           "Tack för din beställning."),
-    "ja": ("ダウンロードページ", "ご注文 {n}", "このご注文は", "ページが見つかりません", "ご注文いただきありがとうございます。"),
+    "en": (
+        "Your digital locker",
+        "Order {n}",
+        "This order was cancelled on",
+        "Page not found",
+        "Thank you for your order.",
+    ),
+    "fr": (
+        "Votre espace de téléchargement",
+        "Commande {n}",
+        "Cette commande a été annulée le",
+        "Page introuvable",
+        "Merci pour votre commande.",
+    ),
+    "de": (
+        "Ihr Download-Bereich",
+        "Bestellung {n}",
+        "Diese Bestellung wurde am",
+        "Seite nicht gefunden",
+        "Vielen Dank für Ihre Bestellung.",
+    ),
+    "es": (
+        "Su área de descargas",
+        "Pedido {n}",
+        "Este pedido se canceló el",
+        "Página no encontrada",
+        "Gracias por su pedido.",
+    ),
+    "it": (
+        "La tua area download",
+        "Ordine {n}",
+        "Questo ordine è stato annullato il",
+        "Pagina non trovata",
+        "Grazie per il tuo ordine.",
+    ),
+    "pt": (
+        "Sua área de downloads",
+        "Pedido {n}",
+        "Este pedido foi cancelado em",
+        "Página não encontrada",
+        "Obrigado pelo seu pedido.",
+    ),
+    "nl": (
+        "Je downloadomgeving",
+        "Bestelling {n}",
+        "Deze bestelling is op",
+        "Pagina niet gevonden",
+        "Bedankt voor je bestelling.",
+    ),
+    "pl": (
+        "Twoja strefa pobierania",
+        "Zamówienie {n}",
+        "To zamówienie zostało anulowane",
+        "Nie znaleziono strony",
+        "Dziękujemy za zamówienie.",
+    ),
+    "sv": (
+        "Din nedladdningssida",
+        "Order {n}",
+        "Den här ordern avbröts den",
+        "Sidan hittades inte",
+        "Tack för din beställning.",
+    ),
+    "ja": (
+        "ダウンロードページ",
+        "ご注文 {n}",
+        "このご注文は",
+        "ページが見つかりません",
+        "ご注文いただきありがとうございます。",
+    ),
 }
-SIZES = {"en": "19.1 MB", "fr": "19,1\u202fMo", "de": "19,1 MB", "es": "19,1 MB", "it": "19,1 MB", "pt": "19,1 MB",
-         "nl": "19,1 MB", "pl": "19,1 MB", "sv": "19,1 MB", "ja": "19.1 MB"}
-REGION = {"en": "en_US", "fr": "fr_FR", "de": "de_DE", "es": "es_ES", "it": "it_IT", "pt": "pt_BR", "nl": "nl_NL",
-          "pl": "pl_PL", "sv": "sv_SE", "ja": "ja_JP"}
+SIZES = {
+    "en": "19.1 MB",
+    "fr": "19,1\u202fMo",
+    "de": "19,1 MB",
+    "es": "19,1 MB",
+    "it": "19,1 MB",
+    "pt": "19,1 MB",
+    "nl": "19,1 MB",
+    "pl": "19,1 MB",
+    "sv": "19,1 MB",
+    "ja": "19.1 MB",
+}
+REGION = {
+    "en": "en_US",
+    "fr": "fr_FR",
+    "de": "de_DE",
+    "es": "es_ES",
+    "it": "it_IT",
+    "pt": "pt_BR",
+    "nl": "nl_NL",
+    "pl": "pl_PL",
+    "sv": "sv_SE",
+    "ja": "ja_JP",
+}
 
 
 def catalogue(lang: str):  # type: ignore[no-untyped-def]
@@ -99,9 +171,7 @@ def test_every_sentence_of_the_code_and_templates_is_in_the_catalogues() -> None
     exactly what every catalogue holds."""
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg, "babel.cfg")
-    extracted = {
-        message for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map)
-    }
+    extracted = {message for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map)}
     extracted = {m if isinstance(m, str) else tuple(m)[:2] for m in extracted}
     assert len(extracted) > 40
     for lang in i18n.LANGUAGES:
@@ -178,8 +248,9 @@ def test_the_orders_language_beats_accept_language(shop_a: Merchant, http: httpx
     page = http.get("/locker/order", headers=german)
     assert html_lang(page.text) == "fr" and f"Commande {number}" in page.text
     assert page.headers["content-language"] == "fr"
-    wrong = http.post("/locker", data={"orderNumber": str(number), "email": "x@example.com", "lang": "fr"},
-                      headers=german)
+    wrong = http.post(
+        "/locker", data={"orderNumber": str(number), "email": "x@example.com", "lang": "fr"}, headers=german
+    )
     assert wrong.status_code == 401 and "Nous n’avons trouvé aucune commande" in wrong.text  # the form's language
 
 
@@ -208,7 +279,9 @@ def test_refused_downloads_speak_the_orders_language(
     expired = http.get(url, headers={"Accept-Language": "en"})
     end = dt.date.fromisoformat(order["orderLines"][0]["dateEndDownload"])
     assert expired.status_code == 410 and html_lang(expired.text) == "de"
-    assert f'endete am <time datetime="{end.isoformat()}">{format_date(end, "long", locale="de")}</time>' in expired.text
+    assert (
+        f'endete am <time datetime="{end.isoformat()}">{format_date(end, "long", locale="de")}</time>' in expired.text
+    )
     tampered = http.get(url[:-3] + "AAA", headers={"Accept-Language": "it"})
     assert tampered.status_code == 403 and html_lang(tampered.text) == "it"
     assert "Link di download non valido" in tampered.text
@@ -290,4 +363,3 @@ def test_the_locker_and_the_email_in_each_language(
     assert cancelled in page.inner_text(".notice")
     assert format_date(ctx.now().date(), "long", locale=lang) in page.inner_text(".notice")
     context.close()
-

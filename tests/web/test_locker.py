@@ -95,7 +95,8 @@ def test_the_locker_in_a_real_browser_without_javascript(
     assert products.nth(1).locator(".serial").inner_text().strip() == serials[2]
     end = page.locator("#end-date")  # the long date of the page's language, the ISO date in datetime=
     assert end.get_attribute("datetime") == order["orderLines"][0]["dateEndDownload"]
-    assert end.inner_text() == format_date(dt.date.fromisoformat(end.get_attribute("datetime") or ""), "long", locale="en")
+    day = dt.date.fromisoformat(end.get_attribute("datetime") or "")
+    assert end.inner_text() == format_date(day, "long", locale="en")
 
     shot = tmp_path / "locker.png"
     page.screenshot(path=str(shot), full_page=True)
