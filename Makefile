@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-backoffice chaos fuzz lint typecheck clean
+.PHONY: run test bench bench-backoffice chaos fuzz lint typecheck translations clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy fuzz
 	$(BIN)/mypy --strict clients/python/src
 	$(BIN)/mypy clients/python/examples
+
+## Extract the end users' sentences (babel.cfg) into resell/locale/messages.pot and add the new ones to
+## every resell/locale/<lang>/LC_MESSAGES/messages.po; translators then edit the .po files only (no .mo:
+## resell.i18n compiles each .po when first used). docs/fulfilment.md, "Translating".
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project resell --version 0.1.0 \
+		--copyright-holder resell --msgid-bugs-address support@resell.invalid -o resell/locale/messages.pot .
+	$(BIN)/pybabel update -i resell/locale/messages.pot -d resell/locale --width 100 --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

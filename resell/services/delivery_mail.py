@@ -6,7 +6,9 @@ Who gets one (decided in the createOrder transaction, queued in the outbox there
 One email per recipient: a line's `endUserEmail`, else the customer's email.
 
 What it says is read when the worker sends it (so a cancelled order sends nothing), in the customer's
-language (en, fr, de; English otherwise), as plain text and HTML. Its Message-ID is made from the
+language (one of resell.i18n.LANGUAGES; English otherwise; the sentences are in the gettext catalogues
+of resell/locale), as plain text and HTML. A subscription's renewal order gets the same email, which
+then says the subscription was renewed. Its Message-ID is made from the
 outbox event id, so a retried send is recognisably the same message.
 """
 
@@ -21,10 +23,9 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from babel.dates import format_date
-from babel.numbers import format_decimal
 from sqlalchemy import Connection, bindparam, select, update
 
+from resell import i18n
 from resell.db.prepared import Prepared
 from resell.db.tables import (
     catalogs,
@@ -38,73 +39,15 @@ from resell.domain.links import download_path
 from resell.services import downloads
 from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.order_contents import serials_and_files
+from resell.services.order_contents import file_title, serials_and_files
 from resell.services.outbox import enqueue
 
 KIND = "mail.delivery"
-LANGUAGES = ("en", "fr", "de")
-
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "subject": "Your order {order_number}: {products}",
-        "greeting": "Hello {name},",
-        "greeting_anonymous": "Hello,",
-        "intro": "Thank you for your order. Here is everything you need to install and activate your products.",
-        "order_number": "Order number",
-        "order_number_note": "Keep it: support will ask for it.",
-        "serials": "Serial number",
-        "serials_plural": "Serial numbers",
-        "downloads": "Downloads",
-        "until": "Download links work until {date} (included).",
-        "instructions": "Instructions",
-        "locker": "Your digital locker",
-        "locker_note": "Sign in with your order number and this email address to see all of this again:",
-        "size_unit": "MB",
-        "footer": "This email was sent on behalf of your shop. Please do not reply to it.",
-    },
-    "fr": {
-        "subject": "Votre commande {order_number} : {products}",
-        "greeting": "Bonjour {name},",
-        "greeting_anonymous": "Bonjour,",
-        "intro": "Merci pour votre commande. Voici tout ce qu'il faut pour installer et activer vos produits.",
-        "order_number": "Numéro de commande",
-        "order_number_note": "Conservez-le : le support vous le demandera.",
-        "serials": "Numéro de série",
-        "serials_plural": "Numéros de série",
-        "downloads": "Téléchargements",
-        "until": "Les liens de téléchargement fonctionnent jusqu'au {date} inclus.",
-        "instructions": "Instructions",
-        "locker": "Votre casier numérique",
-        "locker_note": "Connectez-vous avec votre numéro de commande et cette adresse e-mail pour tout retrouver :",
-        "size_unit": "Mo",
-        "footer": "Cet e-mail vous est envoyé pour le compte de votre boutique. Merci de ne pas y répondre.",
-    },
-    "de": {
-        "subject": "Ihre Bestellung {order_number}: {products}",
-        "greeting": "Hallo {name},",
-        "greeting_anonymous": "Hallo,",
-        "intro": "Vielen Dank für Ihre Bestellung. Hier finden Sie alles, um Ihre Produkte zu installieren und "
-        "zu aktivieren.",
-        "order_number": "Bestellnummer",
-        "order_number_note": "Bitte aufbewahren: der Support fragt danach.",
-        "serials": "Seriennummer",
-        "serials_plural": "Seriennummern",
-        "downloads": "Downloads",
-        "until": "Die Download-Links funktionieren bis einschließlich {date}.",
-        "instructions": "Anleitung",
-        "locker": "Ihr digitales Schließfach",
-        "locker_note": "Melden Sie sich mit Ihrer Bestellnummer und dieser E-Mail-Adresse an, um alles erneut "
-        "zu sehen:",
-        "size_unit": "MB",
-        "footer": "Diese E-Mail wurde im Auftrag Ihres Shops versandt. Bitte antworten Sie nicht darauf.",
-    },
-}
 
 
 def language_of(customer_language: str | None) -> str:
-    """`fr_FR`, `fr`, `FR-ca` -> fr; anything not translated -> en."""
-    code = (customer_language or "").replace("-", "_").split("_")[0].lower()
-    return code if code in LANGUAGES else "en"
+    """`fr_FR`, `fr`, `FR-ca` -> fr; anything not translated -> en (resell.i18n.LANGUAGES)."""
+    return i18n.language_of(customer_language)
 
 
 # ---------------------------------------------------------------- createOrder: who gets an email
@@ -173,20 +116,17 @@ class MailProduct:
     remark_text: str = ""
 
 
-@lru_cache(maxsize=1)
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
+@lru_cache(maxsize=len(i18n.LANGUAGES))
+def _templates(language: str) -> jinja2.Environment:
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("resell", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
-
-
-def _size(size: int, language: str) -> str:
-    megabytes = size / (1024 * 1024)
-    shown = format_decimal(round(megabytes, 1) if megabytes >= 0.1 else 0.1, locale=language)
-    return f"{shown} {TEXTS[language]['size_unit']}"
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage | None:
@@ -209,15 +149,14 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
     if not lines:
         return None
     language = language_of(order.customer_language)
-    texts = TEXTS[language]
     items = [
         MailProduct(
             name=line.name,
             serials=values[line.id],
             files=[
                 {
-                    "label": f.label + (f" ({f.group})" if f.group else ""),
-                    "size": _size(f.size, language),
+                    "label": file_title(f.label, f.group),
+                    "size": i18n.file_size(f.size, language),
                     "url": base + download_path(key, line.download_token, f.id),
                 }
                 for f in files[line.product_id]
@@ -228,27 +167,28 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
         )
         for line in lines
     ]
-    first_name = ((order.customer or {}).get("locationInvoice") or {}).get("firstName")
     values_for_templates = {
-        "t": texts,
         "language": language,
-        "greeting": texts["greeting"].format(name=first_name) if first_name else texts["greeting_anonymous"],
+        "first_name": ((order.customer or {}).get("locationInvoice") or {}).get("firstName"),
+        "renewal": order.parent_order_id is not None,
         "order_number": order.id,
+        "product_names": ", ".join(p.name for p in items),
         "products": items,
-        "until": texts["until"].format(date=format_date(order.download_end_date, "long", locale=language)),
+        "end_date": i18n.long_date(order.download_end_date, language),
         "has_files": any(p.files for p in items),
         "locker_link": downloads.locker_link(ctx.settings, order.id),
     }
-    env = _templates()
+    env = _templates(language)
     text = env.get_template("mail/delivery.txt").render(**values_for_templates)
     html = env.get_template("mail/delivery.html").render(**values_for_templates)
+    subject = env.get_template("mail/delivery_subject.txt").render(**values_for_templates).strip()
 
     message = EmailMessage()
     sender = ctx.settings.mail_from
     domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "resell.invalid"
     message["From"] = sender
     message["To"] = str(payload["to"])
-    message["Subject"] = texts["subject"].format(order_number=order.id, products=", ".join(p.name for p in items))
+    message["Subject"] = subject
     message["Date"] = email.utils.format_datetime(ctx.now())
     message["Message-ID"] = f"<{event_id}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"

@@ -52,18 +52,19 @@ class Download:
 class LinkRefused(Exception):
     """Why a link does not open: `tampered` (403), `cancelled` or `expired` (410, with the date), `missing` (404)."""
 
-    def __init__(self, reason: str, date: dt.date | None = None):
+    def __init__(self, reason: str, date: dt.date | None = None, language: str | None = None):
         super().__init__(reason, date)
         self.reason = reason
         self.date = date
+        self.language = language  # the order's customer language, when the order is known
 
 
 def _check_open(order: Any, today: dt.date) -> None:
     if order.status == "cancelled":
         cancelled = order.cancelled_at.date() if order.cancelled_at else order.download_end_date
-        raise LinkRefused("cancelled", cancelled)
+        raise LinkRefused("cancelled", cancelled, order.customer_language)
     if today > order.download_end_date:
-        raise LinkRefused("expired", order.download_end_date)
+        raise LinkRefused("expired", order.download_end_date, order.customer_language)
 
 
 def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> Download:
@@ -80,6 +81,7 @@ def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> 
                 orders.c.status,
                 orders.c.cancelled_at,
                 orders.c.download_end_date,
+                orders.c.customer_language,
                 product_files.c.id.label("file_id"),
                 product_files.c.file_name,
                 product_files.c.content_type,

@@ -17,7 +17,7 @@ from resell.db.tables import order_lines, orders, products
 from resell.domain.links import download_path, metalink_path
 from resell.domain.request_fields import decimal_id
 from resell.services.context import Context
-from resell.services.order_contents import serials_and_files
+from resell.services.order_contents import file_title, serials_and_files
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class LockerFile:
     group: str
     size: int
     url: str
+
+    @property
+    def title(self) -> str:
+        return file_title(self.label, self.group)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class LockerView:
     cancelled_on: dt.date | None
     download_end_date: dt.date
     downloads_open: bool
+    language: str | None  # the customer's, as the order has it ("fr_FR")
     products: list[LockerProduct]
     download_manager: str | None
 
@@ -65,6 +70,12 @@ def sign_in(ctx: Context, raw_order_number: str, email: str) -> int | None:
         hmac.compare_digest(given, given)  # same work either way
         return None
     return order_id if hmac.compare_digest(_normalise_email(stored), given) else None
+
+
+def language(ctx: Context, order_id: int) -> str | None:
+    """The order's customer language ("fr_FR"), for the sign-in form opened from its email's link."""
+    with ctx.db.read() as conn:
+        return conn.execute(select(orders.c.customer_language).where(orders.c.id == order_id)).scalar()
 
 
 def view(ctx: Context, order_id: int) -> LockerView | None:
@@ -90,6 +101,7 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
         cancelled_on=order.cancelled_at.date() if cancelled and order.cancelled_at else None,
         download_end_date=order.download_end_date,
         downloads_open=open_,
+        language=order.customer_language,
         products=[
             LockerProduct(
                 name=line.name,

@@ -13,6 +13,14 @@ from sqlalchemy import Connection, Row, select
 from resell.db.tables import line_items, product_files, serial_assignments, serials
 
 
+def file_title(label: str, group: str) -> str:
+    """What a file link says: its label, with its group (the platform) when the label does not already
+    name it: "Installer (Windows)", but "Windows installer", never "Windows installer (Windows)"."""
+    if not group or group.casefold() in label.casefold():
+        return label
+    return f"{label} ({group})"
+
+
 def serials_and_files(conn: Connection, lines: Sequence[Row]) -> tuple[dict[int, list[str]], dict[int, list[Row]]]:
     """Serials by order line id and files by product id, for rows of order_lines (id, product_id)."""
     values: dict[int, list[str]] = defaultdict(list)

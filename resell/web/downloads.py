@@ -40,34 +40,16 @@ router = APIRouter(include_in_schema=False)
 log = get_logger("resell.downloads")
 
 
-def refused(refusal: downloads.LinkRefused) -> Response:
-    day = refusal.date.isoformat() if refusal.date else ""
-    if refusal.reason == "expired":
-        return page(
-            "download_refused.html",
-            410,
-            heading="Download period ended",
-            message=f"The download period of this order ended on {day}. The link no longer works.",
-        )
-    if refusal.reason == "cancelled":
-        return page(
-            "download_refused.html",
-            410,
-            heading="Order cancelled",
-            message=f"This order was cancelled on {day}: its licences were revoked and its downloads stopped.",
-        )
-    if refusal.reason == "missing":
-        return page(
-            "download_refused.html",
-            404,
-            heading="File not available",
-            message="This file is not available for download. Please try again later.",
-        )
+def refused(request: Request, refusal: downloads.LinkRefused) -> Response:
+    """The page of a link that does not open, in the order's language when the order is known."""
+    status = {"expired": 410, "cancelled": 410, "missing": 404}.get(refusal.reason, 403)
     return page(
+        request,
         "download_refused.html",
-        403,
-        heading="Invalid download link",
-        message="This download link is not valid. Please copy the whole link from your email or your locker.",
+        status,
+        order_language=refusal.language,
+        reason=refusal.reason if status != 403 else "tampered",
+        day=refusal.date,
     )
 
 
@@ -242,9 +224,9 @@ def download(line_token: str, file_id: str, signature: str, request: Request) ->
     try:
         target = downloads.resolve(ctx, line_token, file_id, signature)
     except downloads.LinkRefused as refusal:
-        return refused(refusal)
+        return refused(request, refusal)
     if target.storage_key is None:
-        return refused(downloads.LinkRefused("missing"))
+        return refused(request, downloads.LinkRefused("missing"))
     storage = get_storage(ctx.settings)
     try:
         path = storage.local_path(target.storage_key)
@@ -257,15 +239,10 @@ def download(line_token: str, file_id: str, signature: str, request: Request) ->
             )
     except (FileNotFoundError, ObjectMissing):
         log.error("stored_file_missing", file_id=target.file_id, storage_key=target.storage_key)
-        return refused(downloads.LinkRefused("missing"))
+        return refused(request, downloads.LinkRefused("missing"))
     except StorageError as exc:
         log.error("file_storage_unavailable", file_id=target.file_id, storage_key=target.storage_key, error=str(exc))
-        return page(
-            "download_refused.html",
-            503,
-            heading="Download temporarily unavailable",
-            message="This file cannot be downloaded right now. Please try again in a few minutes.",
-        )
+        return page(request, "download_refused.html", 503, reason="unavailable", day=None)
     etag = f'"{target.sha256}"' if target.sha256 else None
     ranges = None
     range_header = request.headers.get("range")
@@ -300,7 +277,7 @@ def order_metalink(order_id: str, signature: str, request: Request) -> Response:
     try:
         document = downloads.metalink_document(ctx, order_id, signature)
     except downloads.LinkRefused as refusal:
-        return refused(refusal)
+        return refused(request, refusal)
     return Response(
         document,
         media_type=MEDIA_TYPE,

@@ -6,6 +6,7 @@
   client IP, and failures per (order number, client IP) with growing delays (resell.api.rate_limits;
   HTTP 429 with Retry-After), so that someone else's failures never lock the order's owner out.
 - `GET /locker/order`: the order, rendered on the server; no JavaScript anywhere.
+Each page speaks the order's language once the order is known (resell.web.language has the rules).
 - `POST /locker/sign-out`: forgets the session.
 """
 
@@ -28,7 +29,6 @@ router = APIRouter(include_in_schema=False)
 
 COOKIE = "resell_locker"
 SESSION_SECONDS = 3600
-GENERIC_ERROR = "We could not find an order with this order number and email address. Please check both and try again."
 
 
 def _limited(request: Request, ip: str, order_number: str) -> int | None:
@@ -46,14 +46,24 @@ def _ctx(request: Request) -> Context:
 
 
 def _sign_in_page(
-    order_number: str, email: str = "", error: str | None = None, status: int = 200, **kw: Any
+    request: Request,
+    order_number: str,
+    email: str = "",
+    error: str | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **kw: Any,
 ) -> Response:
-    return page("locker_sign_in.html", status, order_number=order_number, email=email, error=error, **kw)
+    """`error`: "not_found" (one answer for every wrong pair) or "too_many" (with `wait` seconds)."""
+    values = {"order_number": order_number, "email": email, "error": error, "wait": 0, **kw}
+    return page(request, "locker_sign_in.html", status, headers, **values)
 
 
 @router.get("/locker", name="lockerSignIn")
 def sign_in_form(request: Request, order: str = "") -> Response:
-    return _sign_in_page(order.strip() if decimal_id(order.strip()) is not None else "")
+    order_id = decimal_id(order.strip())
+    language = locker.language(_ctx(request), order_id) if order_id is not None else None
+    return _sign_in_page(request, str(order_id) if order_id is not None else "", order_language=language)
 
 
 @router.post("/locker", name="lockerSignIn")
@@ -62,6 +72,7 @@ async def sign_in(request: Request) -> Response:
     form = await request.form()
     order_number = str(form.get("orderNumber") or "").strip()[:40]
     email = str(form.get("email") or "").strip()[:320]
+    shown_in = str(form.get("lang") or "")[:16]  # the language the form was shown in
     ip = rate_limits.client_ip(request)
     # one counter per order, however it is spelt ("0042" is order 42)
     order_id = decimal_id(order_number)
@@ -69,18 +80,21 @@ async def sign_in(request: Request) -> Response:
     wait = _limited(request, ip, limit_key)
     if wait is not None:
         return _sign_in_page(
+            request,
             order_number,
             email,
-            f"Too many attempts. Please wait {wait} seconds before trying again.",
+            "too_many",
             429,
-            headers={"Retry-After": str(wait)},
+            {"Retry-After": str(wait)},
+            wait=wait,
+            form_language=shown_in,
         )
     order_id = await run_in_threadpool(locker.sign_in, ctx, order_number, email)
     backoff = rate_limits.sign_in_backoff("locker", ctx.settings)
     if order_id is None:
         if limit_key:
             rate_limits.limiter(request).failed(backoff, limit_key, ip)
-        return _sign_in_page(order_number, email, GENERIC_ERROR, 401)
+        return _sign_in_page(request, order_number, email, "not_found", 401, form_language=shown_in)
     rate_limits.limiter(request).succeeded(backoff, limit_key, ip)
     expires = int(ctx.now().timestamp()) + SESSION_SECONDS
     response = RedirectResponse("/locker/order", status_code=303, headers=SECURITY_HEADERS)
@@ -104,7 +118,7 @@ def show_order(request: Request) -> Response:
     view = locker.view(ctx, order_id) if order_id is not None else None
     if view is None:
         return RedirectResponse("/locker", status_code=303, headers=SECURITY_HEADERS)
-    return page("locker_order.html", view=view)
+    return page(request, "locker_order.html", order_language=view.language, view=view)
 
 
 @router.post("/locker/sign-out", name="lockerSignOut")

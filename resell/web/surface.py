@@ -22,21 +22,21 @@ MOUNTS = ("/locker", "/download", "/metalink")
 
 
 async def too_large(request: Request, text: str) -> Response:
-    return error_page(413)
+    return error_page(request, 413)
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """404 (no such page), 405, a form that cannot be read (400) ..."""
-    return error_page(exc.status_code, dict(exc.headers or {}))
+    return error_page(request, exc.status_code, dict(exc.headers or {}))
 
 
 async def bad_request(request: Request, exc: Exception) -> Response:
-    return error_page(400)
+    return error_page(request, 400)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
-    return error_page(500)
+    return error_page(request, 500)
 
 
 def create(state: State) -> FastAPI:

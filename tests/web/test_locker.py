@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from babel.dates import format_date
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import update
 
@@ -91,7 +93,10 @@ def test_the_locker_in_a_real_browser_without_javascript(
     assert first.locator(".remark").inner_text() == f"Hi Ada Lovelace: Serial and files, order {number}"
     assert products.nth(1).locator("h2").inner_text() == "Serial only"
     assert products.nth(1).locator(".serial").inner_text().strip() == serials[2]
-    assert page.inner_text("#end-date") == order["orderLines"][0]["dateEndDownload"]
+    end = page.locator("#end-date")  # the long date of the page's language, the ISO date in datetime=
+    assert end.get_attribute("datetime") == order["orderLines"][0]["dateEndDownload"]
+    day = dt.date.fromisoformat(end.get_attribute("datetime") or "")
+    assert end.inner_text() == format_date(day, "long", locale="en")
 
     shot = tmp_path / "locker.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -211,7 +216,9 @@ def test_after_the_end_date_the_locker_shows_the_date_and_no_link(
     clock.advance(days=22)
     sign_in(http, order["orderNumber"], "buyer@example.com")
     page = http.get("/locker/order").text
-    assert f'ended on <strong id="end-date">{order["orderLines"][0]["dateEndDownload"]}</strong>' in page
+    day = order["orderLines"][0]["dateEndDownload"]
+    long = format_date(dt.date.fromisoformat(day), "long", locale="en")
+    assert f'ended on <time id="end-date" datetime="{day}">{long}</time>' in page
     assert "/download/" not in page
     assert order["orderLines"][0]["lineItems"][0]["serials"][0]["data"] in page  # the serial stays
 

@@ -181,10 +181,11 @@ def test_the_catalogue_setting_emails_every_order(ctx: Context, shop_a: Merchant
 @pytest.mark.parametrize(
     ("language", "subject", "intro", "locale"),
     [
-        ("fr_FR", "Votre commande {n} : Direct Game", "Bonjour Ada,", "fr"),
+        ("fr_FR", "Votre commande {n}\u00a0: Direct Game", "Bonjour Ada,", "fr"),
         ("de_DE", "Ihre Bestellung {n}: Direct Game", "Hallo Ada,", "de"),
-        ("fr", "Votre commande {n} : Direct Game", "Bonjour Ada,", "fr"),
-        ("es_ES", "Your order {n}: Direct Game", "Hello Ada,", "en"),
+        ("fr", "Votre commande {n}\u00a0: Direct Game", "Bonjour Ada,", "fr"),
+        ("es_ES", "Su pedido {n}: Direct Game", "Hola, Ada:", "es"),
+        ("zh_CN", "Your order {n}: Direct Game", "Hello Ada,", "en"),
     ],
 )
 def test_the_email_speaks_the_customers_language(
@@ -200,7 +201,7 @@ def test_the_email_speaks_the_customers_language(
     assert end in text and end in html
     assert text.startswith(intro)
     if locale == "fr":
-        assert "Numéro de série" in text and "2,4 Mo" in text
+        assert "Numéro de série\u00a0:" in text and "2,4\u202fMo" in text  # CLDR: a narrow no-break space
     if locale == "de":
         assert "Seriennummer" in text and "bis einschließlich" in text
 
@@ -363,7 +364,7 @@ def test_a_renewal_order_gets_its_delivery_email_too(
     dispatcher.run_pass(ctx)
     assert len(sink.messages) == 2
     message = sink.messages[1]
-    assert message["Subject"] == f"Your order {renewal['orderNumber']}: Yearly"
+    assert message["Subject"] == f"Your subscription is renewed, order {renewal['orderNumber']}: Yearly"
     text, html = parts(message)
     serial = renewal["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
     assert serial != first["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
