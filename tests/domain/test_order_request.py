@@ -264,7 +264,7 @@ def test_top_level_lenient_values(path, value, expected):
     [
         ("2004-02-12T15:19:21+02:00", datetime(2004, 2, 12, 15, 19, 21, tzinfo=timezone(timedelta(hours=2)))),
         ("2004-02-12T15:19:21Z", datetime(2004, 2, 12, 15, 19, 21, tzinfo=UTC)),
-        ("2004-02-12T15:19:21.250-05:00", datetime(2004, 2, 12, 15, 19, 21, 250000, tzinfo=timezone(timedelta(hours=-5)))),
+        ("2004-02-12T15:19:21.25-05:00", datetime(2004, 2, 12, 20, 19, 21, 250000, tzinfo=UTC)),
     ],
 )
 def test_order_date_is_tz_aware(value, expected):

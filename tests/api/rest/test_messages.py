@@ -123,7 +123,9 @@ def test_an_expired_token_says_it_expired(shop_a: Merchant, server: str, world: 
     assert "expired" in challenge and "POST /iam/tokens" in challenge
 
 
-def test_a_token_first_seen_once_expired_says_it_expired(shop_a: Merchant, server: str, world: World, clock: Clock) -> None:
+def test_a_token_first_seen_once_expired_says_it_expired(
+    shop_a: Merchant, server: str, world: World, clock: Clock
+) -> None:
     """Not yet verified by this process: PyJWT finds the expiry while checking the signature."""
     token = shop_a.token()
     clock.advance(seconds=301)
