@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from resell.domain import codes as c
 
-# The advice most "missing" / "not valid" codes share: the request is refused before anything is done.
+# The advice most "missing" / "not valid" codes share: the request is refused before anything is done
+# (a refused createOrder creates nothing, its partnerOrderNumber stays free: operation_docs says so once).
 FIX = "Correct the field and send the request again: nothing was done."
-FIX_ORDER = "Correct the field and send the order again: nothing was created, the partnerOrderNumber is still free."
+FIX_ORDER = "Correct the field and send the order again."
 
 # Every operation may answer these (1000 with HTTP 500; 70 and 71 come before any other check).
 EVERY: dict[int, str] = {

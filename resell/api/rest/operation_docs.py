@@ -63,8 +63,9 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "Call it once the end user has paid you. Answers HTTP 201 with the platform's `orderNumber`, a "
         "line item per unit with its serials, the download links and instructions (`remark`): give the end "
         "user all three. The whole order is refused (HTTP 200, a code) if any line is wrong or short of stock; "
-        "nothing is then taken. `partnerOrderNumber` makes it idempotent: after a lost reply, send the same "
-        "order again; 1010 means it was created, read it with getOrderData.",
+        "nothing is then created or taken, and the partnerOrderNumber stays free. `partnerOrderNumber` makes it "
+        "idempotent: after a lost reply, send the same order again; 1010 means it was created, read it with "
+        "getOrderData.",
     ),
     "getOrderData": (
         "Read an order",
@@ -149,8 +150,8 @@ def codes_table(operation: str, has_body: bool) -> str:
         f"| {code} | {message} | {advice} |"
         for code, (message, advice) in code_guide.guide(operation, has_body).items()
     ]
-    code_key = "code" if operation in shapes.STATUS_REPLIES else "responseCode"
-    return "\n".join([f"| {code_key} | message | what to do |", "| --- | --- | --- |", *rows])
+    code_key, message_key = shapes.code_keys(operation)
+    return "\n".join([f"| {code_key} | {message_key} | what to do |", "| --- | --- | --- |", *rows])
 
 
 def description(operation: str, has_body: bool) -> str:
