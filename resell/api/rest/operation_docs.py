@@ -240,7 +240,12 @@ _ORDER_LINE = {
     "responseCode": 0,
     "responseMessage": "",
 }
-_ORDER = {"partnerOrderNumber": PON, "orderNumber": ORDER_NUMBER, "orderLines": [_ORDER_LINE], "downloadManager": None}
+_ORDER: dict[str, Any] = {
+    "partnerOrderNumber": PON,
+    "orderNumber": ORDER_NUMBER,
+    "orderLines": [_ORDER_LINE],
+    "downloadManager": None,
+}
 _STAMP = "2026-11-30T13:03:00Z"
 
 SUCCESSES: dict[str, dict[str, Any]] = {
