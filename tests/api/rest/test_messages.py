@@ -140,6 +140,16 @@ def test_a_revoked_token_says_it_was_revoked(shop_a: Merchant, server: str, worl
     assert 'error="invalid_token"' in challenge and "revoked" in challenge
 
 
+@pytest.mark.parametrize("path", ["/connect/stock", "/connect/order/new", "/connect/order/X"])
+def test_the_fast_path_answers_the_same_challenges(server: str, world: World, path: str) -> None:
+    """The busiest operations are answered before FastAPI's routing (api/rest/hot_path.py): same 401."""
+    method = "GET" if path == "/connect/order/X" else "POST"
+    for authorization, expected in ((None, 'Bearer realm="resell"'), ("Bearer x.y.z", 'error="invalid_token"')):
+        headers = {"secret": world.a.secret} | ({"Authorization": authorization} if authorization else {})
+        reply = httpx.request(method, server + path, json={}, headers=headers)
+        assert expected in _challenge(reply)
+
+
 def test_reset_answers_the_same_challenges(server: str) -> None:
     missing = httpx.delete(f"{server}/iam/tokens/reset")
     assert _challenge(missing) == 'Bearer realm="resell"'
