@@ -15,6 +15,7 @@ The key order, which a JSON schema cannot say, is held by tests/api/rest/test_op
 
 from __future__ import annotations
 
+import copy
 import re
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -349,6 +350,21 @@ def _stem(operation: str) -> str:
     return operation[0].upper() + operation[1:]
 
 
+def _bearer_401() -> dict[str, Any]:
+    """The 401 of a bearer token: the contract's one body, the case in the RFC 6750 challenge."""
+    return {
+        **_json("Bearer token missing, malformed, expired or revoked", _ref("Error")),
+        "headers": {
+            "WWW-Authenticate": {
+                "description": 'Which case: `Bearer realm="resell"` when the token is missing; otherwise '
+                '`error="invalid_token"` with an `error_description` saying malformed, expired (get a new token) '
+                "or revoked (sign in again)",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+
+
 def connect_responses(operation: str, has_body: bool, has_path_params: bool) -> dict[str, Any]:
     """Every status a /connect operation answers with, and its reply schema."""
     ok, refused = _ref(f"{_stem(operation)}Reply"), _ref(f"{_stem(operation)}Refusal")
@@ -370,7 +386,7 @@ def connect_responses(operation: str, has_body: bool, has_path_params: bool) -> 
             "Body larger than RESELL_MAX_REQUEST_BYTES (docs/limits.md): code 1030",
             {"allOf": [refused, {"properties": {code_key: {"const": 1030}}}]},
         )
-    responses["401"] = _json("Bearer token missing, malformed, expired or revoked", _ref("Error"))
+    responses["401"] = _bearer_401()
     if has_path_params:
         responses["404"] = _json("Unknown path (a path parameter holding a slash names another path)", _ref("NotFound"))
     return responses
@@ -399,7 +415,7 @@ IAM_RESPONSES: dict[str, dict[str, Any]] = {
             "description": "Every refresh token of the client revoked; access tokens already issued stay valid "
             "until they expire"
         },
-        "401": _json("Bearer token missing, malformed, expired or revoked", _ref("Error")),
+        "401": _bearer_401(),
     },
 }
 
@@ -450,7 +466,7 @@ def document(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
             op["security"] = BEARER
             _explain(op, name, has_body)
         elif name in IAM_RESPONSES:
-            op["responses"] = IAM_RESPONSES[name]
+            op["responses"] = copy.deepcopy(IAM_RESPONSES[name])
             if name == "createToken":
                 token = _ref("TokenRequest")
                 op["requestBody"] = {"required": True, "content": {JSON: {"schema": token}, FORM: {"schema": token}}}
