@@ -46,7 +46,7 @@ def _reply(request: Request, code: int, status: int, message: str | None = None)
 async def error_reply(request: Request, exc: Exception) -> Response:
     """The reply to an exception that left a handler, its dependencies or `dispatch`."""
     if isinstance(exc, Unauthorized):
-        return unauthorized()
+        return unauthorized(kind=exc.kind)
     if isinstance(exc, Refusal):
         return _reply(request, exc.code, 200)
     if isinstance(exc, MalformedBody | RequestValidationError):

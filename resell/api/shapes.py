@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 
 from resell.domain.codes import Refusal, message_for
 from resell.domain.webhooks import MERCHANT_EVENTS
-from resell.services import catalog
+from resell.services import catalog, iam
 from resell.services.orders import FileView, OrderLineView, OrderView
 from resell.services.subscriptions import SubscriptionView
 from resell.services.webhooks import Endpoint
@@ -347,9 +347,27 @@ def error(status: int, error: str, message: str, headers: dict[str, str] | None 
     return JSONReply({"status": status, "error": error, "message": message}, status_code=status, headers=headers)
 
 
-def unauthorized(message: str = "Authentication Failed: JWT token is not valid") -> JSONReply:
-    """The 401 of every JSON surface (a bad, expired or revoked bearer token; bad /iam credentials)."""
-    return error(401, "Unauthorized", message)
+# RFC 6750 3.1: what the 401 of a bearer token says in WWW-Authenticate, by Unauthorized.kind. A request
+# without a token gets the bare challenge (no error code, as the RFC asks); the others say what went
+# wrong and what to do, since the body's message is the contract's fixed text for every kind.
+REALM = 'Bearer realm="resell"'
+CHALLENGES: dict[str, str] = {
+    iam.MISSING: REALM,
+    iam.MALFORMED: f'{REALM}, error="invalid_token", error_description="The access token is malformed or not '
+    'signed by this server: send the access_token of POST /iam/tokens"',
+    iam.EXPIRED: f'{REALM}, error="invalid_token", error_description="The access token expired: get a new one '
+    'from POST /iam/tokens (grantType refresh_token or client_credentials)"',
+    iam.REVOKED: f'{REALM}, error="invalid_token", error_description="The access token was revoked: sign in '
+    'again with POST /iam/tokens"',
+}
+TOKEN_NOT_VALID = "Authentication Failed: JWT token is not valid"  # the contract's text, for every kind
+
+
+def unauthorized(message: str = TOKEN_NOT_VALID, kind: str | None = None) -> JSONReply:
+    """The 401 of every JSON surface (a missing, malformed, expired or revoked bearer token: `kind`, which
+    sets the WWW-Authenticate challenge; bad /iam credentials: no kind, no bearer challenge)."""
+    challenge = CHALLENGES.get(kind) if kind is not None else None
+    return error(401, "Unauthorized", message, {"WWW-Authenticate": challenge} if challenge else None)
 
 
 def body(operation: str, code: int = 0, message: str | None = None, **values: Any) -> dict[str, Any]:

@@ -315,6 +315,10 @@ OPERATION_MESSAGES: dict[str, dict[int, str]] = {
 }
 
 
+# Messages that carry a value of the call, so that the merchant reads what to send instead.
+CURRENCY_NOT_THE_CATALOGUES = "currency doesn't exist in this catalogue: it sells in {currency}"
+
+
 def message_for(code: int, operation: str | None = None) -> str:
     if operation is not None:
         specific = OPERATION_MESSAGES.get(operation, {}).get(code)

@@ -35,7 +35,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.periods import parse_timestamp
+from resell.domain.periods import parse_offset_timestamp
 
 MAX_TEXT = 200
 MAX_ORDER_NUMBER = 100
@@ -216,14 +216,18 @@ def parse_order_request(body: object, *, max_lines: int | None = None, max_units
     )
 
 
+# The 141 message says what is expected: a moment without its offset could be any of 26 hours.
+ORDER_DATE_HINT = "orderDate not valid: ISO 8601 with a UTC offset, e.g. 2026-11-30T14:03:00+01:00"
+
+
 def _order_date(body: dict[Any, Any]) -> datetime:
     value = _present(body, "orderDate")
     if value is None:
         raise Refusal(codes.ORDER_DATE_MISSING)
     try:
-        return parse_timestamp(value)
+        return parse_offset_timestamp(value)
     except (ValueError, OverflowError):
-        raise Refusal(codes.ORDER_DATE_NOT_VALID) from None
+        raise Refusal(codes.ORDER_DATE_NOT_VALID, ORDER_DATE_HINT) from None
 
 
 def _currency(body: dict[Any, Any]) -> str:

@@ -67,6 +67,17 @@ def parse_timestamp(text: object) -> dt.datetime:
     return parsed
 
 
+def parse_offset_timestamp(text: object) -> dt.datetime:
+    """An ISO 8601 date-time with its UTC offset (`+01:00`, `Z`), as the contract's orderDate; ValueError
+    otherwise, a bare date or a time without offset included: the moment it names would be a guess."""
+    if not isinstance(text, str) or _DATE.match(text.strip()):
+        raise ValueError("not a date-time")
+    parsed = dt.datetime.fromisoformat(text.strip())
+    if parsed.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return parsed
+
+
 def iso_offset(moment: dt.datetime) -> str:
     """`2004-02-12T15:19:21+00:00`: the contract's orderDate form."""
     if moment.tzinfo is None:

@@ -86,6 +86,10 @@ def positive_int(value: object, missing: int, invalid: int, maximum: int = 2**62
     return number
 
 
+# 101 lists the reasons, so that a merchant reading the reply knows what to send instead
+REASON_NOT_VALID = "reasonCode not valid: one of " + ", ".join(f"{c} ({why})" for c, why in CANCEL_REASONS.items())
+
+
 def reason_code(value: object) -> int:
     """cancelOrder's reasonCode: 100 missing, 101 not one of the contract's reasons."""
     if is_blank(value):
@@ -93,7 +97,7 @@ def reason_code(value: object) -> int:
     try:
         code = lenient_int(value)
     except ValueError:
-        raise Refusal(codes.CANCEL_REASON_NOT_VALID) from None
+        raise Refusal(codes.CANCEL_REASON_NOT_VALID, REASON_NOT_VALID) from None
     if code not in CANCEL_REASONS:
-        raise Refusal(codes.CANCEL_REASON_NOT_VALID)
+        raise Refusal(codes.CANCEL_REASON_NOT_VALID, REASON_NOT_VALID)
     return code

@@ -77,12 +77,14 @@ def check_events(value: object, allowed: tuple[str, ...]) -> list[str]:
         raise InvalidEndpoint(codes.WEBHOOK_EVENTS_MISSING, "events missing")
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
+    # 111 names the events the caller may choose from: the list differs between merchants and the operator
+    not_valid = f"events not valid (allowed: {', '.join(allowed)})"
     if not isinstance(value, list) or not value:
-        raise InvalidEndpoint(codes.WEBHOOK_EVENTS_NOT_VALID, "events not valid")
+        raise InvalidEndpoint(codes.WEBHOOK_EVENTS_NOT_VALID, not_valid)
     events: list[str] = []
     for item in value:
         if not isinstance(item, str) or item.strip() not in allowed:
-            raise InvalidEndpoint(codes.WEBHOOK_EVENTS_NOT_VALID, "events not valid")
+            raise InvalidEndpoint(codes.WEBHOOK_EVENTS_NOT_VALID, not_valid)
         if item.strip() not in events:
             events.append(item.strip())
     return events

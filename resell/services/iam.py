@@ -28,7 +28,20 @@ ALGORITHM = "HS256"
 
 
 class Unauthorized(Exception):
-    """Bad credentials or a token that is missing, malformed, expired or revoked: HTTP 401."""
+    """Bad credentials or a token that is missing, malformed, expired or revoked: HTTP 401.
+
+    `kind` says which (one of KINDS), so that the 401 can tell the client what to do: the body is the
+    contract's fixed text, the `WWW-Authenticate` challenge (api/shapes.py) says the rest."""
+
+    def __init__(self, reason: str, kind: str = "malformed") -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+# Unauthorized.kind: no token; one that is not ours or not readable; past its expiry; revoked (a reset, the
+# merchant deactivated); bad sign-in credentials (/iam/tokens only).
+MISSING, MALFORMED, EXPIRED, REVOKED, CREDENTIALS = "missing", "malformed", "expired", "revoked", "credentials"
+KINDS = (MISSING, MALFORMED, EXPIRED, REVOKED, CREDENTIALS)
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ def _decode(ctx: Context, token: str, kind: str) -> dict:
             _VERIFIED.clear()
         _VERIFIED[key] = claims
     if claims["exp"] <= ctx.now().timestamp():
-        raise Unauthorized("expired")
+        raise Unauthorized("expired", EXPIRED)
     return claims
 
 
@@ -93,10 +106,12 @@ def _verify_signature(ctx: Context, token: str, kind: str) -> dict:
             options={"require": ["sub", "exp", "iat", "jti", "typ"], "verify_iat": False},
             leeway=0,
         )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized(str(exc), EXPIRED) from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized(str(exc)) from exc
+        raise Unauthorized(str(exc), MALFORMED) from exc
     if claims.get("typ") != kind:
-        raise Unauthorized("wrong token type")
+        raise Unauthorized("wrong token type", MALFORMED)
     return claims
 
 
@@ -141,7 +156,7 @@ def _merchant_by_credentials(conn, realm: str, client_secret: str):  # type: ign
     # Hash even when the realm is unknown, so timing does not tell which realms exist.
     stored = row.client_secret_hash if row is not None else hash_secret("")
     if not secret_matches(client_secret, stored) or row is None or not row.active:
-        raise Unauthorized("bad credentials")
+        raise Unauthorized("bad credentials", CREDENTIALS)
     return row
 
 
@@ -163,7 +178,7 @@ def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_t
     with ctx.db.write() as conn:
         row = _merchant_by_credentials(conn, realm, client_secret)
         if str(row.id) != claims["sub"] or claims.get("gen") != row.token_generation:
-            raise Unauthorized("refresh token of another client, or revoked")
+            raise Unauthorized("refresh token of another client, or revoked", CREDENTIALS)
         used = conn.execute(
             update(refresh_tokens)
             .where(
@@ -177,7 +192,7 @@ def refresh_tokens_grant(ctx: Context, realm: str, client_secret: str, refresh_t
             return _new_pair(ctx, conn, row.id, row.realm, row.token_generation, family)
         # committed before the refusal below: the revocation must outlive this request
         revoke_refresh_tokens(conn, ctx.now(), row.id, family=family)
-    raise Unauthorized("refresh token already used or revoked: its family is revoked")
+    raise Unauthorized("refresh token already used or revoked: its family is revoked", CREDENTIALS)
 
 
 def revoke_refresh_tokens(conn, now: dt.datetime, merchant_id: int, family: str | None = None) -> int:  # type: ignore[no-untyped-def]
@@ -190,7 +205,7 @@ def revoke_refresh_tokens(conn, now: dt.datetime, merchant_id: int, family: str 
 
 def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
     if not token:
-        raise Unauthorized("missing token")
+        raise Unauthorized("missing token", MISSING)
     claims = _decode(ctx, token, "access")
     try:
         return TokenClaims(
@@ -199,7 +214,7 @@ def verify_access_token(ctx: Context, token: str | None) -> TokenClaims:
             generation=int(claims["gen"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise Unauthorized("malformed claims") from exc
+        raise Unauthorized("malformed claims", MALFORMED) from exc
 
 
 def reset_tokens(ctx: Context, token: str | None) -> None:
@@ -288,11 +303,11 @@ _MERCHANT_STATE = Prepared(
 def _check_still_valid(claims: TokenClaims, merchant) -> None:  # type: ignore[no-untyped-def]
     """A well-signed token still needs its merchant: existing, active, not reset since, same realm."""
     if merchant is None or not merchant.active:
-        raise Unauthorized("unknown client")
+        raise Unauthorized("unknown client", REVOKED)
     if claims.generation != merchant.token_generation:
-        raise Unauthorized("revoked by a reset")
+        raise Unauthorized("revoked by a reset", REVOKED)
     if claims.realm != merchant.realm:
-        raise Unauthorized("the token's realm is not its client's")
+        raise Unauthorized("the token's realm is not its client's", REVOKED)
 
 
 def _secret_key(secret: str | None) -> str | None:

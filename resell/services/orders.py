@@ -216,8 +216,8 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
     that the checks hold for the write. A cart that needs no generated keys is written in that same
     turn. One that does gets its plan back, nothing written; its keys are fetched with no
     transaction open, outside the writer's turn, and a second turn checks again and writes."""
-    if request.currency != caller.currency:
-        raise Refusal(codes.CURRENCY_UNKNOWN)
+    if request.currency != caller.currency:  # the message names the catalogue's: what to send instead
+        raise Refusal(codes.CURRENCY_UNKNOWN, codes.CURRENCY_NOT_THE_CATALOGUES.format(currency=caller.currency))
     now = ctx.now()
 
     def write(keys: keygen.Keys) -> _Created | order_writer.NewOrder:

@@ -208,9 +208,8 @@ def add_endpoint(
     try:
         clean_url, clean_events = check_url(url), check_events(events, allowed)
         check_url_destination(clean_url, ctx.settings.webhook_allow_private)
-    except InvalidEndpoint as invalid:
-        hint = f" (allowed: {', '.join(allowed)})" if invalid.code == codes.WEBHOOK_EVENTS_NOT_VALID else ""
-        raise WebhookError(f"{invalid}{hint}") from None
+    except InvalidEndpoint as invalid:  # 111's message names the allowed events
+        raise WebhookError(str(invalid)) from None
     except AddressRefused as refused:
         raise WebhookError(f"url not valid: {refused} (RESELL_WEBHOOK_ALLOW_PRIVATE=true allows it)") from None
     with ctx.db.write() as conn:

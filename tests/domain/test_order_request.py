@@ -264,14 +264,22 @@ def test_top_level_lenient_values(path, value, expected):
     [
         ("2004-02-12T15:19:21+02:00", datetime(2004, 2, 12, 15, 19, 21, tzinfo=timezone(timedelta(hours=2)))),
         ("2004-02-12T15:19:21Z", datetime(2004, 2, 12, 15, 19, 21, tzinfo=UTC)),
-        ("2004-02-12T15:19:21", datetime(2004, 2, 12, 15, 19, 21, tzinfo=UTC)),
-        ("2004-02-12", datetime(2004, 2, 12, tzinfo=UTC)),
+        ("2004-02-12T15:19:21.25-05:00", datetime(2004, 2, 12, 20, 19, 21, 250000, tzinfo=UTC)),
     ],
 )
 def test_order_date_is_tz_aware(value, expected):
     order_date = parsed((("orderDate",), value)).order_date
     assert order_date == expected
     assert order_date.tzinfo is not None
+
+
+@pytest.mark.parametrize("value", ["2004-02-12T15:19:21", "2004-02-12 15:19:21", "2004-02-12", "2004-02-12T15:19"])
+def test_an_order_date_without_its_utc_offset_is_not_valid(value):
+    """Contract 3: orderDate is ISO 8601 with offset; without one the moment is a guess (141, with the form)."""
+    with pytest.raises(Refusal) as refused:
+        parsed((("orderDate",), value))
+    assert refused.value.code == 141
+    assert refused.value.message == "orderDate not valid: ISO 8601 with a UTC offset, e.g. 2026-11-30T14:03:00+01:00"
 
 
 # --- order lines ----------------------------------------------------------------------------------

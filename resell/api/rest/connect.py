@@ -194,7 +194,7 @@ OPERATIONS = [
         "cancelSubscription", ("PUT",), "/subscription", cancel_subscription, reads_body=True, in_thread_pool=True
     ),
     Operation(
-        "renewSubscription", ("PUT", "POST"), "/subscription/renew", renew_subscription, reads_body=True,
+        "renewSubscription", ("POST", "PUT"), "/subscription/renew", renew_subscription, reads_body=True,
         in_thread_pool=True,
     ),
     Operation(

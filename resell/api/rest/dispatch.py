@@ -102,9 +102,16 @@ def add_routes(router: APIRouter, operations: Iterable[Operation]) -> None:
                 _endpoint(operation),
                 methods=[method],
                 name=operation.name,
+                operation_id=operation_id(operation, method),
                 status_code=operation.status_code,
                 response_model=None,
             )
+
+
+def operation_id(operation: Operation, method: str) -> str:
+    """The OpenAPI operationId: the contract's operation name (`createOrder`), as Nexway's docs name it;
+    an operation served on a second method too gets the method appended (`renewSubscriptionPut`)."""
+    return operation.name if method == operation.methods[0] else operation.name + method.title()
 
 
 def _endpoint(operation: Operation) -> Callable[..., Any]:

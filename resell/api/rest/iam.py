@@ -62,7 +62,7 @@ async def _credentials(request: Request) -> dict[str, Any] | None:
     return {_ALIASES.get(str(k), str(k)): v for k, v in data.items()}
 
 
-@router.post("/tokens", name="createToken")
+@router.post("/tokens", name="createToken", operation_id="createToken")
 async def create_token(request: Request, ctx: Context = Depends(context)) -> Any:
     limiter = rate_limits.limiter(request)
     ip = rate_limits.client_ip(request)
@@ -106,7 +106,7 @@ async def create_token(request: Request, ctx: Context = Depends(context)) -> Any
     }
 
 
-@router.delete("/tokens/reset", name="resetTokens", status_code=204)
+@router.delete("/tokens/reset", name="resetTokens", operation_id="resetTokens", status_code=204)
 def reset_tokens(
     authorization: str | None = Header(None, include_in_schema=False), ctx: Context = Depends(context)
 ) -> Response:

@@ -15,6 +15,7 @@ The key order, which a JSON schema cannot say, is held by tests/api/rest/test_op
 
 from __future__ import annotations
 
+import copy
 import re
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -24,6 +25,8 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
 from resell.api import shapes
+from resell.api.rest import operation_docs
+from resell.domain import code_guide
 from resell.domain.webhooks import MERCHANT_EVENTS
 
 Schema = dict[str, Any]
@@ -142,12 +145,13 @@ def _item_variants(shape: type[shapes.Shape]) -> Schema:
     return {"oneOf": [_obj(found), _obj(refused)]}
 
 
-def _codes(ok: bool, status_keys: bool = False) -> dict[str, Schema]:
-    """responseCode/responseMessage (code/message for subscription status): 0 and OK, or a refusal."""
+def _codes(ok: bool, status_keys: bool = False, refusals: list[int] | None = None) -> dict[str, Schema]:
+    """responseCode/responseMessage (code/message for subscription status): 0 and OK, or a refusal, whose
+    code is one of `refusals` (the operation's codes, domain/code_guide.py)."""
     code_key, message_key = ("code", "message") if status_keys else ("responseCode", "responseMessage")
     if ok:
         return {code_key: {"type": "integer", "const": 0}, message_key: {"type": "string", "const": "OK"}}
-    return {code_key: {"type": "integer", "not": {"const": 0}}, message_key: STR}
+    return {code_key: {"type": "integer", "enum": refusals or []}, message_key: STR}
 
 
 def _reply(operation: str) -> tuple[Schema, Schema]:
@@ -156,15 +160,13 @@ def _reply(operation: str) -> tuple[Schema, Schema]:
     values = shapes.fields(shape)
     ok = {name: _schema(annotation) for name, annotation in values.items()}
     refused = {name: _refused(annotation) for name, annotation in values.items()}
-    return _obj(ok | _codes(True, status_keys)), _obj(refused | _codes(False, status_keys))
+    refusals = code_guide.refusal_codes(operation, operation in REQUESTS)
+    return _obj(ok | _codes(True, status_keys)), _obj(refused | _codes(False, status_keys, refusals))
 
 
 def _component(shape: type[shapes.Shape]) -> Schema:
     return _item_variants(shape) if shape.variants else _object(shape)
 
-
-# operation -> (success reply, refusal reply)
-REPLIES: dict[str, tuple[Schema, Schema]] = {operation: _reply(operation) for operation in shapes.REPLIES}
 
 # The objects the replies refer to (#/components/schemas/<name>), and the /iam and 404 replies.
 SHAPES: list[type[shapes.Shape]] = [
@@ -317,6 +319,9 @@ CREATE_ORDER_REQUEST: Schema = _request(
     ["partnerOrderNumber", "orderDate", "currency", "orderLines", "customer"],
 )
 
+# operation -> (success reply, refusal reply)
+REPLIES: dict[str, tuple[Schema, Schema]] = {operation: _reply(operation) for operation in shapes.REPLIES}
+
 COMPONENTS: dict[str, Schema] = {shape.__name__: _component(shape) for shape in SHAPES} | {
     "TokenRequest": TOKEN_REQUEST,
     "CreateOrderRequest": CREATE_ORDER_REQUEST,
@@ -345,6 +350,21 @@ def _stem(operation: str) -> str:
     return operation[0].upper() + operation[1:]
 
 
+def _bearer_401() -> dict[str, Any]:
+    """The 401 of a bearer token: the contract's one body, the case in the RFC 6750 challenge."""
+    return {
+        **_json("Bearer token missing, malformed, expired or revoked", _ref("Error")),
+        "headers": {
+            "WWW-Authenticate": {
+                "description": 'Which case: `Bearer realm="resell"` when the token is missing; otherwise '
+                '`error="invalid_token"` with an `error_description` saying malformed, expired (get a new token) '
+                "or revoked (sign in again)",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+
+
 def connect_responses(operation: str, has_body: bool, has_path_params: bool) -> dict[str, Any]:
     """Every status a /connect operation answers with, and its reply schema."""
     ok, refused = _ref(f"{_stem(operation)}Reply"), _ref(f"{_stem(operation)}Refusal")
@@ -366,7 +386,7 @@ def connect_responses(operation: str, has_body: bool, has_path_params: bool) -> 
             "Body larger than RESELL_MAX_REQUEST_BYTES (docs/limits.md): code 1030",
             {"allOf": [refused, {"properties": {code_key: {"const": 1030}}}]},
         )
-    responses["401"] = _json("Bearer token missing, malformed, expired or revoked", _ref("Error"))
+    responses["401"] = _bearer_401()
     if has_path_params:
         responses["404"] = _json("Unknown path (a path parameter holding a slash names another path)", _ref("NotFound"))
     return responses
@@ -395,25 +415,21 @@ IAM_RESPONSES: dict[str, dict[str, Any]] = {
             "description": "Every refresh token of the client revoked; access tokens already issued stay valid "
             "until they expire"
         },
-        "401": _json("Bearer token missing, malformed, expired or revoked", _ref("Error")),
+        "401": _bearer_401(),
     },
 }
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
-def _operation_name(path: str, method: str, op: dict[str, Any]) -> str | None:
-    """The route name (the contract's operation name) of a documented operation.
-
-    FastAPI's default operationId (`fastapi.routing.generate_unique_id`) is the route name followed by
-    the path and the method, with every non-word character replaced by `_`.
-    """
-    tail = re.sub(r"\W", "_", path) + "_" + method
+def _operation_name(op: dict[str, Any]) -> str | None:
+    """The contract's operation name of a documented operation: its operationId, without the method
+    that api/rest/dispatch.py: operation_id appends for a second method (`renewSubscriptionPut`)."""
     operation_id = op.get("operationId", "")
-    if not operation_id.endswith(tail):
-        return None
-    name = operation_id[: -len(tail)]
-    return name if name in REPLIES or name in IAM_RESPONSES else None
+    for name in (operation_id, re.sub(r"(Get|Put|Post|Delete|Patch)$", "", operation_id)):
+        if name in REPLIES or name in IAM_RESPONSES:
+            return name
+    return None
 
 
 def document(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
@@ -434,8 +450,8 @@ def document(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
         "bearerFormat": "JWT",
         "description": "an access token from POST /iam/tokens",
     }
-    for path, method, op in [(p, m, o) for p, ops in doc["paths"].items() for m, o in ops.items()]:
-        name = _operation_name(path, method, op) if path.startswith(("/connect/", "/iam/")) else None
+    for path, op in [(p, o) for p, ops in doc["paths"].items() for o in ops.values()]:
+        name = _operation_name(op) if path.startswith(("/connect/", "/iam/")) else None
         if name is None:
             continue
         params = op.get("parameters", [])
@@ -448,15 +464,32 @@ def document(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
                 op["requestBody"] = {"required": True, "content": {JSON: {"schema": REQUESTS[name]}}}
             op["responses"] = connect_responses(name, has_body, any(p["in"] == "path" for p in params))
             op["security"] = BEARER
+            _explain(op, name, has_body)
         elif name in IAM_RESPONSES:
-            op["responses"] = IAM_RESPONSES[name]
+            op["responses"] = copy.deepcopy(IAM_RESPONSES[name])
             if name == "createToken":
                 token = _ref("TokenRequest")
                 op["requestBody"] = {"required": True, "content": {JSON: {"schema": token}, FORM: {"schema": token}}}
+                op["responses"]["200"]["content"][JSON]["example"] = operation_docs.SUCCESSES[name]
             else:
                 op["security"] = BEARER
+            _explain(op, name, False)
     _drop_unused(doc)
     return doc
+
+
+def _explain(op: dict[str, Any], name: str, has_body: bool) -> None:
+    """The summary, the description with the codes table, and the examples of an operation (operation_docs)."""
+    op["summary"], _ = operation_docs.DESCRIPTIONS[name]
+    op["description"] = operation_docs.description(name, has_body)
+    if op["operationId"] != name:  # the same operation on its second method
+        op["summary"] += " (the same, by " + op["operationId"][len(name) :].upper() + ")"
+    example = operation_docs.REQUESTS.get(name)
+    if example is not None and "requestBody" in op:
+        op["requestBody"]["content"][JSON]["example"] = example
+    if name in shapes.REPLIES:
+        for status, examples in operation_docs.reply_examples(name).items():
+            op["responses"][status]["content"][JSON]["examples"] = examples
 
 
 SECRET_HEADER = {

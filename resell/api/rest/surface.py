@@ -16,6 +16,7 @@ from resell.api.rest.docs_ui import add_docs
 from resell.api.rest.hot_path import HotPath
 from resell.api.rest.observability import metrics_response
 from resell.api.rest.openapi import build_openapi
+from resell.api.rest.operation_docs import INTRODUCTION
 from resell.api.shapes import JSONReply
 from resell.config import Settings
 
@@ -29,7 +30,7 @@ def create(settings: Settings, state: State, documented: list[BaseRoute], fast_p
     app = FastAPI(
         title="resell Connect API",
         version=__version__,
-        description="The reseller order API (Nexway Connect REST v3 compatible). See docs/ in the repository.",
+        description=INTRODUCTION,
         default_response_class=JSONReply,
         docs_url=None,  # /docs and /redoc come from docs_ui: no CDN
         redoc_url=None,

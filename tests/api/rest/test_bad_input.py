@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resell.domain.codes import MESSAGES
+from resell.domain.order_request import ORDER_DATE_HINT
 from tests.conftest import HTTP_EXAMPLES, Merchant, order_body
 
 ORDER_KEYS = {"partnerOrderNumber", "orderNumber", "orderLines", "downloadManager", "responseCode",
@@ -160,6 +161,8 @@ FIELD_CASES = [
     (("orderDate",), DELETE, 140),
     (("orderDate",), "yesterday", 141),
     (("orderDate",), "2026-13-45T10:00:00+00:00", 141),
+    (("orderDate",), "2026-11-28T10:00:00", 141),  # contract 3: with its UTC offset
+    (("orderDate",), "2026-11-28", 141),
     (("currency",), DELETE, 120),
     (("currency",), "EURO", 121),
     (("currency",), "XYZ", 121),
@@ -208,7 +211,8 @@ def test_create_order_field_codes(shop_a: Merchant) -> None:
         body = _set(order_body("FIELD", (1001, 1)), path, value)
         reply = shop_a.call("POST", "/order/new", body)
         expected = {"partnerOrderNumber": body.get("partnerOrderNumber"), "orderNumber": None, "orderLines": [],
-                    "downloadManager": None, "responseCode": code, "responseMessage": MESSAGES[code]}
+                    "downloadManager": None, "responseCode": code,
+                    "responseMessage": ORDER_DATE_HINT if code == 141 else MESSAGES[code]}
         if (reply.status_code, reply.json()) != (200, expected):
             wrong[f"{'.'.join(map(str, path))}={'DELETE' if value is DELETE else repr(value)[:40]}"] = (
                 reply.status_code, reply.json())

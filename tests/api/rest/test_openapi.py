@@ -8,18 +8,25 @@ these tests keep the document and the replies in step on every `make test`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import httpx
+import jsonschema
 import pytest
 import schemathesis
 from schemathesis.core.failures import FailureGroup
 
 from resell.api import shapes
+from resell.api.rest import operation_docs
+from resell.domain import code_guide
+from resell.domain.codes import message_for
 from tests.conftest import Merchant, World, order_body
 
 REST = ("/connect", "/iam")
+# The contract's operation names (Nexway's docs name them so), the operationIds of the document.
+NAMES = {*shapes.REPLIES, "createToken", "resetTokens"}
 
 
 @pytest.fixture
@@ -109,9 +116,13 @@ def _shape_of(document: dict[str, Any], path: str, method: str, status: int) -> 
         return shapes.Error, ()
     if path.startswith("/iam"):
         return (shapes.TokenReply, ()) if status == 200 else None  # 204, and the 413 {responseCode, responseMessage}
-    operation_id = document["paths"][path][method.lower()]["operationId"]
-    name = max((n for n in shapes.REPLIES if operation_id.startswith(n + "_")), key=len)
+    name = _name(document["paths"][path][method.lower()]["operationId"])
     return shapes.REPLIES[name], shapes.code_keys(name)
+
+
+def _name(operation_id: str) -> str:
+    """The operation of an operationId (`renewSubscriptionPut` is renewSubscription by PUT)."""
+    return operation_id if operation_id in NAMES else re.sub(r"(Get|Put|Post|Delete|Patch)$", "", operation_id)
 
 
 class Checker:
@@ -286,3 +297,108 @@ def test_a_wrong_reply_fails_the_document(document: dict[str, Any]) -> None:
     assert not valid({**refused, "responseCode": 0, "responseMessage": "OK"})  # a success must fill its values
     assert valid({"status": 401, "error": "Unauthorized", "message": "Authentication Failed"}, 401)
     assert not valid({"status": 401, "error": "Unauthorized"}, 401)
+
+
+# ---------------------------------------------------------------- names, descriptions, examples, codes
+
+
+def test_every_operation_has_its_contract_name_a_summary_and_a_description(document: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in _operations(document)]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == NAMES | {"renewSubscriptionPut"}
+    assert document["paths"]["/connect/order/new"]["post"]["operationId"] == "createOrder"
+    assert document["paths"]["/connect/stock"]["post"]["operationId"] == "getStockStatus"
+    assert document["paths"]["/connect/subscription/renew"]["post"]["operationId"] == "renewSubscription"
+    for path, method, op in _operations(document):
+        name = _name(op["operationId"])
+        assert op["summary"].startswith(operation_docs.DESCRIPTIONS[name][0]), (path, method)
+        assert op["summary"].lower() != name.lower()  # not FastAPI's default, the name title-cased
+        assert len(op["description"]) > 60, (path, method)
+    assert "from-nexway.md" in document["info"]["description"]
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator of `schema` whose #/components/... references resolve in the document."""
+    root = {**schema, "components": document["components"]}
+    return jsonschema.Draft202012Validator(root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def _examples(media: dict[str, Any]) -> list[Any]:
+    return ([media["example"]] if "example" in media else []) + [e["value"] for e in media.get("examples", {}).values()]
+
+
+def test_every_example_is_valid_against_its_own_schema(document: dict[str, Any]) -> None:
+    counted = 0
+    for path, method, op in _operations(document):
+        name = _name(op["operationId"])
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            (request,) = _examples(body)  # every body has its example
+            _validator(document, body["schema"]).validate(request)
+            counted += 1
+        for status, response in op["responses"].items():
+            media = response.get("content", {}).get("application/json")
+            if media is None or status not in ("200", "201"):
+                continue
+            examples = _examples(media)
+            assert examples or name == "resetTokens", (path, method, status)
+            for example in examples:
+                errors = list(_validator(document, media["schema"]).iter_errors(example))
+                assert not errors, (path, method, status, [e.message for e in errors])
+                counted += 1
+    assert counted > 40
+
+
+def test_the_examples_look_real(document: dict[str, Any]) -> None:
+    """Dates with their offset, a currency, a partnerOrderNumber and an orderNumber as a shop has them."""
+    create = document["paths"]["/connect/order/new"]["post"]
+    request = create["requestBody"]["content"]["application/json"]["example"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", request["orderDate"])
+    assert request["currency"] == "EUR" and request["partnerOrderNumber"] == "WEB-2026-118734"
+    done = create["responses"]["201"]["content"]["application/json"]["examples"]["done"]["value"]
+    assert done["orderNumber"] == 12567642 and done["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
+    refusals = create["responses"]["200"]["content"]["application/json"]["examples"]
+    assert "EUR" in refusals["wrong currency"]["value"]["responseMessage"]
+
+
+def _table(description: str) -> dict[int, tuple[str, str]]:
+    rows = re.findall(r"^\| (\d+) \| (.*?) \| (.*?) \|$", description, flags=re.M)
+    return {int(code): (message, advice) for code, message, advice in rows}
+
+
+def test_each_operation_documents_the_codes_it_can_answer_from_the_one_table(document: dict[str, Any]) -> None:
+    """The description's table and the refusal schema's codes both come from domain/code_guide.py."""
+    for path, method, op in _operations(document):
+        if not path.startswith("/connect"):
+            continue
+        name = _name(op["operationId"])
+        has_body = "requestBody" in op
+        expected = code_guide.guide(name, has_body)
+        assert _table(op["description"]) == expected, (path, method)
+        assert {0, 70, 71, 1000} <= set(expected)
+        assert (1030 in expected) == has_body or name == "getCategories" or name == "createOrder"
+        for code, (message, advice) in expected.items():
+            assert message == message_for(code, name) and message != "error", (name, code)
+            assert advice, (name, code)
+        refusal = _resolve(document, {"$ref": f"#/components/schemas/{name[0].upper()}{name[1:]}Refusal"})
+        code_key = shapes.code_keys(name)[0]
+        assert refusal["properties"][code_key]["enum"] == code_guide.refusal_codes(name, has_body), name
+    assert set(code_guide.GUIDE) == set(shapes.REPLIES)
+
+
+def test_a_refusal_with_a_code_the_operation_does_not_list_fails_the_document(document: dict[str, Any]) -> None:
+    operation = schemathesis.openapi.from_dict(document)["/connect/order/{partnerOrderNumber}"]["GET"]
+    refused = {
+        "partnerOrderNumber": "X",
+        "orderNumber": None,
+        "orderLines": [],
+        "downloadManager": None,
+        "responseCode": 1010,
+        "responseMessage": "order not found",
+    }
+    request = httpx.Request("GET", "http://resell.test/connect/order/X")
+    for code, listed in ((1010, True), (1044, False)):
+        reply = httpx.Response(200, json={**refused, "responseCode": code}, request=request)
+        reply.read()
+        reply.elapsed = dt.timedelta(0)
+        assert operation.is_valid_response(reply) is listed
