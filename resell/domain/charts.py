@@ -229,6 +229,20 @@ def orders_per_day(days: list[dt.date], counts: list[int], chart_id: str = "orde
     return Chart(svg, table)
 
 
+def cancellations_per_day(days: list[dt.date], counts: list[int], chart_id: str = "cancellations-per-day") -> Chart:
+    """Bars: orders cancelled per UTC day (on the day of the cancellation)."""
+    labels = [day_label(d) for d in days]
+    span = f" from {days[0].isoformat()} to {days[-1].isoformat()}" if days else ""
+    description = f"{sum(counts)} orders cancelled{span}."
+    svg = bar_chart(chart_id, "Cancellations per day", description, labels, list(counts))
+    table = ChartTable(
+        "Cancellations per day (UTC)",
+        ["Day", "Cancelled"],
+        [[d.isoformat(), str(c)] for d, c in zip(days, counts, strict=True)],
+    )
+    return Chart(svg, table)
+
+
 def revenue_per_day(
     days: list[dt.date], per_currency: dict[str, list[Decimal]], chart_id: str = "revenue-per-day"
 ) -> list[Chart]:
