@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from resell.domain.codes import Refusal
 from resell.logs import get_logger
-from resell.web.admin import account, dashboard, sign_in, staff_pages
+from resell.web.admin import account, dashboard, deliveries_pages, sign_in, staff_pages, stock_pages
 from resell.web.admin.kit import (
     SECURITY_HEADERS,
     Redirect,
@@ -33,7 +33,15 @@ log = get_logger("resell.admin")
 
 MOUNTS = ("/admin",)
 # every page router of the back office: a new page module is one more entry here
-ROUTERS = (sign_in.router, dashboard.router, account.router, staff_pages.router)
+ROUTERS = (
+    sign_in.router,
+    dashboard.router,
+    account.router,
+    staff_pages.router,
+    stock_pages.router,
+    deliveries_pages.router,
+)
+IMPORT_PATH = stock_pages.IMPORT_PATH  # the one path with a body limit of its own (resell/app.py)
 
 _MESSAGES = {
     400: "The request could not be understood. Please go back and try again.",
@@ -41,7 +49,11 @@ _MESSAGES = {
     405: "This page cannot be used this way.",
     413: "The request is too large.",
 }
-STATIC = {"admin.css": "text/css; charset=utf-8", "admin.js": "text/javascript; charset=utf-8"}
+STATIC = {
+    "admin.css": "text/css; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
+    "upload.js": "text/javascript; charset=utf-8",
+}
 
 
 def error_page(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
