@@ -25,7 +25,7 @@ WIDTH = 720
 HEIGHT = 260
 MARGIN_LEFT = 64
 MARGIN_RIGHT = 16
-MARGIN_TOP = 16
+MARGIN_TOP = 28  # room for the unit above the top tick
 MARGIN_BOTTOM = 44
 MAX_X_LABELS = 8
 TICKS = 5
@@ -119,7 +119,7 @@ def _axes(top: float, labels: list[str], unit: str) -> list[str]:
         )
         parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(compact(value))}</text>')
     if unit:
-        parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{MARGIN_TOP - 4}" text-anchor="end">{escape(unit)}</text>')
+        parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{MARGIN_TOP - 12}" text-anchor="end">{escape(unit)}</text>')
     step = _thin(len(labels))
     slot = plot_w / max(len(labels), 1)
     for i, label in enumerate(labels):
