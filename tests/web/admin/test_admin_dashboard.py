@@ -78,7 +78,9 @@ def test_the_page_shows_the_services_numbers(
     assert 'href="/admin/stock"' in admin and 'href="/admin/deliveries?state=failed"' in admin
 
 
-def test_support_sees_no_amounts(ctx: Context, sales: dict[str, int], staff_client: Callable[[str], httpx.Client]) -> None:
+def test_support_sees_no_amounts(
+    ctx: Context, sales: dict[str, int], staff_client: Callable[[str], httpx.Client]
+) -> None:
     page = staff_client("support").get("/admin")
     assert page.status_code == 200
     assert not AMOUNT.findall(page.text), AMOUNT.findall(page.text)

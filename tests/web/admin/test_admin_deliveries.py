@@ -96,7 +96,9 @@ def test_keyset_pages_and_roles(ctx: Context, world: World, staff_client: Callab
     rest = [int(i) for i in re.findall(r'<tr id="delivery-(\d+)">', second)]
     assert rest and max(rest) < min(ids) and len(set(ids + rest)) == len(ids) + len(rest)
     assert 'rel="next"' not in second and ">Newest</a>" in second
-    assert ">Redeliver</button>" not in first  # waiting events are carried out by their webhook rows: nothing to redeliver
+    assert (
+        ">Redeliver</button>" not in first
+    )  # waiting events are carried out by their webhook rows: nothing to redeliver
     # refused: a waiting row; and roles without the section
     token = csrf_of(first)
     reply = http.post(f"/admin/deliveries/{ids[0]}/redeliver", data={"csrf_token": token})

@@ -28,7 +28,9 @@ def count(ctx: Context, ref: int) -> int:
         )
 
 
-def upload(http: httpx.Client, ref: int, body: bytes, name: str = "keys.txt", csrf: str | None = None) -> httpx.Response:
+def upload(
+    http: httpx.Client, ref: int, body: bytes, name: str = "keys.txt", csrf: str | None = None
+) -> httpx.Response:
     token = csrf if csrf is not None else csrf_of(http.get("/admin/stock").text)
     return http.post(
         "/admin/stock/import", data={"csrf_token": token, "ref": str(ref)}, files={"file": (name, body, "text/plain")}
@@ -66,7 +68,10 @@ def test_threshold_change_is_audited(ctx: Context, world: World, staff_client: C
         {"almostOutThreshold": 25},
     )
     # not a number, or another publisher's pool: refused, nothing changed
-    assert http.post("/admin/stock/threshold", data={"csrf_token": token, "ref": "1001", "threshold": "-1"}).status_code == 400
+    assert (
+        http.post("/admin/stock/threshold", data={"csrf_token": token, "ref": "1001", "threshold": "-1"}).status_code
+        == 400
+    )
     import_catalog(ctx, OTHER)
     publisher = staff_client("publisher")
     mine = csrf_of(publisher.get("/admin/stock").text)
