@@ -88,5 +88,10 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None, *, 
         ],
         default=api,
     )
-    limited = BodyLimit(surfaces, limit=settings.max_request_bytes, refuse=surfaces.too_large)
+    limited = BodyLimit(
+        surfaces,
+        limit=settings.max_request_bytes,
+        refuse=surfaces.too_large,
+        paths={admin.IMPORT_PATH: settings.admin_import_max_bytes},  # the one path with a limit of its own
+    )
     return RequestLogMiddleware(limited)

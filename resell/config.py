@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # sign-in attempts per client IP, all counted (limits notation; "" turns it off)
     admin_session_seconds: Annotated[int, Field(ge=60)] = 28_800
     admin_rate_limit_ip: str = "20/minute"
+    # the body limit of the back office's serial upload (POST /admin/stock/import) alone, in place of
+    # max_request_bytes: a file of a million 30-character keys is about 32 MB (docs/limits.md)
+    admin_import_max_bytes: Annotated[int, Field(ge=1)] = 64_000_000
     # proxies whose X-Forwarded-For/-Proto `resell serve` believes (uvicorn's forwarded_allow_ips:
     # addresses or networks, comma-separated, "*" for any); empty: none, the peer is the client
     forwarded_allow_ips: str = ""

@@ -11,6 +11,9 @@ middleware is the only place that limits it (setting `max_request_bytes`):
 - a body with a length under the limit goes through untouched: the server reads no more than the
   length says, so the app may still answer before reading it (a bad token gets its 401 first).
 
+One path may have a limit of its own in place of the global one (`paths`, exact paths): the back
+office's serial upload, whose files are larger than any API request (docs/limits.md).
+
 The 413 reply speaks the caller's protocol: `refuse` asks the surface that owns the path to render
 it (resell/app.py): a SOAP 1.1 Fault for the SOAP endpoints, an HTML page on the end users' pages,
 elsewhere the JSON contract, where a /connect refusal carries every key of its operation's reply,
@@ -30,35 +33,38 @@ Refuse = Callable[[Request, str], Awaitable[Response]]
 
 
 class BodyLimit:
-    """ASGI middleware: HTTP 413 for a request body over `limit` bytes, declared or counted."""
+    """ASGI middleware: HTTP 413 for a request body over `limit` bytes (or the limit of its path in
+    `paths`), declared or counted."""
 
-    def __init__(self, app: ASGIApp, limit: int, refuse: Refuse):
+    def __init__(self, app: ASGIApp, limit: int, refuse: Refuse, paths: dict[str, int] | None = None):
         self.app = app
         self.limit = limit
         self.refuse = refuse
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope["path"], self.limit)
         declared, chunked = 0, False
         for name, value in scope["headers"]:
             if name == b"content-length" and value.strip().isdigit():
                 declared = int(value)
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
-        if declared > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared > limit:
+            await self._refuse(scope, receive, send, limit)
         elif chunked:  # framed by its chunks, whatever a Content-Length beside it says: counted here
-            body = await self._read(receive)
+            body = await self._read(receive, limit)
             if body is None:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
             else:
                 await self.app(scope, _replay(body, receive), send)
         else:  # no body, or one the server reads no further than its declared length
             await self.app(scope, receive, send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
+    async def _read(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None as soon as it passes the limit (or the client goes away)."""
         chunks, size = [], 0
         while True:
@@ -67,14 +73,14 @@ class BodyLimit:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.refuse(Request(scope, receive), f"the request is larger than {self.limit} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = await self.refuse(Request(scope, receive), f"the request is larger than {limit} bytes")
         response.headers["connection"] = "close"  # the rest of the body is never read
         await response(scope, receive, send)
 

@@ -25,7 +25,7 @@ WIDTH = 720
 HEIGHT = 260
 MARGIN_LEFT = 64
 MARGIN_RIGHT = 16
-MARGIN_TOP = 16
+MARGIN_TOP = 28  # room for the unit above the top tick
 MARGIN_BOTTOM = 44
 MAX_X_LABELS = 8
 TICKS = 5
@@ -119,7 +119,7 @@ def _axes(top: float, labels: list[str], unit: str) -> list[str]:
         )
         parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(compact(value))}</text>')
     if unit:
-        parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{MARGIN_TOP - 4}" text-anchor="end">{escape(unit)}</text>')
+        parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{MARGIN_TOP - 12}" text-anchor="end">{escape(unit)}</text>')
     step = _thin(len(labels))
     slot = plot_w / max(len(labels), 1)
     for i, label in enumerate(labels):
@@ -225,6 +225,20 @@ def orders_per_day(days: list[dt.date], counts: list[int], chart_id: str = "orde
     svg = bar_chart(chart_id, "Orders per day", description, labels, list(counts))
     table = ChartTable(
         "Orders per day (UTC)", ["Day", "Orders"], [[d.isoformat(), str(c)] for d, c in zip(days, counts, strict=True)]
+    )
+    return Chart(svg, table)
+
+
+def cancellations_per_day(days: list[dt.date], counts: list[int], chart_id: str = "cancellations-per-day") -> Chart:
+    """Bars: orders cancelled per UTC day (on the day of the cancellation)."""
+    labels = [day_label(d) for d in days]
+    span = f" from {days[0].isoformat()} to {days[-1].isoformat()}" if days else ""
+    description = f"{sum(counts)} orders cancelled{span}."
+    svg = bar_chart(chart_id, "Cancellations per day", description, labels, list(counts))
+    table = ChartTable(
+        "Cancellations per day (UTC)",
+        ["Day", "Cancelled"],
+        [[d.isoformat(), str(c)] for d, c in zip(days, counts, strict=True)],
     )
     return Chart(svg, table)
 

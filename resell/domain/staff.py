@@ -47,6 +47,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 SECTION_BY_KEY = {section.key: section for section in SECTIONS}
 READ_ONLY = {("orders", "finance"), ("orders", "publisher")}  # (section, role): may look, may not change
+NO_MONEY = frozenset({"support"})  # roles shown no amounts (revenue, prices) anywhere in the back office
 
 
 def roles_for(section: str) -> tuple[str, ...]:
@@ -60,6 +61,10 @@ def may_open(role: str, section: str) -> bool:
 
 def may_change(role: str, section: str) -> bool:
     return may_open(role, section) and (section, role) not in READ_ONLY
+
+
+def sees_money(role: str) -> bool:
+    return role not in NO_MONEY
 
 
 def sections_for(role: str) -> list[Section]:

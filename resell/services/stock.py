@@ -10,11 +10,13 @@ inside the createOrder transaction: on PostgreSQL the rows are claimed with
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import BinaryIO
 
 from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select, update
 
@@ -97,6 +99,23 @@ def check_serials(lines: Iterable[str]) -> None:
             f"file refused, nothing imported: {total} bad line{'s' * (total > 1)} "
             f"({'; '.join(problems)}{more}); one key per line, no header, UTF-8"
         )
+
+
+class SerialStream:
+    """The lines of a seekable binary file (an upload), read from its start at each iteration, as
+    `import_serials` needs: decoded as the CLI decodes a file (UTF-8, lines end at "\n", bytes that
+    are not UTF-8 kept as surrogates so that `check_serials` names their line)."""
+
+    def __init__(self, binary: BinaryIO) -> None:
+        self.binary = binary
+
+    def __iter__(self) -> Iterator[str]:
+        self.binary.seek(0)
+        text = io.TextIOWrapper(self.binary, encoding="utf-8", errors="surrogateescape", newline="\n")
+        try:
+            yield from text
+        finally:
+            text.detach()  # the caller's file stays open
 
 
 @dataclass(frozen=True)

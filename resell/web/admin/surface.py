@@ -18,7 +18,17 @@ from starlette.responses import Response
 
 from resell.domain.codes import Refusal
 from resell.logs import get_logger
-from resell.web.admin import account, catalogue_pages, dashboard, finance_pages, orders, sign_in, staff_pages
+from resell.web.admin import (
+    account,
+    catalogue_pages,
+    dashboard,
+    deliveries_pages,
+    finance_pages,
+    orders,
+    sign_in,
+    staff_pages,
+    stock_pages,
+)
 from resell.web.admin.kit import (
     SECURITY_HEADERS,
     Redirect,
@@ -39,9 +49,12 @@ ROUTERS = (
     account.router,
     staff_pages.router,
     orders.router,
+    stock_pages.router,
+    deliveries_pages.router,
     catalogue_pages.router,
     finance_pages.router,
 )
+IMPORT_PATH = stock_pages.IMPORT_PATH  # the one path with a body limit of its own (resell/app.py)
 
 _MESSAGES = {
     400: "The request could not be understood. Please go back and try again.",
@@ -49,7 +62,11 @@ _MESSAGES = {
     405: "This page cannot be used this way.",
     413: "The request is too large.",
 }
-STATIC = {"admin.css": "text/css; charset=utf-8", "admin.js": "text/javascript; charset=utf-8"}
+STATIC = {
+    "admin.css": "text/css; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
+    "upload.js": "text/javascript; charset=utf-8",
+}
 
 
 def error_page(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:

@@ -3,8 +3,7 @@ email (it reaches the tests' real SMTP server after a worker pass), replace a se
 email shows the new one, getOrderData over the real API no longer lists the old one), cancel (the
 serials show as revoked, the API answers that the order is cancelled, its download link is off).
 
-The screenshots of docs/back-office.md: `RESELL_DOCS_SCREENSHOTS=1 pytest tests/web/admin/test_orders_browser.py`
-writes them to docs/images/back-office/ (otherwise to the test's temporary folder)."""
+Screenshots go to the test's temporary folder, or to RESELL_SCREENSHOTS=DIR (docs/images/back-office)."""
 
 from __future__ import annotations
 
@@ -24,8 +23,6 @@ from tests.delivery_support import SmtpSink, attach, free_port
 from tests.web.admin.conftest import PASSWORD, make_staff
 from tests.web.admin.test_orders_http import place
 from tests.web.test_locker import CHROMIUM_ARGS
-
-DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images" / "back-office"
 
 
 @pytest.fixture
@@ -56,7 +53,7 @@ def browser() -> Iterator[Browser]:
 
 
 def shots_dir(tmp_path: Path) -> Path:
-    folder = DOCS_IMAGES if os.environ.get("RESELL_DOCS_SCREENSHOTS") else tmp_path
+    folder = Path(os.environ.get("RESELL_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
