@@ -125,7 +125,9 @@ def write_meta(where: Target, meta: dict[str, Any]) -> None:
 
     engine = create_engine(where.url)
     with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(50) PRIMARY KEY, value TEXT NOT NULL)"))
+        conn.execute(
+            text(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(50) PRIMARY KEY, value TEXT NOT NULL)")
+        )
         conn.execute(text(f"DELETE FROM {META_TABLE}"))
         conn.execute(text(f"INSERT INTO {META_TABLE} (key, value) VALUES ('params', :v)"), {"v": json.dumps(meta)})
     engine.dispose()
@@ -979,7 +981,9 @@ def dashboard_probes() -> list[Probe]:
 
     return [
         Probe("dashboard summary, cold (caches emptied)", cold),
-        Probe("dashboard summary, today re-read (closed days kept)", lambda ctx, _s: dashboard.summary(ctx, fresh=True)),
+        Probe(
+            "dashboard summary, today re-read (closed days kept)", lambda ctx, _s: dashboard.summary(ctx, fresh=True)
+        ),
         Probe("dashboard summary, cached", lambda ctx, _s: dashboard.summary(ctx)),
     ]
 
@@ -1129,6 +1133,7 @@ PAGES = (
     "/admin/merchants",
     "/admin/merchants/{realm}",
     "/admin/finance",
+    "/admin/finance?realm={realm}",  # a merchant's statement of the current month
     "/admin/staff",
 )
 DASHBOARD = "/admin"
@@ -1164,6 +1169,7 @@ class Server:
         }
         if serve_from is not None:  # another checkout's code on the same database
             self.env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(serve_from), os.environ.get("PYTHONPATH"))))
+        self.cwd = serve_from  # `python -m` puts the working directory first on the path
         self.log_path = where.var_dir / "serve.log"
         self.process: Any = None
 
@@ -1176,7 +1182,11 @@ class Server:
         started = time.perf_counter()
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI
-                [sys.executable, "-m", "resell.cli", "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "resell.cli", "serve"],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         while time.perf_counter() - started < timeout:
             if self.process.poll() is not None:
@@ -1210,9 +1220,7 @@ def bench_account(ctx: Any) -> tuple[str, str]:
 
     password = f"bench-{uuid.uuid4().hex}"
     try:
-        staff.create_account(
-            ctx, BENCH_STAFF, "admin", actor="operator", password=password, must_change_password=False
-        )
+        staff.create_account(ctx, BENCH_STAFF, "admin", actor="operator", password=password, must_change_password=False)
     except staff.StaffError:
         once = staff.reset_password(ctx, BENCH_STAFF, actor="operator")
         with ctx.db.read() as conn:
@@ -1331,7 +1339,7 @@ def pages(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 row = time_probe(None, probe, samples, args.repeat, args.budget, warmup=1)
             except PageError as exc:
-                note = "no such page in this build (404): skipped" if exc.no_route else str(exc)
+                note = "404, not in this build: skipped" if exc.no_route else str(exc)
                 log(f"  {note}")
                 rows.append({"name": probe.name, "skipped": note})
                 continue
@@ -1391,7 +1399,9 @@ def parser() -> argparse.ArgumentParser:
         if name == "pages":
             p.add_argument("--get", action="append", help=f"a path to time (default: {', '.join(PAGES)})")
             p.add_argument("--cold-starts", type=int, default=3, help="server starts, each timing one cold dashboard")
-            p.add_argument("--serve-from", type=Path, help="serve another resell source tree (PYTHONPATH) on the database")
+            p.add_argument(
+                "--serve-from", type=Path, help="serve another resell source tree (PYTHONPATH) on the database"
+            )
         if name in ("measure", "run"):
             p.add_argument("--only", action="append", help="measure only the probes whose name contains this")
             p.add_argument("--explain", action="store_true", help="show every SQL probe's plan (else only slow ones)")

@@ -258,9 +258,7 @@ def test_an_upgradable_older_generation_is_reused(generated: tuple[list[str], An
         bo.write_meta(where, meta)
 
 
-def test_pages_signs_in_through_the_form_and_times_the_pages(
-    generated: tuple[list[str], Any], tmp_path: Path
-) -> None:
+def test_pages_signs_in_through_the_form_and_times_the_pages(generated: tuple[list[str], Any], tmp_path: Path) -> None:
     """`pages` starts `resell serve` on the database, signs in as an admin through /admin/login and
     times the dashboard (cold, warm) and the pages; a page this build lacks is skipped, not fatal."""
     where_args, where = generated
