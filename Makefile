@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-backoffice chaos fuzz lint typecheck translations clean
+.PHONY: run test bench bench-backoffice bench-backoffice-pages chaos fuzz lint typecheck translations clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 ## The back office at 1M orders: BENCH_ARGS="--db postgres", "--orders 20000" ... (see bench/backoffice.py)
 bench-backoffice: $(STAMP)
 	$(BIN)/python bench/backoffice.py run $(BENCH_ARGS)
+
+## The /admin pages through `resell serve` on the generated database (bench/backoffice.py pages).
+bench-backoffice-pages: $(STAMP)
+	$(BIN)/python bench/backoffice.py pages $(BENCH_ARGS)
 
 ## Crash and race suite: SIGKILLs API and worker under load, then checks every invariant (chaos/run.py).
 chaos: $(STAMP)

@@ -1,4 +1,4 @@
-"""`python bench/backoffice.py generate|measure`: a database of 1M orders, and how fast the back office reads it.
+"""`python bench/backoffice.py generate|measure|pages`: a database of 1M orders, and how fast the back office reads it.
 
 generate: a database on the real schema (`resell db upgrade`) filled as a year of trade would fill it:
 publishers and ~50 products (imported with the real catalogue import), ~20 merchants with catalogues in
@@ -9,13 +9,23 @@ cancelOrder leaves them (serials revoked, subscriptions terminated, audit and ou
 counters on some lines. Orders span the last 365 days, recent days busier; a few customers order a lot.
 SQLite goes to --path (var/bench/backoffice.db), PostgreSQL to the database `resell_backoffice` on
 RESELL_BENCH_PG_URL's server (created if missing, rebuilt when the parameters differ). A generated
-database is reused when its `bench_backoffice_meta` row matches the parameters (--force rebuilds).
+database is reused when its `bench_backoffice_meta` row matches the parameters (--force rebuilds);
+one of an older generator whose data the migrations bring up to date (UPGRADABLE) is upgraded in place,
+one revision at a time, each one's duration logged and recorded in that row ("upgrades").
 
 measure: each probe (PROBES: a service call or raw SQL the pages will make) --repeat times with varied
 inputs (random orders, emails, serials of the database); p50/p95/p99 in ms, printed as a table and
 written to bench/results/<date>-backoffice-<db>.json. With --base-url and --cookie NAME=VALUE it
-measures GET of the --get paths through a running server instead ({order}, {pon}, {realm}, {email}
-in a path are filled from the database). run: generate (or reuse), then measure (`make bench-backoffice`).
+measures GET of the --get paths through a running server instead ({order}, {pon}, {realm}, {email},
+{serial}, {ref} in a path are filled from the database). run: generate (or reuse), then measure
+(`make bench-backoffice`).
+
+pages: the back office as staff use it: starts `resell serve` (one worker, RESELL_* environment) on the
+generated database, creates an admin account (bench-admin@bench.example, its password set anew each
+run), signs in through the /admin/login form and times GET of PAGES, --repeat times each; the dashboard
+separately, cold (the first reading after a start, --cold-starts starts) and warm (its 30-second cache).
+A page this build does not have (404 "no page at this address") is skipped with a note. p50/p95/p99 to
+bench/results/<date>-backoffice-pages-<db>.json and a table.
 """
 
 from __future__ import annotations
@@ -41,7 +51,9 @@ from common import BENCH, PG_ADMIN, ROOT, log  # bench/ is on sys.path
 PG_NAME = "resell_backoffice"  # not bench/run.py's resell_bench: that one is dropped on every run
 DEFAULT_PATH = ROOT / "var" / "bench" / "backoffice.db"
 META_TABLE = "bench_backoffice_meta"
-GENERATOR_VERSION = 1  # bump when the generated data changes shape: older databases are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated data changes shape: older databases are rebuilt
+# older generations whose data the migrations bring to this version's: reused, upgraded in place
+UPGRADABLE = {1: "0005 backfills the lines' retailer price from the catalogue, as version 2 writes it"}
 BATCH = 20_000  # orders per transaction
 CURRENCIES = ("EUR", "USD", "GBP")
 RATES = {"EUR": Decimal(1), "USD": Decimal("1.08"), "GBP": Decimal("0.86")}
@@ -106,6 +118,61 @@ def read_meta(where: Target) -> dict[str, Any] | None:
     except Exception:  # noqa: BLE001 - no database, no table: nothing to reuse
         return None
     return json.loads(value) if value else None
+
+
+def write_meta(where: Target, meta: dict[str, Any]) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(where.url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(50) PRIMARY KEY, value TEXT NOT NULL)")
+        )
+        conn.execute(text(f"DELETE FROM {META_TABLE}"))
+        conn.execute(text(f"INSERT INTO {META_TABLE} (key, value) VALUES ('params', :v)"), {"v": json.dumps(meta)})
+    engine.dispose()
+
+
+def reusable(meta: dict[str, Any] | None, params: dict[str, Any]) -> bool:
+    """A finished generation of these parameters, by this generator or one UPGRADABLE says migrates to it."""
+    if not meta or not all(meta.get(k) == v for k, v in params.items() if k != "version"):
+        return False
+    return meta.get("version") == GENERATOR_VERSION or meta.get("version") in UPGRADABLE
+
+
+def pending_revisions(ctx: Any) -> list[str]:
+    """The migrations the database lacks, oldest first."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from resell.db import migrate
+
+    script = ScriptDirectory.from_config(migrate.alembic_config(ctx.db))
+    with ctx.db.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return [r.revision for r in reversed(list(script.iterate_revisions("heads", current)))]
+
+
+def upgrade_timed(where: Target, meta: dict[str, Any]) -> dict[str, Any]:
+    """`resell db upgrade`, one revision at a time: how long each takes on this many orders is what an
+    operator upgrading wants to know (recorded in the meta row, `upgrades`)."""
+    from resell.db import migrate
+
+    ctx = context(where)
+    pending = pending_revisions(ctx)
+    upgrades = list(meta.get("upgrades", []))
+    for revision in pending:
+        log(f"upgrading {where.url} to {revision}")
+        started = time.perf_counter()
+        migrate.upgrade(ctx.db, revision)
+        seconds = round(time.perf_counter() - started, 1)
+        log(f"  {revision}: {seconds:.1f} s")
+        upgrades.append({"revision": revision, "seconds": seconds, "at": dt.datetime.now(dt.UTC).isoformat()})
+    ctx.db.engine.dispose()
+    if pending:
+        meta = {**meta, "upgrades": upgrades}
+        write_meta(where, meta)
+    return meta
 
 
 def fresh_database(where: Target) -> None:
@@ -358,7 +425,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "order_lines": (
         "id", "order_id", "position", "product_id", "product_ref", "quantity", "vat_rate", "amount_duty_free",
-        "amount_total", "end_user_email", "discounts", "remark", "download_token",
+        "amount_total", "retailer_unit_price", "retailer_vat_rate", "end_user_email", "discounts", "remark",
+        "download_token",
     ),
     "line_items": ("id", "order_line_id", "position", "renews_subscription_id"),
     "serials": ("id", "product_id", "value", "status", "imported_at"),
@@ -572,7 +640,7 @@ def generate_orders(
                 l_rows.append(
                     (
                         line_id, order_id, position, product.id, product.ref, quantity, money(amounts[0]),
-                        money(amounts[1]), money(amounts[2]), None, JNULL, "", token,
+                        money(amounts[1]), money(amounts[2]), money(duty_free), money(vat), None, JNULL, "", token,
                     )
                 )  # fmt: skip
                 mail_lines.append((line_id, product.delivers_directly))
@@ -702,9 +770,9 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     params = {"version": GENERATOR_VERSION, "orders": args.orders, "merchants": args.merchants,
               "products": args.products, "seed": args.seed}  # fmt: skip
     meta = read_meta(where)
-    if meta and not args.force and all(meta.get(k) == v for k, v in params.items()):
+    if meta and not args.force and reusable(meta, params):
         log(f"reusing {where.url} (generated {meta['generatedAt']}, {meta['seconds']:.0f} s); --force rebuilds")
-        return meta
+        return upgrade_timed(where, meta)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -751,10 +819,8 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
         "ordersSeconds": round(orders_seconds, 1),
         "rows": counters.rows,
     }
-    writer.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(50) PRIMARY KEY, value TEXT NOT NULL)")
-    writer.execute(f"DELETE FROM {META_TABLE}")
-    writer.execute(f"INSERT INTO {META_TABLE} (key, value) VALUES ('params', '{json.dumps(meta)}')")
     writer.close()
+    write_meta(where, meta)
     log(f"generated {args.orders} orders in {seconds:.0f} s: {counters.rows}")
     return meta
 
@@ -769,9 +835,10 @@ class Samples:
     rng: random.Random
     orders: list[tuple[int, str, str, str]]  # (id, partnerOrderNumber, realm, email)
     heavy_emails: list[str]
-    serial_values: list[str]
+    serial_values: list[str]  # serials assigned to an order (the ones support is asked about)
     max_order_id: int
     since: dt.datetime  # 30 days before the newest order
+    product_refs: list[int] = field(default_factory=list)
 
     def order(self) -> tuple[int, str, str, str]:
         return self.rng.choice(self.orders)
@@ -783,11 +850,22 @@ class Samples:
     def serial(self) -> str:
         return self.rng.choice(self.serial_values)
 
+    def ref(self) -> int:
+        return self.rng.choice(self.product_refs)
+
+    def fill(self, path: str) -> str:
+        """A path with its placeholders filled from one random order (and a random assigned serial,
+        product ref): {order} {pon} {realm} {email} {serial} {ref}."""
+        order_id, pon, realm, email = self.order()
+        serial = self.serial() if "{serial}" in path else ""
+        ref = self.ref() if "{ref}" in path else ""
+        return path.format(order=order_id, pon=pon, realm=realm, email=email, serial=serial, ref=ref)
+
 
 def draw_samples(ctx: Any, rng: random.Random, count: int = 500) -> Samples:
     from sqlalchemy import func, select
 
-    from resell.db.tables import merchants, orders, serials
+    from resell.db.tables import merchants, orders, products, serials
 
     with ctx.db.read() as conn:
         top = conn.execute(select(func.max(orders.c.id), func.max(orders.c.order_date))).one()
@@ -806,10 +884,15 @@ def draw_samples(ctx: Any, rng: random.Random, count: int = 500) -> Samples:
         )
         max_serial = conn.execute(select(func.max(serials.c.id))).scalar() or 0
         serial_ids = [rng.randint(1, max_serial) for _ in range(count)]
-        values = list(conn.execute(select(serials.c.value).where(serials.c.id.in_(serial_ids))).scalars())
+        values = list(
+            conn.execute(
+                select(serials.c.value).where(serials.c.id.in_(serial_ids), serials.c.status == "assigned")
+            ).scalars()
+        )
+        refs = sorted(conn.execute(select(products.c.ref)).scalars())
     return Samples(
         rng, [tuple(r) for r in rows], sorted(set(heavy)) or [rows[0][3]], values, int(top[0]),  # type: ignore[misc]
-        top[1] - dt.timedelta(days=30),
+        top[1] - dt.timedelta(days=30), refs,
     )  # fmt: skip
 
 
@@ -888,17 +971,34 @@ def service_probes() -> list[Probe]:
     ]
 
 
+def dashboard_probes() -> list[Probe]:
+    """The dashboard's service: cold (its caches emptied: all 30 days read, as at a process's first
+    reading), today re-read (the days that are over kept, as once its 30-second cache expires) and cached."""
+    from resell.services import dashboard
+
+    def cold(ctx: Any, _s: Samples) -> Any:
+        dashboard.clear_cache()
+        return dashboard.summary(ctx)
+
+    return [
+        Probe("dashboard summary, cold (caches emptied)", cold),
+        Probe(
+            "dashboard summary, today re-read (closed days kept)", lambda ctx, _s: dashboard.summary(ctx, fresh=True)
+        ),
+        Probe("dashboard summary, cached", lambda ctx, _s: dashboard.summary(ctx)),
+    ]
+
+
 def http_probes(base_url: str, cookies: dict[str, str], paths: list[str]) -> list[Probe]:
-    """GET of each path through a running server with a signed-in session cookie; {order}, {pon},
-    {realm} and {email} in a path take a random order's values."""
+    """GET of each path through a running server with a signed-in session cookie; the placeholders
+    of a path ({order}, {pon}, {realm}, {email}, {serial}, {ref}) take random values (Samples.fill)."""
     import httpx
 
     client = httpx.Client(base_url=base_url, cookies=cookies, timeout=30, follow_redirects=False)
 
     def get(path: str) -> Callable[[Any, Samples], Any]:
         def run(_ctx: Any, s: Samples) -> Any:
-            order_id, pon, realm, email = s.order()
-            reply = client.get(path.format(order=order_id, pon=pon, realm=realm, email=email))
+            reply = client.get(s.fill(path))
             if reply.status_code >= 400:
                 raise SystemExit(f"GET {reply.request.url}: HTTP {reply.status_code}")
             return reply
@@ -977,7 +1077,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         cookies = dict(c.split("=", 1) for c in args.cookie)
         probes = http_probes(args.base_url, cookies, args.get or ["/healthz"])
     else:
-        probes = service_probes()
+        probes = [*service_probes(), *dashboard_probes()]
     if args.only:
         probes = [p for p in probes if any(word in p.name for word in args.only)]
     rows = []
@@ -1015,11 +1115,275 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+# ---------------------------------------------------------------- pages through a real server
+
+# the back office's pages at scale: every page that reads many orders, and the light ones for comparison
+PAGES = (
+    "/admin/orders",
+    "/admin/orders?q={email}",
+    "/admin/orders?q={pon}",
+    "/admin/orders?q={order}",
+    "/admin/orders?q={serial}",
+    "/admin/orders?merchant={realm}",
+    "/admin/orders?status=cancelled",
+    "/admin/orders/{order}",
+    "/admin/stock",
+    "/admin/deliveries",
+    "/admin/catalogue",
+    "/admin/catalogue/{ref}",
+    "/admin/merchants",
+    "/admin/merchants/{realm}",
+    "/admin/finance",
+    "/admin/finance?realm={realm}",  # a merchant's statement of the current month
+    "/admin/staff",
+)
+DASHBOARD = "/admin"
+BENCH_STAFF = "bench-admin@bench.example"
+NO_SUCH_PAGE = "There is no page at this address"  # the back office's 404 for a path no route serves
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`resell serve` with one worker on the generated database, configured as an operator would
+    (RESELL_* environment); its output goes to {var dir}/serve.log."""
+
+    def __init__(self, where: Target, serve_from: Path | None) -> None:
+        import os
+
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "RESELL_DATABASE_URL": where.url,
+            "RESELL_VAR_DIR": str(where.var_dir),
+            "RESELL_HOST": "127.0.0.1",
+            "RESELL_PORT": str(self.port),
+            "RESELL_WORKERS": "1",
+            "RESELL_LOG_LEVEL": "WARNING",
+        }
+        if serve_from is not None:  # another checkout's code on the same database
+            self.env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(serve_from), os.environ.get("PYTHONPATH"))))
+        self.cwd = serve_from  # `python -m` puts the working directory first on the path
+        self.log_path = where.var_dir / "serve.log"
+        self.process: Any = None
+
+    def start(self, timeout: float = 120) -> float:
+        """Start and wait for /healthz; returns the seconds it took."""
+        import subprocess
+
+        import httpx
+
+        started = time.perf_counter()
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+                [sys.executable, "-m", "resell.cli", "serve"],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        while time.perf_counter() - started < timeout:
+            if self.process.poll() is not None:
+                raise SystemExit(f"`resell serve` exited with {self.process.returncode}: see {self.log_path}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit(f"`resell serve` did not answer /healthz within {timeout:.0f} s: see {self.log_path}")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def bench_account(ctx: Any) -> tuple[str, str]:
+    """An admin account to sign in with, password chosen (no forced change at sign-in); an existing
+    one (an earlier run) gets a new password."""
+    from resell.services import staff
+
+    password = f"bench-{uuid.uuid4().hex}"
+    try:
+        staff.create_account(ctx, BENCH_STAFF, "admin", actor="operator", password=password, must_change_password=False)
+    except staff.StaffError:
+        once = staff.reset_password(ctx, BENCH_STAFF, actor="operator")
+        with ctx.db.read() as conn:
+            from sqlalchemy import select
+
+            from resell.db.tables import staff_accounts
+
+            staff_id = conn.execute(
+                select(staff_accounts.c.id).where(staff_accounts.c.email == BENCH_STAFF)
+            ).scalar_one()
+        staff.change_password(ctx, staff_id, once, password, actor=f"staff:{BENCH_STAFF}")
+    return BENCH_STAFF, password
+
+
+def sign_in(base_url: str, email: str, password: str) -> Any:
+    """An HTTP client signed in through the real form: GET /admin/login (its CSRF token and pre-session
+    cookie), POST the email and password; the session cookie stays in the client."""
+    import re
+
+    import httpx
+
+    client = httpx.Client(base_url=base_url, timeout=120, follow_redirects=False)
+    form = client.get("/admin/login")
+    token = re.search(r'name="csrf_token"\s+value="([^"]+)"', form.text)
+    if form.status_code != 200 or token is None:
+        raise SystemExit(f"GET /admin/login: HTTP {form.status_code}, no CSRF token in the form")
+    reply = client.post(
+        "/admin/login", data={"email": email, "password": password, "csrf_token": token.group(1), "next": DASHBOARD}
+    )
+    if reply.status_code != 303 or "/admin/login" in reply.headers.get("location", ""):
+        raise SystemExit(f"signing in as {email}: HTTP {reply.status_code} {reply.headers.get('location', '')}")
+    return client
+
+
+def page_probe(client: Any, path: str, statuses: set[int]) -> Probe:
+    """One GET of the path (placeholders filled); a redirect counts (a search with one hit answers 303
+    to that order's page: the search is what was timed)."""
+
+    def run(_ctx: Any, s: Samples) -> Any:
+        reply = client.get(s.fill(path))
+        statuses.add(reply.status_code)
+        if reply.status_code >= 400:
+            raise PageError(reply.status_code, str(reply.request.url), NO_SUCH_PAGE in reply.text)
+        return reply
+
+    return Probe(f"GET {path}", run)
+
+
+class PageError(Exception):
+    def __init__(self, status: int, url: str, no_route: bool) -> None:
+        super().__init__(f"GET {url}: HTTP {status}")
+        self.status, self.url, self.no_route = status, url, no_route
+
+
+def stats(name: str, timings: list[float], **extra: Any) -> dict[str, Any]:
+    timings = sorted(timings)
+    return {
+        "name": name,
+        "n": len(timings),
+        **{f"p{p}": round(percentile(timings, p), 2) for p in (50, 95, 99)},
+        "max": round(timings[-1], 2),
+        **extra,
+    }
+
+
+def timed_get(client: Any, path: str) -> float:
+    started = time.perf_counter()
+    reply = client.get(path)
+    ms = (time.perf_counter() - started) * 1000
+    if reply.status_code >= 400:
+        raise SystemExit(f"GET {path}: HTTP {reply.status_code}")
+    return ms
+
+
+def pages(args: argparse.Namespace) -> dict[str, Any]:
+    """Start `resell serve` on the generated database, sign in as an admin through the form, time the pages."""
+    from rich.console import Console
+    from rich.table import Table
+
+    where = target(args.db, args.path, args.pg_name)
+    meta = read_meta(where)
+    ctx = context(where)
+    if meta is None:
+        raise SystemExit(f"no generated database at {where.url}: run `python bench/backoffice.py generate` first")
+    if args.serve_from is None and pending_revisions(ctx):
+        raise SystemExit(
+            f"{where.url} is behind this release's schema: `python bench/backoffice.py generate` with the same "
+            "parameters upgrades it in place (timing each migration), or run `resell db upgrade` on it"
+        )
+    email, password = bench_account(ctx)
+    samples = draw_samples(ctx, random.Random(args.seed))
+    ctx.db.engine.dispose()  # the server is the only one on the database while it is measured
+    server = Server(where, args.serve_from)
+    rows: list[dict[str, Any]] = []
+    starts: list[float] = []
+    cold: list[float] = []
+    try:
+        # the dashboard's first read after a start (its caches empty), once per start
+        for n in range(max(1, args.cold_starts)):
+            if n:
+                server.stop()
+            starts.append(server.start())
+            client = sign_in(server.base_url, email, password)
+            log(f"start {n + 1}: ready in {starts[-1]:.1f} s; GET {DASHBOARD} (cold)")
+            cold.append(timed_get(client, DASHBOARD))
+        rows.append(stats(f"GET {DASHBOARD} cold (first read after a start)", cold))
+        log(f"GET {DASHBOARD} x {args.repeat} (warm)")
+        rows.append(
+            time_probe(None, page_probe(client, DASHBOARD, set()), samples, args.repeat, args.budget, warmup=0)
+            | {"name": f"GET {DASHBOARD} warm (cached for 30 s, then today's orders re-read)"}
+        )
+        for path in args.get or PAGES:
+            statuses: set[int] = set()
+            probe = page_probe(client, path, statuses)
+            log(f"{probe.name} x {args.repeat}")
+            try:
+                row = time_probe(None, probe, samples, args.repeat, args.budget, warmup=1)
+            except PageError as exc:
+                note = "404, not in this build: skipped" if exc.no_route else str(exc)
+                log(f"  {note}")
+                rows.append({"name": probe.name, "skipped": note})
+                continue
+            row["statuses"] = sorted(statuses)
+            rows.append(row)
+    finally:
+        server.stop()
+    results = {
+        "db": args.db,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "database": meta,
+        "server": "resell serve, 1 worker" + (f", code from {args.serve_from}" if args.serve_from else ""),
+        "startSeconds": [round(s, 1) for s in starts],
+        "targetMs": TARGET_MS,
+        "pages": rows,
+    }
+    out = args.out or BENCH / "results" / f"{dt.date.today().isoformat()}-backoffice-pages-{args.db}.json"
+    out.write_text(json.dumps(results, indent=2))
+    table = Table(title=f"back office pages on {args.db}, {meta['orders']:,} orders (load {results['load']})")
+    for column in ("page", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "HTTP"):
+        table.add_column(column, justify="left" if column in ("page", "HTTP") else "right", no_wrap=column == "page")
+    for row in rows:
+        if "skipped" in row:
+            table.add_row(f"[dim]{row['name']}[/]", "", "", "", "", "", f"[yellow]{row['skipped']}[/]")
+            continue
+        slow = row["p95"] > TARGET_MS
+        table.add_row(
+            f"[red]{row['name']}[/]" if slow else row["name"],
+            str(row["n"]), *(f"{row[k]:.1f}" for k in ("p50", "p95", "p99", "max")),
+            " ".join(map(str, row.get("statuses", []))),
+        )  # fmt: skip
+    Console(width=max(140, Console().width)).print(table)
+    log(f"server ready in {', '.join(f'{s:.1f}' for s in starts)} s; wrote {out}")
+    return results
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("generate", "measure", "run"):
-        p = sub.add_parser(name, help={"run": "generate (or reuse), then measure"}.get(name))
+    helps = {"run": "generate (or reuse), then measure", "pages": "time the /admin pages through `resell serve`"}
+    for name in ("generate", "measure", "run", "pages"):
+        p = sub.add_parser(name, help=helps.get(name))
         p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
         p.add_argument("--path", type=Path, default=None, help=f"the SQLite file (default {DEFAULT_PATH})")
         p.add_argument("--pg-name", default=PG_NAME, help="the PostgreSQL database (on RESELL_BENCH_PG_URL's server)")
@@ -1029,15 +1393,22 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--merchants", type=int, default=20)
             p.add_argument("--products", type=int, default=50)
             p.add_argument("--force", action="store_true", help="rebuild even when a matching database exists")
-        if name in ("measure", "run"):
-            p.add_argument("--repeat", type=int, default=50, help="timed calls per probe (after 2 warm-up calls)")
+        if name in ("measure", "run", "pages"):
+            p.add_argument("--repeat", type=int, default=50, help="timed calls per probe (after warm-up calls)")
             p.add_argument("--budget", type=float, default=30, help="seconds per probe before it stops repeating")
+            p.add_argument("--out", type=Path, help="the results file (default bench/results/DATE-backoffice-...json)")
+        if name == "pages":
+            p.add_argument("--get", action="append", help=f"a path to time (default: {', '.join(PAGES)})")
+            p.add_argument("--cold-starts", type=int, default=3, help="server starts, each timing one cold dashboard")
+            p.add_argument(
+                "--serve-from", type=Path, help="serve another resell source tree (PYTHONPATH) on the database"
+            )
+        if name in ("measure", "run"):
             p.add_argument("--only", action="append", help="measure only the probes whose name contains this")
             p.add_argument("--explain", action="store_true", help="show every SQL probe's plan (else only slow ones)")
             p.add_argument("--base-url", help="measure GET --get paths through this running server")
             p.add_argument("--cookie", action="append", default=[], help="NAME=VALUE sent with every GET")
             p.add_argument("--get", action="append", help="a path to GET (default /healthz)")
-            p.add_argument("--out", type=Path, help="the results file (default bench/results/DATE-backoffice-DB.json)")
     return parser
 
 
@@ -1047,6 +1418,8 @@ def main(argv: list[str] | None = None) -> None:
         generate(args)
     if args.command in ("measure", "run"):
         measure(args)
+    if args.command == "pages":
+        pages(args)
 
 
 if __name__ == "__main__":

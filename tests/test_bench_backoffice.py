@@ -229,3 +229,62 @@ def test_measure_runs_the_probes_and_http_gets(
         slot.app = None
         ctx.db.engine.dispose()
     assert [row["name"] for row in results["probes"]] == ["GET /healthz", "GET /locker?order={order}"]
+
+
+def test_lines_record_the_retailer_price_as_the_writer_does(generated: tuple[list[str], Any]) -> None:
+    """Each line carries its catalogue price in the order's currency, as createOrder records it."""
+    _, where = generated
+    assert scalar(where, "SELECT count(*) FROM order_lines WHERE retailer_unit_price IS NULL") == 0
+    differing = """SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
+        JOIN product_prices p ON p.product_id = l.product_id AND p.currency = o.currency
+        WHERE l.retailer_unit_price <> p.amount_duty_free OR l.retailer_vat_rate <> p.vat_rate"""
+    assert scalar(where, differing) == 0
+
+
+def test_an_upgradable_older_generation_is_reused(generated: tuple[list[str], Any]) -> None:
+    """A database of generator version 1 at the latest schema (0005's backfill wrote the same prices)
+    is reused, not rebuilt; nothing is left to upgrade."""
+    where_args, where = generated
+    meta = bo.read_meta(where)
+    bo.write_meta(where, {**meta, "version": 1})
+    try:
+        args = ["generate", *where_args, "--orders", str(ORDERS), "--merchants", "4", "--products", "12"]
+        reused = bo.generate(bo.parser().parse_args(args))
+        assert reused["generatedAt"] == meta["generatedAt"] and "upgrades" not in reused
+        ctx = bo.context(where)
+        assert bo.pending_revisions(ctx) == []
+        ctx.db.engine.dispose()
+    finally:
+        bo.write_meta(where, meta)
+
+
+def test_pages_signs_in_through_the_form_and_times_the_pages(generated: tuple[list[str], Any], tmp_path: Path) -> None:
+    """`pages` starts `resell serve` on the database, signs in as an admin through /admin/login and
+    times the dashboard (cold, warm) and the pages; a page this build lacks is skipped, not fatal."""
+    where_args, where = generated
+    out = tmp_path / "pages.json"
+    paths = ["/admin/staff", "/admin/orders?q={serial}", "/admin/no-such-page"]
+    args = ["pages", *where_args, "--repeat", "2", "--cold-starts", "1", "--out", str(out)]
+    results = bo.pages(bo.parser().parse_args([*args, *(a for p in paths for a in ("--get", p))]))
+    assert json.loads(out.read_text())["pages"] == results["pages"]
+    rows = {row["name"]: row for row in results["pages"]}
+    assert [name.split(" (")[0] for name in rows][:2] == ["GET /admin cold", "GET /admin warm"]
+    assert rows["GET /admin/staff"]["p50"] > 0 and rows["GET /admin/staff"]["statuses"] == [200]
+    assert "skipped" in rows["GET /admin/no-such-page"]
+    search = rows["GET /admin/orders?q={serial}"]  # the orders pages: measured once this build has them
+    assert "skipped" in search or set(search["statuses"]) <= {200, 303}
+    # a second run signs in again (the account exists: its password is set anew)
+    again = bo.pages(bo.parser().parse_args([*args, "--get", "/admin/staff"]))
+    assert again["pages"][-1]["n"] == 2
+
+
+def test_search_samples_are_assigned_serials(generated: tuple[list[str], Any]) -> None:
+    _, where = generated
+    ctx = bo.context(where)
+    samples = bo.draw_samples(ctx, random.Random(3))
+    ctx.db.engine.dispose()
+    values = ", ".join(f"'{v}'" for v in samples.serial_values)
+    assert samples.serial_values
+    assert scalar(where, f"SELECT count(*) FROM serials WHERE status <> 'assigned' AND value IN ({values})") == 0
+    path = samples.fill("/admin/orders?q={serial}&o={order}&r={ref}")
+    assert "{" not in path and samples.fill("/admin/catalogue/{ref}").rsplit("/", 1)[1].isdigit()
