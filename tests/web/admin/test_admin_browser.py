@@ -97,3 +97,26 @@ def test_turning_totp_on_from_the_account_page(ctx: Context, server: str, browse
     checked = staff.check_password(ctx, "ada@staff.test", PASSWORD)
     assert checked is not None and checked.needs_totp
     context.close()
+
+
+def test_a_form_with_a_forged_csrf_token_is_refused_in_the_browser(ctx: Context, server: str, browser: Browser) -> None:
+    """The staff page's "Add account" form, its hidden csrf_token changed in the page before sending:
+    a 403 page, and no account made. The same form untouched works."""
+    make_staff(ctx, "ada@staff.test", "admin")
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server, "ada@staff.test", PASSWORD)
+    page.goto(server + "/admin/staff")
+    form = page.locator("form[action='/admin/staff/add']")
+    form.get_by_label("Email").fill("eve@staff.test")
+    form.locator("input[name=csrf_token]").evaluate("input => { input.value = 'forged' + input.value }")
+    with page.expect_response(lambda reply: reply.url.endswith("/admin/staff/add")) as sent:
+        form.get_by_role("button", name="Add account").click()
+    assert sent.value.status == 403
+    assert all(account.email != "eve@staff.test" for account in staff.list_accounts(ctx))
+    page.goto(server + "/admin/staff")
+    form = page.locator("form[action='/admin/staff/add']")
+    form.get_by_label("Email").fill("eve@staff.test")
+    form.get_by_role("button", name="Add account").click()
+    assert any(account.email == "eve@staff.test" for account in staff.list_accounts(ctx))
+    context.close()
