@@ -23,8 +23,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,6 +39,7 @@ from resell.api.shapes import STATUS_REPLIES, JSONReply
 from resell.services.context import Caller, Context
 
 Body = dict[str, Any]
+READ_THREADS = 20  # threads for the reads on PostgreSQL, per process (the default pool has 40)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ async def dispatch(operation: Operation, request: Request) -> Response:
         raw = await request.body() if operation.reads_body else b""
         params = request.path_params
         if not ctx.db.reads_on_loop:  # PostgreSQL: nothing that may wait on the database runs on the loop
-            reply = await run_in_threadpool(_run, operation, request, ctx, raw, params)
+            run = partial(_run, operation, request, ctx, raw, params)
+            limiter = None if operation.in_thread_pool else _read_threads()
+            reply = await anyio.to_thread.run_sync(run, limiter=limiter)
         elif operation.in_thread_pool:
             who = authenticated(request)
             body = parse_json_object(raw) if operation.reads_body else {}
@@ -93,6 +99,18 @@ async def dispatch(operation: Operation, request: Request) -> Response:
     if operation.name in STATUS_REPLIES:  # the request log reads responseCode; these replies say `code`
         request.state.response_code = reply["code"]
     return JSONReply(reply, status_code=operation.status_code)
+
+
+_READ_THREADS: list[anyio.CapacityLimiter] = []
+
+
+def _read_threads() -> anyio.CapacityLimiter:
+    """The threads of the reads on PostgreSQL, apart from the default pool's: createOrders waiting for
+    their group commit fill that one during a launch, and the stock polls must not queue behind them
+    (bench/run.py, launch scenario: 5 polls/s with one pool for both)."""
+    if not _READ_THREADS:
+        _READ_THREADS.append(anyio.CapacityLimiter(READ_THREADS))
+    return _READ_THREADS[0]
 
 
 def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str]) -> Body | Response:
