@@ -1,6 +1,7 @@
 -- wrk script for the resell benchmark. Environment:
---   SCENARIO  floor | create | stock | read | mix | ceiling
+--   SCENARIO  floor | create | stock | read | mix | ceiling | launch | poll
 --   TOKEN, SECRET, REF (a pooled product), READ_PREFIX and READ_COUNT (orders to read), RUN (unique id)
+--   SHOPS (launch, poll): "token secret;token secret;..." one pair per merchant, taken in turn
 local scenario = os.getenv("SCENARIO") or "floor"
 local token = os.getenv("TOKEN") or ""
 local secret = os.getenv("SECRET") or ""
@@ -20,14 +21,29 @@ end
 
 counter = 0
 statuses = {}  -- global: done() reads it from each thread
+-- launch: createOrder replies by kind (globals, read by done()): an order, a clean 1044, anything else
+sold, out_of_stock, other = 0, 0, 0
 local auth = nil
+local shops = {}
+
+local function headers(tok, sec)
+  return {["Authorization"] = "Bearer " .. tok, ["secret"] = sec, ["Content-Type"] = "application/json"}
+end
 
 function init(args)
-  auth = {["Authorization"] = "Bearer " .. token, ["secret"] = secret, ["Content-Type"] = "application/json"}
+  auth = headers(token, secret)
+  for pair in string.gmatch(os.getenv("SHOPS") or "", "[^;]+") do
+    local tok, sec = pair:match("^(%S+) (%S+)$")
+    table.insert(shops, headers(tok, sec))
+  end
   math.randomseed(os.time() + (tid or 0) * 7919)
 end
 
-local function create()
+local function shop()  -- the next merchant, in turn
+  return shops[(counter + (tid or 0)) % #shops + 1]
+end
+
+local function create(as)
   counter = counter + 1
   local pon = "B" .. run .. "-" .. tostring(tid) .. "-" .. tostring(counter)
   local body = '{"partnerOrderNumber":"' .. pon .. '","orderDate":"2026-11-28T10:00:00+00:00","currency":"EUR",'
@@ -35,11 +51,11 @@ local function create()
     .. '"customer":{"partnerId":"c' .. tostring(counter % 100) .. '","email":"bench@example.com","language":"en_US",'
     .. '"locationInvoice":{"firstName":"B","lastName":"Ench","country":"FR","city":"Paris"},"ipV4":"192.0.2.1"},'
     .. '"payment":{"paymentMethod":"External Payment","transactionId":"' .. pon .. '"}}'
-  return wrk.format("POST", "/connect/order/new", auth, body)
+  return wrk.format("POST", "/connect/order/new", as or auth, body)
 end
 
-local function stock()
-  return wrk.format("POST", "/connect/stock", auth, '{"productRefs":[' .. ref .. ']}')
+local function stock(as)
+  return wrk.format("POST", "/connect/stock", as or auth, '{"productRefs":[' .. ref .. ']}')
 end
 
 local function crosssell()
@@ -68,26 +84,39 @@ function request()
   elseif scenario == "stock" then return stock()
   elseif scenario == "read" then return read()
   elseif scenario == "mix" then return mix[math.random(#mix)]()
+  elseif scenario == "launch" then return create(shop())
+  elseif scenario == "poll" then counter = counter + 1; return stock(shop())
   else return wrk.format("POST", "/", {["Content-Type"] = "application/json"}, '{"ping":1}')
   end
 end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if scenario == "launch" then
+    if status == 201 then sold = sold + 1
+    elseif status == 200 and body and string.find(body, '"responseCode":1044', 1, true) then
+      out_of_stock = out_of_stock + 1
+    else other = other + 1 end
+  elseif scenario == "poll" then
+    if not (status == 200 and body and string.find(body, '],"responseCode":0,', 1, true)) then other = other + 1 end
+  end
 end
 
 function done(summary, latency, requests)
   local merged = {}
+  local kinds = {sold = 0, out_of_stock = 0, other = 0}
   for _, thread in ipairs(threads) do
     local s = thread:get("statuses")
     for code, n in pairs(s) do merged[code] = (merged[code] or 0) + n end
+    for kind, n in pairs(kinds) do kinds[kind] = n + thread:get(kind) end
   end
   local parts = {}
   for code, n in pairs(merged) do table.insert(parts, '"' .. code .. '":' .. n) end
   io.write(string.format(
     'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"connect_errors":%d,'
-    .. '"read_errors":%d,"write_errors":%d,"timeouts":%d,"status_errors":%d,"statuses":{%s}}\n',
+    .. '"read_errors":%d,"write_errors":%d,"timeouts":%d,"status_errors":%d,"statuses":{%s},'
+    .. '"sold":%d,"out_of_stock":%d,"other":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
     summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout,
-    summary.errors.status, table.concat(parts, ",")))
+    summary.errors.status, table.concat(parts, ","), kinds.sold, kinds.out_of_stock, kinds.other))
 end

@@ -5,6 +5,12 @@ Steps: a fresh database (SQLite by default, PostgreSQL with --db postgres) with 
 the floor (bench/floor.py: a bare ASGI JSON endpoint on the same uvicorn with the same workers);
 wrk runs each scenario at each concurrency; then the invariants are checked in the database.
 Results go to bench/results/<date>-<db>.json and a markdown table is printed.
+
+The launch scenario (`--scenarios launch`, run by default after the others) is a game launch: one
+product with 10,000 keys, 256 clients of 16 shops (each a merchant of its own, with its catalogue)
+ordering until it is sold out while 16 more poll getStockStatus. It reports orders/s, p50/p99 and
+the time to sell out, and checks that exactly 10,000 orders were made, every key handed out once,
+every other createOrder a clean 1044 (out of stock), and no error or timeout.
 """
 
 from __future__ import annotations
@@ -35,8 +41,20 @@ from common import (  # bench/ is on sys.path
 )
 from scale import bare_executemany
 
-SCENARIOS = ["create", "stock", "read", "mix"]
+SCENARIOS = ["create", "stock", "read", "mix", "launch"]
 READ_ORDERS = 2000
+LAUNCH_REF = 900010
+LAUNCH_PRODUCT = {
+    "ref": LAUNCH_REF,
+    "name": "Bench Launch Day Game",
+    "publisher": "bench",
+    "serialSource": "pool",
+    "deliveryMode": "download_serial",
+    "almostOutThreshold": 100,
+    "files": [{"label": "Installer", "fileName": "launch.exe", "size": 1000}],
+    "prices": [{"currency": "EUR", "amountDutyFree": 50, "vatRate": 20}],
+}
+PRETIX_ORDERS_PER_SECOND = (28, 30)  # pretix's order API measured on this machine
 
 
 def resell(env: dict[str, str], *args: str, capture: bool = True) -> subprocess.CompletedProcess:
@@ -58,10 +76,15 @@ def setup_database(args: argparse.Namespace, workdir: Path) -> str:
     return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
 
 
-def seed(env: dict[str, str], workdir: Path, serials: int) -> dict:
-    """Schema, catalogue, serials (through the CLI, timed), a merchant, and orders to read."""
+def seed(
+    env: dict[str, str], workdir: Path, serials: int, launch_keys: int, launch_shops: int, read_orders: int
+) -> dict:
+    """Schema, catalogue, serials (through the CLI, timed), a merchant, and orders to read; the launch
+    product's keys and its shops."""
     resell(env, "db", "upgrade")
-    (workdir / "catalog.json").write_text(json.dumps(BENCH_CATALOG))
+    catalog = json.loads(json.dumps(BENCH_CATALOG))
+    catalog["products"].append(LAUNCH_PRODUCT)
+    (workdir / "catalog.json").write_text(json.dumps(catalog))
     resell(env, "catalog", "import", str(workdir / "catalog.json"))
     serial_file = workdir / "serials.txt"
     with serial_file.open("w") as out:
@@ -70,6 +93,11 @@ def seed(env: dict[str, str], workdir: Path, serials: int) -> dict:
     started = time.perf_counter()
     resell(env, "stock", "import", str(POOL_REF), str(serial_file))
     import_seconds = time.perf_counter() - started
+    if launch_keys:
+        with serial_file.open("w") as out:
+            for i in range(launch_keys):
+                out.write(f"LAUNCH-{i:08d}\n")
+        resell(env, "stock", "import", str(LAUNCH_REF), str(serial_file))
     code = f"""
 import json, os
 from resell.config import Settings
@@ -81,11 +109,16 @@ caller = iam.caller_for_secret(ctx, c.secret) if hasattr(iam, "caller_for_secret
 if caller is None:
     from resell.services.context import Caller
     caller = Caller(m.merchant_id, "bench-shop", c.catalog_id, "EUR", 30, False)
-for i in range(1, {READ_ORDERS} + 1):
+for i in range(1, {read_orders} + 1):
     orders.submit_order(ctx, caller, {{"partnerOrderNumber": f"R{{i}}", "orderDate": "2026-11-28T10:00:00Z",
         "currency": "EUR", "orderLines": [{{"productRef": {POOL_REF}, "quantity": 1}}],
         "customer": {{"email": "r@example.com", "locationInvoice": {{"country": "FR"}}}}}})
-print(json.dumps({{"realm": m.realm, "clientSecret": m.client_secret, "secret": c.secret}}))
+shops = []
+for i in range({launch_shops}):
+    s, (sc,) = merchants.create_merchant(ctx, f"launch-shop-{{i:02d}}",
+        catalogs_to_add=[merchants.CatalogSpec(f"Launch shop {{i:02d}} EUR", "EUR")])
+    shops.append({{"realm": s.realm, "clientSecret": s.client_secret, "secret": sc.secret}})
+print(json.dumps({{"realm": m.realm, "clientSecret": m.client_secret, "secret": c.secret, "shops": shops}}))
 """
     creds = json.loads(
         subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True, text=True)
@@ -145,7 +178,199 @@ def wrk(url: str, scenario: str, concurrency: int, seconds: int, env_extra: dict
     return result
 
 
-def check_invariants(env: dict[str, str], created_ok: int, in_flight: int, serials: int) -> dict:
+def _wrk_start(url: str, scenario: str, connections: int, env_extra: dict[str, str]) -> subprocess.Popen:
+    """wrk until interrupted (SIGINT: it stops and prints its RESULT line)."""
+    env = {**os.environ, **env_extra, "SCENARIO": scenario, "RUN": uuid.uuid4().hex[:6]}
+    cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", "-d3600s", "--timeout", "10s"]
+    return subprocess.Popen(
+        [*cmd, "-s", str(BENCH / "load.lua"), url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wrk_result(proc: subprocess.Popen) -> dict:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk gave no result: {out}\n{err}")
+    result = json.loads(line[len("RESULT ") :])
+    result["statuses"] = {int(k): v for k, v in result["statuses"].items()}
+    result["throughput"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["transport_errors"] = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    return result
+
+
+def _launch_facts(db_url: str) -> dict:
+    """What the database holds of the launch product: orders, keys handed out, keys left, last sale."""
+    from sqlalchemy import create_engine, func, select
+
+    from resell.db.tables import order_lines, products, serial_assignments, serials
+
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        pid = c.execute(select(products.c.id).where(products.c.ref == LAUNCH_REF)).scalar_one()
+        launch_serials = select(serials.c.id).where(serials.c.product_id == pid)
+        facts = {
+            "orders": c.execute(
+                select(func.count(func.distinct(order_lines.c.order_id))).where(order_lines.c.product_id == pid)
+            ).scalar_one(),
+            "units": c.execute(select(func.coalesce(func.sum(order_lines.c.quantity), 0)).where(
+                order_lines.c.product_id == pid)).scalar_one(),
+            "assignments": c.execute(select(func.count()).select_from(serial_assignments).where(
+                serial_assignments.c.serial_id.in_(launch_serials))).scalar_one(),
+            "distinct_keys": c.execute(select(func.count(func.distinct(serial_assignments.c.serial_id))).where(
+                serial_assignments.c.serial_id.in_(launch_serials))).scalar_one(),
+            "keys_left": c.execute(select(func.count()).select_from(serials).where(
+                serials.c.product_id == pid, serials.c.status == "available")).scalar_one(),
+            "keys": c.execute(
+                select(func.count()).select_from(serials).where(serials.c.product_id == pid)
+            ).scalar_one(),
+        }
+        first, last = c.execute(
+            select(func.min(serial_assignments.c.assigned_at), func.max(serial_assignments.c.assigned_at)).where(
+                serial_assignments.c.serial_id.in_(launch_serials))
+        ).one()
+    engine.dispose()
+    facts["first_sale"] = first.timestamp() if first is not None else None
+    facts["last_sale"] = last.timestamp() if last is not None else None
+    return facts
+
+
+def _keys_left(engine, pid: int) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from resell.db.tables import serials
+
+    with engine.connect() as c:
+        return int(c.execute(select(func.count()).select_from(serials).where(
+            serials.c.product_id == pid, serials.c.status == "available")).scalar_one())
+
+
+def cpu_seconds(server_group: int) -> dict[int, tuple[str, float]]:
+    """CPU time (user + system) used so far by each API process (the process group of `resell serve`)
+    and each PostgreSQL process on this machine: the capacity model's cost per order."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[int, tuple[str, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[2]) == server_group:
+            used[int(stat.parent.name)] = ("api", seconds)
+        elif name == "postgres":
+            used[int(stat.parent.name)] = ("postgres", seconds)
+    return used
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds between the two samples, per kind, process by process (a process that ended in
+    between is not counted: PostgreSQL's pooled backends live on, so little is missed)."""
+    used = {"api": 0.0, "postgres": 0.0}
+    for pid, (kind, seconds) in after.items():
+        used[kind] += seconds - (before[pid][1] if pid in before else 0.0)
+    return used
+
+
+def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_group: int) -> dict:
+    """The launch: `args.launch_clients` connections order the launch product, one unit each, through
+    the shops in turn, while `args.launch_pollers` poll its stock status; stopped `LAUNCH_TAIL` seconds
+    after the last key is gone, so that every client meets the sold-out product."""
+    from sqlalchemy import create_engine, select
+
+    from resell.db.tables import products
+
+    shops = ";".join(f"{access_token(url, shop)} {shop['secret']}" for shop in creds["shops"])
+    extra = {"SHOPS": shops, "REF": str(LAUNCH_REF)}
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        pid = c.execute(select(products.c.id).where(products.c.ref == LAUNCH_REF)).scalar_one()
+    cpu_before = cpu_seconds(server_group)
+    pollers = _wrk_start(url, "poll", args.launch_pollers, extra)
+    started = time.time()
+    creators = _wrk_start(url, "launch", args.launch_clients, extra)
+    sold_out_seen = None
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and creators.poll() is None:
+            if _keys_left(engine, pid) == 0:
+                sold_out_seen = time.time()
+                break
+            time.sleep(0.05)
+        time.sleep(LAUNCH_TAIL)
+    finally:
+        engine.dispose()
+        create = _wrk_result(creators)
+        poll = _wrk_result(pollers)
+    cpu_after = cpu_seconds(server_group)
+    facts = _launch_facts(db_url)
+    last_sale = facts["last_sale"] or sold_out_seen or time.time()
+    sell_out = last_sale - started
+    row = {
+        "keys": args.launch_keys,
+        "clients": args.launch_clients,
+        "pollers": args.launch_pollers,
+        "shops": len(creds["shops"]),
+        "sell_out_seconds": sell_out,
+        "orders_per_second": facts["orders"] / sell_out if sell_out > 0 else 0.0,
+        "create": create,
+        "poll": poll,
+        # CPU milliseconds per order sold, the polls and the 1044s of the launch included
+        "cpu_ms_per_order": {
+            k: v * 1000 / max(facts["orders"], 1) for k, v in cpu_used(cpu_before, cpu_after).items()
+        },
+        "facts": facts,
+    }
+    create_errors = sum(v for k, v in create["statuses"].items() if k not in (200, 201)) + create["transport_errors"]
+    poll_errors = sum(v for k, v in poll["statuses"].items() if k != 200) + poll["transport_errors"]
+    row["checks"] = {
+        f"exactly {args.launch_keys:,} orders (201 replies and in the database)": create["sold"]
+        == facts["orders"]
+        == facts["units"]
+        == args.launch_keys,
+        "every key handed out once": facts["assignments"] == facts["distinct_keys"] == facts["keys"]
+        and facts["keys_left"] == 0,
+        "every other createOrder a clean 1044": create["other"] == 0 and create["out_of_stock"] > 0
+        and create["sold"] + create["out_of_stock"] == create["requests"],
+        "no 5xx, no timeouts, no transport errors": create_errors == 0 and poll_errors == 0 and poll["other"] == 0,
+    }
+    return row
+
+
+LAUNCH_TAIL = 1.0  # seconds of ordering after the sell-out: every client meets the 1044
+
+
+def launch_table(row: dict, db: str) -> str:
+    create, poll = row["create"], row["poll"]
+    low, high = PRETIX_ORDERS_PER_SECOND
+    lines = [
+        f"Launch day ({db}): {row['keys']:,} keys, {row['clients']} clients of {row['shops']} shops, "
+        f"{row['pollers']} getStockStatus pollers",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        f"| time to sell out | {row['sell_out_seconds']:.2f} s |",
+        f"| orders/s | {row['orders_per_second']:,.0f} |",
+        f"| createOrder p50 / p99 | {create['p50_us'] / 1000:.1f} / {create['p99_us'] / 1000:.1f} ms |",
+        f"| createOrder replies: orders / 1044 / other | {create['sold']:,} / {create['out_of_stock']:,} / "
+        f"{create['other']} |",
+        f"| getStockStatus polls, req/s | {poll['throughput']:,.0f} |",
+        f"| getStockStatus p50 / p99 | {poll['p50_us'] / 1000:.1f} / {poll['p99_us'] / 1000:.1f} ms |",
+        f"| CPU per order: API processes / PostgreSQL | {row['cpu_ms_per_order']['api']:.2f} / "
+        f"{row['cpu_ms_per_order']['postgres']:.2f} ms |",
+        f"| vs pretix's order API ({low}-{high} orders/s) | "
+        f"{row['orders_per_second'] / high:.1f}-{row['orders_per_second'] / low:.1f}x |",
+    ]
+    lines.append("")
+    lines.append("Launch checks: " + ", ".join(f"{k}: {'ok' if v else 'FAILED'}" for k, v in row["checks"].items()))
+    return "\n".join(lines)
+
+
+def check_invariants(env: dict[str, str], created_ok: int, in_flight: int, serials: int, read_orders: int) -> dict:
+    """Every order and serial of the database: `created_ok` and `serials` include the launch's."""
     """`in_flight`: creates wrk may have sent but not read when it stopped (at most its connections per run)."""
     code = f"""
 import json
@@ -160,7 +385,8 @@ with ctx.db.read() as c:
     n_distinct = c.execute(select(func.count(func.distinct(serial_assignments.c.serial_id)))).scalar_one()
     by_status = dict(c.execute(select(serials.c.status, func.count()).group_by(serials.c.status)).all())
     pool_items = c.execute(select(func.count()).select_from(line_items.join(order_lines,
-        order_lines.c.id == line_items.c.order_line_id)).where(order_lines.c.product_ref == {POOL_REF})).scalar_one()
+        order_lines.c.id == line_items.c.order_line_id)).where(
+        order_lines.c.product_ref.in_([{POOL_REF}, {LAUNCH_REF}]))).scalar_one()
     assigned_without_row = c.execute(select(func.count()).select_from(serials.outerjoin(serial_assignments,
         serial_assignments.c.serial_id == serials.c.id)).where(serials.c.status != "available",
         serial_assignments.c.serial_id.is_(None))).scalar_one()
@@ -172,7 +398,7 @@ print(json.dumps(dict(orders=n_orders, assignments=n_assign, distinct=n_distinct
         .stdout.strip()
         .splitlines()[-1]
     )
-    expected_orders = READ_ORDERS + created_ok
+    expected_orders = read_orders + created_ok
     checks = {
         # wrk stops on the clock: replies still in flight then are not counted but their orders exist
         "orders in the database = successful replies (+ cut-off in-flight)": expected_orders
@@ -259,6 +485,10 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32,64")
     parser.add_argument("--serials", type=int, default=1_000_000)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"any of {','.join(SCENARIOS)}")
+    parser.add_argument("--launch-keys", type=int, default=10_000, help="launch: keys of the launch product")
+    parser.add_argument("--launch-clients", type=int, default=256, help="launch: concurrent createOrder clients")
+    parser.add_argument("--launch-pollers", type=int, default=16, help="launch: concurrent getStockStatus clients")
+    parser.add_argument("--launch-shops", type=int, default=16, help="launch: merchants the clients belong to")
     args = parser.parse_args()
     unknown = sorted(set(args.scenarios.split(",")) - set(SCENARIOS))
     if unknown:  # an unknown name would measure 404s
@@ -266,6 +496,10 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: run scripts/system-deps --bench")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
+    scenarios = [name for name in args.scenarios.split(",") if name != "launch"]
+    launching = "launch" in args.scenarios.split(",")
+    launch_keys = args.launch_keys if launching else 0
+    read_orders = READ_ORDERS if set(scenarios) & {"read", "mix"} else 0  # the orders those read
     workdir = Path(tempfile.mkdtemp(prefix="resell-bench-"))
     env = {
         **os.environ,
@@ -276,7 +510,7 @@ def main() -> None:
     }
     env["RESELL_DATABASE_URL"] = setup_database(args, workdir)
     log(f"seeding {args.db} in {workdir} ({args.serials:,} serials)")
-    creds = seed(env, workdir, args.serials)
+    creds = seed(env, workdir, args.serials, launch_keys, args.launch_shops if launching else 0, read_orders)
     bare = bare_executemany(workdir, env, args.serials)  # resell's own table and indexes, bare sqlite3
     log(f"import {creds['import_seconds']:.1f} s (bare executemany {bare:.1f} s)")
 
@@ -327,10 +561,10 @@ def main() -> None:
         }
         wrk(f"http://127.0.0.1:{port}", "stock", 8, 2, extra)  # warm up every worker
         created_ok = in_flight = 0
-        for c in concurrencies:
+        for c in concurrencies if scenarios else []:
             results["floor"][str(c)] = wrk(f"http://127.0.0.1:{floor_port}", "floor", c, args.seconds, {})
             log(f"floor c={c}: {results['floor'][str(c)]['throughput']:,.0f} req/s")
-            for scenario in args.scenarios.split(","):
+            for scenario in scenarios:
                 row = wrk(f"http://127.0.0.1:{port}", scenario, c, args.seconds, extra)
                 row.update(scenario=scenario, concurrency=c)
                 created_ok += row["statuses"].get(201, 0)
@@ -341,6 +575,14 @@ def main() -> None:
                     f"{scenario} c={c}: {row['throughput']:,.0f} req/s, p99 {row['p99_us'] / 1000:.1f} ms, "
                     f"errors {row['errors']}, ratio {ratio:.3f}"
                 )
+        if launching:
+            log(f"launch: {args.launch_keys:,} keys, {args.launch_clients} clients, {args.launch_pollers} pollers")
+            results["launch"] = launch(f"http://127.0.0.1:{port}", env["RESELL_DATABASE_URL"], creds, args, server.pid)
+            created_ok += results["launch"]["create"]["sold"]
+            log(
+                f"launch: sold out in {results['launch']['sell_out_seconds']:.2f} s, "
+                f"{results['launch']['orders_per_second']:,.0f} orders/s"
+            )
     finally:
         stop(server)
         stop(floor)
@@ -350,13 +592,17 @@ def main() -> None:
         "bare_seconds": bare,
         "ratio": creds["import_seconds"] / bare,
     }
-    results["invariants"] = check_invariants(env, created_ok, in_flight, args.serials)
+    results["invariants"] = check_invariants(env, created_ok, in_flight, args.serials + launch_keys, read_orders)
     out = BENCH / "results" / f"{results['date'][:10]}-{args.db}.json"
     out.write_text(json.dumps(results, indent=2))
     print(table(results))
+    if launching:
+        print("\n" + launch_table(results["launch"], args.db))
     print(f"\n(results in {out.relative_to(ROOT)}; server log in {workdir / 'server.log'})")
     if not all(results["invariants"]["checks"].values()):
         raise SystemExit("an invariant failed")
+    if launching and not all(results["launch"]["checks"].values()):
+        raise SystemExit("a launch check failed")
 
 
 if __name__ == "__main__":

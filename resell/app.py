@@ -4,7 +4,7 @@
 well, through resell/cli/support.py) and puts each surface on the paths it owns:
 
     /connect, /iam           REST (api/rest/surface.py), also the default surface: /openapi.json,
-                             /docs, /redoc, /healthz, /metrics and a JSON 404 for unknown paths
+                             /docs, /redoc, /healthz, /readyz, /metrics and a JSON 404 for unknown paths
     /global                  SOAP (api/soap/surface.py)
     /flow                    the product feed (api/feed/surface.py)
     /locker, /download,      the end users' pages (web/surface.py)

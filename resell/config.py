@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     var_dir: Path = Path("var")
     database_url: str = ""  # default: SQLite at var/resell.db
+    # PostgreSQL: let psycopg prepare repeated statements on the server (false behind a pooler in
+    # transaction mode that does not track prepared statements: pgbouncer before 1.21, docs/deployment.md)
+    database_server_prepare: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -83,13 +83,17 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
 class Database:
     """The engine plus the two ways to open a unit of work."""
 
-    def __init__(self, url: str, pool_size: int = 20, group_commit: bool = True):
+    def __init__(self, url: str, pool_size: int = 20, group_commit: bool = True, server_prepare: bool = True):
         self.url = url
         self.group_commit = group_commit
         self._committer: GroupCommitter | None = None
         self._committer_lock = threading.Lock()
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.is_postgres = make_url(url).get_backend_name() == "postgresql"
+        # SQLite reads are a local file's pages: microseconds, and in WAL mode they never wait for a
+        # writer, so the hot reads may run on the event loop. A PostgreSQL read is a network round
+        # trip that can wait (a lock, a busy server, a full pool): never on the loop (api/rest/dispatch.py).
+        self.reads_on_loop = self.is_sqlite
         self._writer_lock_path: str | None = None
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, pool_size)
@@ -97,7 +101,12 @@ class Database:
             if database and database != ":memory:":
                 self._writer_lock_path = database + "-writer.lock"
         else:
-            self.engine = create_engine(url, **_JSON, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # psycopg prepares a statement on the server once a connection has run it 5 times; a pooler
+            # in transaction mode that does not track prepared statements needs that off (None)
+            connect_args = {} if server_prepare or not self.is_postgres else {"prepare_threshold": None}
+            self.engine = create_engine(
+                url, **_JSON, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+            )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -25,7 +25,12 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
-        return cls(db=Database(settings.effective_database_url, group_commit=settings.group_commit), settings=settings)
+        db = Database(
+            settings.effective_database_url,
+            group_commit=settings.group_commit,
+            server_prepare=settings.database_server_prepare,
+        )
+        return cls(db=db, settings=settings)
 
 
 @dataclass(frozen=True)

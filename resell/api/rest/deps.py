@@ -31,8 +31,9 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def authenticated(request: Request) -> Caller:
-    """Token first (401), then the catalogue secret (70, 71). Run on the event loop: a cached
-    signature check and one indexed query (services/iam.py), cheaper than a thread hop. The OpenAPI
+    """Token first (401), then the catalogue secret (70, 71). Run on the event loop on SQLite: a
+    cached signature check and one indexed query (services/iam.py), cheaper than a thread hop; in the
+    thread pool on PostgreSQL, where the query may wait (api/rest/dispatch.py). The OpenAPI
     document describes the `secret` header (api/rest/openapi.py)."""
     headers = request.headers
     who = iam.authenticate(context_of(request), bearer_token(headers.get("authorization")), headers.get("secret"))

@@ -11,7 +11,10 @@ What dispatch does, in this order (the contract's order of refusals):
 2. the body, when the operation reads one (HTTP 400, responseCode 1030);
 3. the handler: on the event loop for the cheap reads, inside one read transaction shared with
    the authentication (`Database.shared_read`); in the thread pool for everything that writes or
-   may wait (createOrder waits for its group commit to reach the disk);
+   may wait (createOrder waits for its group commit to reach the disk). On PostgreSQL
+   (`Database.reads_on_loop` false) authentication and every handler run in the thread pool, in one
+   hop: a query there is a network round trip that may wait on a lock or a busy server, and the
+   event loop must keep answering the process's other requests meanwhile;
 4. any exception is answered by the REST error reply (api/errors.py).
 """
 
@@ -20,8 +23,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -33,6 +39,7 @@ from resell.api.shapes import STATUS_REPLIES, JSONReply
 from resell.services.context import Caller, Context
 
 Body = dict[str, Any]
+READ_THREADS = 20  # threads for the reads on PostgreSQL, per process (the default pool has 40)
 
 
 @dataclass(frozen=True)
@@ -75,15 +82,16 @@ async def dispatch(operation: Operation, request: Request) -> Response:
         ctx = context_of(request)
         raw = await request.body() if operation.reads_body else b""
         params = request.path_params
-        if operation.in_thread_pool:
+        if not ctx.db.reads_on_loop:  # PostgreSQL: nothing that may wait on the database runs on the loop
+            run = partial(_run, operation, request, ctx, raw, params)
+            limiter = None if operation.in_thread_pool else _read_threads()
+            reply = await anyio.to_thread.run_sync(run, limiter=limiter)
+        elif operation.in_thread_pool:
             who = authenticated(request)
             body = parse_json_object(raw) if operation.reads_body else {}
             reply = await run_in_threadpool(operation.handler, Call(ctx, who, body, params))
         else:
-            with ctx.db.shared_read():  # authentication and the answer: one read transaction
-                who = authenticated(request)
-                body = parse_json_object(raw) if operation.reads_body else {}
-                reply = operation.handler(Call(ctx, who, body, params))
+            reply = _run(operation, request, ctx, raw, params)
     except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/errors.py)
         return await error_reply(request, exc)
     if isinstance(reply, Response):
@@ -91,6 +99,32 @@ async def dispatch(operation: Operation, request: Request) -> Response:
     if operation.name in STATUS_REPLIES:  # the request log reads responseCode; these replies say `code`
         request.state.response_code = reply["code"]
     return JSONReply(reply, status_code=operation.status_code)
+
+
+_READ_THREADS: list[anyio.CapacityLimiter] = []
+
+
+def _read_threads() -> anyio.CapacityLimiter:
+    """The threads of the reads on PostgreSQL, apart from the default pool's: createOrders waiting for
+    their group commit fill that one during a launch, and the stock polls must not queue behind them
+    (bench/run.py, launch scenario: 5 polls/s with one pool for both)."""
+    if not _READ_THREADS:
+        _READ_THREADS.append(anyio.CapacityLimiter(READ_THREADS))
+    return _READ_THREADS[0]
+
+
+def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str]) -> Body | Response:
+    """Authenticate, parse, run the handler: in the caller's thread, on the loop (SQLite's cheap
+    reads) or in the thread pool (PostgreSQL, one hop for the whole request). A read operation
+    authenticates and answers in one read transaction."""
+    if operation.in_thread_pool:
+        who = authenticated(request)
+        body = parse_json_object(raw) if operation.reads_body else {}
+        return operation.handler(Call(ctx, who, body, params))
+    with ctx.db.shared_read():
+        who = authenticated(request)
+        body = parse_json_object(raw) if operation.reads_body else {}
+        return operation.handler(Call(ctx, who, body, params))
 
 
 def add_routes(router: APIRouter, operations: Iterable[Operation]) -> None:

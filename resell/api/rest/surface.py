@@ -1,5 +1,5 @@
 """The REST surface: /connect (with /connect/webhooks) and /iam, and what the server itself answers:
-the OpenAPI document with /docs and /redoc, /healthz, /metrics, and FastAPI's JSON 404 for any path
+the OpenAPI document with /docs and /redoc, /healthz, /readyz, /metrics, and FastAPI's JSON 404 for any path
 no other surface owns. Errors are the JSON contract (api/errors.py)."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from resell.api.rest.openapi import build_openapi
 from resell.api.rest.operation_docs import INTRODUCTION
 from resell.api.shapes import JSONReply
 from resell.config import Settings
+from resell.services import health
 
 MOUNTS = ("/connect", "/iam")
 
@@ -49,7 +50,16 @@ def create(settings: Settings, state: State, documented: list[BaseRoute], fast_p
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers (it does not touch the database)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONReply:
+        """Readiness: the database answers a query (in the thread pool, as a sync endpoint); 503 if not."""
+        problem = health.database_problem(state.ctx)
+        if problem is not None:
+            return JSONReply({"status": "unavailable", "database": problem}, status_code=503)
+        return JSONReply({"status": "ready", "database": "ok"})
 
     errors.install(app)
     if fast_path:

@@ -1,0 +1,103 @@
+"""Health and readiness endpoints, and the event loop on PostgreSQL: a request waiting on the
+database does not hold up the other requests of its process (api/rest/dispatch.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from resell.db.engine import Database
+from resell.services.context import Context
+from tests.conftest import AppSlot, Merchant, World
+
+
+def test_healthz_and_readyz_answer_when_the_database_does(http: httpx.Client) -> None:
+    assert http.get("/healthz").json() == {"status": "ok"}
+    reply = http.get("/readyz")
+    assert reply.status_code == 200
+    assert reply.json() == {"status": "ready", "database": "ok"}
+
+
+def test_readyz_is_503_when_the_database_does_not_answer(
+    ctx: Context, _session_server: tuple[AppSlot, str]
+) -> None:
+    from resell.app import create_app
+
+    slot, url = _session_server
+    down = Context(db=Database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere"), settings=ctx.settings)
+    slot.app = create_app(ctx.settings, down)
+    try:
+        assert httpx.get(f"{url}/healthz").status_code == 200  # alive, but
+        reply = httpx.get(f"{url}/readyz", timeout=30)
+        assert reply.status_code == 503
+        assert reply.json() == {"status": "unavailable", "database": "OperationalError"}
+    finally:
+        slot.app = None
+        down.db.dispose()
+
+
+@pytest.fixture
+def orders_locked(db_url: str) -> Iterator[Any]:
+    """Another connection holding an ACCESS EXCLUSIVE lock on `orders`: every read of it waits."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite reads (WAL) never wait for another connection")
+    engine = create_engine(db_url)
+    conn = engine.connect()
+    conn.begin()
+    conn.execute(text("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"))
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
+        engine.dispose()
+
+
+def _waiting_on_a_lock(db_url: str) -> int:
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        n = c.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def test_a_read_held_in_postgresql_leaves_the_event_loop_free(
+    db_url: str, server: str, world: World, shop_a: Merchant, orders_locked: Any
+) -> None:
+    held = Merchant(server, world.a)
+    held.token()
+    shop_a.token()
+    replies: list[httpx.Response] = []
+    # getOrderData is a hot read (run on the event loop on SQLite): it waits for the lock on orders
+    waiter = threading.Thread(target=lambda: replies.append(held.call("GET", "/order/HELD-1")))
+    waiter.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _waiting_on_a_lock(db_url) == 0:
+            assert time.monotonic() < deadline, "the request never reached the lock"
+            time.sleep(0.02)
+        # meanwhile the same process answers other requests, each within a short time
+        for _ in range(3):
+            started = time.monotonic()
+            assert httpx.get(f"{server}/healthz", timeout=2).status_code == 200
+            stock = shop_a.call("POST", "/stock", {"productRefs": [1001]}, timeout=2)
+            assert stock.status_code == 200 and stock.json()["responseCode"] == 0, stock.text
+            assert time.monotonic() - started < 1.5
+        assert waiter.is_alive() and not replies  # still held in the database
+    finally:
+        orders_locked.rollback()  # let it go
+        waiter.join(timeout=10)
+        held.http.close()
+    (reply,) = replies
+    assert reply.status_code == 200 and reply.json()["responseCode"] == 1010  # answered once released
