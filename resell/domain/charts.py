@@ -136,7 +136,11 @@ def _unit(unit: str) -> str:
 
 
 def _top(values: list[Number]) -> float:
-    return nice_ceiling(max((float(v) for v in values), default=0.0))
+    """The top of the value axis. Counts (all ints) reach at least TICKS, so every tick is a whole
+    number: one order is not drawn against ticks of 0.2, 0.4 ..."""
+    top = nice_ceiling(max((float(v) for v in values), default=0.0))
+    counts = all(isinstance(v, int) for v in values)
+    return max(top, float(TICKS)) if counts else top
 
 
 def bar_chart(

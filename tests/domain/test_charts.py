@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from lxml import etree
@@ -88,3 +89,10 @@ def test_text_is_escaped() -> None:
     line = parse(charts.line_chart("l", "t", "d", ["a"], [charts.Series(nasty, [1]), charts.Series("b", [2])]))
     legend = [t.text for t in line.findall(f".//{SVG}g[@class='legend']/{SVG}text")]
     assert legend == [nasty, "b"]
+
+
+def test_a_count_chart_has_whole_ticks_even_for_one_order() -> None:
+    days = [dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(3)]
+    svg = charts.orders_per_day(days, [0, 1, 0]).svg
+    ticks = re.findall(r"text-anchor=\"end\">([^<]+)</text>", svg)
+    assert ticks == ["0", "1", "2", "3", "4", "5"]
