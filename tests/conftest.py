@@ -46,6 +46,12 @@ HTTP_EXAMPLES = 150 if PROFILE == "thorough" else 15
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
+def only_on(backend: str, fixture: str = "db_url") -> pytest.MarkDecorator:
+    """A test whose subject exists on one database only (pg_dump, a psycopg setting, a lock SQLite
+    never takes): generated for that backend alone rather than generated and skipped on the other."""
+    return pytest.mark.parametrize(fixture, [b for b in BACKENDS if b == backend], indirect=True)
+
+
 class Clock:
     """The platform's clock in tests: starts at the real time, moves only when told."""
 

@@ -23,7 +23,7 @@ from resell.api import shapes
 from resell.services import orders as order_service
 from resell.services import support_orders
 from resell.services.context import Caller
-from tests.conftest import BACKENDS, PG_URL, order_body
+from tests.conftest import BACKENDS, PG_URL, only_on, order_body
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = 300
@@ -142,11 +142,10 @@ def test_generated_orders_read_as_real_ones(generated: tuple[list[str], Any]) ->
     ctx.db.engine.dispose()
 
 
+@only_on("sqlite", "generated")  # PostgreSQL's column types make the generator's values conform
 def test_sqlite_rows_are_stored_as_the_writer_stores_them(generated: tuple[list[str], Any]) -> None:
     """A real createOrder into the generated database: its rows have the same SQLite storage classes."""
     _, where = generated
-    if where.db != "sqlite":
-        pytest.skip("PostgreSQL's column types make the generator's values conform")
     ctx = bo.context(where)
     with ctx.db.read() as conn:
         catalog = conn.execute(text(

@@ -8,7 +8,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -16,7 +15,7 @@ from resell.db.engine import Database
 from resell.db.migrate import current_revision
 from resell.services import orders
 from resell.services.context import Context
-from tests.conftest import World, order_body
+from tests.conftest import World, only_on, order_body
 from tests.renewal_support import caller_of
 
 
@@ -25,13 +24,11 @@ def libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@only_on("postgres")
 def test_a_pg_dump_restores_into_a_fresh_database_where_the_order_reads_back(
     ctx: Context, db_url: str, world: World, tmp_path: Path
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("pg_dump and pg_restore are PostgreSQL's")
-    if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
-        pytest.skip("pg_dump/pg_restore not installed")
+    assert shutil.which("pg_dump") and shutil.which("pg_restore"), "PostgreSQL's client tools are needed"
     who = caller_of(ctx, world.a)
     made = orders.submit_order(ctx, who, order_body("BACKUP-1", (1001, 2), (1002, 1)))
     before = orders.get_order(ctx, who, "BACKUP-1")

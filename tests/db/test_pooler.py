@@ -8,12 +8,12 @@ from sqlalchemy import text
 
 from resell.config import Settings
 from resell.services.context import Context
+from tests.conftest import only_on
 
 
+@only_on("postgres")  # a psycopg setting
 @pytest.mark.parametrize("server_prepare", [True, False])
 def test_server_side_preparation_follows_the_setting(db_url: str, server_prepare: bool, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a psycopg setting")
     settings = Settings(database_url=db_url, var_dir=tmp_path, database_server_prepare=server_prepare)
     ctx = Context.from_settings(settings)
     try:

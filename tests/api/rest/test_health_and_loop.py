@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from resell.db.engine import Database
 from resell.services.context import Context
-from tests.conftest import AppSlot, Merchant, World
+from tests.conftest import AppSlot, Merchant, World, only_on
 
 
 def test_healthz_and_readyz_answer_when_the_database_does(http: httpx.Client) -> None:
@@ -45,8 +45,6 @@ def test_readyz_is_503_when_the_database_does_not_answer(
 @pytest.fixture
 def orders_locked(db_url: str) -> Iterator[Any]:
     """Another connection holding an ACCESS EXCLUSIVE lock on `orders`: every read of it waits."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite reads (WAL) never wait for another connection")
     engine = create_engine(db_url)
     conn = engine.connect()
     conn.begin()
@@ -72,6 +70,7 @@ def _waiting_on_a_lock(db_url: str) -> int:
     return int(n)
 
 
+@only_on("postgres")  # SQLite reads (WAL) never wait for another connection
 def test_a_read_held_in_postgresql_leaves_the_event_loop_free(
     db_url: str, server: str, world: World, shop_a: Merchant, orders_locked: Any
 ) -> None:
