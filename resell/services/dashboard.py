@@ -144,9 +144,9 @@ class _Day:
 _closed: weakref.WeakKeyDictionary[Database, dict[tuple[int | None, str], _Day]] = weakref.WeakKeyDictionary()
 _summaries: weakref.WeakKeyDictionary[Database, dict[tuple[object, ...], Summary]] = weakref.WeakKeyDictionary()
 # the background refreshes running, per database and argument set: at most one each
-_refreshing: weakref.WeakKeyDictionary[Database, dict[tuple[object, ...], threading.Thread]] = (
-    weakref.WeakKeyDictionary()
-)
+_Refresh = tuple[threading.Thread, list[tuple[Any, ...]]]  # the thread, the argument sets it reads
+_refreshing: weakref.WeakKeyDictionary[Database, dict[tuple[object, ...], _Refresh]] = weakref.WeakKeyDictionary()
+FIRST_READ_WAIT = 120.0  # a first read waits this long at most for the same numbers being read already
 _lock = threading.Lock()
 CLOSED_AFTER = dt.timedelta(minutes=10)  # a day is over this long after midnight (late commits are in)
 MAX_CLOSED_DAYS = 5000
@@ -172,7 +172,21 @@ def summary(
             if (now - hit.as_of).total_seconds() >= CACHE_SECONDS:
                 _in_background(ctx, key, [key])
             return hit
+        if hit is None and _wait_for_reading(ctx, key):  # being read (warm): wait for it, not read twice
+            with _lock:
+                hit = _summaries.get(ctx.db, {}).get(key)
+            if hit is not None:
+                return hit
     return _compute_and_keep(ctx, key)
+
+
+def _wait_for_reading(ctx: Context, key: tuple[Any, ...]) -> bool:
+    """Wait for the background thread reading `key` if there is one; True if there was."""
+    with _lock:
+        reading = [t for t, keys in _refreshing.get(ctx.db, {}).values() if key in keys]
+    for thread in reading:
+        thread.join(FIRST_READ_WAIT)
+    return bool(reading)
 
 
 def warm(ctx: Context) -> None:
@@ -185,7 +199,7 @@ def warm(ctx: Context) -> None:
 def wait_for_refreshes(timeout: float = 10.0) -> bool:
     """Wait (at most `timeout` seconds) for the background refreshes running now; True if all ended."""
     with _lock:
-        running = [t for per_db in _refreshing.values() for t in per_db.values()]
+        running = [t for per_db in _refreshing.values() for t, _keys in per_db.values()]
     deadline = time.monotonic() + timeout
     for thread in running:
         thread.join(max(0.0, deadline - time.monotonic()))
@@ -225,14 +239,15 @@ def _in_background(ctx: Context, name: tuple[Any, ...], keys: list[tuple[Any, ..
         finally:
             with _lock:
                 running = _refreshing.get(ctx.db, {})
-                if running.get(name) is threading.current_thread():
+                if name in running and running[name][0] is threading.current_thread():
                     del running[name]
 
     with _lock:
         running = _refreshing.setdefault(ctx.db, {})
         if name in running:
             return
-        thread = running[name] = threading.Thread(target=run, name="dashboard-refresh", daemon=True)
+        thread = threading.Thread(target=run, name="dashboard-refresh", daemon=True)
+        running[name] = (thread, keys)
     thread.start()
 
 
