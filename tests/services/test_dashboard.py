@@ -293,3 +293,25 @@ def test_the_server_reads_the_common_summaries_when_it_starts(
     monkeypatch.setattr(dashboard, "compute", never)  # both are kept: no page waits for them
     assert shown(dashboard.summary(ctx)) == expected(ctx)
     assert dashboard.summary(ctx, include_money=False).include_money is False
+
+
+def test_a_first_read_while_warming_waits_for_those_numbers_instead_of_reading_them_twice(
+    ctx: Context, sales: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release, calls, real = threading.Event(), [], dashboard.compute
+
+    def slow(*args: Any) -> dashboard.Summary:
+        calls.append(args)
+        assert release.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(dashboard, "compute", slow)
+    dashboard.warm(ctx)
+    answers: list[dashboard.Summary] = []
+    page = threading.Thread(target=lambda: answers.append(dashboard.summary(ctx)))
+    page.start()
+    release.set()
+    page.join(10)
+    assert dashboard.wait_for_refreshes(10)
+    assert [args[1:] for args in calls] == [(30, None, True), (30, None, False)]  # the page read nothing
+    assert len(answers) == 1 and shown(answers[0]) == expected(ctx)
