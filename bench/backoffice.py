@@ -23,9 +23,9 @@ measures GET of the --get paths through a running server instead ({order}, {pon}
 pages: the back office as staff use it: starts `resell serve` (one worker, RESELL_* environment) on the
 generated database, creates an admin account (bench-admin@bench.example, its password set anew each
 run), signs in through the /admin/login form and times GET of PAGES, --repeat times each; the dashboard
-separately, cold (the first reading after a start, --cold-starts starts) and warm (its 30-second cache).
-A page this build does not have (404 "no page at this address") is skipped with a note. p50/p95/p99 to
-bench/results/<date>-backoffice-pages-<db>.json and a table.
+separately, cold (the first reading after a start, --cold-starts starts) and warm (kept; read again
+in the background every 30 s). A page this build does not have (404 "no page at this address") is
+skipped with a note. p50/p95/p99 to bench/results/<date>-backoffice-pages-<db>.json and a table.
 """
 
 from __future__ import annotations
@@ -1331,7 +1331,7 @@ def pages(args: argparse.Namespace) -> dict[str, Any]:
         log(f"GET {DASHBOARD} x {args.repeat} (warm)")
         rows.append(
             time_probe(None, page_probe(client, DASHBOARD, set()), samples, args.repeat, args.budget, warmup=0)
-            | {"name": f"GET {DASHBOARD} warm (cached for 30 s, then today's orders re-read)"}
+            | {"name": f"GET {DASHBOARD} warm (kept; read again in the background every 30 s)"}
         )
         for path in args.get or PAGES:
             statuses: set[int] = set()

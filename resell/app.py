@@ -77,7 +77,10 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None, *, 
         logs.configure(settings.log_level, settings.log_json)
     state = State()
     state.ctx = ctx or Context.from_settings(settings)
-    api = Surface(rest.MOUNTS, rest.create(settings, state, feed_router.router.routes, fast_path), rest.too_large)
+    startup = [lambda: admin.on_startup(state)]  # the dashboard's numbers read ahead (not in the CLI or worker)
+    api = Surface(
+        rest.MOUNTS, rest.create(settings, state, feed_router.router.routes, fast_path, startup), rest.too_large
+    )
     surfaces = Surfaces(
         [
             api,

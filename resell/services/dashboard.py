@@ -9,8 +9,10 @@ products (an order counts when one of its lines is theirs, and only those lines 
 `include_money=False` leaves every amount out (None), for roles that see no money.
 
 Speed: every query reads a window of `orders.created_at` (index `ix_orders_created_at`) and the lines
-of those orders by `order_lines.order_id`; the result is kept for CACHE_SECONDS per argument set (the
-summary says `as_of`), so a page reloaded by many people costs one computation.
+of those orders by `order_lines.order_id`; the result is kept per argument set (the summary says
+`as_of`). Once older than CACHE_SECONDS it is still answered at once while one background thread per
+argument set reads it again (stale-while-revalidate): only the very first read of a set waits, and
+`warm` makes that happen when the server starts.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Select, desc, func, select
 
+from resell import logs
 from resell.db.engine import Database
 from resell.db.tables import merchants, order_lines, orders, products
 from resell.services import deliveries
@@ -37,6 +40,7 @@ LATEST_CANCELLATIONS = 10
 FAILED_DELIVERIES = 20
 CACHE_SECONDS = 30.0
 T = TypeVar("T", "TopProduct", "TopMerchant")
+log = logs.get_logger(__name__)
 
 
 def line_value() -> ColumnElement[Decimal]:
@@ -138,9 +142,11 @@ class _Day:
 # are taken off at every reading, see _read): they are read once per process and kept here, per
 # database (weakly: a disposed Database takes its days along) and publisher.
 _closed: weakref.WeakKeyDictionary[Database, dict[tuple[int | None, str], _Day]] = weakref.WeakKeyDictionary()
-_summaries: weakref.WeakKeyDictionary[Database, dict[tuple[object, ...], tuple[float, Summary]]] = (
-    weakref.WeakKeyDictionary()
-)
+_summaries: weakref.WeakKeyDictionary[Database, dict[tuple[object, ...], Summary]] = weakref.WeakKeyDictionary()
+# the background refreshes running, per database and argument set: at most one each
+_Refresh = tuple[threading.Thread, list[tuple[Any, ...]]]  # the thread, the argument sets it reads
+_refreshing: weakref.WeakKeyDictionary[Database, dict[tuple[object, ...], _Refresh]] = weakref.WeakKeyDictionary()
+FIRST_READ_WAIT = 120.0  # a first read waits this long at most for the same numbers being read already
 _lock = threading.Lock()
 CLOSED_AFTER = dt.timedelta(minutes=10)  # a day is over this long after midnight (late commits are in)
 MAX_CLOSED_DAYS = 5000
@@ -153,26 +159,96 @@ def summary(
     include_money: bool = True,
     fresh: bool = False,
 ) -> Summary:
-    """The dashboard for the `days` UTC days ending today; kept CACHE_SECONDS (`fresh`: read again)."""
+    """The dashboard for the `days` UTC days ending today, as of its `as_of`: once older than
+    CACHE_SECONDS it is answered still and read again in the background, so no page waits but the
+    first (`fresh`: read now, and wait)."""
     days = max(1, min(days, 366))
     key = (days, publisher_id, include_money)
-    now_mono = time.monotonic()
     if not fresh:
         with _lock:
             hit = _summaries.get(ctx.db, {}).get(key)
-        if hit and now_mono - hit[0] < CACHE_SECONDS and hit[1].as_of <= ctx.now():
-            return hit[1]
-    result = compute(ctx, days, publisher_id, include_money)
+        now = ctx.now()
+        if hit is not None and hit.as_of <= now:
+            if (now - hit.as_of).total_seconds() >= CACHE_SECONDS:
+                _in_background(ctx, key, [key])
+            return hit
+        if hit is None and _wait_for_reading(ctx, key):  # being read (warm): wait for it, not read twice
+            with _lock:
+                hit = _summaries.get(ctx.db, {}).get(key)
+            if hit is not None:
+                return hit
+    return _compute_and_keep(ctx, key)
+
+
+def _wait_for_reading(ctx: Context, key: tuple[Any, ...]) -> bool:
+    """Wait for the background thread reading `key` if there is one; True if there was."""
     with _lock:
-        _summaries.setdefault(ctx.db, {})[key] = (now_mono, result)
-    return result
+        reading = [t for t, keys in _refreshing.get(ctx.db, {}).values() if key in keys]
+    for thread in reading:
+        thread.join(FIRST_READ_WAIT)
+    return bool(reading)
+
+
+def warm(ctx: Context) -> None:
+    """Read the summaries most pages ask for (the admin's, and support's without money) in one
+    background thread, so that the first page after a start does not wait (called when the server
+    starts; not by the CLI nor the worker)."""
+    _in_background(ctx, ("warm",), [(30, None, True), (30, None, False)])
+
+
+def wait_for_refreshes(timeout: float = 10.0) -> bool:
+    """Wait (at most `timeout` seconds) for the background refreshes running now; True if all ended."""
+    with _lock:
+        running = [t for per_db in _refreshing.values() for t, _keys in per_db.values()]
+    deadline = time.monotonic() + timeout
+    for thread in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in running)
 
 
 def clear_cache() -> None:
-    """Forget every kept day and summary (tests)."""
+    """Forget every kept day and summary (tests), once the refreshes running have ended."""
+    wait_for_refreshes()
     with _lock:
         _closed.clear()
         _summaries.clear()
+
+
+def _compute_and_keep(ctx: Context, key: tuple[Any, ...]) -> Summary:
+    days, publisher_id, include_money = key
+    result = compute(ctx, days, publisher_id, include_money)
+    with _lock:
+        kept = _summaries.setdefault(ctx.db, {})
+        if key not in kept or kept[key].as_of <= result.as_of:  # never replace newer numbers by older
+            kept[key] = result
+    return result
+
+
+def _in_background(ctx: Context, name: tuple[Any, ...], keys: list[tuple[Any, ...]]) -> None:
+    """Read `keys` again, one after the other, in a daemon thread known as `name`, unless that one is
+    running already (one refresh per argument set, however many pages ask). A failure is logged and
+    the numbers kept are answered until a later refresh succeeds."""
+
+    def run() -> None:
+        try:
+            for key in keys:
+                try:
+                    _compute_and_keep(ctx, key)
+                except Exception as exc:
+                    log.exception("dashboard_refresh_failed", summary=list(key), error=type(exc).__name__)
+        finally:
+            with _lock:
+                running = _refreshing.get(ctx.db, {})
+                if name in running and running[name][0] is threading.current_thread():
+                    del running[name]
+
+    with _lock:
+        running = _refreshing.setdefault(ctx.db, {})
+        if name in running:
+            return
+        thread = threading.Thread(target=run, name="dashboard-refresh", daemon=True)
+        running[name] = (thread, keys)
+    thread.start()
 
 
 def _utc_day(conn: Connection, column: ColumnElement[dt.datetime]) -> ColumnElement[str]:
@@ -195,14 +271,19 @@ def _read(
     publisher_id: int | None,
     cancelled_since: dt.datetime | None,
 ) -> dict[str, _Day]:
-    """The orders received in [start, end) per UTC day; with `cancelled_since`, only the orders
-    cancelled since then (to take them off). Three grouped queries, from the indexes alone:
-    ix_orders_created_at (or ix_orders_cancelled_at) and ix_order_lines_order_product."""
+    """The orders received in [start, end) per UTC day; with `cancelled_since`, the orders cancelled
+    since then instead, per UTC day received, whatever the day (to take them off the days kept).
+    Three grouped queries, from the indexes alone: ix_orders_created_at (or ix_orders_cancelled_at)
+    and ix_order_lines_order_product."""
     day = _utc_day(conn, orders.c.created_at)
     mine = _publisher_lines(publisher_id)
     where: list[ColumnElement[bool]] = [orders.c.created_at >= start, orders.c.created_at < end]
     if cancelled_since is not None:
-        where += [orders.c.cancelled_at >= cancelled_since, orders.c.status == "cancelled"]
+        # cancelled_at is set when (and only when) an order is cancelled. Nothing on `status` nor on
+        # `created_at` (the caller keeps the days it wants), so that only the covering partial index
+        # ix_orders_cancelled_at qualifies, with or without statistics (not ix_orders_status_id, nor
+        # the window of ix_orders_created_at)
+        where = [orders.c.cancelled_at.is_not(None), orders.c.cancelled_at >= cancelled_since]
     lines_where = [*where, *([mine] if mine is not None else [])]
     found: dict[str, _Day] = {}
     if mine is None:
@@ -340,7 +421,12 @@ def compute(ctx: Context, days: int, publisher_id: int | None, include_money: bo
         per_cancel_day = dict(
             conn.execute(
                 select(cancelled_day, func.count())
-                .where(orders.c.cancelled_at >= start, orders.c.cancelled_at < end, *narrowed)
+                .where(
+                    orders.c.cancelled_at.is_not(None),
+                    orders.c.cancelled_at >= start,
+                    orders.c.cancelled_at < end,
+                    *narrowed,
+                )
                 .group_by(cancelled_day)
             ).all()
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import threading
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -186,3 +188,130 @@ def test_zero_orders_make_zero_days(ctx: Context, world: World) -> None:
     summary = dashboard.summary(ctx, days=7)
     assert len(summary.days) == 7 and summary.per_day == [] and summary.currencies == []
     assert summary.cancellations_per_day == [(d, 0) for d in summary.days]
+
+
+# ---------------------------------------------------------------- stale-while-revalidate
+
+
+def test_a_stale_summary_is_answered_at_once_and_read_again_in_the_background(
+    ctx: Context, world: World, clock: Clock, sales: dict[str, int]
+) -> None:
+    first = dashboard.summary(ctx)
+    order_service.cancel_order(ctx, caller_of(ctx, world.a), "DASH-B", 3, None)
+    clock.advance(seconds=dashboard.CACHE_SECONDS)
+    assert dashboard.summary(ctx) is first  # stale: answered as of then, without waiting
+    assert dashboard.wait_for_refreshes(10)
+    again = dashboard.summary(ctx)
+    assert again is not first and again.as_of == clock.now
+    assert shown(again) == expected(ctx) != shown(first)
+
+
+def test_concurrent_stale_reads_start_one_refresh(
+    ctx: Context, clock: Clock, sales: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = dashboard.summary(ctx)
+    clock.advance(seconds=dashboard.CACHE_SECONDS + 1)
+    release, calls, real = threading.Event(), [], dashboard.compute
+
+    def slow(*args: Any) -> dashboard.Summary:
+        calls.append(args)
+        assert release.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(dashboard, "compute", slow)
+    together = threading.Barrier(4)
+    answers: list[dashboard.Summary] = []
+
+    def read() -> None:
+        together.wait(5)
+        answers.append(dashboard.summary(ctx))
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(10)
+    assert len(answers) == 4 and all(a is first for a in answers)  # none waited for the refresh
+    assert dashboard.summary(ctx) is first  # still refreshing: no second refresh either
+    release.set()
+    assert dashboard.wait_for_refreshes(10)
+    assert len(calls) == 1
+    assert dashboard.summary(ctx).as_of == clock.now
+
+
+def test_a_failed_refresh_is_logged_and_the_numbers_kept_are_still_answered(
+    ctx: Context, clock: Clock, sales: dict[str, int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    first = dashboard.summary(ctx)
+    clock.advance(seconds=dashboard.CACHE_SECONDS)
+
+    def broken(*_args: Any) -> dashboard.Summary:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(dashboard, "compute", broken)
+    assert dashboard.summary(ctx) is first
+    assert dashboard.wait_for_refreshes(10)
+    captured = capsys.readouterr()
+    assert "dashboard_refresh_failed" in captured.out + captured.err
+    assert "RuntimeError" in captured.out + captured.err
+    assert dashboard.summary(ctx) is first  # still answered (and tried again)
+    assert dashboard.wait_for_refreshes(10)
+    monkeypatch.undo()
+    assert dashboard.summary(ctx) is first
+    assert dashboard.wait_for_refreshes(10)
+    assert dashboard.summary(ctx).as_of == clock.now
+
+
+def test_the_server_reads_the_common_summaries_when_it_starts(
+    ctx: Context, sales: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resell.app import create_app
+
+    app = create_app(ctx.settings, ctx)
+
+    async def start_and_stop() -> list[str]:
+        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        sent: list[str] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message["type"])
+
+        await inbox.put({"type": "lifespan.startup"})
+        task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send))
+        while not sent:
+            await asyncio.sleep(0.01)
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(task, 10)
+        return sent
+
+    assert asyncio.run(start_and_stop()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert dashboard.wait_for_refreshes(10)
+
+    def never(*_args: Any) -> dashboard.Summary:
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(dashboard, "compute", never)  # both are kept: no page waits for them
+    assert shown(dashboard.summary(ctx)) == expected(ctx)
+    assert dashboard.summary(ctx, include_money=False).include_money is False
+
+
+def test_a_first_read_while_warming_waits_for_those_numbers_instead_of_reading_them_twice(
+    ctx: Context, sales: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release, calls, real = threading.Event(), [], dashboard.compute
+
+    def slow(*args: Any) -> dashboard.Summary:
+        calls.append(args)
+        assert release.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(dashboard, "compute", slow)
+    dashboard.warm(ctx)
+    answers: list[dashboard.Summary] = []
+    page = threading.Thread(target=lambda: answers.append(dashboard.summary(ctx)))
+    page.start()
+    release.set()
+    page.join(10)
+    assert dashboard.wait_for_refreshes(10)
+    assert [args[1:] for args in calls] == [(30, None, True), (30, None, False)]  # the page read nothing
+    assert len(answers) == 1 and shown(answers[0]) == expected(ctx)

@@ -4,6 +4,9 @@ no other surface owns. Errors are the JSON contract (api/errors.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from starlette.datastructures import State
 from starlette.responses import PlainTextResponse
@@ -26,9 +29,24 @@ MOUNTS = ("/connect", "/iam")
 too_large = errors.too_large_for(connect.router.routes + webhooks.router.routes)
 
 
-def create(settings: Settings, state: State, documented: list[BaseRoute], fast_path: bool = True) -> FastAPI:
-    """`documented`: the other surfaces' routes that the OpenAPI document describes too (the feed)."""
+def create(
+    settings: Settings,
+    state: State,
+    documented: list[BaseRoute],
+    fast_path: bool = True,
+    startup: Sequence[Callable[[], None]] = (),
+) -> FastAPI:
+    """`documented`: the other surfaces' routes that the OpenAPI document describes too (the feed);
+    `startup`: what to call when the server starts (this app answers the lifespan of all surfaces)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for hook in startup:
+            hook()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="resell Connect API",
         version=__version__,
         description=INTRODUCTION,

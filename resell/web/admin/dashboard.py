@@ -1,6 +1,7 @@
 """`GET /admin`: the dashboard, the landing page of every role.
 
-The numbers are resell.services.dashboard.summary (cached there, CACHE_SECONDS): orders per day and
+The numbers are resell.services.dashboard.summary (kept there, read again in the background every
+CACHE_SECONDS, so the page does not wait): orders per day and
 revenue per day and currency as server-rendered SVG charts (resell.domain.charts), each followed by
 the same numbers as a table; top products and merchants, cancellations, the pools low or out, the
 deliveries that fail. Support sees no amounts (`sees_money`); a publisher its own products only.

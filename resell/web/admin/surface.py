@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from resell.domain.codes import Refusal
 from resell.logs import get_logger
+from resell.services import dashboard as dashboard_numbers
 from resell.web.admin import (
     account,
     catalogue_pages,
@@ -115,6 +116,12 @@ def static_file(name: str) -> Response:
     body = resources.files("resell.web.admin").joinpath("static", name).read_bytes()
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
     return Response(body, media_type=STATIC[name], headers=headers)
+
+
+def on_startup(state: State) -> None:
+    """When the server starts: read the dashboard's common summaries in the background, so that the
+    first page does not wait for them (resell/app.py calls it from the server's lifespan)."""
+    dashboard_numbers.warm(state.ctx)
 
 
 def create(state: State) -> FastAPI:
