@@ -26,8 +26,8 @@ from tests.conftest import MerchantCreds, World, _free_port, settings_for
 
 PER_IP = 8
 AFTER = 3  # failures from one address on one realm before its attempts wait
-BASE = 2  # seconds: the first wait, doubled with each further attempt
-CAP = 8  # seconds: the longest wait
+BASE = 5  # seconds: the first wait, doubled with each further attempt (long enough for a loaded machine)
+CAP = 20  # seconds: the longest wait
 
 
 @pytest.fixture
