@@ -94,13 +94,19 @@ def session_token(key: bytes, staff_id: int, generation: int, expires: int) -> s
 
 def read_session(key: bytes, value: str, now: int) -> SessionClaims | None:
     """The claims of a session cookie, or None when it is forged, malformed or expired."""
+    return _read_claims(key, value, now, "admin-session", "")
+
+
+def _read_claims(key: bytes, value: str, now: int, purpose: str, bound_to: str) -> SessionClaims | None:
+    """`staff_id.generation.expires.mac` as session_token and pending_token write it; None when
+    forged, malformed or expired. `bound_to` is appended to the MAC's message (a nonce, or nothing)."""
     parts = value.split(".")
     if len(parts) != 4:
         return None
     staff_id, generation, expires = (decimal_id(p) for p in parts[:3])
     if staff_id is None or generation is None or expires is None:
         return None
-    expected = _mac(key, f"admin-session/{staff_id}/{generation}/{expires}")
+    expected = _mac(key, f"{purpose}/{staff_id}/{generation}/{expires}{bound_to}")
     if not hmac.compare_digest(expected, parts[3]) or expires <= now:
         return None
     return SessionClaims(staff_id, generation, expires)
@@ -130,16 +136,7 @@ def pending_token(key: bytes, staff_id: int, generation: int, expires: int, nonc
 
 
 def read_pending(key: bytes, value: str, now: int, nonce: str) -> SessionClaims | None:
-    parts = value.split(".")
-    if len(parts) != 4:
-        return None
-    staff_id, generation, expires = (decimal_id(p) for p in parts[:3])
-    if staff_id is None or generation is None or expires is None:
-        return None
-    expected = _mac(key, f"admin-pending/{staff_id}/{generation}/{expires}/{nonce}")
-    if not hmac.compare_digest(expected, parts[3]) or expires <= now:
-        return None
-    return SessionClaims(staff_id, generation, expires)
+    return _read_claims(key, value, now, "admin-pending", f"/{nonce}")
 
 
 def local_path(target: str | None, default: str = "/admin") -> str:

@@ -153,6 +153,17 @@ async def _detail(request: Request, realm: str) -> merchants.MerchantDetail | No
         return None
 
 
+async def _catalog_of(request: Request, realm: str, catalog_id: str) -> merchants.CatalogInfo | Response:
+    """The merchant's catalogue an action names, or the 404 page when the merchant or it is unknown."""
+    detail = await _detail(request, realm)
+    chosen = _catalog(detail, catalog_id) if detail else None
+    if chosen is not None:
+        return chosen
+    return admin_page(
+        request, "missing.html", section="catalogue", status_code=NOT_FOUND, what=f"catalogue {catalog_id} of {realm}"
+    )
+
+
 @router.post("/admin/merchants/{realm}/client-secret", name="adminRotateClientSecret")
 async def rotate_client_secret(
     realm: str, request: Request, member: StaffMember = Depends(section("catalogue"))
@@ -190,16 +201,9 @@ async def rotate_catalog_secret(
     realm: str, catalog_id: str, request: Request, member: StaffMember = Depends(section("catalogue"))
 ) -> Response:
     form = await request.form()
-    detail = await _detail(request, realm)
-    chosen = _catalog(detail, catalog_id) if detail else None
-    if chosen is None:
-        return admin_page(
-            request,
-            "missing.html",
-            section="catalogue",
-            status_code=NOT_FOUND,
-            what=f"catalogue {catalog_id} of {realm}",
-        )
+    chosen = await _catalog_of(request, realm, catalog_id)
+    if not isinstance(chosen, merchants.CatalogInfo):
+        return chosen  # the "not found" page
     if not _confirmed(form):
         return _confirm_page(
             request,
@@ -230,16 +234,9 @@ async def remove_catalog(
     realm: str, catalog_id: str, request: Request, member: StaffMember = Depends(section("catalogue"))
 ) -> Response:
     form = await request.form()
-    detail = await _detail(request, realm)
-    chosen = _catalog(detail, catalog_id) if detail else None
-    if chosen is None:
-        return admin_page(
-            request,
-            "missing.html",
-            section="catalogue",
-            status_code=NOT_FOUND,
-            what=f"catalogue {catalog_id} of {realm}",
-        )
+    chosen = await _catalog_of(request, realm, catalog_id)
+    if not isinstance(chosen, merchants.CatalogInfo):
+        return chosen  # the "not found" page
     if not _confirmed(form):
         return _confirm_page(
             request,
@@ -270,16 +267,9 @@ async def change_products(
     realm: str, catalog_id: str, request: Request, member: StaffMember = Depends(section("catalogue"))
 ) -> Response:
     form = await request.form()
-    detail = await _detail(request, realm)
-    chosen = _catalog(detail, catalog_id) if detail else None
-    if chosen is None:
-        return admin_page(
-            request,
-            "missing.html",
-            section="catalogue",
-            status_code=NOT_FOUND,
-            what=f"catalogue {catalog_id} of {realm}",
-        )
+    chosen = await _catalog_of(request, realm, catalog_id)
+    if not isinstance(chosen, merchants.CatalogInfo):
+        return chosen  # the "not found" page
     add, remove = _refs(form_text(form, "add", 2000)), _refs(form_text(form, "remove", 2000))
     if add is None or remove is None:
         return await _merchant_page(
