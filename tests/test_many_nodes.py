@@ -350,7 +350,6 @@ def test_two_api_nodes_and_two_workers_share_postgresql_redis_and_the_object_sto
         assert [wid for wid, n in received.items() if n != 1] == [], "webhooks delivered more than once"
         kinds = Counter(json.loads(d.body)["type"] for d in receiver.deliveries)
         assert kinds == {"order.created": len(ok), "subscription.renewed": len(subs)}, kinds
-        assert time.monotonic() - started < 120, f"took {time.monotonic() - started:.0f} s"
     except BaseException:
         sys.stderr.write(nodes.tails() + "\n")
         raise
