@@ -85,16 +85,24 @@ class OrderPage:
         return self.detail.download_end_date
 
 
-def order_page(ctx: Context, number: int, publisher_id: int | None = None) -> OrderPage:
-    """The order whose platform order number is `number`, as its page shows it (OrderNotFound)."""
+def order_page(
+    ctx: Context, number: int, publisher_id: int | None = None, merchant_id: int | None = None
+) -> OrderPage:
+    """The order whose platform order number is `number`, as its page shows it (OrderNotFound; also
+    when `merchant_id` is given and the order is another merchant's)."""
     with ctx.db.read() as conn:
         head = conn.execute(
-            select(orders.c.id, merchants.c.name.label("merchant_name"), catalogs.c.name.label("catalog_name"))
+            select(
+                orders.c.id,
+                orders.c.merchant_id,
+                merchants.c.name.label("merchant_name"),
+                catalogs.c.name.label("catalog_name"),
+            )
             .join(merchants, merchants.c.id == orders.c.merchant_id)
             .join(catalogs, catalogs.c.id == orders.c.catalog_id)
             .where(orders.c.id == number)
         ).first()
-        if head is None:
+        if head is None or (merchant_id is not None and head.merchant_id != merchant_id):
             raise OrderNotFound(f"no order {number}")
         rows = conn.execute(
             select(
