@@ -53,7 +53,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("staff", "Staff", "/admin/staff", ("admin",)),
 )
 SECTION_BY_KEY = {section.key: section for section in SECTIONS}
-READ_ONLY = {("orders", "finance"), ("orders", "publisher"), ("orders", "merchant")}  # (section, role): may look, may not change
+# (section, role): may look, may not change
+READ_ONLY = {("orders", "finance"), ("orders", "publisher"), ("orders", "merchant")}
 NO_MONEY = frozenset({"support"})  # roles shown no amounts (revenue, prices) anywhere in the back office
 
 

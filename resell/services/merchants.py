@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pycountry
 from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select, update

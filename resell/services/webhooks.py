@@ -2,8 +2,9 @@
 
 Merchants manage their own endpoints (the API under /connect/webhooks, or the operator's CLI for
 them) and receive the merchant events; they read each endpoint's delivery log and redeliver an event
-to it (the API, or their own back-office pages: `merchant_delivery_log`, `merchant_redeliver`). Endpoints without a merchant belong to the operator (every
-stock event) or to a publisher (stock events of its products); only the CLI creates those.
+to it (the API, or their own back-office pages: `merchant_delivery_log`, `merchant_redeliver`).
+Endpoints without a merchant belong to the operator (every stock event) or to a publisher (stock
+events of its products); only the CLI creates those.
 What gets delivered is decided in resell.services.outbox.enqueue, in the transaction of the change;
 the worker (resell.worker.webhooks) sends, signs and logs each delivery.
 

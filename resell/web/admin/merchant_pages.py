@@ -299,5 +299,8 @@ async def statement_file(name: str, request: Request, member: StaffMember = Depe
     if kind is None:
         return see_other(f"/admin/statements?{urlencode({'month': str(found.month)})}")
     body = await run_in_threadpool(render, found, kind)
-    headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="statement-{found.realm}-{found.month}.{kind}"'}
+    headers = {
+        **SECURITY_HEADERS,
+        "Content-Disposition": f'attachment; filename="statement-{found.realm}-{found.month}.{kind}"',
+    }
     return Response(body, media_type=MEDIA_TYPES[kind], headers=headers)

@@ -41,13 +41,15 @@ def test_the_log_pages_newest_first_and_redeliver_sends_the_same_id(
     data = page.json()
     assert set(data) == LOG_KEYS and (data["id"], data["responseCode"], data["responseMessage"]) == (mine, 0, "OK")
     assert [set(d) for d in data["deliveries"]] == [ENTRY_KEYS, ENTRY_KEYS]
-    assert [(d["eventId"], d["eventType"], d["attempt"], d["statusCode"], d["error"]) for d in data["deliveries"]] == [
-        (events[2], "order.created", 1, 204, None),
-        (events[1], "order.created", 1, 204, None),
-    ]
+    assert [(d["eventType"], d["attempt"], d["statusCode"], d["error"]) for d in data["deliveries"]] == [
+        ("order.created", 1, 204, None)
+    ] * 2
     assert data["deliveries"][0]["at"].endswith("Z") and data["nextBefore"] == data["deliveries"][1]["id"]
     older = shop_a.call("GET", f"/webhooks/{mine}/deliveries?limit=2&before={data['nextBefore']}").json()
-    assert [d["eventId"] for d in older["deliveries"]] == [events[0]] and older["nextBefore"] is None
+    assert len(older["deliveries"]) == 1 and older["nextBefore"] is None
+    every = data["deliveries"] + older["deliveries"]
+    assert [d["id"] for d in every] == sorted((d["id"] for d in every), reverse=True)  # newest first
+    assert sorted(d["eventId"] for d in every) == sorted(events)
 
     again = shop_a.call("POST", f"/webhooks/{mine}/deliveries/{events[0]}/redeliver")
     assert again.status_code == 200

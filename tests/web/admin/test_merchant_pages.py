@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from resell.db.tables import audit_events, catalogs, webhook_endpoints
@@ -88,7 +89,10 @@ def test_credentials_show_the_catalogues_and_a_rotated_secret_once(
             select(audit_events.c.actor, audit_events.c.action).where(audit_events.c.entity == "merchant")
         ).all()
     actions = [(t.actor, t.action) for t in trail if t.actor.startswith("staff:")]
-    assert actions == [("staff:merchant0@staff.test", "client_secret_rotated"), ("staff:merchant0@staff.test", "catalog_secret_rotated")]
+    assert actions == [
+        ("staff:merchant0@staff.test", "client_secret_rotated"),
+        ("staff:merchant0@staff.test", "catalog_secret_rotated"),
+    ]
     assert secret not in str(trail) and new_secret not in str(trail)
 
 
@@ -103,7 +107,9 @@ def test_webhooks_log_and_redeliver_and_another_merchants_endpoint_is_not_found(
     http = staff_client("merchant")
 
     listing = http.get("/admin/webhooks").text
-    assert receiver.url in listing and f"/admin/webhooks/{mine}" in listing and f"/admin/webhooks/{theirs}" not in listing
+    assert (
+        receiver.url in listing and f"/admin/webhooks/{mine}" in listing and f"/admin/webhooks/{theirs}" not in listing
+    )
     log = http.get(f"/admin/webhooks/{mine}")
     assert log.status_code == 200 and event.event_id in log.text and "order.created" in log.text and ">204<" in log.text
     assert http.get(f"/admin/webhooks/{theirs}").status_code == 404
@@ -142,7 +148,8 @@ def test_orders_are_its_own_read_only_with_amounts(ctx: Context, staff_client: S
     assert http.post(f"/admin/orders/{mine.order_number}/cancel", data={"csrf_token": token}).status_code == 403
 
 
-def test_statements_are_its_own(ctx: Context, staff_client: StaffClient, november: None) -> None:
+@pytest.mark.usefixtures("november")
+def test_statements_are_its_own(ctx: Context, staff_client: StaffClient) -> None:
     http = staff_client("merchant")
     page = http.get("/admin/statements")  # last month: November
     assert page.status_code == 200 and "Statement" in page.text and "NOV-1" in page.text and NOV in page.text
