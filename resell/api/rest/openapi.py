@@ -180,6 +180,7 @@ SHAPES: list[type[shapes.Shape]] = [
     shapes.Suggestion,
     shapes.Category,
     shapes.Webhook,
+    shapes.WebhookDelivery,
     shapes.Error,
     shapes.NotFound,
     shapes.TokenReply,
