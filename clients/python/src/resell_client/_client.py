@@ -275,7 +275,7 @@ class _Operations(Generic[_Mode]):
     def redeliver_webhook_event(self, webhook_id: int, event_id: str) -> Any:
         """POST /connect/webhooks/{id}/deliveries/{eventId}/redeliver: send the event to the endpoint
         again, with the same webhook-id (a receiver deduplicating on it sees it as the same event)."""
-        return self._call(ops.REDELIVER_WEBHOOK_EVENT, id=webhook_id, eventId=event_id)
+        return self._call(ops.REDELIVER_WEBHOOK_EVENT, id=webhook_id, event_id=event_id)
 
     @overload
     def revoke_refresh_tokens(self: _Operations[_Sync]) -> None: ...

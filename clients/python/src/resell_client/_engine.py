@@ -92,7 +92,7 @@ LIST_WEBHOOK_DELIVERIES = _op(
 REDELIVER_WEBHOOK_EVENT = _op(
     "redeliverWebhookEvent",
     "POST",
-    "/connect/webhooks/{id}/deliveries/{eventId}/redeliver",
+    "/connect/webhooks/{id}/deliveries/{event_id}/redeliver",
     models.RedeliveredEvent,
     WRITE,
 )
