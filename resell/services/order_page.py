@@ -150,6 +150,8 @@ def order_page(
     if publisher_id is not None:
         trail = [e for e in trail if e.entity == "order" and e.entity_id == str(number)]
         sent = [d for d in sent if d.category == "publisher callback" and d.to == publisher_key]
+    if merchant_id is not None:  # what reached the merchant and its end users, not the publishers' callbacks
+        sent = [d for d in sent if d.category in ("email", "webhook")]
     return OrderPage(
         detail=detail,
         merchant_name=head.merchant_name,
