@@ -127,3 +127,14 @@ def test_redeliver_queues_the_same_event_id_to_that_endpoint_only_and_audits_it(
     endpoints.merchant_redeliver(ctx, a, mine, event.event_id, "x")
     dispatcher.run_pass(ctx)
     refused(codes.WEBHOOK_NOT_ACTIVE, lambda: endpoints.merchant_redeliver(ctx, a, mine, event.event_id, "x"))
+
+
+def test_a_catalogue_is_a_sandbox_one_only_where_its_row_says_so(ctx: Context, world: World) -> None:
+    from types import SimpleNamespace
+
+    from resell.services import merchants as merchant_service
+
+    detail = merchant_service.merchant_detail(ctx, "shop-a")
+    assert [c.sandbox for c in detail.catalogs] == [False, False]  # no sandbox column, or false in it
+    assert merchant_service.is_sandbox(SimpleNamespace(sandbox=True)) is True
+    assert merchant_service.is_sandbox(SimpleNamespace()) is False
