@@ -56,3 +56,16 @@ def test_reset_password_and_totp(cli: CliRun, ctx: Context) -> None:
     assert staff.check_totp(ctx, checked.member.id, checked.generation, pyotp.TOTP(secret).at(ctx.now()))
     off = cli("staff", "totp", "ada@staff.test", "--off")
     assert off.exit_code == 0 and not staff.check_password(ctx, "ada@staff.test", second).needs_totp  # type: ignore[union-attr]
+
+
+def test_add_a_merchant_account(cli: CliRun, ctx: Context, world: World) -> None:
+    added = cli("staff", "add", "dev@shop-a.test", "--role", "merchant", "--merchant", "shop-a")
+    assert added.exit_code == 0, added.output
+    checked = staff.check_password(ctx, "dev@shop-a.test", _last_line(added.stdout))
+    assert checked is not None and checked.member.role == "merchant" and checked.member.merchant_id is not None
+    refused = cli("staff", "add", "x@shop-a.test", "--role", "merchant")
+    assert refused.exit_code == 1 and "needs --merchant" in refused.stderr
+    unknown = cli("staff", "add", "x@shop-a.test", "--role", "merchant", "--merchant", "nope")
+    assert unknown.exit_code == 1 and "no merchant 'nope'" in unknown.stderr
+    listed = cli("staff", "list")
+    assert "dev@shop-a.test" in listed.stdout and "shop-a" in listed.stdout

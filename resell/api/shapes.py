@@ -23,7 +23,7 @@ from resell.domain.webhooks import MERCHANT_EVENTS
 from resell.services import catalog, iam
 from resell.services.orders import FileView, OrderLineView, OrderView
 from resell.services.subscriptions import SubscriptionView
-from resell.services.webhooks import Endpoint
+from resell.services.webhooks import Endpoint, LoggedDelivery
 
 # ---------------------------------------------------------------- the shapes
 #
@@ -281,6 +281,29 @@ class RemoveWebhookReply(Shape):
     id: Annotated[int, Echoed]
 
 
+class WebhookDelivery(Shape):
+    id: int
+    eventId: str
+    eventType: str | None
+    attempt: int
+    at: Timestamp
+    statusCode: int | None
+    error: str | None
+    durationMs: int | None
+
+
+class ListWebhookDeliveriesReply(Shape):
+    id: Annotated[int, Echoed]
+    deliveries: list[WebhookDelivery]
+    nextBefore: int | None
+
+
+class RedeliverWebhookEventReply(Shape):
+    id: Annotated[int, Echoed]
+    eventId: Annotated[str, Echoed]
+    eventType: Event
+
+
 # operation (the route name) -> the shape of its reply
 REPLIES: dict[str, type[Shape]] = {
     "status": StatusReply,
@@ -299,6 +322,8 @@ REPLIES: dict[str, type[Shape]] = {
     "addWebhook": AddWebhookReply,
     "listWebhooks": ListWebhooksReply,
     "removeWebhook": RemoveWebhookReply,
+    "listWebhookDeliveries": ListWebhookDeliveriesReply,
+    "redeliverWebhookEvent": RedeliverWebhookEventReply,
 }
 # Contract 3: subscription status replies carry `code`/`message` instead of responseCode/responseMessage.
 STATUS_REPLIES = {"getSubscriptionStatus"}
@@ -480,6 +505,20 @@ def webhook_endpoint(e: Endpoint) -> dict[str, Any]:
         "createdAt": _timestamp(e.created_at),
         "disabledAt": _timestamp(e.disabled_at),
         "disabledReason": e.disabled_reason,
+    }
+
+
+def webhook_delivery(d: LoggedDelivery) -> dict[str, Any]:
+    """One attempt of an endpoint's delivery log, as GET /connect/webhooks/{id}/deliveries lists it."""
+    return {
+        "id": d.id,
+        "eventId": d.event_id,
+        "eventType": d.event_type,
+        "attempt": d.attempt,
+        "at": _timestamp(d.at),
+        "statusCode": d.status_code,
+        "error": d.error,
+        "durationMs": d.duration_ms,
     }
 
 

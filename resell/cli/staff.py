@@ -16,17 +16,20 @@ ACTOR = "operator"
 @app.command("add")
 def staff_add(
     email: Annotated[str, typer.Argument(help="the account's email address (its sign-in name)")],
-    role: Annotated[str, typer.Option("--role", help="admin, support, finance or publisher")],
+    role: Annotated[str, typer.Option("--role", help="admin, support, finance, publisher or merchant")],
     publisher: Annotated[
         str | None, typer.Option("--publisher", help="a publisher account's publisher (id or key)")
     ] = None,
+    merchant: Annotated[str | None, typer.Option("--merchant", help="a merchant account's merchant (realm)")] = None,
 ) -> None:
     """Create an account and print its one-time password (a new one is chosen at first sign-in)."""
     from resell.services import staff
 
     ctx = context()
     try:
-        account, password = staff.create_account(ctx, email, role, actor=ACTOR, publisher=publisher)
+        account, password = staff.create_account(
+            ctx, email, role, actor=ACTOR, publisher=publisher, merchant=merchant
+        )
     except staff.StaffError as exc:
         fail(str(exc))
         return
@@ -37,14 +40,14 @@ def staff_add(
 
 @app.command("list")
 def staff_list() -> None:
-    """Every account: role, publisher, TOTP, state, last sign-in."""
+    """Every account: role, publisher or merchant, TOTP, state, last sign-in."""
     from resell.services import staff
 
     accounts = staff.list_accounts(context())
     if not accounts:
         out.print("no staff accounts (resell staff add EMAIL --role admin)")
         return
-    table = folding_table("email", "role", "publisher", "TOTP", "state", "created", "last sign-in")
+    table = folding_table("email", "role", "bound to", "TOTP", "state", "created", "last sign-in")
     for a in accounts:
         state = "active" if a.active else f"disabled {when(a.disabled_at)}"
         if a.active and a.must_change_password:
@@ -52,7 +55,7 @@ def staff_list() -> None:
         table.add_row(
             a.email,
             a.role,
-            a.publisher_key or "",
+            a.owner or "",
             "on" if a.totp else "off",
             state,
             when(a.created_at),

@@ -525,6 +525,7 @@ staff_accounts = Table(
     Column("password_hash", String(200), nullable=False),  # argon2id
     Column("role", String(20), nullable=False),
     Column("publisher_id", Id, ForeignKey("publishers.id")),
+    Column("merchant_id", Id, ForeignKey("merchants.id")),  # a merchant account's merchant (role "merchant")
     Column("totp_secret", String(64)),  # base32; none: password only
     Column("totp_last_step", BigInteger),  # the 30-second step of the last code accepted: no code twice
     Column("active", Boolean, nullable=False, default=True),

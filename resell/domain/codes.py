@@ -127,6 +127,12 @@ TOO_MANY_WEBHOOKS = 1060  # the merchant has RESELL_WEBHOOK_MAX_ENDPOINTS endpoi
 WEBHOOK_ID_MISSING = 100
 WEBHOOK_ID_NOT_VALID = 101
 WEBHOOK_NOT_FOUND = 1010
+# listWebhookDeliveries, redeliverWebhookEvent (and the WEBHOOK_ID_* codes above)
+DELIVERY_LIMIT_NOT_VALID = 111
+DELIVERY_BEFORE_NOT_VALID = 121
+WEBHOOK_EVENT_ID_MISSING = 110
+WEBHOOK_EVENT_NOT_FOUND = 1011  # no event of the merchant's with this id, or the endpoint does not take its type
+WEBHOOK_NOT_ACTIVE = 1012  # the endpoint is disabled: nothing is delivered to it
 
 # getOrderHistory, getAllOrders (resell.services.history)
 HISTORY_PARTNER_ID_MISSING = 100
@@ -291,6 +297,21 @@ OPERATION_MESSAGES: dict[str, dict[int, str]] = {
         1060: "too many webhook endpoints",
     },
     "removeWebhook": {100: "id missing", 101: "id not valid", 1010: "webhook not found"},
+    "listWebhookDeliveries": {
+        100: "id missing",
+        101: "id not valid",
+        111: "limit not valid",
+        121: "before not valid",
+        1010: "webhook not found",
+    },
+    "redeliverWebhookEvent": {
+        100: "id missing",
+        101: "id not valid",
+        110: "eventId missing",
+        1010: "webhook not found",
+        1011: "event not found for this webhook",
+        1012: "webhook disabled",
+    },
     "getCrossUpSell": {
         100: "productRef is missing",
         110: "Product ref is missing",

@@ -3,8 +3,7 @@
 One place for the rules every layer asks about:
 
 - ROLES, and BOUND_ROLES: the roles that act for one owner and the column that names it (a
-  publisher account sees its publisher only). A future role bound to a merchant is one more entry
-  here ("merchant": "merchant_id") plus that column on staff_accounts.
+  publisher account sees its publisher only, a merchant account its merchant only).
 - SECTIONS: the back office's sections in navigation order, each with the roles that may open it.
   The navigation and the page guards both read it (`may_open`), so they cannot disagree.
 - The session cookie `id.generation.expires.mac` and the CSRF token derived from it (HMAC, key from
@@ -22,8 +21,12 @@ from dataclasses import dataclass
 
 from resell.domain.request_fields import decimal_id
 
-ROLES = ("admin", "support", "finance", "publisher")
-BOUND_ROLES = {"publisher": "publisher_id"}  # role -> the owner column it must name (and no other role may)
+ROLES = ("admin", "support", "finance", "publisher", "merchant")
+BOUND_ROLES = {  # role -> the owner column it must name (and no other role may)
+    "publisher": "publisher_id",
+    "merchant": "merchant_id",
+}
+STAFF = ("admin", "support", "finance", "publisher")  # the platform's side (a merchant has pages of its own)
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,23 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("dashboard", "Dashboard", "/admin", ROLES),
-    # finance reads orders only; a publisher reads the orders holding its products only
-    Section("orders", "Orders", "/admin/orders", ("admin", "support", "finance", "publisher")),
+    Section("dashboard", "Dashboard", "/admin", STAFF),
+    # a merchant account's own pages (docs/merchants.md, "Your pages"): its merchant's data only
+    Section("credentials", "Credentials", "/admin/credentials", ("merchant",)),
+    Section("webhooks", "Webhooks", "/admin/webhooks", ("merchant",)),
+    # finance reads orders only; a publisher the orders holding its products; a merchant its own orders
+    Section("orders", "Orders", "/admin/orders", ("admin", "support", "finance", "publisher", "merchant")),
     Section("stock", "Stock", "/admin/stock", ("admin", "publisher")),
     Section("catalogue", "Catalogue & Merchants", "/admin/catalogue", ("admin",)),
     Section("products", "My products", "/admin/products", ("publisher",)),  # its own publisher's only
     Section("deliveries", "Deliveries", "/admin/deliveries", ("admin", "support")),
     Section("finance", "Finance", "/admin/finance", ("admin", "finance", "publisher")),  # publisher: its own report
+    Section("statements", "Statements", "/admin/statements", ("merchant",)),  # its own monthly statements
     Section("staff", "Staff", "/admin/staff", ("admin",)),
 )
 SECTION_BY_KEY = {section.key: section for section in SECTIONS}
-READ_ONLY = {("orders", "finance"), ("orders", "publisher")}  # (section, role): may look, may not change
+# (section, role): may look, may not change
+READ_ONLY = {("orders", "finance"), ("orders", "publisher"), ("orders", "merchant")}
 NO_MONEY = frozenset({"support"})  # roles shown no amounts (revenue, prices) anywhere in the back office
 
 
@@ -65,6 +73,11 @@ def may_change(role: str, section: str) -> bool:
 
 def sees_money(role: str) -> bool:
     return role not in NO_MONEY
+
+
+def home(role: str) -> str:
+    """Where a role lands at /admin: its first section (the dashboard for the platform's staff)."""
+    return sections_for(role)[0].path
 
 
 def sections_for(role: str) -> list[Section]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pycountry
 from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select, update
@@ -312,6 +313,13 @@ class CatalogInfo:
     requires_amounts: bool
     delivery_email: bool
     created_at: dt.datetime
+    sandbox: bool = False  # a sandbox catalogue: test orders, no stock taken, no statement
+
+
+def is_sandbox(catalog_row: Any) -> bool:
+    """Whether a catalogues row is a sandbox one: read here only, and `False` where the schema has no
+    `catalogs.sandbox` column."""
+    return bool(getattr(catalog_row, "sandbox", False))
 
 
 @dataclass(frozen=True)
@@ -372,6 +380,15 @@ def list_merchants(ctx: Context) -> list[MerchantSummary]:
     ]
 
 
+def realm_of(ctx: Context, merchant_id: int) -> str:
+    """The realm of a merchant (MerchantError when there is none): a merchant account's pages start here."""
+    with ctx.db.read() as conn:
+        realm = conn.execute(select(merchants.c.realm).where(merchants.c.id == merchant_id)).scalar()
+    if realm is None:
+        raise MerchantError(f"no merchant {merchant_id}")
+    return str(realm)
+
+
 def merchant_detail(ctx: Context, realm: str) -> MerchantDetail:
     with ctx.db.read() as conn:
         merchant = conn.execute(select(merchants).where(merchants.c.realm == realm.strip())).first()
@@ -420,6 +437,7 @@ def merchant_detail(ctx: Context, realm: str) -> MerchantDetail:
                 requires_amounts=c.requires_amounts,
                 delivery_email=c.delivery_email,
                 created_at=c.created_at,
+                sandbox=is_sandbox(c),
             )
             for c in cats
         ],

@@ -85,16 +85,24 @@ class OrderPage:
         return self.detail.download_end_date
 
 
-def order_page(ctx: Context, number: int, publisher_id: int | None = None) -> OrderPage:
-    """The order whose platform order number is `number`, as its page shows it (OrderNotFound)."""
+def order_page(
+    ctx: Context, number: int, publisher_id: int | None = None, merchant_id: int | None = None
+) -> OrderPage:
+    """The order whose platform order number is `number`, as its page shows it (OrderNotFound; also
+    when `merchant_id` is given and the order is another merchant's)."""
     with ctx.db.read() as conn:
         head = conn.execute(
-            select(orders.c.id, merchants.c.name.label("merchant_name"), catalogs.c.name.label("catalog_name"))
+            select(
+                orders.c.id,
+                orders.c.merchant_id,
+                merchants.c.name.label("merchant_name"),
+                catalogs.c.name.label("catalog_name"),
+            )
             .join(merchants, merchants.c.id == orders.c.merchant_id)
             .join(catalogs, catalogs.c.id == orders.c.catalog_id)
             .where(orders.c.id == number)
         ).first()
-        if head is None:
+        if head is None or (merchant_id is not None and head.merchant_id != merchant_id):
             raise OrderNotFound(f"no order {number}")
         rows = conn.execute(
             select(
@@ -142,6 +150,8 @@ def order_page(ctx: Context, number: int, publisher_id: int | None = None) -> Or
     if publisher_id is not None:
         trail = [e for e in trail if e.entity == "order" and e.entity_id == str(number)]
         sent = [d for d in sent if d.category == "publisher callback" and d.to == publisher_key]
+    if merchant_id is not None:  # what reached the merchant and its end users, not the publishers' callbacks
+        sent = [d for d in sent if d.category in ("email", "webhook")]
     return OrderPage(
         detail=detail,
         merchant_name=head.merchant_name,

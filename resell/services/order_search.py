@@ -188,22 +188,25 @@ def search(
     after: str | None = None,
     limit: int = 50,
     publisher_id: int | None = None,
+    merchant_id: int | None = None,
 ) -> SearchPage:
     """A page of orders matching every filter given, newest first. `q` is a platform order number, a
     partnerOrderNumber, a customer email (without case) or a serial, exactly; `merchant` a realm;
     `date_from` / `date_to` days of the order date (UTC, both included); `after` the previous page's
-    `next_cursor`; `publisher_id` keeps the orders holding at least one of that publisher's products."""
+    `next_cursor`; `publisher_id` keeps the orders holding at least one of that publisher's products;
+    `merchant_id` keeps that merchant's orders only (a merchant account: `merchant` then narrows nothing
+    further, another realm finds no order)."""
     q = (q or "").strip() or None
     if status is not None and status not in STATUSES:
         raise SearchError(f"status is one of {', '.join(STATUSES)}, not {status!r}")
     limit = max(1, min(int(limit), MAX_LIMIT))
     before_id = decode_cursor(after) if after else None
     with ctx.db.read() as conn:
-        merchant_id = None
         if merchant:
-            merchant_id = conn.execute(select(merchants.c.id).where(merchants.c.realm == merchant.strip())).scalar()
-            if merchant_id is None:
+            named = conn.execute(select(merchants.c.id).where(merchants.c.realm == merchant.strip())).scalar()
+            if named is None or (merchant_id is not None and named != merchant_id):
                 raise SearchError(f"no merchant {merchant!r}")
+            merchant_id = named
         id_range = None
         if date_from is not None or date_to is not None:
             id_range = _narrow_dates(conn, date_from, date_to)

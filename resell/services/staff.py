@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, RowMapping, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from resell.db.tables import publishers, staff_accounts
+from resell.db.tables import merchants, publishers, staff_accounts
 from resell.domain.request_fields import decimal_id
 from resell.domain.staff import BOUND_ROLES, ROLES, normal_email
 from resell.services.audit_log import audit
@@ -48,6 +48,7 @@ class StaffMember:
     email: str
     role: str
     publisher_id: int | None = None
+    merchant_id: int | None = None  # a merchant account's merchant: it sees that merchant's data only
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,13 @@ class StaffAccount:
     must_change_password: bool
     created_at: dt.datetime
     last_sign_in_at: dt.datetime | None
+    merchant_id: int | None = None
+    merchant_realm: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """What a bound account is bound to: its publisher's key or its merchant's realm."""
+        return self.publisher_key or self.merchant_realm
 
 
 @dataclass(frozen=True)
@@ -152,14 +160,15 @@ def _require(conn: Connection, email: str) -> RowMapping:
 
 
 def member(row: RowMapping) -> StaffMember:
-    return StaffMember(row["id"], row["email"], row["role"], row["publisher_id"])
+    return StaffMember(row["id"], row["email"], row["role"], row["publisher_id"], row["merchant_id"])
 
 
 def list_accounts(ctx: Context) -> list[StaffAccount]:
     with ctx.db.read() as conn:
         rows = conn.execute(
-            select(staff_accounts, publishers.c.key.label("publisher_key"))
+            select(staff_accounts, publishers.c.key.label("publisher_key"), merchants.c.realm.label("merchant_realm"))
             .outerjoin(publishers, publishers.c.id == staff_accounts.c.publisher_id)
+            .outerjoin(merchants, merchants.c.id == staff_accounts.c.merchant_id)
             .order_by(staff_accounts.c.email)
         ).mappings()
         return [
@@ -175,6 +184,8 @@ def list_accounts(ctx: Context) -> list[StaffAccount]:
                 r["must_change_password"],
                 r["created_at"],
                 r["last_sign_in_at"],
+                r["merchant_id"],
+                r["merchant_realm"],
             )
             for r in rows
         ]
@@ -204,6 +215,13 @@ def _publisher_id(conn: Connection, publisher: str) -> int:
     return int(found)
 
 
+def _merchant_id(conn: Connection, realm: str) -> int:
+    found = conn.execute(select(merchants.c.id).where(merchants.c.realm == realm.strip())).scalar()
+    if found is None:
+        raise StaffError(f"no merchant {realm!r}")
+    return int(found)
+
+
 def create_account(
     ctx: Context,
     email: str,
@@ -211,25 +229,31 @@ def create_account(
     *,
     actor: str,
     publisher: str | None = None,
+    merchant: str | None = None,
     password: str | None = None,
     must_change_password: bool = True,
 ) -> tuple[StaffMember, str]:
-    """A new active account; returns it and its password (a one-time one unless `password` is given)."""
+    """A new active account; returns it and its password (a one-time one unless `password` is given).
+    A publisher account names its `publisher` (id or key), a merchant account its `merchant` (realm);
+    no other role names either (BOUND_ROLES)."""
     email = normal_email(email)
     if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
         raise StaffError(f"not an email address: {email!r}")
     if role not in ROLES:
         raise StaffError(f"unknown role {role!r} (one of: {', '.join(ROLES)})")
-    if (role in BOUND_ROLES) != (publisher is not None):
-        raise StaffError(
-            "a publisher account needs --publisher" if role in BOUND_ROLES else f"a {role} account has no publisher"
-        )
+    owners = {"publisher_id": publisher, "merchant_id": merchant}
+    for column, given in owners.items():
+        if BOUND_ROLES.get(role) == column and given is None:
+            raise StaffError(f"a {role} account needs --{column.removesuffix('_id')}")
+        if BOUND_ROLES.get(role) != column and given is not None:
+            raise StaffError(f"a {role} account has no {column.removesuffix('_id')}")
     password = password if password is not None else one_time_password()
     password_hash = hash_password(password)
     now = ctx.now()
     try:
         with ctx.db.write() as conn:
             publisher_id = _publisher_id(conn, publisher) if publisher is not None else None
+            merchant_id = _merchant_id(conn, merchant) if merchant is not None else None
             if _row(conn, email) is not None:
                 raise StaffError(f"a staff account {email!r} exists already")
             staff_id = conn.execute(
@@ -239,6 +263,7 @@ def create_account(
                     password_hash=password_hash,
                     role=role,
                     publisher_id=publisher_id,
+                    merchant_id=merchant_id,
                     active=True,
                     must_change_password=must_change_password,
                     session_generation=1,
@@ -247,10 +272,12 @@ def create_account(
                 .returning(staff_accounts.c.id)
             ).scalar_one()
             after = {"email": email, "role": role, "publisher_id": publisher_id}
+            if merchant_id is not None:
+                after["merchant_id"] = merchant_id
             audit(conn, now, actor, "staff", staff_id, "staff.created", None, after)
     except IntegrityError:
         raise StaffError(f"a staff account {email!r} exists already") from None
-    return StaffMember(staff_id, email, role, publisher_id), password
+    return StaffMember(staff_id, email, role, publisher_id, merchant_id), password
 
 
 def _change(conn: Connection, row: RowMapping, now: dt.datetime, actor: str, action: str, **values: object) -> None:

@@ -77,8 +77,10 @@ def subscription_of(
     return None if sub is None else (order, sub)
 
 
-def merchant_webhooks(caller: Caller) -> Select:
-    """The caller's webhook endpoints that it has not removed."""
+def merchant_webhooks(caller: Caller | int) -> Select:
+    """The caller's webhook endpoints that it has not removed (a merchant id for the merchant's own
+    back-office pages, which act for a merchant without a catalogue)."""
+    merchant_id = caller if isinstance(caller, int) else caller.merchant_id
     return select(webhook_endpoints).where(
-        webhook_endpoints.c.merchant_id == caller.merchant_id, webhook_endpoints.c.removed_at.is_(None)
+        webhook_endpoints.c.merchant_id == merchant_id, webhook_endpoints.c.removed_at.is_(None)
     )

@@ -1,8 +1,10 @@
 """Webhook endpoints: registering, listing and removing them, their delivery log, redelivery.
 
 Merchants manage their own endpoints (the API under /connect/webhooks, or the operator's CLI for
-them) and receive the merchant events. Endpoints without a merchant belong to the operator (every
-stock event) or to a publisher (stock events of its products); only the CLI creates those.
+them) and receive the merchant events; they read each endpoint's delivery log and redeliver an event
+to it (the API, or their own back-office pages: `merchant_delivery_log`, `merchant_redeliver`).
+Endpoints without a merchant belong to the operator (every stock event) or to a publisher (stock
+events of its products); only the CLI creates those.
 What gets delivered is decided in resell.services.outbox.enqueue, in the transaction of the change;
 the worker (resell.worker.webhooks) sends, signs and logs each delivery.
 
@@ -23,7 +25,7 @@ from resell.db.locking import for_update
 from resell.db.tables import merchants, outbox, publishers, webhook_deliveries, webhook_endpoints
 from resell.domain import codes
 from resell.domain.codes import Refusal
-from resell.domain.request_fields import positive_int
+from resell.domain.request_fields import decimal_id, positive_int
 from resell.domain.webhooks import (
     EVENT_TYPES,
     MERCHANT_EVENTS,
@@ -168,7 +170,8 @@ def add_merchant_endpoint(ctx: Context, caller: Caller, raw_url: object, raw_eve
         return _insert(conn, ctx, f"merchant:{caller.realm}", url, events, merchant_id=caller.merchant_id)
 
 
-def list_merchant_endpoints(ctx: Context, caller: Caller) -> list[Endpoint]:
+def list_merchant_endpoints(ctx: Context, caller: Caller | int) -> list[Endpoint]:
+    """The endpoints of the caller (or of the merchant with that id: its back-office pages)."""
     with ctx.db.read() as conn:
         query = _owned(merchant_webhooks(caller).with_only_columns(*_columns()))
         return [_endpoint(r) for r in conn.execute(query.order_by(webhook_endpoints.c.id))]
@@ -182,6 +185,122 @@ def remove_merchant_endpoint(ctx: Context, caller: Caller, raw_id: object) -> in
             raise Refusal(codes.WEBHOOK_NOT_FOUND)
         _remove(conn, ctx.now(), f"merchant:{caller.realm}", found)
     return endpoint_id
+
+
+MAX_LOG_PAGE = 200
+
+
+@dataclass(frozen=True)
+class LoggedDelivery:
+    """One attempt of the delivery log, with the event it delivered (its type None when the event
+    itself is no longer kept)."""
+
+    id: int  # the log's own order: `before` of the next page
+    event_id: str
+    event_type: str | None
+    attempt: int
+    at: dt.datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int | None
+
+
+@dataclass(frozen=True)
+class DeliveryLog:
+    endpoint: Endpoint
+    deliveries: list[LoggedDelivery]  # newest first
+    next_before: int | None  # pass as `before` for the next (older) page; None on the last page
+
+
+def _merchant_endpoint(conn: Connection, merchant_id: int, raw_id: object) -> Row:
+    """The merchant's endpoint (not removed) that `raw_id` names; another merchant's is "not found"."""
+    endpoint_id = positive_int(raw_id, missing=codes.WEBHOOK_ID_MISSING, invalid=codes.WEBHOOK_ID_NOT_VALID)
+    found = conn.execute(
+        _owned(merchant_webhooks(merchant_id).with_only_columns(*_columns())).where(
+            webhook_endpoints.c.id == endpoint_id
+        )
+    ).first()
+    if found is None:
+        raise Refusal(codes.WEBHOOK_NOT_FOUND)
+    return found
+
+
+def _optional_int(raw: object, code: int, low: int, high: int) -> int | None:
+    if raw is None or raw == "":
+        return None
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else decimal_id(str(raw))
+    if value is None or not low <= value <= high:
+        raise Refusal(code)
+    return value
+
+
+def merchant_delivery_log(
+    ctx: Context, merchant_id: int, raw_id: object, raw_limit: object = None, raw_before: object = None
+) -> DeliveryLog:
+    """A page of the delivery log of one of the merchant's endpoints, newest first: `limit` attempts
+    (1 to 200, default 50) older than `before` (the previous page's `next_before`)."""
+    limit = _optional_int(raw_limit, codes.DELIVERY_LIMIT_NOT_VALID, 1, MAX_LOG_PAGE) or 50
+    before = _optional_int(raw_before, codes.DELIVERY_BEFORE_NOT_VALID, 1, 2**62)
+    with ctx.db.read() as conn:
+        endpoint = _merchant_endpoint(conn, merchant_id, raw_id)
+        query = (
+            select(webhook_deliveries, outbox.c.kind)
+            .outerjoin(outbox, outbox.c.event_id == webhook_deliveries.c.event_id)
+            .where(webhook_deliveries.c.endpoint_id == endpoint.id)
+        )
+        if before is not None:
+            query = query.where(webhook_deliveries.c.id < before)
+        rows = conn.execute(query.order_by(webhook_deliveries.c.id.desc()).limit(limit + 1)).all()
+    page = [
+        LoggedDelivery(r.id, r.event_id, r.kind, r.attempt, r.at, r.status_code, r.error, r.duration_ms)
+        for r in rows[:limit]
+    ]
+    return DeliveryLog(_endpoint(endpoint), page, page[-1].id if len(rows) > limit else None)
+
+
+@dataclass(frozen=True)
+class Redelivered:
+    endpoint_id: int
+    event_id: str
+    event_type: str
+
+
+def merchant_redeliver(ctx: Context, merchant_id: int, raw_id: object, raw_event_id: object, actor: str) -> Redelivered:
+    """Queue event `raw_event_id` again to one of the merchant's endpoints, through the outbox, with
+    the same webhook-id (the receiver deduplicates by it). The event must be the merchant's and of a
+    type the endpoint takes; a disabled endpoint gets nothing. Audited."""
+    event_id = raw_event_id.strip() if isinstance(raw_event_id, str) else ""
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        endpoint = _merchant_endpoint(conn, merchant_id, raw_id)
+        if not event_id:
+            raise Refusal(codes.WEBHOOK_EVENT_ID_MISSING)
+        event = conn.execute(select(outbox).where(outbox.c.event_id == event_id[:36])).first()
+        if (
+            event is None
+            or event.kind not in MERCHANT_EVENTS
+            or event.payload.get("merchantId") != merchant_id
+            or event.kind not in endpoint.events
+        ):
+            raise Refusal(codes.WEBHOOK_EVENT_NOT_FOUND)
+        if not endpoint.active:
+            raise Refusal(codes.WEBHOOK_NOT_ACTIVE)
+        rows = webhook_delivery_rows(
+            conn, now, event.event_id, event.kind, event.payload, event.created_at, endpoint.id
+        )
+        if not rows:  # disabled meanwhile
+            raise Refusal(codes.WEBHOOK_NOT_ACTIVE)
+        conn.execute(outbox.insert(), rows)
+        audit(
+            conn,
+            now,
+            actor,
+            "webhook_event",
+            event.event_id,
+            "redelivered",
+            after={"deliveries": len(rows), "endpointId": endpoint.id},
+        )
+    return Redelivered(endpoint.id, event.event_id, event.kind)
 
 
 def _remove(conn: Connection, now: dt.datetime, actor: str, row: Row) -> None:

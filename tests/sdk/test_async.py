@@ -86,5 +86,5 @@ def test_both_clients_share_one_method_table() -> None:
     assert {
         "get_stock_status", "get_cross_up_sell", "create_order", "get_order", "cancel_order", "update_download_time",
         "get_download_info", "get_subscription_status", "cancel_subscription", "renew_subscription",
-        "list_webhooks", "create_webhook", "delete_webhook",
+        "list_webhooks", "create_webhook", "delete_webhook", "list_webhook_deliveries", "redeliver_webhook_event",
     } <= names  # fmt: skip

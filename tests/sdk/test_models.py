@@ -26,6 +26,7 @@ PAIRS: list[tuple[type[BaseModel], type[shapes.Shape]]] = [
     (models.OperatingSystem, shapes.OperatingSystem),
     (models.DownloadInfoLine, shapes.DownloadInfoLine),
     (models.Webhook, shapes.Webhook),
+    (models.WebhookDelivery, shapes.WebhookDelivery),
     (models.Token, shapes.TokenReply),
 ]
 

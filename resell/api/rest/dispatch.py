@@ -45,12 +45,13 @@ READ_THREADS = 20  # threads for the reads on PostgreSQL, per process (the defau
 @dataclass(frozen=True)
 class Call:
     """What a handler gets: the context, the authenticated caller, the JSON body ({} when the
-    operation reads none) and the path parameters."""
+    operation reads none), the path parameters and the query's (the last value of each name)."""
 
     ctx: Context
     who: Caller
     body: Body
     params: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[Call], "Body | Response"]
@@ -89,7 +90,7 @@ async def dispatch(operation: Operation, request: Request) -> Response:
         elif operation.in_thread_pool:
             who = authenticated(request)
             body = parse_json_object(raw) if operation.reads_body else {}
-            reply = await run_in_threadpool(operation.handler, Call(ctx, who, body, params))
+            reply = await run_in_threadpool(operation.handler, Call(ctx, who, body, params, _query(request)))
         else:
             reply = _run(operation, request, ctx, raw, params)
     except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/errors.py)
@@ -120,11 +121,15 @@ def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, param
     if operation.in_thread_pool:
         who = authenticated(request)
         body = parse_json_object(raw) if operation.reads_body else {}
-        return operation.handler(Call(ctx, who, body, params))
+        return operation.handler(Call(ctx, who, body, params, _query(request)))
     with ctx.db.shared_read():
         who = authenticated(request)
         body = parse_json_object(raw) if operation.reads_body else {}
-        return operation.handler(Call(ctx, who, body, params))
+        return operation.handler(Call(ctx, who, body, params, _query(request)))
+
+
+def _query(request: Request) -> dict[str, str]:
+    return dict(request.query_params) if request.url.query else {}
 
 
 def add_routes(router: APIRouter, operations: Iterable[Operation]) -> None:

@@ -180,6 +180,7 @@ SHAPES: list[type[shapes.Shape]] = [
     shapes.Suggestion,
     shapes.Category,
     shapes.Webhook,
+    shapes.WebhookDelivery,
     shapes.Error,
     shapes.NotFound,
     shapes.TokenReply,
@@ -459,6 +460,7 @@ def document(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
             # the `caller` dependency reads this header itself (no per-call validation), so it is written here
             params = op["parameters"] = [p for p in params if not (p["in"] == "header" and p["name"] == "secret")]
             params.append(SECRET_HEADER)
+            params.extend(copy.deepcopy(operation_docs.QUERY_PARAMETERS.get(name, [])))
             has_body = name in REQUESTS
             if has_body:
                 op["requestBody"] = {"required": True, "content": {JSON: {"schema": REQUESTS[name]}}}

@@ -129,6 +129,21 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "Remove a webhook endpoint",
         "Nothing more is delivered to it; its delivery log is kept.",
     ),
+    "listWebhookDeliveries": (
+        "The delivery log of a webhook endpoint",
+        "Every attempt to deliver an event to the endpoint, newest first: the event's id and type, the attempt's "
+        "number (counted per event, redeliveries included), when, the HTTP status your endpoint answered (null "
+        "when none: a timeout, a refused connection; `error` says which) and how long it took. A page holds "
+        "`limit` attempts (1 to 200, default 50); pass `nextBefore` as `before` for the next, older page "
+        "(null: the last page). Call it to see why an endpoint was disabled or whether an event reached you.",
+    ),
+    "redeliverWebhookEvent": (
+        "Send an event to a webhook endpoint again",
+        "Queues the event (an `eventId` of the delivery log) to this endpoint once more, with the same "
+        "`webhook-id` header, so a receiver that saw it before can deduplicate it. The event must be yours and "
+        "of a type the endpoint takes; a disabled endpoint gets nothing (1012: add it again). The attempt shows "
+        "in the delivery log once sent.",
+    ),
     "createToken": (
         "Sign in: get an access token",
         "`grantType: client_credentials` with your `realmName` and `clientSecret` (issued by the operator), or "
@@ -365,6 +380,36 @@ SUCCESSES: dict[str, dict[str, Any]] = {
         ],
     ),
     "removeWebhook": shapes.body("removeWebhook", id=7),
+    "listWebhookDeliveries": shapes.body(
+        "listWebhookDeliveries",
+        id=7,
+        deliveries=[
+            {
+                "id": 1042,
+                "eventId": "3f1c9a52-8d7e-4b1a-9c2f-6e5d4a3b2c10",
+                "eventType": "order.created",
+                "attempt": 2,
+                "at": _STAMP,
+                "statusCode": 200,
+                "error": None,
+                "durationMs": 84,
+            },
+            {
+                "id": 1017,
+                "eventId": "3f1c9a52-8d7e-4b1a-9c2f-6e5d4a3b2c10",
+                "eventType": "order.created",
+                "attempt": 1,
+                "at": _STAMP,
+                "statusCode": 503,
+                "error": "HTTP 503",
+                "durationMs": 131,
+            },
+        ],
+        nextBefore=1017,
+    ),
+    "redeliverWebhookEvent": shapes.body(
+        "redeliverWebhookEvent", id=7, eventId="3f1c9a52-8d7e-4b1a-9c2f-6e5d4a3b2c10", eventType="order.created"
+    ),
     "createToken": {
         "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cCI6ImFjY2VzcyJ9.Xb2...",
         "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cCI6InJlZnJlc2gifQ.q7W...",
@@ -405,6 +450,32 @@ _REFUSALS: dict[str, tuple[int, dict[str, Any], str | None]] = {
     "addWebhook": (c.WEBHOOK_EVENTS_NOT_VALID, {}, f"events not valid (allowed: {', '.join(MERCHANT_EVENTS)})"),
     "listWebhooks": (c.SECRET_MISSING, {}, None),
     "removeWebhook": (c.WEBHOOK_NOT_FOUND, {"id": 7}, None),
+    "listWebhookDeliveries": (c.WEBHOOK_NOT_FOUND, {"id": 7}, None),
+    "redeliverWebhookEvent": (
+        c.WEBHOOK_EVENT_NOT_FOUND,
+        {"id": 7, "eventId": "3f1c9a52-8d7e-4b1a-9c2f-6e5d4a3b2c10"},
+        None,
+    ),
+}
+
+# operation -> its query parameters (api/rest/openapi.py adds them to the document)
+QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
+    "listWebhookDeliveries": [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            "description": "How many attempts per page (not valid: responseCode 111)",
+        },
+        {
+            "name": "before",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1},
+            "description": "The previous page's `nextBefore`: older attempts only (not valid: responseCode 121)",
+        },
+    ],
 }
 
 

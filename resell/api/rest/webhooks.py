@@ -1,4 +1,6 @@
-"""Merchant webhook endpoints: POST, GET, DELETE /connect/webhooks (the usual token and secret).
+"""Merchant webhook endpoints: POST, GET, DELETE /connect/webhooks (the usual token and secret), an
+endpoint's delivery log (GET /connect/webhooks/{id}/deliveries?limit=&before=) and redelivering one
+event to it (POST /connect/webhooks/{id}/deliveries/{eventId}/redeliver).
 
 Parse, call resell.services.webhooks, render; run by api/rest/dispatch.py like every /connect
 operation. The signing secret is in the POST reply only.
@@ -45,10 +47,53 @@ def remove_webhook(call: Call) -> Body:
     return shapes.body("removeWebhook", id=removed)
 
 
+def list_deliveries(call: Call) -> Body:
+    endpoint_id = call.params["endpoint_id"]
+    try:
+        log = webhooks.merchant_delivery_log(
+            call.ctx, call.who.merchant_id, endpoint_id, call.query.get("limit"), call.query.get("before")
+        )
+    except Refusal as refusal:
+        return shapes.refusal("listWebhookDeliveries", refusal, id=decimal_id(endpoint_id))
+    return shapes.body(
+        "listWebhookDeliveries",
+        id=log.endpoint.id,
+        deliveries=[shapes.webhook_delivery(d) for d in log.deliveries],
+        nextBefore=log.next_before,
+    )
+
+
+def redeliver(call: Call) -> Body:
+    endpoint_id, event_id = call.params["endpoint_id"], call.params["event_id"]
+    try:
+        done = webhooks.merchant_redeliver(
+            call.ctx, call.who.merchant_id, endpoint_id, event_id, actor=f"merchant:{call.who.realm}"
+        )
+    except Refusal as refusal:
+        return shapes.refusal("redeliverWebhookEvent", refusal, id=decimal_id(endpoint_id), eventId=event_id)
+    return shapes.body("redeliverWebhookEvent", id=done.endpoint_id, eventId=done.event_id, eventType=done.event_type)
+
+
 OPERATIONS = [
     Operation("addWebhook", ("POST",), "", add_webhook, reads_body=True, in_thread_pool=True, status_code=201),
     Operation("listWebhooks", ("GET",), "", list_webhooks, reads_body=False, in_thread_pool=True),
     Operation("removeWebhook", ("DELETE",), "/{endpoint_id}", remove_webhook, reads_body=False, in_thread_pool=True),
+    Operation(
+        "listWebhookDeliveries",
+        ("GET",),
+        "/{endpoint_id}/deliveries",
+        list_deliveries,
+        reads_body=False,
+        in_thread_pool=True,
+    ),
+    Operation(
+        "redeliverWebhookEvent",
+        ("POST",),
+        "/{endpoint_id}/deliveries/{event_id}/redeliver",
+        redeliver,
+        reads_body=False,
+        in_thread_pool=True,
+    ),
 ]
 
 router = APIRouter(prefix="/connect/webhooks", default_response_class=JSONReply, tags=["webhooks"])

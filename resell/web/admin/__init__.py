@@ -1,8 +1,9 @@
 """The back office at /admin: server-rendered pages for staff (docs/back-office.md).
 
 Modules: `surface` (the FastAPI app, its routers, static files, HTML errors), `kit` (what every page
-uses: guard, renderer, redirects), `sign_in`, `dashboard`, `account`, `staff_pages`, `orders`; templates in
-`templates/` (each extends "layout.html"), the one CSS and JS file in `static/`.
+uses: guard, renderer, redirects), `sign_in`, `dashboard`, `account`, `staff_pages`, `orders`,
+`merchant_pages` (a merchant account's own pages); templates in `templates/` (each extends
+"layout.html"), the one CSS and JS file in `static/`.
 
 How to add a page
 -----------------
@@ -23,7 +24,8 @@ How to add a page
 
    `require("admin", "support")` instead of `section(...)` names the roles directly. Signed out: 303
    to /admin/login?next=...; wrong role: 403 page; password still to change: 303 to /admin/account.
-   A publisher member sees its own publisher only: filter by `member.publisher_id`.
+   A publisher member sees its own publisher only: filter by `member.publisher_id`. A merchant member
+   sees its own merchant only: pass `kit.own_merchant(member)` to the service (None for the staff).
 3. A POST action: the same dependency also checks the form's `csrf_token` (403 page when missing or
    wrong), so every form only needs `{{ csrf_field }}`; audit with `actor(member)` ("staff:<email>"):
 

@@ -4,7 +4,8 @@ The numbers are resell.services.dashboard.summary (kept there, read again in the
 CACHE_SECONDS, so the page does not wait): orders per day and
 revenue per day and currency as server-rendered SVG charts (resell.domain.charts), each followed by
 the same numbers as a table; top products and merchants, cancellations, the pools low or out, the
-deliveries that fail. Support sees no amounts (`sees_money`); a publisher its own products only.
+deliveries that fail. Support sees no amounts (`sees_money`); a publisher its own products only. A
+merchant account has no dashboard: /admin sends it to its first section (resell.domain.staff.home).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from resell.domain import charts
-from resell.domain.staff import may_open, sees_money
+from resell.domain.staff import home, may_open, sees_money
 from resell.services import dashboard as numbers
-from resell.web.admin.kit import StaffMember, admin_page, ctx_of, section
+from resell.web.admin.kit import StaffMember, admin_page, ctx_of, require, see_other
 
 router = APIRouter(include_in_schema=False)
 DAYS = 30
@@ -31,7 +32,9 @@ def money(amount: Decimal | None, currency: str) -> str:
 
 
 @router.get("/admin", name="adminDashboard")
-def dashboard(request: Request, member: StaffMember = Depends(section("dashboard"))) -> Response:
+def dashboard(request: Request, member: StaffMember = Depends(require())) -> Response:
+    if not may_open(member.role, "dashboard"):
+        return see_other(home(member.role))
     with_money = sees_money(member.role)
     found = numbers.summary(ctx_of(request), days=DAYS, publisher_id=member.publisher_id, include_money=with_money)
     per_day: dict[str, int] = defaultdict(int)

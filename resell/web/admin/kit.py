@@ -49,6 +49,7 @@ __all__ = [
     "admin_page",
     "ctx_of",
     "form_text",
+    "own_merchant",
     "require",
     "section",
     "see_other",
@@ -92,6 +93,17 @@ def ctx_of(request: Request) -> Context:
 def actor(member: StaffMember) -> str:
     """The audit trail's actor for what a member does on the web."""
     return f"staff:{member.email}"
+
+
+def own_merchant(member: StaffMember) -> int | None:
+    """The one merchant whose data a member sees: a merchant account's own (None: a member of the
+    platform, not scoped to a merchant). Every page reading merchant data passes this to its service,
+    which answers "not found" for another merchant's, so the scoping is decided here only."""
+    if member.role != "merchant":
+        return None
+    if member.merchant_id is None:  # the account rules forbid it; never read that as "every merchant"
+        raise Refused(403, "This account is not bound to a merchant.")
+    return member.merchant_id
 
 
 def see_other(path: str, headers: dict[str, str] | None = None) -> RedirectResponse:

@@ -10,7 +10,8 @@
   "staff:<email>"; success is a 303 to the order page with a notice, a refusal is the
   confirmation page again with its message (409 for the order's state, 400 for bad input).
 
-A publisher member sees only the orders holding its products, and of them only its own lines.
+A publisher member sees only the orders holding its products, and of them only its own lines; a
+merchant member its own merchant's orders only (kit.own_merchant), read-only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from resell.web.admin.kit import (
     admin_page,
     ctx_of,
     form_text,
+    own_merchant,
     require,
     section,
     see_other,
@@ -88,6 +90,7 @@ def orders_list(request: Request, member: StaffMember = Depends(section("orders"
             after=after,
             limit=PAGE_SIZE,
             publisher_id=_publisher(member),
+            merchant_id=own_merchant(member),
         )
     except order_search.SearchError as exc:
         error = str(exc)[:1].upper() + str(exc)[1:] + "."
@@ -109,7 +112,7 @@ def orders_list(request: Request, member: StaffMember = Depends(section("orders"
         if results and results.next_cursor
         else None,
         first_link=f"/admin/orders?{urlencode(filters)}" if after else None,
-        realms=order_search.merchant_realms(ctx),
+        realms=[] if own_merchant(member) else order_search.merchant_realms(ctx),
         statuses=order_search.STATUSES,
     )
 
@@ -135,7 +138,9 @@ NOTICES: dict[str, Callable[[order_page.OrderPage, Any], str | None]] = {
 
 def _load(request: Request, member: StaffMember, raw: str) -> order_page.OrderPage:
     try:
-        return order_page.order_page(ctx_of(request), _number(raw), publisher_id=_publisher(member))
+        return order_page.order_page(
+            ctx_of(request), _number(raw), publisher_id=_publisher(member), merchant_id=own_merchant(member)
+        )
     except order_page.OrderNotFound:
         raise Refused(404, NO_ORDER) from None
 

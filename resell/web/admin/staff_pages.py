@@ -34,9 +34,12 @@ async def staff_add(request: Request, member: StaffMember = Depends(section("sta
     form = await request.form()
     email, role = form_text(form, "email", 320), form_text(form, "role", 20)
     publisher = form_text(form, "publisher", 64) or None
+    merchant = form_text(form, "merchant", 100) or None
     try:
         account, password = await run_in_threadpool(
-            lambda: staff.create_account(ctx_of(request), email, role, actor=actor(member), publisher=publisher)
+            lambda: staff.create_account(
+                ctx_of(request), email, role, actor=actor(member), publisher=publisher, merchant=merchant
+            )
         )
     except staff.StaffError as exc:
         return await _page(request, 400, error=str(exc).capitalize() + ".", email=email)

@@ -25,6 +25,7 @@ from resell.web.admin import (
     dashboard,
     deliveries_pages,
     finance_pages,
+    merchant_pages,
     orders,
     sign_in,
     staff_pages,
@@ -54,6 +55,7 @@ ROUTERS = (
     deliveries_pages.router,
     catalogue_pages.router,
     finance_pages.router,
+    merchant_pages.router,
 )
 IMPORT_PATH = stock_pages.IMPORT_PATH  # the one path with a body limit of its own (resell/app.py)
 

@@ -52,11 +52,24 @@ def csrf_of(html: str) -> str:
 
 
 def make_staff(
-    ctx: Context, email: str, role: str = "admin", *, publisher: str | None = None, totp: str | None = None
+    ctx: Context,
+    email: str,
+    role: str = "admin",
+    *,
+    publisher: str | None = None,
+    merchant: str | None = None,
+    totp: str | None = None,
 ) -> staff.StaffMember:
     """An active account with PASSWORD (no password change pending), TOTP on when `totp` is a secret."""
     member, _ = staff.create_account(
-        ctx, email, role, actor="test", publisher=publisher, password=PASSWORD, must_change_password=False
+        ctx,
+        email,
+        role,
+        actor="test",
+        publisher=publisher,
+        merchant=merchant,
+        password=PASSWORD,
+        must_change_password=False,
     )
     if totp:
         staff.set_totp(ctx, email, totp, actor="test")
@@ -73,13 +86,19 @@ def sign_in(http: httpx.Client, email: str, password: str = PASSWORD, next_path:
 
 @pytest.fixture
 def staff_client(ctx: Context, server: str) -> Iterator[Callable[[str], httpx.Client]]:
-    """`staff_client("finance")`: a new account of that role (publisher ones for the world's "pub"),
-    signed in, as an httpx client (redirects not followed)."""
+    """`staff_client("finance")`: a new account of that role (publisher ones for the world's "pub",
+    merchant ones for "shop-a"), signed in, as an httpx client (redirects not followed)."""
     made: list[httpx.Client] = []
 
     def client(role: str) -> httpx.Client:
         email = f"{role}{len(made)}@staff.test"
-        make_staff(ctx, email, role, publisher="pub" if role == "publisher" else None)
+        make_staff(
+            ctx,
+            email,
+            role,
+            publisher="pub" if role == "publisher" else None,
+            merchant="shop-a" if role == "merchant" else None,
+        )
         http = httpx.Client(base_url=server, timeout=30)
         made.append(http)
         reply = sign_in(http, email)

@@ -60,8 +60,15 @@ class _Operations(Generic[_Mode]):
     def _run(self, step: Step[Any]) -> Any:
         raise NotImplementedError
 
-    def _call(self, operation: ops.Operation[Any], body: dict[str, Any] | None = None, **params: str | int) -> Any:
-        return self._run(self._engine.run(Call(operation, params, body)))
+    def _call(
+        self,
+        operation: ops.Operation[Any],
+        body: dict[str, Any] | None = None,
+        query: dict[str, str | int | None] | None = None,
+        **params: str | int,
+    ) -> Any:
+        given = {k: v for k, v in (query or {}).items() if v is not None}
+        return self._run(self._engine.run(Call(operation, params, body, given)))
 
     @overload
     def status(self: _Operations[_Sync]) -> models.Status: ...
@@ -243,6 +250,32 @@ class _Operations(Generic[_Mode]):
     def delete_webhook(self, webhook_id: int) -> Any:
         """DELETE /connect/webhooks/{id}: nothing more is sent to it."""
         return self._call(ops.DELETE_WEBHOOK, id=webhook_id)
+
+    @overload
+    def list_webhook_deliveries(
+        self: _Operations[_Sync], webhook_id: int, limit: int | None = None, before: int | None = None
+    ) -> models.WebhookDeliveries: ...
+    @overload
+    def list_webhook_deliveries(
+        self: _Operations[_Async], webhook_id: int, limit: int | None = None, before: int | None = None
+    ) -> Awaitable[models.WebhookDeliveries]: ...
+    def list_webhook_deliveries(self, webhook_id: int, limit: int | None = None, before: int | None = None) -> Any:
+        """GET /connect/webhooks/{id}/deliveries: the endpoint's delivery attempts, newest first, `limit`
+        (1 to 200, default 50) per page; pass the reply's `next_before` as `before` for the older ones."""
+        return self._call(ops.LIST_WEBHOOK_DELIVERIES, query={"limit": limit, "before": before}, id=webhook_id)
+
+    @overload
+    def redeliver_webhook_event(
+        self: _Operations[_Sync], webhook_id: int, event_id: str
+    ) -> models.RedeliveredEvent: ...
+    @overload
+    def redeliver_webhook_event(
+        self: _Operations[_Async], webhook_id: int, event_id: str
+    ) -> Awaitable[models.RedeliveredEvent]: ...
+    def redeliver_webhook_event(self, webhook_id: int, event_id: str) -> Any:
+        """POST /connect/webhooks/{id}/deliveries/{eventId}/redeliver: send the event to the endpoint
+        again, with the same webhook-id (a receiver deduplicating on it sees it as the same event)."""
+        return self._call(ops.REDELIVER_WEBHOOK_EVENT, id=webhook_id, event_id=event_id)
 
     @overload
     def revoke_refresh_tokens(self: _Operations[_Sync]) -> None: ...

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import BaseModel
@@ -86,12 +86,23 @@ GET_OPERATING_SYSTEMS = _op("getOperatingSystems", "GET", "/connect/catalog/osli
 LIST_WEBHOOKS = _op("listWebhooks", "GET", "/connect/webhooks", models.Webhooks, READ)
 CREATE_WEBHOOK = _op("addWebhook", "POST", "/connect/webhooks", models.CreatedWebhook, WRITE)
 DELETE_WEBHOOK = _op("removeWebhook", "DELETE", "/connect/webhooks/{id}", models.RemovedWebhook, WRITE)
+LIST_WEBHOOK_DELIVERIES = _op(
+    "listWebhookDeliveries", "GET", "/connect/webhooks/{id}/deliveries", models.WebhookDeliveries, READ
+)
+REDELIVER_WEBHOOK_EVENT = _op(
+    "redeliverWebhookEvent",
+    "POST",
+    "/connect/webhooks/{id}/deliveries/{event_id}/redeliver",
+    models.RedeliveredEvent,
+    WRITE,
+)
 RESET_TOKENS = _op("resetTokens", "DELETE", "/iam/tokens/reset", None, WRITE)
 
 OPERATIONS: tuple[Operation[Any], ...] = (
     STATUS, GET_STOCK_STATUS, GET_CROSS_UP_SELL, CREATE_ORDER, GET_ORDER, CANCEL_ORDER, GET_DOWNLOAD_INFO,
     UPDATE_DOWNLOAD_TIME, GET_SUBSCRIPTION_STATUS, CANCEL_SUBSCRIPTION, RENEW_SUBSCRIPTION, GET_CATEGORIES,
-    GET_OPERATING_SYSTEMS, LIST_WEBHOOKS, CREATE_WEBHOOK, DELETE_WEBHOOK, RESET_TOKENS,
+    GET_OPERATING_SYSTEMS, LIST_WEBHOOKS, CREATE_WEBHOOK, DELETE_WEBHOOK, LIST_WEBHOOK_DELIVERIES,
+    REDELIVER_WEBHOOK_EVENT, RESET_TOKENS,
 )  # fmt: skip
 
 
@@ -100,6 +111,7 @@ class Call(Generic[R]):
     operation: Operation[R]
     params: dict[str, str | int] = field(default_factory=dict)
     body: dict[str, Any] | None = None
+    query: dict[str, str | int] = field(default_factory=dict)  # the query string (None values left out)
 
 
 # ---------------------------------------------------------------- what a call asks its driver to do
@@ -199,6 +211,8 @@ class Engine:
     def run(self, call: Call[R]) -> Step[R]:
         op = call.operation
         path = op.path.format(**{k: quote(str(v), safe="") for k, v in call.params.items()})
+        if call.query:
+            path += "?" + urlencode(call.query)
         attempt = 0
         uncertain = False  # an earlier attempt may have reached the server and done its work
         signed_in_again = False

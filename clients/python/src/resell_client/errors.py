@@ -109,7 +109,9 @@ _INVALID = {1021, 1022, 1023, 1035, 1041, 1042, 1043, 1046, 1048, 1049, 1053, 10
 def error_for(operation: str, code: int, message: str, http_status: int | None, reply: Any) -> ConnectError:
     """The exception for a reply whose code is not 0."""
     cls: type[ConnectError]
-    if code == 1010:
+    if operation == "redeliverWebhookEvent" and code in (1011, 1012):
+        cls = NotFound if code == 1011 else InvalidRequest  # no such event for this endpoint; endpoint disabled
+    elif code == 1010:
         cls = OrderAlreadyExists if operation == "createOrder" else NotFound
     elif code == 1020:
         cls = CancelPeriodExpired if operation == "cancelOrder" else InvalidRequest

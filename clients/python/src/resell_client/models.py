@@ -329,6 +329,34 @@ class RemovedWebhook(Reply):
     id: int
 
 
+class WebhookDelivery(Model):
+    """One attempt of a delivery log: `status_code` None when no HTTP reply came (`error` says why)."""
+
+    id: int
+    event_id: str
+    event_type: str | None = None
+    attempt: int
+    at: dt.datetime
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int | None = None
+
+
+class WebhookDeliveries(Reply):
+    """A page of an endpoint's delivery log, newest first; `next_before` (None: the last page) asks
+    for the next, older page."""
+
+    id: int
+    deliveries: list[WebhookDelivery]
+    next_before: int | None = None
+
+
+class RedeliveredEvent(Reply):
+    id: int
+    event_id: str
+    event_type: str
+
+
 class Token(BaseModel):
     """POST /iam/tokens (snake_case on the wire)."""
 

@@ -1,0 +1,164 @@
+"""A merchant account's own pages through the app over HTTP: its navigation, its credentials (rotate,
+shown once, after a confirmation with CSRF, audited), its webhooks with the delivery log and redelivery,
+its orders (read-only) and its statements. Another merchant's data is "not found" (404), never 403."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from resell.db.tables import audit_events, catalogs, webhook_endpoints
+from resell.services import orders as order_service
+from resell.services import webhooks as endpoints
+from resell.services.context import Context
+from resell.worker import dispatcher
+from tests.conftest import Merchant, World, order_body
+from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check (autouse), receiver
+    Receiver,
+    caller_of,
+    fresh_stock_check,
+    outbox_events,
+    receiver_fixture,
+)
+from tests.web.admin.conftest import csrf_of
+from tests.web.admin.pages_support import NOV, november  # noqa: F401 (november: a fixture)
+
+StaffClient = Callable[[str], httpx.Client]
+
+
+def nav_of(html: str) -> list[str]:
+    nav = re.search(r"<nav aria-label=\"Sections\">(.*?)</nav>", html, re.S)
+    assert nav, html
+    return re.findall(r">([^<]+)</a>", nav.group(1))
+
+
+def catalog_id(ctx: Context, name: str) -> int:
+    with ctx.db.read() as conn:
+        return int(conn.execute(select(catalogs.c.id).where(catalogs.c.name == name)).scalar_one())
+
+
+def test_a_merchant_lands_on_its_own_sections_and_no_other(staff_client: StaffClient, world: World) -> None:
+    http = staff_client("merchant")
+    assert http.get("/admin").headers["location"] == "/admin/credentials"
+    page = http.get("/admin/credentials")
+    assert page.status_code == 200
+    assert nav_of(page.text) == ["Credentials", "Webhooks", "Orders", "Statements"]
+    for path in ("/admin/finance", "/admin/staff", "/admin/merchants", "/admin/stock", "/admin/deliveries"):
+        assert http.get(path).status_code == 403, path
+    admin = staff_client("admin")
+    assert "Credentials" not in nav_of(admin.get("/admin").text)
+    assert admin.get("/admin/credentials").status_code == 403
+
+
+def test_credentials_show_the_catalogues_and_a_rotated_secret_once(
+    ctx: Context, staff_client: StaffClient, world: World, shop_a: Merchant, server: str
+) -> None:
+    shop_a.token()  # signed in before the client secret changes (its access token lives on)
+    http = staff_client("merchant")
+    page = http.get("/admin/credentials").text
+    assert "shop-a" in page and "shop-a EUR" in page and "shop-a USD" in page and "shop-b" not in page
+    assert page.count('class="badge live"') == 2 and "sandbox</span>" not in page
+    token = csrf_of(page)
+
+    assert http.post("/admin/credentials/client-secret", data={"confirm": "yes"}).status_code == 403  # no CSRF
+    confirm = http.post("/admin/credentials/client-secret", data={"csrf_token": token})
+    assert confirm.status_code == 200 and "Please confirm" in confirm.text and "stops working at once" in confirm.text
+    with httpx.Client(base_url=server) as api:
+        old = {"realmName": "shop-a", "clientSecret": world.a.client_secret, "grantType": "client_credentials"}
+        assert api.post("/iam/tokens", json=old).status_code == 200  # nothing rotated by the confirmation page
+        shown = http.post("/admin/credentials/client-secret", data={"csrf_token": token, "confirm": "yes"})
+        assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+        secret = re.search(r'<code id="new-secret" class="secret">([^<]+)</code>', shown.text).group(1)  # type: ignore[union-attr]
+        assert api.post("/iam/tokens", json=old).status_code == 401
+        assert api.post("/iam/tokens", json={**old, "clientSecret": secret}).status_code == 200
+    assert secret not in http.get("/admin/credentials").text  # shown once
+
+    eur = catalog_id(ctx, "shop-a EUR")
+    rotated = http.post(f"/admin/credentials/catalogues/{eur}/secret", data={"csrf_token": token, "confirm": "yes"})
+    new_secret = re.search(r'<code id="new-secret" class="secret">([^<]+)</code>', rotated.text).group(1)  # type: ignore[union-attr]
+    assert shop_a.call("GET", "/order/NONE").json()["responseCode"] == 71
+    assert shop_a.call("GET", "/order/NONE", secret=new_secret).json()["responseCode"] != 71
+    theirs = catalog_id(ctx, "shop-b EUR")
+    refused = http.post(f"/admin/credentials/catalogues/{theirs}/secret", data={"csrf_token": token, "confirm": "yes"})
+    assert refused.status_code == 404  # another merchant's catalogue: as if there were none
+    with ctx.db.read() as conn:
+        trail = conn.execute(
+            select(audit_events.c.actor, audit_events.c.action).where(audit_events.c.entity == "merchant")
+        ).all()
+    actions = [(t.actor, t.action) for t in trail if t.actor.startswith("staff:")]
+    assert actions == [
+        ("staff:merchant0@staff.test", "client_secret_rotated"),
+        ("staff:merchant0@staff.test", "catalog_secret_rotated"),
+    ]
+    assert secret not in str(trail) and new_secret not in str(trail)
+
+
+def test_webhooks_log_and_redeliver_and_another_merchants_endpoint_is_not_found(
+    ctx: Context, staff_client: StaffClient, world: World, receiver: Receiver
+) -> None:
+    mine = endpoints.add_endpoint(ctx, receiver.url, ["order.created"], realm="shop-a").endpoint.id
+    theirs = endpoints.add_endpoint(ctx, receiver.url + "?b", ["order.created"], realm="shop-b").endpoint.id
+    order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("W-1", (1003, 1)))
+    dispatcher.run_pass(ctx)
+    (event,) = outbox_events(ctx, "order.created")
+    http = staff_client("merchant")
+
+    listing = http.get("/admin/webhooks").text
+    assert (
+        receiver.url in listing and f"/admin/webhooks/{mine}" in listing and f"/admin/webhooks/{theirs}" not in listing
+    )
+    log = http.get(f"/admin/webhooks/{mine}")
+    assert log.status_code == 200 and event.event_id in log.text and "order.created" in log.text and ">204<" in log.text
+    assert http.get(f"/admin/webhooks/{theirs}").status_code == 404
+    assert http.get("/admin/webhooks/999999").status_code == 404
+
+    token = csrf_of(log.text)
+    done = http.post(f"/admin/webhooks/{mine}/redeliver", data={"csrf_token": token, "event_id": event.event_id})
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/admin/webhooks/{mine}?redelivered=")
+    assert dispatcher.run_pass(ctx).delivered == 1
+    assert [r.headers["webhook-id"] for r in receiver.all()] == [event.event_id, event.event_id]
+    after = http.get(done.headers["location"]).text
+    assert "is queued to this endpoint again" in after and after.count(event.event_id) >= 2
+    other = http.post(f"/admin/webhooks/{theirs}/redeliver", data={"csrf_token": token, "event_id": event.event_id})
+    assert other.status_code == 404
+    assert http.post(f"/admin/webhooks/{mine}/redeliver", data={"event_id": event.event_id}).status_code == 403
+    with ctx.db.read() as conn:
+        row = conn.execute(select(webhook_endpoints.c.active).where(webhook_endpoints.c.id == theirs)).scalar_one()
+    assert row is True
+
+
+def test_orders_are_its_own_read_only_with_amounts(ctx: Context, staff_client: StaffClient, world: World) -> None:
+    mine = order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("MINE-1", (1001, 2)))
+    theirs = order_service.submit_order(ctx, caller_of(ctx, world.b), order_body("THEIRS-1", (1001, 1)))
+    http = staff_client("merchant")
+    listing = http.get("/admin/orders")
+    assert listing.status_code == 200 and "MINE-1" in listing.text and "THEIRS-1" not in listing.text
+    assert 'id="merchant"' not in listing.text  # no merchant filter to choose another from
+    assert http.get("/admin/orders", params={"q": "THEIRS-1"}).text.count("THEIRS-1") <= 1  # only echoed in the box
+    assert http.get("/admin/orders", params={"merchant": "shop-b"}).status_code == 400
+    page = http.get(f"/admin/orders/{mine.order_number}")
+    assert page.status_code == 200 and "MINE-1" in page.text and "20.00" in page.text
+    assert "/cancel" not in page.text and "Resend" not in page.text  # read-only
+    assert http.get(f"/admin/orders/{theirs.order_number}").status_code == 404
+    assert http.get(f"/admin/orders/{mine.order_number}/cancel").status_code == 403
+    token = csrf_of(page.text)
+    assert http.post(f"/admin/orders/{mine.order_number}/cancel", data={"csrf_token": token}).status_code == 403
+
+
+@pytest.mark.usefixtures("november")
+def test_statements_are_its_own(ctx: Context, staff_client: StaffClient) -> None:
+    http = staff_client("merchant")
+    page = http.get("/admin/statements")  # last month: November
+    assert page.status_code == 200 and "Statement" in page.text and "NOV-1" in page.text and NOV in page.text
+    assert f'href="/admin/statements/{NOV}.csv"' in page.text
+    csv_file = http.get(f"/admin/statements/{NOV}.csv")
+    assert csv_file.status_code == 200 and csv_file.headers["content-type"].startswith("text/csv")
+    assert "NOV-1" in csv_file.text and "shop-a" in csv_file.headers["content-disposition"]
+    assert http.get(f"/admin/statements/{NOV}.pdf").content.startswith(b"%PDF")
+    assert http.get("/admin/statements/shop-b/2026-11.csv").status_code == 404  # no realm to choose
+    assert http.get(f"/admin/finance/statements/shop-b/{NOV}.csv").status_code == 403  # the staff's pages
+    assert http.get("/admin/statements", params={"month": "nope"}).status_code == 400

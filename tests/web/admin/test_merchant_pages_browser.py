@@ -1,0 +1,88 @@
+"""A merchant account's pages in a real headless Chromium: it signs in, rotates its catalogue's secret
+through the confirmation and sees it once, opens an endpoint's delivery log and redelivers an event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from resell.services import orders as order_service
+from resell.services import webhooks as endpoints
+from resell.services.context import Context
+from resell.worker import dispatcher
+from tests.conftest import Merchant, World, order_body
+from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check (autouse), receiver
+    Receiver,
+    caller_of,
+    fresh_stock_check,
+    outbox_events,
+    receiver_fixture,
+)
+from tests.web.admin.conftest import PASSWORD, make_staff
+from tests.web.test_locker import CHROMIUM_ARGS
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_a_merchant_rotates_a_secret_sees_it_once_and_redelivers_an_event(
+    ctx: Context, server: str, browser: Browser, world: World, shop_a: Merchant, receiver: Receiver
+) -> None:
+    endpoint_id = endpoints.add_endpoint(ctx, receiver.url, ["order.created"], realm="shop-a").endpoint.id
+    order_service.submit_order(ctx, caller_of(ctx, world.a), order_body("B-1", (1003, 1)))
+    dispatcher.run_pass(ctx)
+    (event,) = outbox_events(ctx, "order.created")
+    make_staff(ctx, "owner@shop-a.test", "merchant", merchant="shop-a")
+
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(server + "/admin/login")
+    page.get_by_label("Email").fill("owner@shop-a.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(server + "/admin/credentials")
+    nav = page.get_by_role("navigation")
+    assert [link.strip() for link in nav.get_by_role("link").all_inner_texts()] == [
+        "Credentials",
+        "Webhooks",
+        "Orders",
+        "Statements",
+    ]
+
+    row = page.get_by_role("row").filter(has_text="shop-a EUR")
+    assert "EUR" in row.inner_text() and "live" in row.inner_text()
+    row.get_by_role("button", name="Rotate secret").click()
+    assert page.get_by_role("heading", name="Please confirm").is_visible()
+    assert shop_a.call("GET", "/order/NONE").json()["responseCode"] != 71  # not yet
+    page.get_by_role("button", name="Rotate catalogue secret").click()
+    assert page.get_by_role("heading", name="New secret").is_visible()
+    secret = page.inner_text("#new-secret").strip()
+    assert shop_a.call("GET", "/order/NONE").json()["responseCode"] == 71
+    assert shop_a.call("GET", "/order/NONE", secret=secret).json()["responseCode"] != 71
+    page.get_by_role("link", name="Back to your credentials").click()
+    assert secret not in page.content()  # shown once
+
+    nav.get_by_role("link", name="Webhooks").click()
+    page.get_by_role("link", name="Delivery log").click()
+    page.wait_for_url(f"{server}/admin/webhooks/{endpoint_id}")
+    entry = page.get_by_role("row").filter(has_text=event.event_id)
+    assert "order.created" in entry.inner_text() and "204" in entry.inner_text()
+    page.once("dialog", lambda dialog: dialog.accept())  # data-confirm
+    entry.get_by_role("button", name="Redeliver").click()
+    page.get_by_role("status").wait_for()
+    assert "queued to this endpoint again" in page.get_by_role("status").inner_text()
+    assert dispatcher.run_pass(ctx).delivered == 1
+    assert [r.headers["webhook-id"] for r in receiver.all()] == [event.event_id, event.event_id]
+    page.reload()
+    assert page.get_by_role("row").filter(has_text=event.event_id).count() == 2  # attempts 1 and 2
+    assert [e for e in errors if "Failed to load resource" not in e] == []
+    context.close()
