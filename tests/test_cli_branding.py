@@ -25,7 +25,7 @@ def test_brand_shows_sets_clears_and_audits(cli: CliRun, ctx: Context, world: Wo
         "--display-name", "Acmé Shop",
         "--logo-url", "https://cdn.acme.test/logo.png",
         "--support-email", "help@acme.example.com",
-        "--support-url", "https://acme.test/help",
+        "--support-url", "https://acme.example.com/help",
         "--accent", "#1F3A5F",
         "--sender-name", "Acmé Orders",
     )  # fmt: skip

@@ -26,7 +26,7 @@ BRAND = {
     "display_name": "Acmé Shop",
     "logo_url": LOGO_URL,
     "support_email": "help@acme.example.com",
-    "support_url": "https://acme.test/help",
+    "support_url": "https://acme.example.com/help",
     "accent": "#7a1f5f",
 }
 
@@ -109,7 +109,7 @@ def test_the_locker_of_a_branded_shop_in_french(
     support = page.locator("#support")
     assert "Une question sur votre commande\u00a0? Contactez Acmé Shop\u00a0:" in support.inner_text()
     assert support.locator("a").nth(0).get_attribute("href") == "mailto:help@acme.example.com"
-    assert support.locator("a").nth(1).get_attribute("href") == "https://acme.test/help"
+    assert support.locator("a").nth(1).get_attribute("href") == "https://acme.example.com/help"
     assert support.locator("a").nth(0).evaluate("a => getComputedStyle(a).color") == "rgb(122, 31, 95)"
 
     if os.environ.get("RESELL_LOCKER_SCREENSHOTS") == "1":  # docs/fulfilment.md, "The shop's name and look"

@@ -17,7 +17,7 @@ BRAND = {
     "display_name": "Acmé Shop",
     "logo_url": "https://cdn.acme.test/logo.png?v=1&x=<2>",
     "support_email": "help@acme.example.com",
-    "support_url": "https://acme.test/help",
+    "support_url": "https://acme.example.com/help",
     "accent": "#7a1f5f",
 }
 
@@ -40,11 +40,11 @@ def test_a_branded_shops_email_comes_from_the_shop(
     assert message["Message-ID"].endswith("@shop.test>")
     text, html = parts(message)
     text = text.replace("\r\n", "\n")
-    assert text.startswith("Acmé Shop\n")
+    assert text.startswith("Bonjour Ada,\n")
     assert f"Numéro de commande\u00a0: {number}" in text
     assert "Numéro de commande chez Acmé Shop\u00a0: ACME-PON-7" in text
     assert "Cet e-mail vous est envoyé pour le compte de la boutique Acmé Shop." in text
-    assert "Contactez Acmé Shop\u00a0: help@acme.example.com https://acme.test/help" in text
+    assert "Contactez Acmé Shop\u00a0: help@acme.example.com https://acme.example.com/help" in text
     assert "Merci de ne pas répondre" not in text  # replies go to the shop's support
     root = lxml.html.document_fromstring(html)
     (logo,) = root.xpath("//img")
@@ -52,7 +52,7 @@ def test_a_branded_shops_email_comes_from_the_shop(
     assert "background:#7a1f5f" in root.xpath("//img/..")[0].get("style")
     shown = root.text_content()
     assert "Numéro de commande chez Acmé Shop\u00a0: ACME-PON-7" in " ".join(shown.split(" "))
-    assert root.xpath('//a[@href="mailto:help@acme.example.com"]') and root.xpath('//a[@href="https://acme.test/help"]')
+    assert root.xpath('//a[@href="mailto:help@acme.example.com"]') and root.xpath('//a[@href="https://acme.example.com/help"]')
 
 
 def test_the_sender_name_and_reply_to_when_set_and_the_merchants_name_without_branding(

@@ -22,7 +22,7 @@ FORM = {
     "display_name": "Acmé <Shop>",
     "logo_url": "https://cdn.acme.test/logo.png",
     "support_email": "help@acme.example.com",
-    "support_url": "https://acme.test/help",
+    "support_url": "https://acme.example.com/help",
     "accent": "#1F3A5F",
     "sender_name": "",
     "reply_to": "",
