@@ -204,8 +204,8 @@ def merchant_brand(
     support_email: Annotated[str | None, typer.Option(help="where end users write for help (also Reply-To)")] = None,
     support_url: Annotated[str | None, typer.Option(help="https:// address of the shop's help pages")] = None,
     accent: Annotated[str | None, typer.Option(help="#rrggbb, AA contrast (4.5:1) with white")] = None,
-    sender_name: Annotated[str | None, typer.Option(help="the From name of its emails (default: the shop's name)")] = None,
-    reply_to: Annotated[str | None, typer.Option(help="the Reply-To of its emails (default: the support email)")] = None,
+    sender_name: Annotated[str | None, typer.Option(help="From name of its emails (default: shop name)")] = None,
+    reply_to: Annotated[str | None, typer.Option(help="Reply-To of its emails (default: support email)")] = None,
 ) -> None:
     """The shop's name and look on the delivery emails and the locker: without options, shows them;
     each option given sets its value ("" clears it), the others keep theirs. Audited."""

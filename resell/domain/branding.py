@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -198,7 +199,7 @@ def _accent(value: str) -> tuple[str | None, str]:
     return None, colour
 
 
-def check(current: Branding, changes: dict[str, str | None]) -> Branding:
+def check(current: Branding, changes: Mapping[str, str | None]) -> Branding:
     """`current` with `changes` applied (a field -> its new value; "" or None clears it), every new value
     checked and normalised (trimmed, email addresses normalised, colours lower-case with "#").
     Raises BrandingError naming every refused field and why."""

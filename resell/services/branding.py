@@ -5,6 +5,7 @@ before and after. The rules of each value are resell.domain.branding's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 from sqlalchemy import Connection, select, update
@@ -61,7 +62,7 @@ def _current(conn: Connection, realm: str) -> tuple[str, Branding]:
     return row.name, _branding(row)
 
 
-def set_branding(ctx: Context, realm: str, changes: dict[str, str | None], actor: str = "operator") -> Branding:
+def set_branding(ctx: Context, realm: str, changes: Mapping[str, str | None], actor: str = "operator") -> Branding:
     """Apply `changes` (field -> value, "" clears) to the merchant's branding; the fields not named keep
     their values. Raises resell.domain.branding.BrandingError (nothing changed) or UnknownMerchant."""
     now = ctx.now()

@@ -9,9 +9,9 @@ What it says is read when the worker sends it (so a cancelled order sends nothin
 language (one of resell.i18n.LANGUAGES; English otherwise; the sentences are in the gettext catalogues
 of resell/locale), as plain text and HTML, in the shop's name (resell.domain.branding): From the shop's
 sender name at RESELL_MAIL_FROM's address, Reply-To its support, its name, logo and support contact in
-the email, and its own order number (partnerOrderNumber) beside the platform's. A subscription's renewal order gets the same email, which
-then says the subscription was renewed. Its Message-ID is made from the
-outbox event id, so a retried send is recognisably the same message.
+the email, and its own order number (partnerOrderNumber) beside the platform's. A subscription's
+renewal order gets the same email, which then says the subscription was renewed. Its Message-ID is
+made from the outbox event id, so a retried send is recognisably the same message.
 """
 
 from __future__ import annotations

@@ -103,7 +103,9 @@ def test_end_users_see_the_merchants_name_without_branding() -> None:
     assert (plain.name, plain.sender, plain.reply_address, plain.has_support) == ("Shop A", "Shop A", None, False)
     branded = shop("Shop A", Branding(display_name="Acmé", support_email="help@acme.example.com"))
     assert (branded.name, branded.sender, branded.reply_address) == ("Acmé", "Acmé", "help@acme.example.com")
-    own = shop("Shop A", Branding(sender_name="Acmé Orders", support_email="h@acme.example.com", reply_to="r@acme.example.com"))
+    own = shop(
+        "Shop A", Branding(sender_name="Acmé Orders", support_email="h@acme.example.com", reply_to="r@acme.example.com")
+    )
     assert (own.sender, own.reply_address) == ("Acmé Orders", "r@acme.example.com")
 
 

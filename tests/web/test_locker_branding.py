@@ -51,8 +51,11 @@ def logo_png(size: int = 64) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -124,13 +127,11 @@ def test_the_locker_of_a_branded_shop_in_french(
     context.close()
 
 
-def test_without_branding_the_locker_names_the_merchant(
-    shop_a: Merchant, http: httpx.Client, world: World
-) -> None:
+def test_without_branding_the_locker_names_the_merchant(shop_a: Merchant, http: httpx.Client, world: World) -> None:
     number = new_order(shop_a, "PLAIN-42", "en_US")["orderNumber"]
     assert http.post("/locker", data={"orderNumber": str(number), "email": "buyer@example.com"}).status_code == 303
     page = http.get("/locker/order")
-    assert "<header><a href=\"/locker\"><span class=\"shop\">shop-a</span> · digital locker</a>" in page.text
+    assert '<header><a href="/locker"><span class="shop">shop-a</span> · digital locker</a>' in page.text
     assert 'id="shop-order">Order number at shop-a: PLAIN-42</p>' in page.text
     assert 'id="support"' not in page.text  # no support contact set
     csp = page.headers["content-security-policy"]

@@ -52,7 +52,9 @@ def test_a_branded_shops_email_comes_from_the_shop(
     assert "background:#7a1f5f" in root.xpath("//img/..")[0].get("style")
     shown = root.text_content()
     assert "Numéro de commande chez Acmé Shop\u00a0: ACME-PON-7" in " ".join(shown.split(" "))
-    assert root.xpath('//a[@href="mailto:help@acme.example.com"]') and root.xpath('//a[@href="https://acme.example.com/help"]')
+    assert root.xpath('//a[@href="mailto:help@acme.example.com"]') and root.xpath(
+        '//a[@href="https://acme.example.com/help"]'
+    )
 
 
 def test_the_sender_name_and_reply_to_when_set_and_the_merchants_name_without_branding(

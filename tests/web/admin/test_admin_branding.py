@@ -53,7 +53,11 @@ def test_branding_form_checks_confirms_saves_and_audits(staff_client: StaffClien
     done = admin.post(confirm.get("action"), data=carried)
     assert done.status_code == 200 and "Branding saved." in done.text
     saved = branding.current(ctx, "shop-a")[1]
-    assert (saved.display_name, saved.accent, saved.support_email) == ("Acmé <Shop>", "#1f3a5f", "help@acme.example.com")
+    assert (saved.display_name, saved.accent, saved.support_email) == (
+        "Acmé <Shop>",
+        "#1f3a5f",
+        "help@acme.example.com",
+    )
     shown = lxml.html.fromstring(done.text)
     assert shown.xpath('//input[@name="display_name"]/@value') == ["Acmé <Shop>"]
     with ctx.db.read() as conn:
