@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import lxml.html
 
-from resell.services import branding
+from resell.services import branding, delivery_mail
+from resell.services import subscriptions as subscription_service
 from resell.services.context import Context
 from resell.worker import dispatcher
-from tests.conftest import Merchant
+from tests.conftest import Merchant, World
 from tests.delivery_support import SmtpSink
 from tests.worker.test_mail import create, direct, parts, settings, sink, smtp_port  # noqa: F401 (fixtures)
 
@@ -79,3 +80,26 @@ def test_the_sender_name_and_reply_to_when_set_and_the_merchants_name_without_br
     assert own["From"].addresses[0].display_name == "Acmé Orders"
     assert str(own["Reply-To"]) == "orders@acme.example.com"
     assert "Please do not reply" not in parts(own)[0] and "Contact Acmé" not in parts(own)[0]  # no support set
+
+
+def test_a_renewal_email_is_in_the_shops_name_with_the_renewals_own_number(
+    ctx: Context,
+    shop_a: Merchant,
+    world: World,
+    sink: SmtpSink,  # noqa: F811
+    clock,  # noqa: ANN001
+) -> None:
+    branding.set_branding(ctx, "shop-a", {"display_name": "Acmé Shop", "support_email": "help@acme.example.com"})
+    assert delivery_mail.set_every_order(ctx, "shop-a", "EUR", True) == 1
+    create(shop_a, "BR-SUB", (1005, 1), language="de_DE")
+    dispatcher.run_pass(ctx)
+    clock.advance(days=366)
+    assert subscription_service.renew_due(ctx).renewal_orders == ["BR-SUB-1"]
+    dispatcher.run_pass(ctx)
+    renewal = sink.messages[-1]
+    assert renewal["From"].addresses[0].display_name == "Acmé Shop"
+    assert str(renewal["Reply-To"]) == "help@acme.example.com"
+    text, html = parts(renewal)
+    for body in (text, html):
+        assert "Bestellnummer bei Acmé Shop: BR-SUB-1" in body.replace("<strong>", "").replace("</strong>", "")
+        assert "im Auftrag von Acmé Shop versendet" in body
