@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_ca_file: str = ""  # CA bundle that signs the SMTP server's certificate (default: the system's)
     smtp_timeout_seconds: float = 30.0
-    mail_from: str = "resell <no-reply@localhost>"
+    mail_from: str = "resell <no-reply@localhost>"  # its address sends; the From name is the shop's (domain.branding)
     publisher_signing_key: str = ""  # per-publisher keys are derived from it; default: derived from the JWT secret
     keygen_timeout_seconds: float = 5.0  # one call to a publisher's key generator
     keygen_attempts: int = 2  # calls per product before createOrder gives up with 1051

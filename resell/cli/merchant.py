@@ -194,3 +194,57 @@ def merchant_rotate_catalog_secret(realm: str, catalog: str) -> None:
         return
     out.print(f"catalogue {rotated.catalog!r} of merchant [bold]{rotated.realm}[/]: new secret (not shown again)")
     out.print(f"  secret {rotated.secret}", soft_wrap=True)
+
+
+@app.command("brand")
+def merchant_brand(
+    realm: str,
+    display_name: Annotated[str | None, typer.Option(help="the shop's name shown to end users")] = None,
+    logo_url: Annotated[str | None, typer.Option(help="https:// address of the shop's logo")] = None,
+    support_email: Annotated[str | None, typer.Option(help="where end users write for help (also Reply-To)")] = None,
+    support_url: Annotated[str | None, typer.Option(help="https:// address of the shop's help pages")] = None,
+    accent: Annotated[str | None, typer.Option(help="#rrggbb, AA contrast (4.5:1) with white")] = None,
+    sender_name: Annotated[str | None, typer.Option(help="From name of its emails (default: shop name)")] = None,
+    reply_to: Annotated[str | None, typer.Option(help="Reply-To of its emails (default: support email)")] = None,
+) -> None:
+    """The shop's name and look on the delivery emails and the locker: without options, shows them;
+    each option given sets its value ("" clears it), the others keep theirs. Audited."""
+    from rich.markup import escape
+
+    from resell.domain.branding import FIELDS, LABELS, BrandingError, shop
+    from resell.services import branding
+
+    given = {
+        "display_name": display_name,
+        "logo_url": logo_url,
+        "support_email": support_email,
+        "support_url": support_url,
+        "accent": accent,
+        "sender_name": sender_name,
+        "reply_to": reply_to,
+    }
+    changes = {name: value for name, value in given.items() if value is not None}
+    ctx = context()
+    try:
+        if changes:
+            branding.set_branding(ctx, realm, changes)
+        name, current = branding.current(ctx, realm)
+    except branding.UnknownMerchant as exc:
+        fail(str(exc))
+        return
+    except BrandingError as exc:
+        fail(f"nothing changed: {exc}")
+        return
+    if changes:
+        out.print(f"branding of merchant [bold]{escape(realm)}[/] saved")
+    seen = shop(name, current)
+    table = folding_table("setting", "value", "end users see", title=f"branding of {realm}")
+    fallback = {
+        "display_name": seen.name,
+        "sender_name": seen.sender,
+        "reply_to": seen.reply_address or "(no Reply-To)",
+    }
+    for field in FIELDS:
+        value = getattr(current, field)
+        table.add_row(LABELS[field], escape(value or "(not set)"), escape(value or fallback.get(field, "")))
+    out.print(table)

@@ -208,6 +208,21 @@ merchants = Table(
     Column("created_at", Timestamp, nullable=False),
 )
 
+# the shop's name and look on the end user's surfaces (resell.domain.branding); no row: none set
+merchant_branding = Table(
+    "merchant_branding",
+    metadata,
+    Column("merchant_id", Id, ForeignKey("merchants.id"), primary_key=True),
+    Column("display_name", String(100), nullable=True),
+    Column("logo_url", String(500), nullable=True),
+    Column("support_email", String(254), nullable=True),
+    Column("support_url", String(500), nullable=True),
+    Column("accent", String(7), nullable=True),
+    Column("sender_name", String(100), nullable=True),
+    Column("reply_to", String(254), nullable=True),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
 catalogs = Table(
     "catalogs",
     metadata,

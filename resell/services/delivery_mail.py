@@ -7,9 +7,11 @@ One email per recipient: a line's `endUserEmail`, else the customer's email.
 
 What it says is read when the worker sends it (so a cancelled order sends nothing), in the customer's
 language (one of resell.i18n.LANGUAGES; English otherwise; the sentences are in the gettext catalogues
-of resell/locale), as plain text and HTML. A subscription's renewal order gets the same email, which
-then says the subscription was renewed. Its Message-ID is made from the
-outbox event id, so a retried send is recognisably the same message.
+of resell/locale), as plain text and HTML, in the shop's name (resell.domain.branding): From the shop's
+sender name at RESELL_MAIL_FROM's address, Reply-To its support, its name, logo and support contact in
+the email, and its own order number (partnerOrderNumber) beside the platform's. A subscription's
+renewal order gets the same email, which then says the subscription was renewed. Its Message-ID is
+made from the outbox event id, so a retried send is recognisably the same message.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from resell.db.tables import (
     orders,
     products,
 )
+from resell.domain.branding import sender_address
 from resell.domain.html import as_text, safe_html
 from resell.domain.links import download_path
-from resell.services import downloads
+from resell.services import branding, downloads
 from resell.services.audit_log import audit
 from resell.services.context import Context
 from resell.services.order_contents import file_title, serials_and_files
@@ -146,7 +149,8 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
             .order_by(order_lines.c.position)
         ).all()
         values, files = serials_and_files(conn, lines)
-    if not lines:
+        shop = branding.shop_of_order(conn, order_id)
+    if not lines or shop is None:
         return None
     language = language_of(order.customer_language)
     items = [
@@ -172,6 +176,8 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
         "first_name": ((order.customer or {}).get("locationInvoice") or {}).get("firstName"),
         "renewal": order.parent_order_id is not None,
         "order_number": order.id,
+        "shop": shop,
+        "shop_order_number": order.partner_order_number,
         "product_names": ", ".join(p.name for p in items),
         "products": items,
         "end_date": i18n.long_date(order.download_end_date, language),
@@ -184,9 +190,11 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
     subject = env.get_template("mail/delivery_subject.txt").render(**values_for_templates).strip()
 
     message = EmailMessage()
-    sender = ctx.settings.mail_from
-    domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "resell.invalid"
+    sender = sender_address(shop, ctx.settings.mail_from)
+    domain = sender.domain or "resell.invalid"
     message["From"] = sender
+    if shop.reply_address:
+        message["Reply-To"] = shop.reply_address
     message["To"] = str(payload["to"])
     message["Subject"] = subject
     message["Date"] = email.utils.format_datetime(ctx.now())

@@ -52,19 +52,22 @@ class Download:
 class LinkRefused(Exception):
     """Why a link does not open: `tampered` (403), `cancelled` or `expired` (410, with the date), `missing` (404)."""
 
-    def __init__(self, reason: str, date: dt.date | None = None, language: str | None = None):
+    def __init__(
+        self, reason: str, date: dt.date | None = None, language: str | None = None, order_id: int | None = None
+    ):
         super().__init__(reason, date)
         self.reason = reason
         self.date = date
         self.language = language  # the order's customer language, when the order is known
+        self.order_id = order_id  # the order, when known (its page then shows the shop)
 
 
-def _check_open(order: Any, today: dt.date) -> None:
+def _check_open(order: Any, order_id: int, today: dt.date) -> None:
     if order.status == "cancelled":
         cancelled = order.cancelled_at.date() if order.cancelled_at else order.download_end_date
-        raise LinkRefused("cancelled", cancelled, order.customer_language)
+        raise LinkRefused("cancelled", cancelled, order.customer_language, order_id)
     if today > order.download_end_date:
-        raise LinkRefused("expired", order.download_end_date, order.customer_language)
+        raise LinkRefused("expired", order.download_end_date, order.customer_language, order_id)
 
 
 def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> Download:
@@ -78,6 +81,7 @@ def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> 
         row = conn.execute(
             select(
                 order_lines.c.id.label("line_id"),
+                orders.c.id.label("order_id"),
                 orders.c.status,
                 orders.c.cancelled_at,
                 orders.c.download_end_date,
@@ -99,9 +103,9 @@ def resolve(ctx: Context, line_token: str, raw_file_id: str, signature: str) -> 
         ).first()
     if row is None:
         raise LinkRefused("missing")
-    _check_open(row, ctx.now().date())
+    _check_open(row, row.order_id, ctx.now().date())
     if row.file_id is None:  # the file was withdrawn from the product since the order
-        raise LinkRefused("missing")
+        raise LinkRefused("missing", language=row.customer_language, order_id=row.order_id)
     return Download(
         order_line_id=row.line_id,
         file_id=row.file_id,
@@ -207,7 +211,7 @@ def metalink_document(ctx: Context, raw_order_id: str, signature: str) -> bytes:
         order = conn.execute(select(orders).where(orders.c.id == order_id)).first()
         if order is None:
             raise LinkRefused("missing")
-        _check_open(order, ctx.now().date())
+        _check_open(order, order.id, ctx.now().date())
         lines = conn.execute(
             select(order_lines.c.id, order_lines.c.product_id, order_lines.c.download_token, products.c.name)
             .join(products, products.c.id == order_lines.c.product_id)

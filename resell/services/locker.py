@@ -1,5 +1,6 @@
 """The digital locker: an end user proves who they are with the order number and the order's email,
-then sees, per product, the name, the serials, the instructions, the download links and the end date.
+then sees, per product, the name, the serials, the instructions, the download links and the end date,
+under the shop's name and look (resell.domain.branding) with the shop's own order number.
 
 Wrong pairs all get one answer (no telling whether the order exists); the comparison of emails is
 constant-time. Rate limiting per IP and per order number is the web layer's job (resell.web.locker).
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from resell.db.tables import order_lines, orders, products
+from resell.domain.branding import Shop
 from resell.domain.links import download_path, metalink_path
 from resell.domain.request_fields import decimal_id
+from resell.services import branding
 from resell.services.context import Context
 from resell.services.order_contents import file_title, serials_and_files
 
@@ -52,6 +55,8 @@ class LockerView:
     language: str | None  # the customer's, as the order has it ("fr_FR")
     products: list[LockerProduct]
     download_manager: str | None
+    shop: Shop
+    shop_order_number: str  # the merchant's partnerOrderNumber
 
 
 def _normalise_email(email: str) -> bytes:
@@ -92,6 +97,8 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
             .order_by(order_lines.c.position)
         ).all()
         values, files = serials_and_files(conn, lines)
+        shop = branding.shop_of_order(conn, order_id)
+    assert shop is not None  # the order was just read
     cancelled = order.status == "cancelled"
     open_ = not cancelled and today <= order.download_end_date
     every_product_has_files = all(files[line.product_id] for line in lines if line.product_type != "option")
@@ -117,4 +124,6 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
             for line in lines
         ],
         download_manager=metalink_path(key, order.id) if open_ and every_product_has_files else None,
+        shop=shop,
+        shop_order_number=order.partner_order_number,
     )

@@ -31,7 +31,7 @@ from resell.domain.metalink import MEDIA_TYPE
 from resell.domain.ranges import RangeNotSatisfiable, parse_range
 from resell.domain.request_fields import decimal_id
 from resell.logs import get_logger
-from resell.services import downloads
+from resell.services import branding, downloads
 from resell.services.context import Context
 from resell.storage import FileStorage, ObjectMissing, RangeReader, StorageError, get_storage
 from resell.web.pages import page
@@ -50,6 +50,7 @@ def refused(request: Request, refusal: downloads.LinkRefused) -> Response:
         order_language=refusal.language,
         reason=refusal.reason if status != 403 else "tampered",
         day=refusal.date,
+        shop=branding.shop_for(request.app.state.ctx, refusal.order_id) if refusal.order_id is not None else None,
     )
 
 

@@ -118,7 +118,7 @@ def show_order(request: Request) -> Response:
     view = locker.view(ctx, order_id) if order_id is not None else None
     if view is None:
         return RedirectResponse("/locker", status_code=303, headers=SECURITY_HEADERS)
-    return page(request, "locker_order.html", order_language=view.language, view=view)
+    return page(request, "locker_order.html", order_language=view.language, view=view, shop=view.shop)
 
 
 @router.post("/locker/sign-out", name="lockerSignOut")

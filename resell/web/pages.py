@@ -2,7 +2,9 @@
 
 Every page speaks the visitor's language (resell.web.language decides which) through the gettext
 catalogues of resell.i18n: one Jinja2 environment per language, its `_()` and `{% trans %}` bound to
-that language's catalogue, its `long_date` and `file_size` filters to its locale.
+that language's catalogue, its `long_date` and `file_size` filters to its locale. A page that knows
+the order passes its `shop`: the header then shows the shop's name, logo and accent colour, and the
+page its support contact. Logos are the one thing loaded from elsewhere (`img-src https:`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from resell.domain.html import safe_html
 from resell.web import language
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -41,6 +43,7 @@ def environment(lang: str) -> jinja2.Environment:
     env.filters["long_date"] = lambda day: i18n.long_date(day, lang)
     env.filters["safe_remark"] = safe_html
     env.globals["lang"] = lang
+    env.globals["shop"] = None  # the order's shop (resell.domain.branding.Shop) on pages that know the order
     env.globals["languages"] = [(code, i18n.display_name(code)) for code in i18n.LANGUAGES]
     return env
 

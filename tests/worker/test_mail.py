@@ -113,7 +113,7 @@ def test_a_direct_delivery_product_is_emailed_after_commit(
     (message,) = sink.messages
     assert sink.envelopes == [("orders@shop.test", ["buyer@example.com"])]
     assert message["To"] == "buyer@example.com"
-    assert message["From"] == "Resell Shop <orders@shop.test>"
+    assert message["From"] == "shop-a <orders@shop.test>"  # the shop, at RESELL_MAIL_FROM's address
     assert message["Subject"] == f"Your order {number}: Direct Game"
     assert message["Message-ID"] == f"<{events[0].event_id}@shop.test>"
     assert message["Content-Language"] == "en"

@@ -1,6 +1,8 @@
 """`/admin/catalogue` and `/admin/merchants` (section "catalogue", admins): the products with their
 prices, files and stock; the merchants, their catalogues and webhook endpoints; rotating a secret,
-adding or removing a catalogue, changing a catalogue's products.
+adding or removing a catalogue, changing a catalogue's products, setting the shop's branding (its
+name and look on end users' emails and locker: resell.services.branding; checked before the
+confirmation page, so a refused value is named at once).
 
 A destructive action is two steps without JavaScript: its first POST answers a confirmation page,
 whose form posts again with `confirm=yes`. A new secret is shown once, on the answer to that POST
@@ -20,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from resell.services import catalogue_view, merchants
+from resell.domain.branding import FIELDS, LABELS, BrandingError, check
+from resell.services import branding, catalogue_view, merchants
 from resell.web.admin.kit import StaffMember, actor, admin_page, ctx_of, form_text, section
 
 router = APIRouter(include_in_schema=False)
@@ -94,7 +97,8 @@ async def _merchant_page(request: Request, realm: str, status_code: int = 200, *
         detail = await run_in_threadpool(merchants.merchant_detail, ctx_of(request), realm)
     except merchants.MerchantError:
         return admin_page(request, "missing.html", section="catalogue", status_code=NOT_FOUND, what=f"merchant {realm}")
-    values = {"error": None, "notice": None, **values}
+    _, brand = await run_in_threadpool(branding.current, ctx_of(request), realm)
+    values = {"error": None, "notice": None, "brand": brand, "brand_form": None, "brand_labels": LABELS, **values}
     return admin_page(
         request,
         "merchant.html",
@@ -115,7 +119,16 @@ def _confirmed(form: FormData) -> bool:
     return form_text(form, "confirm", 10) == "yes"
 
 
-def _confirm_page(request: Request, realm: str, action: str, question: str, warning: str, button: str) -> Response:
+def _confirm_page(
+    request: Request,
+    realm: str,
+    action: str,
+    question: str,
+    warning: str,
+    button: str,
+    fields: list[tuple[str, str]] | None = None,
+) -> Response:
+    """`fields`: the form's values, carried by the confirmation form as hidden fields."""
     return admin_page(
         request,
         "confirm.html",
@@ -126,6 +139,7 @@ def _confirm_page(request: Request, realm: str, action: str, question: str, warn
         question=question,
         warning=warning,
         button=button,
+        fields=fields or [],
     )
 
 
@@ -327,3 +341,36 @@ def _sentence(exc: Exception) -> str:
 
 def _list(refs: list[int]) -> str:
     return ", ".join(map(str, refs)) if refs else "none"
+
+
+@router.post("/admin/merchants/{realm}/branding", name="adminMerchantBranding")
+async def set_branding(realm: str, request: Request, member: StaffMember = Depends(section("catalogue"))) -> Response:
+    """The shop's name and look: every field of the form is the new value ("" clears it)."""
+    form = await request.form()
+    if await _detail(request, realm) is None:
+        return admin_page(request, "missing.html", section="catalogue", status_code=NOT_FOUND, what=f"merchant {realm}")
+    changes: dict[str, str | None] = {name: form_text(form, name, 600) for name in FIELDS}
+    typed = dict(changes)
+    if not _confirmed(form):
+        _, now_set = await run_in_threadpool(branding.current, ctx_of(request), realm)
+        try:
+            after = check(now_set, changes)
+        except BrandingError as exc:
+            return await _merchant_page(request, realm, 400, error=_sentence(exc), brand_form=typed)
+        shown = [f"{LABELS[n]}: {getattr(after, n) or '(not set)'}" for n in FIELDS]
+        return _confirm_page(
+            request,
+            realm,
+            f"/admin/merchants/{realm}/branding",
+            f"Change how merchant {realm}'s shop appears to its end users? " + "; ".join(shown) + ".",
+            "Delivery emails sent from now on and the digital locker show these at once.",
+            "Save branding",
+            fields=[(n, getattr(after, n) or "") for n in FIELDS],
+        )
+    try:
+        await run_in_threadpool(lambda: branding.set_branding(ctx_of(request), realm, changes, actor=actor(member)))
+    except BrandingError as exc:
+        return await _merchant_page(request, realm, 400, error=_sentence(exc), brand_form=typed)
+    except branding.UnknownMerchant:
+        return admin_page(request, "missing.html", section="catalogue", status_code=NOT_FOUND, what=f"merchant {realm}")
+    return await _merchant_page(request, realm, notice="Branding saved.")
