@@ -209,7 +209,7 @@ def test_forgot_my_order_number_emails_the_list_of_that_address_grouped_by_shop(
     for body in (text, html):
         for number in (a1, a2, b1):
             assert f"http://resell.test/locker?order={number}&lang=fr" in body.replace("&amp;", "&")
-        assert str(other) not in body and "ACME-79" not in body
+        assert f"order={other}&" not in body.replace("&amp;", "&") and "ACME-79" not in body
         assert "ACME-77" in body and "ACME-78" in body and "B-9" in body
         assert "Serial and files" in body and "Annulée" in body
         assert "28 novembre 2026" in body  # the order's date (orderDate), as the locale writes it
