@@ -81,11 +81,13 @@ def sign_in_form(request: Request, order: str = "") -> Response:
 
 def _recovery_limited(request: Request) -> int | None:
     """The per-address limit of the two "getting back in" forms: None, or the seconds to wait."""
-    limit = _ctx(request).settings.locker_recovery_rate_limit_ip
-    return rate_limits.limiter(request).hit(rate_limits.rule("locker-recovery-ip", limit), rate_limits.client_ip(request))
+    per_ip = rate_limits.rule("locker-recovery-ip", _ctx(request).settings.locker_recovery_rate_limit_ip)
+    return rate_limits.limiter(request).hit(per_ip, rate_limits.client_ip(request))
 
 
-def _recovery_page(request: Request, sent: str, wait: int | None, shown_in: str, task: BackgroundTask | None) -> Response:
+def _recovery_page(
+    request: Request, sent: str, wait: int | None, shown_in: str, task: BackgroundTask | None
+) -> Response:
     """The answer of the two forms: "sent" (whatever happened), or "too many" with the wait."""
     if wait is not None:
         return _sign_in_page(

@@ -50,7 +50,8 @@ def open_locker(page: Page, server: str, number: int) -> None:
 def lines_of(page: Page, selector: str) -> int:
     """How many line boxes the element's text takes."""
     return page.eval_on_selector(
-        selector, "el => { const r = document.createRange(); r.selectNodeContents(el); return r.getClientRects().length; }"
+        selector,
+        "el => { const r = document.createRange(); r.selectNodeContents(el); return r.getClientRects().length; }",
     )
 
 
