@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     s3_secret_access_key: str = ""
     s3_prefix: str = ""  # prepended to every object key, e.g. "resell/" to share a bucket
     locker_rate_limit_ip: str = "20/minute"  # locker sign-in attempts per client IP (limits notation)
+    # the locker's "send my order email again" and "forgot my order number" (docs/security.md): requests
+    # per client IP, all counted (a 429 beyond); per order and per email address (beyond: the same
+    # answer, and nothing sent)
+    locker_recovery_rate_limit_ip: str = "10/hour"
+    locker_resend_rate_limit_order: str = "3/day"
+    locker_order_list_rate_limit_email: str = "3/day"
     rate_limit_storage: str = "memory://"  # limits storage URI; redis://host:6379 when several nodes serve
     # POST /iam/tokens attempts per client IP, all counted (limits notation; "" turns it off)
     iam_rate_limit_ip: str = "120/minute"
@@ -107,7 +113,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("iam_rate_limit_ip", "locker_rate_limit_ip", "admin_rate_limit_ip")
+    @field_validator(
+        "iam_rate_limit_ip",
+        "locker_rate_limit_ip",
+        "admin_rate_limit_ip",
+        "locker_recovery_rate_limit_ip",
+        "locker_resend_rate_limit_order",
+        "locker_order_list_rate_limit_email",
+    )
     @classmethod
     def _limit_notation(cls, value: str) -> str:
         """Refused at start-up rather than on the first token request."""

@@ -1,4 +1,5 @@
-"""Attempt limits for the sign-in doors: the digital locker (POST /locker) and POST /iam/tokens.
+"""Attempt limits for the sign-in doors: the digital locker (POST /locker) and POST /iam/tokens; the
+locker's "getting back in" forms (POST /locker/resend, /locker/forgot) use the same moving windows.
 
 One rule, one place: counters from the `limits` library, kept in the storage named by
 RESELL_RATE_LIMIT_STORAGE (`memory://` for one process, `redis://...` when several serve), one

@@ -31,11 +31,17 @@ from resell.services.audit_log import audit
 from resell.services.context import Context
 
 EMAIL = "mail.delivery"
+ORDER_LIST = "mail.order_list"  # resell.services.order_list_mail: the list of an address's orders
 PUBLISHER_CALLBACK = "publisher.serials_revoked"
 STATES = ("waiting", "retrying", "failed", "delivered")
 # what a kind is, for people; other kinds are "event"
-CATEGORIES = {EMAIL: "email", DELIVERY_KIND: "webhook", PUBLISHER_CALLBACK: "publisher callback"}
-POLICIES = {EMAIL: retry.EMAILS, DELIVERY_KIND: retry.WEBHOOKS, PUBLISHER_CALLBACK: retry.PUBLISHER_CALLBACKS}
+CATEGORIES = {EMAIL: "email", ORDER_LIST: "email", DELIVERY_KIND: "webhook", PUBLISHER_CALLBACK: "publisher callback"}
+POLICIES = {
+    EMAIL: retry.EMAILS,
+    ORDER_LIST: retry.EMAILS,
+    DELIVERY_KIND: retry.WEBHOOKS,
+    PUBLISHER_CALLBACK: retry.PUBLISHER_CALLBACKS,
+}
 REDELIVERABLE = (EMAIL, DELIVERY_KIND, PUBLISHER_CALLBACK)
 PAGE = 50
 MAX_PAGE = 500

@@ -36,13 +36,13 @@ from resell.db.tables import (
     orders,
     products,
 )
-from resell.domain.branding import sender_address
+from resell.domain.branding import Shop, sender_address
 from resell.domain.html import as_text, safe_html
 from resell.domain.links import download_path
 from resell.services import branding, downloads
 from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.order_contents import file_title, serials_and_files
+from resell.services.order_contents import file_title, serials_and_files, subscription_dates
 from resell.services.outbox import enqueue
 
 KIND = "mail.delivery"
@@ -78,6 +78,21 @@ def enqueue_for_order(
         enqueue(conn, now, KIND, {"orderNumber": order_id, "to": to, "lineIds": line_ids})
         for to, line_ids in by_recipient.items()
     ]
+
+
+_ORDER_LINES = Prepared(
+    select(order_lines.c.id, order_lines.c.end_user_email)
+    .where(order_lines.c.order_id == bindparam("order_id"))
+    .order_by(order_lines.c.position)
+)
+
+
+def enqueue_again(conn: Connection, now: dt.datetime, order_id: int, customer_email: str) -> list[str]:
+    """Queue the delivery email of every line of an order again, one per recipient (a line's
+    endUserEmail, else the customer's email): the end user asked for it from the locker, so every
+    line is in, whatever the catalogue's setting. Never to any other address."""
+    lines = [(line.id, True, line.end_user_email) for line in _ORDER_LINES.all(conn, order_id=order_id)]
+    return enqueue_for_order(conn, now, 0, order_id, customer_email, lines)
 
 
 def set_every_order(ctx: Context, realm: str, currency: str | None, enabled: bool, actor: str = "operator") -> int:
@@ -117,6 +132,8 @@ class MailProduct:
     remark: str = ""
     remark_html: str = ""
     remark_text: str = ""
+    renews_on: str = ""  # the subscription's next date, when the line holds one that renews
+    ends_on: str = ""  # ... or when it ends (a cancelled subscription)
 
 
 @lru_cache(maxsize=len(i18n.LANGUAGES))
@@ -149,6 +166,7 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
             .order_by(order_lines.c.position)
         ).all()
         values, files = serials_and_files(conn, lines)
+        next_dates = subscription_dates(conn, lines)
         shop = branding.shop_of_order(conn, order_id)
     if not lines or shop is None:
         return None
@@ -168,6 +186,8 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
             remark=line.remark,
             remark_html=safe_html(line.remark),
             remark_text=as_text(line.remark),
+            renews_on=_next_date(next_dates, line.id, True, language),
+            ends_on=_next_date(next_dates, line.id, False, language),
         )
         for line in lines
     ]
@@ -182,20 +202,41 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
         "products": items,
         "end_date": i18n.long_date(order.download_end_date, language),
         "has_files": any(p.files for p in items),
-        "locker_link": downloads.locker_link(ctx.settings, order.id),
+        # the email's language in the link: the sign-in page opened from it speaks it, without the page
+        # telling anyone else whether an order number exists (resell.web.language)
+        "locker_link": downloads.locker_link(ctx.settings, order.id, language),
     }
+    return compose(ctx, "mail/delivery", values_for_templates, str(payload["to"]), event_id, shop)
+
+
+def _next_date(dates: dict[int, Any], line_id: int, renews: bool, language: str) -> str:
+    date = dates.get(line_id)
+    return i18n.long_date(date.day, language) if date is not None and date.renews == renews else ""
+
+
+def compose(
+    ctx: Context, template: str, values: dict[str, Any], to: str, event_id: str, shop: Shop | None = None
+) -> EmailMessage:
+    """An end user's email from `<template>.txt`, `.html` and `_subject.txt` in `values["language"]`;
+    its Message-ID made from the outbox event id (shared by every email the worker sends to end users).
+    `shop`: the shop the email speaks for (its sender name and Reply-To); none for the platform's own."""
+    language = values["language"]
     env = _templates(language)
-    text = env.get_template("mail/delivery.txt").render(**values_for_templates)
-    html = env.get_template("mail/delivery.html").render(**values_for_templates)
-    subject = env.get_template("mail/delivery_subject.txt").render(**values_for_templates).strip()
+    text = env.get_template(f"{template}.txt").render(**values)
+    html = env.get_template(f"{template}.html").render(**values)
+    subject = env.get_template(f"{template}_subject.txt").render(**values).strip()
 
     message = EmailMessage()
-    sender = sender_address(shop, ctx.settings.mail_from)
-    domain = sender.domain or "resell.invalid"
-    message["From"] = sender
-    if shop.reply_address:
-        message["Reply-To"] = shop.reply_address
-    message["To"] = str(payload["to"])
+    if shop is None:
+        message["From"] = ctx.settings.mail_from
+        domain = email.utils.parseaddr(ctx.settings.mail_from)[1].rpartition("@")[2] or "resell.invalid"
+    else:
+        sender = sender_address(shop, ctx.settings.mail_from)
+        domain = sender.domain or "resell.invalid"
+        message["From"] = sender
+        if shop.reply_address:
+            message["Reply-To"] = shop.reply_address
+    message["To"] = to
     message["Subject"] = subject
     message["Date"] = email.utils.format_datetime(ctx.now())
     message["Message-ID"] = f"<{event_id}@{domain}>"

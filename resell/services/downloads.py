@@ -187,8 +187,10 @@ def stats_for_order(conn: Connection, order_id: int) -> dict[tuple[int, int], An
     return {(r.order_line_id, r.file_id): r for r in _ORDER_STATS.all(conn, order_id=order_id)}
 
 
-def locker_link(settings: Settings, order_id: int) -> str:
-    return f"{settings.base_url}/locker?order={order_id}"
+def locker_link(settings: Settings, order_id: int, language: str | None = None) -> str:
+    """The sign-in page with the order number filled in; `language` (the emails') opens it in that language."""
+    link = f"{settings.base_url}/locker?order={order_id}"
+    return f"{link}&lang={language}" if language else link
 
 
 def download_manager(settings: Settings, order_id: int) -> dict[str, str]:

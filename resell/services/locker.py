@@ -4,6 +4,11 @@ under the shop's name and look (resell.domain.branding) with the shop's own orde
 
 Wrong pairs all get one answer (no telling whether the order exists); the comparison of emails is
 constant-time. Rate limiting per IP and per order number is the web layer's job (resell.web.locker).
+
+Getting back in, for an end user who lost the email or the order number (docs/fulfilment.md):
+- `send_again`: the order's delivery email again, to the order's own addresses only;
+- `send_order_list`: the list of an address's orders, to that address only (resell.services.order_list_mail).
+Neither tells the asker anything: they return nothing, and the page says the same either way.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from resell.db.tables import order_lines, orders, products
 from resell.domain.branding import Shop
 from resell.domain.links import download_path, metalink_path
 from resell.domain.request_fields import decimal_id
-from resell.services import branding
+from resell.services import branding, delivery_mail, order_list_mail
+from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.order_contents import file_title, serials_and_files
+from resell.services.order_contents import NextDate, file_title, serials_and_files, subscription_dates
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class LockerProduct:
     serials: list[str]
     remark: str
     files: list[LockerFile]
+    subscription: NextDate | None = None  # the next date of the subscription the line bought or renewed
 
 
 @dataclass(frozen=True)
@@ -77,17 +84,40 @@ def sign_in(ctx: Context, raw_order_number: str, email: str) -> int | None:
     return order_id if hmac.compare_digest(_normalise_email(stored), given) else None
 
 
-def language(ctx: Context, order_id: int) -> str | None:
-    """The order's customer language ("fr_FR"), for the sign-in form opened from its email's link."""
-    with ctx.db.read() as conn:
-        return conn.execute(select(orders.c.customer_language).where(orders.c.id == order_id)).scalar()
+def send_again(ctx: Context, raw_order_number: str) -> None:
+    """Queue the order's delivery email again, to the addresses the order holds (never one the asker
+    typed); nothing for an unknown or cancelled order. The caller tells the asker the same either way."""
+    order_id = decimal_id(raw_order_number.strip())
+    if order_id is None:
+        return
+    now = ctx.now()
+    with ctx.db.write() as conn:
+        order = conn.execute(
+            select(orders.c.status, orders.c.customer_email).where(orders.c.id == order_id)
+        ).first()
+        if order is None or order.status == "cancelled":
+            return
+        events = delivery_mail.enqueue_again(conn, now, order_id, order.customer_email)
+        audit(conn, now, "end user", "order", order_id, "delivery_email_requested", after={"emails": len(events)})
+
+
+def send_order_list(ctx: Context, email: str, language: str) -> None:
+    """Queue the list of the orders of `email`, to that address; the worker finds the orders when it
+    sends it and sends nothing when there are none (resell.services.order_list_mail)."""
+    address = email.strip()
+    if "@" not in address or len(address) > 320:
+        return
+    with ctx.db.write() as conn:
+        order_list_mail.enqueue_list(conn, ctx.now(), address, language)
 
 
 def view(ctx: Context, order_id: int) -> LockerView | None:
     key = ctx.settings.effective_download_key
     today = ctx.now().date()
     with ctx.db.read() as conn:
-        order = conn.execute(select(orders).where(orders.c.id == order_id)).first()
+        order = conn.execute(
+            select(orders).where(orders.c.id == order_id)
+        ).first()
         if order is None:
             return None
         lines = conn.execute(
@@ -97,6 +127,7 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
             .order_by(order_lines.c.position)
         ).all()
         values, files = serials_and_files(conn, lines)
+        next_dates = subscription_dates(conn, lines)
         shop = branding.shop_of_order(conn, order_id)
     assert shop is not None  # the order was just read
     cancelled = order.status == "cancelled"
@@ -120,6 +151,7 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
                 ]
                 if open_
                 else [],
+                subscription=next_dates.get(line.id),
             )
             for line in lines
         ],

@@ -1,16 +1,19 @@
-"""What an order line holds for the end user now: its live (not revoked) serials and its product files.
+"""What an order line holds for the end user now: its live (not revoked) serials, its product files,
+and the next date of the subscriptions it bought or renewed.
 
 Read the same way by the digital locker and the delivery email, so both show the same thing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, or_, select
 
-from resell.db.tables import line_items, product_files, serial_assignments, serials
+from resell.db.tables import line_items, product_files, serial_assignments, serials, subscriptions
 
 
 def file_title(label: str, group: str) -> str:
@@ -42,3 +45,38 @@ def serials_and_files(conn: Connection, lines: Sequence[Row]) -> tuple[dict[int,
     ):
         files[f.product_id].append(f)
     return values, files
+
+
+@dataclass(frozen=True)
+class NextDate:
+    """A subscription's next date: it renews on `day` (`renews`), or it ends then (cancelled)."""
+
+    day: dt.date
+    renews: bool
+
+
+def subscription_dates(conn: Connection, lines: Sequence[Row]) -> dict[int, NextDate]:
+    """By order line id, the earliest next date of the live subscriptions the line bought (its first
+    order) or renewed (a renewal order): the same date in the first order's email and locker as in the
+    renewal's. Lines without a live subscription are left out."""
+    if not lines:
+        return {}
+    found: dict[int, NextDate] = {}
+    for line_id, status, expires_at in conn.execute(
+        select(line_items.c.order_line_id, subscriptions.c.status, subscriptions.c.expires_at)
+        .join(
+            subscriptions,
+            or_(
+                subscriptions.c.line_item_id == line_items.c.id,
+                subscriptions.c.id == line_items.c.renews_subscription_id,
+            ),
+        )
+        .where(
+            line_items.c.order_line_id.in_([line.id for line in lines]),
+            subscriptions.c.status.in_(("ACTIVE", "RENEWAL_PENDING", "CANCELLED")),
+        )
+    ):
+        date = NextDate(expires_at.date(), status != "CANCELLED")
+        if line_id not in found or date.day < found[line_id].day:
+            found[line_id] = date
+    return found

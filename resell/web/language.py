@@ -1,10 +1,12 @@
 """Which language a page is shown in, first match wins:
 
-1. `?lang=xx` on the address (the switcher's links), then remembered in a cookie for a year;
+1. `?lang=xx` on the address (the switcher's links, the emails' locker links), then remembered in a
+   cookie for a year;
 2. the `lang` field of a posted form (the sign-in form carries the language it was shown in);
 3. that cookie;
-4. the order's own language (`orders.customer_language`) when the page is about an order: the order
-   page, the sign-in form opened from the email's link (`/locker?order=N`), a refused download;
+4. the order's own language (`orders.customer_language`) once the visitor has shown they hold the
+   order: the order page after sign-in, a refused download (its link is signed). Never the sign-in
+   form: `/locker?order=N` in the order's language would tell anyone whether order N exists;
 5. the browser's `Accept-Language`;
 6. English.
 """

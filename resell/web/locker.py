@@ -5,16 +5,27 @@
   only) and a redirect to `/locker/order`; otherwise one generic error. Attempts are rate limited per
   client IP, and failures per (order number, client IP) with growing delays (resell.api.rate_limits;
   HTTP 429 with Retry-After), so that someone else's failures never lock the order's owner out.
-- `GET /locker/order`: the order, rendered on the server; no JavaScript anywhere.
-Each page speaks the order's language once the order is known (resell.web.language has the rules).
+- `GET /locker/order`: the order, rendered on the server; a small script of our own
+  (`/locker/static/locker.js`, CSP `script-src 'self'`) adds copy buttons to the serials, nothing more.
 - `POST /locker/sign-out`: forgets the session.
+- `POST /locker/resend` ("Send me my order email again": an order number) and `POST /locker/forgot`
+  ("Forgot my order number": an email address): the email goes to the order's own addresses, or to
+  the address typed, never elsewhere. The answer is the same page whether or not anything exists, and
+  the work (reading the order, queueing the email) is done after the answer is sent, so that its time
+  tells nothing either. Limits: requests per client IP (429), and per order / per email address
+  (beyond them, the same answer and nothing sent: no signal, and no way to flood an inbox).
+Before sign-in the page speaks the language of the address (`lang`, which the emails' links carry),
+the visitor's cookie or browser, never the order's: that would tell whether an order number exists.
+After sign-in the order's language decides (resell.web.language has the rules).
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -23,7 +34,8 @@ from resell.domain.links import locker_session, read_locker_session
 from resell.domain.request_fields import decimal_id
 from resell.services import locker
 from resell.services.context import Context
-from resell.web.pages import SECURITY_HEADERS, page
+from resell.web import language
+from resell.web.pages import SECURITY_HEADERS, error_page, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,16 +66,81 @@ def _sign_in_page(
     headers: dict[str, str] | None = None,
     **kw: Any,
 ) -> Response:
-    """`error`: "not_found" (one answer for every wrong pair) or "too_many" (with `wait` seconds)."""
-    values = {"order_number": order_number, "email": email, "error": error, "wait": 0, **kw}
+    """`error`: "not_found" (one answer for every wrong pair) or "too_many" (with `wait` seconds);
+    `sent`: "resend" or "order_list" once one of the getting-back-in forms was posted."""
+    values = {"order_number": order_number, "email": email, "error": error, "wait": 0, "sent": None, **kw}
     return page(request, "locker_sign_in.html", status, headers, **values)
 
 
 @router.get("/locker", name="lockerSignIn")
 def sign_in_form(request: Request, order: str = "") -> Response:
+    """The same bytes for an order number that exists and one that does not (nothing is read here)."""
     order_id = decimal_id(order.strip())
-    language = locker.language(_ctx(request), order_id) if order_id is not None else None
-    return _sign_in_page(request, str(order_id) if order_id is not None else "", order_language=language)
+    return _sign_in_page(request, str(order_id) if order_id is not None else "")
+
+
+def _recovery_limited(request: Request) -> int | None:
+    """The per-address limit of the two "getting back in" forms: None, or the seconds to wait."""
+    per_ip = rate_limits.rule("locker-recovery-ip", _ctx(request).settings.locker_recovery_rate_limit_ip)
+    return rate_limits.limiter(request).hit(per_ip, rate_limits.client_ip(request))
+
+
+def _recovery_page(
+    request: Request, sent: str, wait: int | None, shown_in: str, task: BackgroundTask | None
+) -> Response:
+    """The answer of the two forms: "sent" (whatever happened), or "too many" with the wait."""
+    if wait is not None:
+        return _sign_in_page(
+            request, "", "", "too_many", 429, {"Retry-After": str(wait)}, wait=wait, form_language=shown_in
+        )
+    response = _sign_in_page(request, "", "", None, 200, sent=sent, form_language=shown_in)
+    response.background = task
+    return response
+
+
+@router.post("/locker/resend", name="lockerResend")
+async def resend(request: Request) -> Response:
+    ctx = _ctx(request)
+    form = await request.form()
+    order_number = str(form.get("orderNumber") or "").strip()[:40]
+    shown_in = str(form.get("lang") or "")[:16]
+    wait = _recovery_limited(request)
+    task = None
+    if wait is None:
+        order_id = decimal_id(order_number)
+        key = str(order_id) if order_id is not None else order_number
+        per_order = rate_limits.rule("locker-resend-order", ctx.settings.locker_resend_rate_limit_order)
+        if key and rate_limits.limiter(request).hit(per_order, key) is None:
+            task = BackgroundTask(locker.send_again, ctx, order_number)
+    return _recovery_page(request, "resend", wait, shown_in, task)
+
+
+@router.post("/locker/forgot", name="lockerForgot")
+async def forgot(request: Request) -> Response:
+    ctx = _ctx(request)
+    form = await request.form()
+    email = str(form.get("email") or "").strip()[:320]
+    shown_in = str(form.get("lang") or "")[:16]
+    wait = _recovery_limited(request)
+    task = None
+    if wait is None and email:
+        per_email = rate_limits.rule("locker-list-email", ctx.settings.locker_order_list_rate_limit_email)
+        if rate_limits.limiter(request).hit(per_email, email.casefold()) is None:
+            lang, _ = language.choose(request, None, shown_in)
+            task = BackgroundTask(locker.send_order_list, ctx, email, lang)
+    return _recovery_page(request, "order_list", wait, shown_in, task)
+
+
+STATIC = {"locker.js": "text/javascript; charset=utf-8"}
+
+
+@router.get("/locker/static/{name}", name="lockerStatic")
+def static_file(request: Request, name: str) -> Response:
+    """The locker's one script (copy buttons); no CDN, no build."""
+    if name not in STATIC:
+        return error_page(request, 404)
+    body = resources.files("resell.web").joinpath("static", name).read_bytes()
+    return Response(body, media_type=STATIC[name], headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"})
 
 
 @router.post("/locker", name="lockerSignIn")

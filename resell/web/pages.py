@@ -1,4 +1,5 @@
-"""Server-rendered pages (Jinja2, autoescaped, no JavaScript): the locker, the download refusals, error pages.
+"""Server-rendered pages (Jinja2, autoescaped): the locker, the download refusals, error pages. They work
+without JavaScript; the locker's order page adds copy buttons with its own script (CSP `script-src 'self'`).
 
 Every page speaks the visitor's language (resell.web.language decides which) through the gettext
 catalogues of resell.i18n: one Jinja2 environment per language, its `_()` and `{% trans %}` bound to
@@ -22,8 +23,8 @@ from resell.domain.html import safe_html
 from resell.web import language
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+    "img-src 'self' https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",

@@ -1,4 +1,5 @@
-"""Delivery emails to end users, over SMTP.
+"""Emails to end users, over SMTP: the delivery email (again, when the end user asks the locker for
+it) and the list of an address's orders ("Forgot my order number").
 
 Settings: RESELL_SMTP_HOST, RESELL_SMTP_PORT, RESELL_SMTP_STARTTLS (then the server's certificate is
 verified, against RESELL_SMTP_CA_FILE when set), RESELL_SMTP_USER / RESELL_SMTP_PASSWORD (AUTH when
@@ -17,7 +18,7 @@ from email.message import EmailMessage
 from resell.config import Settings
 from resell.domain.retry import EMAILS
 from resell.logs import get_logger
-from resell.services import delivery_mail
+from resell.services import delivery_mail, order_list_mail
 from resell.services.context import Context
 from resell.worker.dispatcher import Event, GiveUp, handler
 
@@ -54,3 +55,13 @@ def deliver_email(ctx: Context, event: Event) -> None:
         return
     send(ctx.settings, message)
     log.info("delivery_email_sent", event_id=event.event_id, order_number=event.payload.get("orderNumber"))
+
+
+@handler(order_list_mail.KIND, EMAILS)
+def send_order_list(ctx: Context, event: Event) -> None:
+    message = order_list_mail.build(ctx, event.payload, event.event_id)
+    if message is None:
+        log.info("order_list_email_skipped", event_id=event.event_id, reason="no order for this address")
+        return
+    send(ctx.settings, message)
+    log.info("order_list_email_sent", event_id=event.event_id)

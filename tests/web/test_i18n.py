@@ -241,9 +241,12 @@ def test_accept_language_decides_before_sign_in(http: httpx.Client) -> None:
 def test_the_orders_language_beats_accept_language(shop_a: Merchant, http: httpx.Client, world: World) -> None:
     number = new_order(shop_a, "I18N-ORDER", "fr_FR")["orderNumber"]
     german = {"Accept-Language": "de"}
-    form = http.get(f"/locker?order={number}", headers=german)
-    assert html_lang(form.text) == "fr" and 'name="lang" value="fr"' in form.text
+    # before sign-in the order's language would tell whether the order exists: the browser's decides
+    assert html_lang(http.get(f"/locker?order={number}", headers=german).text) == "de"
     assert html_lang(http.get(f"/locker?order={number + 999}", headers=german).text) == "de"  # no such order
+    form = http.get(f"/locker?order={number}&lang=fr", headers=german)  # the email's link
+    assert html_lang(form.text) == "fr" and 'name="lang" value="fr"' in form.text
+    http.cookies.delete("resell_lang")  # from here on, the order's language decides
     assert sign_in(http, number, "fr").status_code == 303
     page = http.get("/locker/order", headers=german)
     assert html_lang(page.text) == "fr" and f"Commande {number}" in page.text
@@ -337,7 +340,9 @@ def test_the_locker_and_the_email_in_each_language(
 
     context = browser.new_context(java_script_enabled=False, locale="en-US", viewport={"width": 1000, "height": 800})
     page = context.new_page()
-    page.goto(f"{server}/locker?order={number}")  # the browser says English: the order's language wins
+    link = f"/locker?order={number}&lang={lang}"  # the email's link carries its language
+    assert f"http://resell.test{link}" in text
+    page.goto(server + link)  # the browser says English: the email's language wins
     assert page.get_attribute("html", "lang") == lang
     assert page.inner_text("h1") == sign_in_heading
     page.fill("#email", "buyer@example.com")
@@ -352,11 +357,13 @@ def test_the_locker_and_the_email_in_each_language(
     assert page.locator("nav.languages a[aria-current]").inner_text() == i18n.display_name(lang)
     screenshots(lang, page, f"{server}/locker/order")
 
-    missing = page.goto(f"{server}/locker/nothing-here")  # no cookie yet: the browser's language
+    stranger = browser.new_context(java_script_enabled=False, locale="en-US").new_page()
+    missing = stranger.goto(f"{server}/locker/nothing-here")  # no cookie: the browser's language
     assert missing is not None and missing.status == 404
-    assert page.get_attribute("html", "lang") == "en"
-    page.click(f"nav.languages a[hreflang={lang}]")  # the switcher, without JavaScript
-    assert page.get_attribute("html", "lang") == lang and page.inner_text("h1") == not_found
+    assert stranger.get_attribute("html", "lang") == "en"
+    stranger.click(f"nav.languages a[hreflang={lang}]")  # the switcher, without JavaScript
+    assert stranger.get_attribute("html", "lang") == lang and stranger.inner_text("h1") == not_found
+    stranger.context.close()
 
     shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": f"I18N-{lang}", "reasonCode": 2})
     page.goto(f"{server}/locker/order")

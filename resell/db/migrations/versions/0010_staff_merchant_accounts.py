@@ -3,7 +3,7 @@
 A merchant account sees its own merchant's credentials, webhooks, orders and statements only
 (resell.domain.staff.BOUND_ROLES). A nullable column: online-safe, existing accounts keep NULL.
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 01:00:00
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0012"
-down_revision = "0009"
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
