@@ -7,7 +7,8 @@ One email per recipient: a line's `endUserEmail`, else the customer's email.
 
 What it says is read when the worker sends it (so a cancelled order sends nothing), in the customer's
 language (one of resell.i18n.LANGUAGES; English otherwise; the sentences are in the gettext catalogues
-of resell/locale), as plain text and HTML. A subscription's renewal order gets the same email, which
+of resell/locale), with the products' names and instructions in that language where the catalogue
+gives them (resell.services.order_contents.line_texts), as plain text and HTML. A subscription's renewal order gets the same email, which
 then says the subscription was renewed. Its Message-ID is made from the
 outbox event id, so a retried send is recognisably the same message.
 """
@@ -39,7 +40,7 @@ from resell.domain.links import download_path
 from resell.services import downloads
 from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.order_contents import file_title, serials_and_files
+from resell.services.order_contents import file_title, line_texts, serials_and_files
 from resell.services.outbox import enqueue
 
 KIND = "mail.delivery"
@@ -146,12 +147,13 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
             .order_by(order_lines.c.position)
         ).all()
         values, files = serials_and_files(conn, lines)
+        texts = line_texts(conn, order, lines)  # product names and instructions in the customer's language
     if not lines:
         return None
     language = language_of(order.customer_language)
     items = [
         MailProduct(
-            name=line.name,
+            name=texts[line.id].name,
             serials=values[line.id],
             files=[
                 {
@@ -161,9 +163,9 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
                 }
                 for f in files[line.product_id]
             ],
-            remark=line.remark,
-            remark_html=safe_html(line.remark),
-            remark_text=as_text(line.remark),
+            remark=texts[line.id].remark,
+            remark_html=safe_html(texts[line.id].remark),
+            remark_text=as_text(texts[line.id].remark),
         )
         for line in lines
     ]

@@ -1,5 +1,6 @@
 """The digital locker: an end user proves who they are with the order number and the order's email,
-then sees, per product, the name, the serials, the instructions, the download links and the end date.
+then sees, per product, the name, the serials, the instructions, the download links and the end date
+(names and instructions in the order's customer language where the catalogue gives them).
 
 Wrong pairs all get one answer (no telling whether the order exists); the comparison of emails is
 constant-time. Rate limiting per IP and per order number is the web layer's job (resell.web.locker).
@@ -17,7 +18,7 @@ from resell.db.tables import order_lines, orders, products
 from resell.domain.links import download_path, metalink_path
 from resell.domain.request_fields import decimal_id
 from resell.services.context import Context
-from resell.services.order_contents import file_title, serials_and_files
+from resell.services.order_contents import file_title, line_texts, serials_and_files
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
             .order_by(order_lines.c.position)
         ).all()
         values, files = serials_and_files(conn, lines)
+        texts = line_texts(conn, order, lines)  # product names and instructions in the customer's language
     cancelled = order.status == "cancelled"
     open_ = not cancelled and today <= order.download_end_date
     every_product_has_files = all(files[line.product_id] for line in lines if line.product_type != "option")
@@ -104,9 +106,9 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
         language=order.customer_language,
         products=[
             LockerProduct(
-                name=line.name,
+                name=texts[line.id].name,
                 serials=values[line.id],
-                remark=line.remark,
+                remark=texts[line.id].remark,
                 files=[
                     LockerFile(f.label, f.group, f.size, download_path(key, line.download_token, f.id))
                     for f in files[line.product_id]
