@@ -15,7 +15,7 @@ from resell.services import delivery_mail
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
 from tests.delivery_support import attach
-from tests.web.accessibility import assert_accessible
+from tests.web.accessibility import assert_accessible, violations
 from tests.web.test_locker import CHROMIUM_ARGS
 
 
@@ -110,4 +110,58 @@ def test_the_delivery_email_passes_the_accessibility_check(
     page.set_content(html)
     assert page.locator("code").count() == 3
     assert_accessible(page, f"the delivery email ({language})")
+    context.close()
+
+
+def test_the_check_fails_on_a_page_with_serious_violations(browser: Browser) -> None:
+    """The check itself: an unlabelled field and pale text are caught, and named in the failure."""
+    context = new_context(browser)
+    page = context.new_page()
+    page.set_content(
+        '<!doctype html><html lang="en"><head><title>t</title></head><body><main>'
+        '<input type="text"><p style="color:#c8c8c8;background:#fff">pale text</p></main></body></html>'
+    )
+    found = {v["id"]: v["impact"] for v in violations(page)}
+    assert found.get("label") == "critical" and found.get("color-contrast") == "serious"
+    with pytest.raises(AssertionError) as failed:
+        assert_accessible(page, "a bad page")
+    assert "[critical] label" in str(failed.value) and "[serious] color-contrast" in str(failed.value)
+    context.close()
+
+
+def test_the_locker_works_with_the_keyboard_and_shows_where_the_focus_is(
+    ctx: Context, shop_a: Merchant, server: str, browser: Browser, world: World
+) -> None:
+    attach(ctx, 1001, "setup.exe", 1000)
+    number = new_order(shop_a, "A11Y-KEYS")["orderNumber"]
+    context = new_context(browser)
+    page = context.new_page()
+    page.goto(f"{server}/locker")
+
+    def focused() -> dict:
+        return page.evaluate(
+            "() => { const e = document.activeElement, s = getComputedStyle(e);"
+            " return {id: e.id, tag: e.tagName, outline: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"
+        )
+
+    for _ in range(30):  # the header's links, then the form's fields, in order
+        page.keyboard.press("Tab")
+        now = focused()
+        assert now["outline"] != "none" and now["width"] >= 2, now  # the focus is visible everywhere
+        if now["id"] == "orderNumber":
+            break
+    else:
+        raise AssertionError("the order number field is not reachable with Tab")
+    page.keyboard.type(str(number))
+    page.keyboard.press("Tab")
+    assert focused()["id"] == "email"
+    page.keyboard.type("buyer@example.com")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/locker/order")
+    page.keyboard.press("Tab")
+    while focused()["tag"] != "BUTTON":  # sign out, reachable and visible too
+        assert focused()["outline"] != "none"
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/locker")
     context.close()
