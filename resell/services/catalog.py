@@ -233,7 +233,9 @@ def cross_up_sell(ctx: Context, caller: Caller, raw_language: object, raw_produc
             .order_by(products.c.ref)
         ).all()
         found = translations(conn, [r.id for r in rows], language)  # names and descriptions in `language`
-    texts = {r.id: choose_text(ProductText(r.name, r.short_description, ""), found.get(r.id, {}), language) for r in rows}
+    texts = {
+        r.id: choose_text(ProductText(r.name, r.short_description, ""), found.get(r.id, {}), language) for r in rows
+    }
     order = {"option": 0, "up": 1, "cross": 2}
     return sorted(
         (

@@ -8,8 +8,8 @@ One email per recipient: a line's `endUserEmail`, else the customer's email.
 What it says is read when the worker sends it (so a cancelled order sends nothing), in the customer's
 language (one of resell.i18n.LANGUAGES; English otherwise; the sentences are in the gettext catalogues
 of resell/locale), with the products' names and instructions in that language where the catalogue
-gives them (resell.services.order_contents.line_texts), as plain text and HTML. A subscription's renewal order gets the same email, which
-then says the subscription was renewed. Its Message-ID is made from the
+gives them (resell.services.order_contents.line_texts), as plain text and HTML. A subscription's renewal
+order gets the same email, which then says the subscription was renewed. Its Message-ID is made from the
 outbox event id, so a retried send is recognisably the same message.
 """
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-
 from dataclasses import dataclass
 from typing import Any
 

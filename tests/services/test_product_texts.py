@@ -38,7 +38,9 @@ def catalogue_with_texts(texts: dict[str, Any] | None = None) -> dict[str, Any]:
 def stored_texts(ctx: Context, ref: int) -> dict[str, tuple]:
     with ctx.db.read() as conn:
         rows = conn.execute(
-            select(product_texts).join(products, products.c.id == product_texts.c.product_id).where(products.c.ref == ref)
+            select(product_texts)
+            .join(products, products.c.id == product_texts.c.product_id)
+            .where(products.c.ref == ref)
         ).all()
     return {r.language: (r.name, r.short_description, r.remark_template) for r in rows}
 

@@ -24,12 +24,17 @@ def violations(page: Page) -> list[dict[str, Any]]:
     return page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")  # type: ignore[no-any-return]
 
 
+def _node(node: dict[str, Any]) -> str:
+    """An element axe names, and the last line of its reason ("Element has insufficient color contrast ...")."""
+    reason = (node.get("failureSummary") or "").strip().splitlines()
+    return " ".join(node["target"]) + (f" ({reason[-1].strip()})" if reason else "")
+
+
 def assert_accessible(page: Page, what: str) -> None:
     """No serious or critical violation on the page; the failure lists each, with the elements concerned."""
     blocking = [v for v in violations(page) if v["impact"] in BLOCKING]
     lines = [
-        f"  [{v['impact']}] {v['id']}: {v['help']} -> "
-        + "; ".join(" ".join(node["target"]) + f" ({node.get('failureSummary', '').splitlines()[-1].strip()})" for node in v["nodes"][:5])
+        f"  [{v['impact']}] {v['id']}: {v['help']} -> " + "; ".join(_node(node) for node in v["nodes"][:5])
         for v in blocking
     ]
     assert not blocking, f"{what}: {len(blocking)} accessibility violation(s):\n" + "\n".join(lines)
