@@ -15,6 +15,7 @@ from sqlalchemy import select
 from resell.config import Settings
 from resell.db.tables import product_texts, products
 from resell.services import delivery_mail
+from resell.services import subscriptions as subscription_service
 from resell.services.catalog_import import CatalogImportError, import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
@@ -32,6 +33,7 @@ def catalogue_with_texts(texts: dict[str, Any] | None = None) -> dict[str, Any]:
     data = copy.deepcopy(TEST_CATALOG)
     data["products"][0]["texts"] = TEXTS if texts is None else texts  # product 1001
     data["products"][2]["texts"] = {"fr": {"name": "Série seule", "shortDescription": "Rien qu’une série."}}  # 1003
+    data["products"][4]["texts"] = {"fr": {"name": "Annuel", "remark": "Votre abonnement %GAMENAME%, commande %IDTRAN%."}}
     return data
 
 
@@ -152,6 +154,23 @@ def test_a_language_without_texts_reads_the_default(
     text = sink.messages[1].get_body(preferencelist=("plain",)).get_content()
     assert "Seriennummer und Dateien" in text  # translated name ...
     assert f"Hi Ada Lovelace: Serial and files, order {number}" in text  # ... untranslated remark: the default
+
+
+def test_the_renewal_email_carries_the_french_texts_too(
+    ctx: Context, shop_a: Merchant, texts: None, sink: SmtpSink, clock
+) -> None:  # type: ignore[no-untyped-def]
+    assert delivery_mail.set_every_order(ctx, "shop-a", "EUR", True) == 1
+    first = create(shop_a, "TEXTS-SUB", "fr_FR", (1005, 1))["orderNumber"]
+    dispatcher.run_pass(ctx)
+    clock.advance(days=366)
+    assert subscription_service.renew_due(ctx).renewal_orders == ["TEXTS-SUB-1"]
+    renewal = shop_a.call("GET", "/order/TEXTS-SUB-1").json()["orderNumber"]
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 2
+    for message, number in zip(sink.messages, (first, renewal), strict=True):
+        assert message["Content-Language"] == "fr" and message["Subject"].endswith("\u00a0: Annuel")
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        assert f"Votre abonnement Annuel, commande {number}." in text
 
 
 def test_the_locker_shows_the_french_texts(ctx: Context, shop_a: Merchant, texts: None, http: httpx.Client) -> None:
