@@ -33,7 +33,8 @@ def catalogue_with_texts(texts: dict[str, Any] | None = None) -> dict[str, Any]:
     data = copy.deepcopy(TEST_CATALOG)
     data["products"][0]["texts"] = TEXTS if texts is None else texts  # product 1001
     data["products"][2]["texts"] = {"fr": {"name": "Série seule", "shortDescription": "Rien qu’une série."}}  # 1003
-    data["products"][4]["texts"] = {"fr": {"name": "Annuel", "remark": "Votre abonnement %GAMENAME%, commande %IDTRAN%."}}
+    yearly = {"name": "Annuel", "remark": "Votre abonnement %GAMENAME%, commande %IDTRAN%."}
+    data["products"][4]["texts"] = {"fr": yearly}  # 1005
     return data
 
 
