@@ -21,9 +21,16 @@ run: $(STAMP)
 	$(BIN)/resell demo
 	$(BIN)/resell serve
 
+# axe-core, the accessibility check the browser tests run in the pages: pinned in tests/package-lock.json.
+AXE := tests/node_modules/axe-core/axe.min.js
+$(AXE): tests/package.json tests/package-lock.json
+	npm ci --prefix tests --no-audit --no-fund
+	touch $(AXE)
+
 ## The whole test suite (SQLite; PostgreSQL too when RESELL_TEST_DATABASE_URL is set).
 test: $(STAMP)
 	scripts/system-deps
+	$(MAKE) $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The benchmark: BENCH_ARGS="--db postgres", "--seconds 4 --concurrency 32" ... (see bench/run.py)

@@ -114,6 +114,17 @@ products = Table(
     Column("updated_at", Timestamp, nullable=False),
 )
 
+product_texts = Table(
+    "product_texts",
+    metadata,
+    # A product's texts in one language (docs/catalog-format.md, `texts`); a null field is not translated.
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("language", String(8), primary_key=True),  # ISO 639-1, lower case: "fr"
+    Column("name", String(300)),
+    Column("short_description", Text),
+    Column("remark_template", Text),
+)
+
 product_files = Table(
     "product_files",
     metadata,

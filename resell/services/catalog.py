@@ -21,9 +21,11 @@ from resell.db.tables import (
 )
 from resell.domain import codes
 from resell.domain.codes import Refusal
+from resell.domain.product_texts import ProductText, choose_text
 from resell.domain.request_fields import is_blank, lenient_int, positive_int
 from resell.services import stock
 from resell.services.context import Caller, Context
+from resell.services.product_texts import translations
 from resell.services.tenancy import catalog_products_query
 
 FALLBACK_LANGUAGE = "en"
@@ -168,7 +170,8 @@ class Suggestion:
 
 
 def cross_up_sell(ctx: Context, caller: Caller, raw_language: object, raw_products: object) -> list[Suggestion]:
-    """Up-sells and cross-sells of the cart's products, and the options every cart product may take."""
+    """Up-sells and cross-sells of the cart's products, and the options every cart product may take; names
+    and short descriptions in the request's (first) language where the catalogue gives them."""
     if raw_products is None or raw_products == [] or not isinstance(raw_products, list):
         raise Refusal(codes.CART_MISSING)
     cart: list[int] = []
@@ -229,16 +232,20 @@ def cross_up_sell(ctx: Context, caller: Caller, raw_language: object, raw_produc
             .where(products.c.id.in_(list(suggested)), products.c.status == "available")
             .order_by(products.c.ref)
         ).all()
+        found = translations(conn, [r.id for r in rows], language)  # names and descriptions in `language`
+    texts = {
+        r.id: choose_text(ProductText(r.name, r.short_description, ""), found.get(r.id, {}), language) for r in rows
+    }
     order = {"option": 0, "up": 1, "cross": 2}
     return sorted(
         (
             Suggestion(
                 ref=r.ref,
                 type=suggested[r.id],
-                name=r.name,
+                name=texts[r.id].name,
                 amount_duty_free=r.amount_duty_free,
                 currency=caller.currency,
-                short_description=r.short_description,
+                short_description=texts[r.id].short_description,
                 language=language.upper(),
                 image_small=r.image_small,
             )

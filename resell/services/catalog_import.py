@@ -27,10 +27,12 @@ from resell.db.tables import (
     product_links,
     product_operating_systems,
     product_prices,
+    product_texts,
     products,
     publishers,
 )
 from resell.domain.periods import is_period
+from resell.domain.product_texts import is_language
 from resell.domain.signing import check_publisher_url
 from resell.services import catalog_changes
 from resell.services.audit_log import audit
@@ -104,6 +106,14 @@ class OptionIn(_Model):
     eligible_refs: list[int] = Field([], alias="eligibleRefs")
 
 
+class TextsIn(_Model):
+    """A product's texts in one language; a key left out shows the product's default there."""
+
+    name: str | None = Field(None, min_length=1)
+    short_description: str | None = Field(None, alias="shortDescription")
+    remark: str | None = None
+
+
 class ProductIn(_Model):
     ref: int = Field(gt=0)
     name: str = Field(min_length=1)
@@ -127,6 +137,18 @@ class ProductIn(_Model):
     operating_systems: list[int] = Field([], alias="operatingSystems")
     up_sells: list[int] = Field([], alias="upSells")
     cross_sells: list[int] = Field([], alias="crossSells")
+    texts: dict[str, TextsIn] = {}
+
+    @field_validator("texts")
+    @classmethod
+    def _text_languages(cls, texts: dict[str, TextsIn]) -> dict[str, TextsIn]:
+        bad = [code for code in texts if not is_language(code)]
+        if bad:
+            raise ValueError(f"texts: {', '.join(map(repr, bad))} not an ISO 639-1 language code such as 'fr' or 'de'")
+        lowered = {code.lower(): text for code, text in texts.items()}
+        if len(lowered) != len(texts):
+            raise ValueError("texts: a language is given twice (keys are compared in lower case)")
+        return lowered
 
     @model_validator(mode="after")
     def _consistent(self) -> ProductIn:
@@ -250,8 +272,22 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
                 conn.execute(products.update().where(products.c.id == pid).values(**values))
                 audit(conn, now, actor, "product", p.ref, "updated", after={"name": p.name})
             product_ids[p.ref] = pid
-            for table in (product_prices, product_categories, product_operating_systems):
+            for table in (product_prices, product_categories, product_operating_systems, product_texts):
                 conn.execute(delete(table).where(table.c.product_id == pid))
+            if p.texts:
+                conn.execute(
+                    product_texts.insert(),
+                    [
+                        {
+                            "product_id": pid,
+                            "language": language,
+                            "name": text.name,
+                            "short_description": text.short_description,
+                            "remark_template": text.remark,
+                        }
+                        for language, text in p.texts.items()
+                    ],
+                )
             _sync_files(conn, pid, p.files)
             if p.prices:
                 conn.execute(

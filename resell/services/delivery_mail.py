@@ -7,11 +7,13 @@ One email per recipient: a line's `endUserEmail`, else the customer's email.
 
 What it says is read when the worker sends it (so a cancelled order sends nothing), in the customer's
 language (one of resell.i18n.LANGUAGES; English otherwise; the sentences are in the gettext catalogues
-of resell/locale), as plain text and HTML, in the shop's name (resell.domain.branding): From the shop's
-sender name at RESELL_MAIL_FROM's address, Reply-To its support, its name, logo and support contact in
-the email, and its own order number (partnerOrderNumber) beside the platform's. A subscription's
-renewal order gets the same email, which then says the subscription was renewed. Its Message-ID is
-made from the outbox event id, so a retried send is recognisably the same message.
+of resell/locale), with the products' names and instructions in that language where the catalogue
+gives them (resell.services.order_contents.line_texts), as plain text and HTML, in the shop's name
+(resell.domain.branding): From the shop's sender name at RESELL_MAIL_FROM's address, Reply-To its
+support, its name, logo and support contact in the email, and its own order number (partnerOrderNumber)
+beside the platform's. A subscription's renewal order gets the same email, which then says the
+subscription was renewed. Its Message-ID is made from the outbox event id, so a retried send is
+recognisably the same message.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from resell.domain.links import download_path
 from resell.services import branding, downloads
 from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.order_contents import file_title, serials_and_files, subscription_dates
+from resell.services.order_contents import file_title, line_texts, serials_and_files, subscription_dates
 from resell.services.outbox import enqueue
 
 KIND = "mail.delivery"
@@ -167,13 +169,14 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
         ).all()
         values, files = serials_and_files(conn, lines)
         next_dates = subscription_dates(conn, lines)
+        texts = line_texts(conn, order, lines)  # product names and instructions in the customer's language
         shop = branding.shop_of_order(conn, order_id)
     if not lines or shop is None:
         return None
     language = language_of(order.customer_language)
     items = [
         MailProduct(
-            name=line.name,
+            name=texts[line.id].name,
             serials=values[line.id],
             files=[
                 {
@@ -183,9 +186,9 @@ def build(ctx: Context, payload: dict[str, Any], event_id: str) -> EmailMessage 
                 }
                 for f in files[line.product_id]
             ],
-            remark=line.remark,
-            remark_html=safe_html(line.remark),
-            remark_text=as_text(line.remark),
+            remark=texts[line.id].remark,
+            remark_html=safe_html(texts[line.id].remark),
+            remark_text=as_text(texts[line.id].remark),
             renews_on=_next_date(next_dates, line.id, True, language),
             ends_on=_next_date(next_dates, line.id, False, language),
         )

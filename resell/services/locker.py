@@ -1,6 +1,7 @@
 """The digital locker: an end user proves who they are with the order number and the order's email,
-then sees, per product, the name, the serials, the instructions, the download links and the end date,
-under the shop's name and look (resell.domain.branding) with the shop's own order number.
+then sees, per product, the name, the serials, the instructions, the download links and the end date
+(names and instructions in the order's customer language where the catalogue gives them), under the
+shop's name and look (resell.domain.branding) with the shop's own order number.
 
 Wrong pairs all get one answer (no telling whether the order exists); the comparison of emails is
 constant-time. Rate limiting per IP and per order number is the web layer's job (resell.web.locker).
@@ -26,7 +27,7 @@ from resell.domain.request_fields import decimal_id
 from resell.services import branding, delivery_mail, order_list_mail
 from resell.services.audit_log import audit
 from resell.services.context import Context
-from resell.services.order_contents import NextDate, file_title, serials_and_files, subscription_dates
+from resell.services.order_contents import NextDate, file_title, line_texts, serials_and_files, subscription_dates
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
         ).all()
         values, files = serials_and_files(conn, lines)
         next_dates = subscription_dates(conn, lines)
+        texts = line_texts(conn, order, lines)  # product names and instructions in the customer's language
         shop = branding.shop_of_order(conn, order_id)
     assert shop is not None  # the order was just read
     cancelled = order.status == "cancelled"
@@ -142,9 +144,9 @@ def view(ctx: Context, order_id: int) -> LockerView | None:
         language=order.customer_language,
         products=[
             LockerProduct(
-                name=line.name,
+                name=texts[line.id].name,
                 serials=values[line.id],
-                remark=line.remark,
+                remark=texts[line.id].remark,
                 files=[
                     LockerFile(f.label, f.group, f.size, download_path(key, line.download_token, f.id))
                     for f in files[line.product_id]

@@ -1,5 +1,6 @@
 """What an order line holds for the end user now: its live (not revoked) serials, its product files,
-and the next date of the subscriptions it bought or renewed.
+and the next date of the subscriptions it bought or renewed, and its product's name and instructions
+in the end user's language.
 
 Read the same way by the digital locker and the delivery email, so both show the same thing.
 """
@@ -10,10 +11,14 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Row, or_, select
 
 from resell.db.tables import line_items, product_files, serial_assignments, serials, subscriptions
+from resell.domain.product_texts import ProductText, choose_text
+from resell.domain.remarks import fill_remark
+from resell.services.product_texts import translations
 
 
 def file_title(label: str, group: str) -> str:
@@ -80,3 +85,28 @@ def subscription_dates(conn: Connection, lines: Sequence[Row]) -> dict[int, Next
         if line_id not in found or date.day < found[line_id].day:
             found[line_id] = date
     return found
+
+
+@dataclass(frozen=True)
+class LineText:
+    name: str
+    remark: str  # HTML, the buyer's details filled in (resell.domain.remarks)
+
+
+def line_texts(conn: Connection, order: Row, lines: Sequence[Row]) -> dict[int, LineText]:
+    """Name and remark of each order line (rows with id, product_id, name, remark) in the order's
+    customer language, by line id. A line keeps the remark filled in when it was ordered (what
+    getOrderData answers) unless its product has a remark in that language, filled in here the same way."""
+    language = order.customer_language
+    found = translations(conn, {line.product_id for line in lines}, language)
+    invoice: dict[str, Any] = (order.customer or {}).get("locationInvoice") or {}
+    texts = {}
+    for line in lines:
+        chosen = choose_text(ProductText(line.name, "", ""), found.get(line.product_id, {}), language)
+        remark = line.remark
+        if chosen.remark_template:
+            remark = fill_remark(
+                chosen.remark_template, invoice.get("firstName"), invoice.get("lastName"), chosen.name, order.id
+            )
+        texts[line.id] = LineText(chosen.name, remark)
+    return texts

@@ -3,6 +3,7 @@ locker, download pages and delivery email rendered in each of the ten languages 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import os
@@ -23,9 +24,10 @@ from sqlalchemy import select, update
 from resell import i18n
 from resell.db.tables import order_lines, product_files
 from resell.services import delivery_mail
+from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.services.order_contents import file_title
-from tests.conftest import Merchant, World, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body
 from tests.delivery_support import attach
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +119,12 @@ SIZES = {
     "pl": "19,1 MB",
     "sv": "19,1 MB",
     "ja": "19.1 MB",
+}
+# the products' own texts in the languages of the screenshots (the catalogue's `texts`): (name, remark)
+PRODUCT_TEXTS = {
+    "fr": ("Série et fichiers", "Bonjour %FIRSTNAME%, installez %GAMENAME% puis saisissez votre numéro de série."),
+    "de": ("Seriennummer und Dateien", "Hallo %FIRSTNAME%, installieren Sie %GAMENAME% und geben Sie die Nummer ein."),
+    "ja": ("シリアルとファイル", "%FIRSTNAME% 様、%GAMENAME% をインストールし、シリアル番号を入力してください。"),
 }
 REGION = {
     "en": "en_US",
@@ -317,6 +325,12 @@ def screenshots(lang: str, page, order_url: str) -> None:  # type: ignore[no-unt
 def test_the_locker_and_the_email_in_each_language(
     lang: str, ctx: Context, shop_a: Merchant, server: str, browser: Browser, world: World
 ) -> None:
+    product_name, remark = PRODUCT_TEXTS.get(lang, ("Serial and files", "Hi %FIRSTNAME% %LASTNAME%: %GAMENAME%"))
+    if lang in PRODUCT_TEXTS:
+        data = copy.deepcopy(TEST_CATALOG)
+        data["products"][0]["texts"] = {lang: {"name": product_name, "remark": remark}}
+        import_catalog(ctx, data)
+    remark = remark.replace("%FIRSTNAME%", "Ada").replace("%LASTNAME%", "Lovelace").replace("%GAMENAME%", product_name)
     attach(ctx, 1001, "setup.exe", 1000)
     with ctx.db.write() as conn:  # a label that names its platform (shown once), the size of a big file
         conn.execute(update(product_files).values(label="Windows installer", group="Windows", size=SIZE))
@@ -336,6 +350,7 @@ def test_the_locker_and_the_email_in_each_language(
     for body in (text, html):
         assert intro in body and end in body and SIZES[lang] in body
         assert "Windows installer (Windows)" not in body and "Windows installer" in body
+        assert product_name in body and remark in body  # the product's texts in the customer's language
     assert str(number) in message["Subject"]
 
     context = browser.new_context(java_script_enabled=False, locale="en-US", viewport={"width": 1000, "height": 800})
@@ -355,6 +370,7 @@ def test_the_locker_and_the_email_in_each_language(
     assert files.count() == 1
     assert files.first.inner_text() == f"Windows installer ({SIZES[lang]})"
     assert page.locator("nav.languages a[aria-current]").inner_text() == i18n.display_name(lang)
+    assert page.inner_text("section.product h2 >> nth=0") == product_name and remark in page.inner_text(".remark")
     screenshots(lang, page, f"{server}/locker/order")
 
     stranger = browser.new_context(java_script_enabled=False, locale="en-US").new_page()

@@ -56,7 +56,8 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "Up-sells, cross-sells and options for a cart",
         "What to offer with the products of a cart: better editions (`up`), related products (`cross`) and "
         "the options (`option`: download extension, backup DVD). Call it on the cart page; an option may be "
-        "ordered only with its base product and when every product of the order is eligible for it.",
+        "ordered only with its base product and when every product of the order is eligible for it. `name` and "
+        "`shortDescription` are in `language` (the first one listed) when the catalogue has them in it.",
     ),
     "createOrder": (
         "Submit a paid order and get the licences",

@@ -1,0 +1,47 @@
+"""Back-office pages pass axe-core with no serious or critical violation, in a real Chromium: the sign-in,
+the dashboard, the orders list and an order's page (tests/web/accessibility.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from resell.services.context import Context
+from tests.conftest import Merchant, World, order_body
+from tests.web.accessibility import assert_accessible
+from tests.web.admin.conftest import PASSWORD, make_staff
+from tests.web.test_locker import CHROMIUM_ARGS
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_back_office_pages_pass_the_accessibility_check(
+    ctx: Context, server: str, browser: Browser, world: World, shop_a: Merchant
+) -> None:
+    reply = shop_a.call("POST", "/order/new", order_body("A11Y-ADMIN", (1001, 1), (1003, 1)))
+    assert reply.status_code == 201, reply.text
+    number = reply.json()["orderNumber"]
+    make_staff(ctx, "ada@staff.test", "admin")
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server + "/admin/login")
+    assert_accessible(page, "the back office's sign-in")
+    page.get_by_label("Email").fill("ada@staff.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.url == server + "/admin"
+    assert_accessible(page, "the dashboard")
+    page.goto(server + "/admin/orders")
+    assert_accessible(page, "the orders list")
+    page.goto(f"{server}/admin/orders/{number}")
+    assert page.locator("h1").count() == 1
+    assert_accessible(page, "an order's page")
+    context.close()
