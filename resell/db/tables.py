@@ -224,6 +224,18 @@ catalogs = Table(
     Column("created_at", Timestamp, nullable=False),
 )
 
+# A sandbox catalogue's test clock (docs/merchants.md, "Test clocks"): once the merchant advances it,
+# the subscriptions of the catalogue's orders live on `frozen_time` instead of the wall clock
+# (resell.services.test_clocks). A sandbox without a row follows the wall clock.
+test_clocks = Table(
+    "test_clocks",
+    metadata,
+    Column("catalog_id", Id, ForeignKey("catalogs.id", ondelete="CASCADE"), primary_key=True),
+    Column("frozen_time", Timestamp, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
 catalog_products = Table(
     "catalog_products",
     metadata,
@@ -358,6 +370,8 @@ orders = Table(
     Index("ix_orders_order_date", "order_date", "id"),
     # an order's renewal orders (its audit trail on the back office's order page)
     Index("ix_orders_parent_order_id", "parent_order_id"),
+    # a catalogue's orders: the subscriptions due on a sandbox's test clock (services/sandbox_clock.py)
+    Index("ix_orders_catalog_id", "catalog_id", "id"),
 )
 
 order_lines = Table(

@@ -30,7 +30,7 @@ from resell.domain.codes import Refusal
 from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
 from resell.domain.remarks import fill_remark
-from resell.services import delivery, keygen, stock
+from resell.services import delivery, keygen, sandbox_clock, stock
 from resell.services.audit_log import audit, audit_many
 
 # What the writer, the delivery and the reply need to know of a product (a row of these columns
@@ -180,6 +180,7 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
     )
     assignments: list[dict[str, Any]] = []
     started: list[dict[str, Any]] = []
+    starts: dt.datetime | None = None  # when the subscriptions the order starts begin (looked up once)
     placed: list[tuple[NewLine, int, str, str, list[tuple[int, list[str], int | None]]]] = []
     for line in order.lines:
         product = line.product
@@ -218,7 +219,9 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
                 assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
                 values.append(value)
             if product.subscription_period and line.renews is None:
-                expires = now + parse_period(product.subscription_period)
+                if starts is None:  # a clocked sandbox's subscriptions start at its test clock's time
+                    starts = sandbox_clock.time_of(conn, order.catalog_id, now)
+                expires = starts + parse_period(product.subscription_period)
                 started.append(
                     {
                         "order_id": order_id,
@@ -229,8 +232,8 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
                         "status": "ACTIVE",
                         "currency": order.currency,
                         "amount": line.subscription_amount,
-                        "created_at": now,
-                        "updated_at": now,
+                        "created_at": starts,
+                        "updated_at": starts,
                         "expires_at": expires,
                         "next_change_at": expires,
                     }

@@ -129,6 +129,20 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "Remove a webhook endpoint",
         "Nothing more is delivered to it; its delivery log is kept.",
     ),
+    "getTestClock": (
+        "Read your sandbox's test clock",
+        "With your sandbox (`test_`) secret: the time the sandbox's subscriptions live on. Until you first "
+        "advance it, the clock follows real time (`frozen: false`); from then on it stands still where you "
+        "put it.",
+    ),
+    "advanceTestClock": (
+        "Move your sandbox's test clock forward",
+        "With your sandbox (`test_`) secret: moves the clock to `advanceTo` (ISO 8601 with offset) or by "
+        "`advanceBy` (an ISO 8601 duration: P1Y, P1M, PT12H), never back. Before answering, every renewal, "
+        "retry and expiry of the sandbox's subscriptions due by then happens, at its own moment, as the "
+        "renewal worker does it live: renewal orders `<partnerOrderNumber>-<generation>`, "
+        "subscription.* webhooks (marked as tests). Use it to test a yearly renewal in a second.",
+    ),
     "createToken": (
         "Sign in: get an access token",
         "`grantType: client_credentials` with your `realmName` and `clientSecret` (issued by the operator), or "
@@ -207,6 +221,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "url": "https://shop.example.com/hooks/resell",
         "events": ["order.created", "order.cancelled", "subscription.renewed"],
     },
+    "advanceTestClock": {"advanceBy": "P1Y"},
     "createToken": {
         "realmName": "shop-fr",
         "clientSecret": "cs_4Qe9...issued-by-the-operator",
@@ -365,6 +380,10 @@ SUCCESSES: dict[str, dict[str, Any]] = {
         ],
     ),
     "removeWebhook": shapes.body("removeWebhook", id=7),
+    "getTestClock": shapes.body("getTestClock", clockTime="2027-11-30T13:03:00Z", frozen=True),
+    "advanceTestClock": shapes.body(
+        "advanceTestClock", clockTime="2028-11-30T13:03:00Z", frozen=True, renewed=1, expired=0, failed=0
+    ),
     "createToken": {
         "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cCI6ImFjY2VzcyJ9.Xb2...",
         "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cCI6InJlZnJlc2gifQ.q7W...",
@@ -405,6 +424,12 @@ _REFUSALS: dict[str, tuple[int, dict[str, Any], str | None]] = {
     "addWebhook": (c.WEBHOOK_EVENTS_NOT_VALID, {}, f"events not valid (allowed: {', '.join(MERCHANT_EVENTS)})"),
     "listWebhooks": (c.SECRET_MISSING, {}, None),
     "removeWebhook": (c.WEBHOOK_NOT_FOUND, {"id": 7}, None),
+    "getTestClock": (c.CLOCK_NOT_SANDBOX, {}, None),
+    "advanceTestClock": (
+        c.CLOCK_BACKWARDS,
+        {},
+        f"{c.message_for(c.CLOCK_BACKWARDS, 'advanceTestClock')}: it is at 2027-11-30T13:03:00+00:00",
+    ),
 }
 
 
