@@ -86,6 +86,8 @@ GET_OPERATING_SYSTEMS = _op("getOperatingSystems", "GET", "/connect/catalog/osli
 LIST_WEBHOOKS = _op("listWebhooks", "GET", "/connect/webhooks", models.Webhooks, READ)
 CREATE_WEBHOOK = _op("addWebhook", "POST", "/connect/webhooks", models.CreatedWebhook, WRITE)
 DELETE_WEBHOOK = _op("removeWebhook", "DELETE", "/connect/webhooks/{id}", models.RemovedWebhook, WRITE)
+GET_TEST_CLOCK = _op("getTestClock", "GET", "/connect/sandbox/clock", models.TestClock, READ)
+ADVANCE_TEST_CLOCK = _op("advanceTestClock", "POST", "/connect/sandbox/clock", models.AdvancedTestClock, WRITE)
 RESET_TOKENS = _op("resetTokens", "DELETE", "/iam/tokens/reset", None, WRITE)
 
 OPERATIONS: tuple[Operation[Any], ...] = (
