@@ -77,8 +77,12 @@ def run(url: str, var: Path, n: int) -> None:
     ctx = Context(db=db, settings=Settings(var_dir=var, database_url=url, jwt_secret=JWT), clock=lambda: START)
     import_catalog(ctx, CATALOG)
     merchants.create_merchant(ctx, "bench")
-    one = iam.caller_for_secret(ctx, merchants.add_catalog(ctx, "bench", merchants.CatalogSpec("one", "EUR")).sandbox_secret)
-    many = iam.caller_for_secret(ctx, merchants.add_catalog(ctx, "bench", merchants.CatalogSpec("many", "EUR")).sandbox_secret)
+    one = iam.caller_for_secret(
+        ctx, merchants.add_catalog(ctx, "bench", merchants.CatalogSpec("one", "EUR")).sandbox_secret
+    )
+    many = iam.caller_for_secret(
+        ctx, merchants.add_catalog(ctx, "bench", merchants.CatalogSpec("many", "EUR")).sandbox_secret
+    )
     buy(ctx, one, "ONE", 1)
     elapsed, view = timed(ctx, one, "P1Y")
     assert view.renewed == 1
@@ -109,7 +113,11 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            run(make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False), tmp / "var", args.subscriptions)
+            run(
+                make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False),
+                tmp / "var",
+                args.subscriptions,
+            )
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -115,7 +115,9 @@ def advance_clock(ctx: Context, caller: Caller, raw_to: object, raw_by: object) 
 
 def _set(conn: Connection, catalog_id: int, was: dt.datetime | None, to: dt.datetime, wall: dt.datetime) -> None:
     if was is None:
-        conn.execute(insert(test_clocks).values(catalog_id=catalog_id, frozen_time=to, created_at=wall, updated_at=wall))
+        conn.execute(
+            insert(test_clocks).values(catalog_id=catalog_id, frozen_time=to, created_at=wall, updated_at=wall)
+        )
     else:
         conn.execute(
             update(test_clocks).where(test_clocks.c.catalog_id == catalog_id).values(frozen_time=to, updated_at=wall)
