@@ -55,6 +55,7 @@ from resell.domain.codes import Refusal
 from resell.domain.periods import parse_period
 from resell.domain.request_fields import partner_order_number, positive_int
 from resell.domain.retry import RENEWALS
+from resell.domain.sandbox import test_field
 from resell.logs import get_logger
 from resell.services import keygen, order_writer, sandbox_clock
 from resell.services.audit_log import audit, audit_many
@@ -148,6 +149,7 @@ def _event(kind: str, conn: Connection, at: dt.datetime, root: Row, sub: Any, **
             "orderNumber": root.id,
             "productRef": extra.pop("productRef", None),
             **extra,
+            **test_field(root.test),
         },
     )
 
@@ -367,6 +369,7 @@ class _Work:
                     "orderNumber": root.id,
                     "productRef": self.products[sub.product_id].ref,
                     **data,
+                    **test_field(root.test),
                 },
             )
         )
@@ -456,6 +459,7 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
         download_end_date=now.date() + dt.timedelta(days=ctx.settings.download_days),
         parent_order_id=root.id,
         generation=generation,
+        test=root.test,  # a test subscription renews into test orders
         renewed_subscription_id=members[0].id,
         first_name=invoice.get("firstName"),
         last_name=invoice.get("lastName"),
