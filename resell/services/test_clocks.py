@@ -11,12 +11,16 @@ by moment: for each next moment a subscription of the catalogue changes at, the 
 resell.services.subscriptions runs as if at that moment, for that catalogue only (the same code as
 the worker's: renewal orders, generation + 1, expiries, retries, events). So a yearly subscription
 advanced by P3Y renews three times, each renewal order dated at the end of its term. Should an
-advance stop half-way (a crash), the next one, even to the clock's own time, does the rest.
+advance stop half-way (a crash), the next one, even to the clock's own time, does the rest. Two
+advances of one clock at once take turns moving it, then share the renewals (the claims skip the
+rows the other holds, resell/db/locking.py); each waits for what the other holds, so that every
+moment up to its own time has happened when it answers, each term renewed once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
@@ -31,6 +35,9 @@ from resell.services import sandbox_clock
 from resell.services import subscriptions as subscription_service
 from resell.services.audit_log import audit
 from resell.services.context import Caller, Context
+
+STALLED_PASSES = 100  # empty passes (another advance holds the due rows) waited out, STALLED_WAIT apart
+STALLED_WAIT = 0.05
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,7 @@ def catch_up(ctx: Context, catalog_id: int, until: dt.datetime, actor: str) -> s
     """Run the renewal pass of the catalogue's subscriptions at each moment one of them is due, in time
     order, up to `until` (the clock's time)."""
     total = subscription_service.RenewalPass()
+    stalled = 0
     while (moment := _next_moment(ctx, catalog_id, until)) is not None:
         done = subscription_service.renew_due(ctx, at=moment, catalog_id=catalog_id, actor=actor)
         total.renewed += done.renewed
@@ -150,6 +158,13 @@ def catch_up(ctx: Context, catalog_id: int, until: dt.datetime, actor: str) -> s
         total.terminated += done.terminated
         total.failed += done.failed
         total.renewal_orders += done.renewal_orders
-        if done.total == 0:  # due but taken by a concurrent advance, or waiting for its keys: leave it
+        if done.total:
+            stalled = 0
+            continue
+        # Due, but held by a concurrent advance of the same clock (or planned again for its keys): wait
+        # for it rather than leave the later moments to nobody; the next advance does what is left.
+        stalled += 1
+        if stalled > STALLED_PASSES:
             break
+        time.sleep(STALLED_WAIT)
     return total

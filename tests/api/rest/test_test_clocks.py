@@ -4,6 +4,7 @@ renewals, expiries and events of the sandbox's subscriptions when the clock pass
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -45,8 +46,8 @@ def status(shop: Merchant, pon: str, sub_id: int) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
-def advance(shop: Merchant, **move: str) -> dict[str, Any]:
-    body = {"advanceBy" if key == "by" else "advanceTo": value for key, value in move.items()}
+def advance(shop: Merchant, by: str | None = None, to: str | None = None) -> dict[str, Any]:
+    body = {"advanceBy": by} if by is not None else {"advanceTo": to}
     reply = shop.call("POST", CLOCK, body)
     assert reply.status_code == 200
     return reply.json()  # type: ignore[no-any-return]
@@ -180,6 +181,24 @@ def test_the_wall_clock_worker_leaves_clocked_sandboxes_alone(
     assert advance(sandbox, by="P2Y")["renewed"] == 2
     shop_a.secret = world.a.secret
     assert status(shop_a, "LIVE-SUB", live_sub)["generation"] == 1
+
+
+def test_concurrent_advances_renew_each_term_once(
+    sandbox: Merchant, server: str, world: World, ctx: Context, clock: Clock
+) -> None:
+    (sub_id,) = subscribe(sandbox, "SUB")
+    other = Merchant(server, world.a)
+    other.secret = world.a.sandbox_secret
+    replies: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(2) as pool:
+        for reply in pool.map(lambda args: advance(*args), [(sandbox, "P1Y"), (other, "P3Y")]):
+            replies.append(reply)
+    other.http.close()
+    assert sum(r["renewed"] for r in replies) == 4
+    assert max(r["clockTime"] for r in replies) == z(years(clock.now, 4))
+    rows = renewal_orders(ctx, "SUB")
+    assert [(r.partner_order_number, r.generation) for r in rows] == [(f"SUB-{g}", g) for g in range(1, 5)]
+    assert status(sandbox, "SUB", sub_id)["generation"] == 4
 
 
 def test_a_live_secret_has_no_test_clock(shop_a: Merchant) -> None:
