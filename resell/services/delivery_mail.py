@@ -88,7 +88,8 @@ def set_every_order(ctx: Context, realm: str, currency: str | None, enabled: boo
         merchant_id = conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).scalar()
         if merchant_id is None:
             raise ValueError(f"no merchant {realm!r}")
-        query = select(catalogs.c.id).where(catalogs.c.merchant_id == merchant_id)
+        # live catalogues: a sandbox keeps the email of every test order whatever this says
+        query = select(catalogs.c.id).where(catalogs.c.merchant_id == merchant_id, catalogs.c.sandbox.is_(False))
         if currency:
             query = query.where(catalogs.c.currency == currency.upper())
         ids = list(conn.execute(query).scalars())

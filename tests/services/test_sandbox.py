@@ -248,7 +248,7 @@ def test_statements_reports_and_the_dashboard_leave_test_orders_out(ctx: Context
     order_service.submit_order(ctx, who, order_body("SB-R2", (1003, 1)))
     order_service.cancel_order(ctx, who, "SB-R2", 3, None)
     assert reports.statement(ctx, "shop-a", month).currencies == statement.currencies
-    assert reports.publisher_report(ctx, "pub", month).currencies == publisher.currencies
+    assert reports.publisher_report(ctx, "pub", month).products == publisher.products
     again = dashboard.compute(ctx, 7, None, True)
     assert (again.per_day, again.top_products, again.top_merchants, again.cancellations_per_day) == (
         board.per_day,
@@ -304,3 +304,49 @@ def test_purge_deletes_test_orders_and_all_that_hangs_off_them(ctx: Context, wor
     assert order_service.get_order(ctx, live, "LIVE-P").order_number == live_view.order_number
     # purged numbers are free again in the sandbox
     order_service.submit_order(ctx, who, order_body("SB-OLD", (1001, 1)))
+
+
+def test_the_cli_prints_sandbox_secrets_makes_sandboxes_and_purges(cli, ctx: Context, world: World) -> None:  # type: ignore[no-untyped-def]
+    made = cli("merchant", "create", "cli-shop", "--currency", "EUR")
+    assert made.exit_code == 0, made.output
+    (secret,) = re.findall(r"catalogue EUR sandbox secret (test_\S+)", made.stdout)
+    who = iam.caller_for_secret(ctx, secret)
+    assert who.test and who.realm == "cli-shop"
+    live_id = who.catalog_id
+    again = cli("merchant", "sandbox", str(live_id))
+    assert again.exit_code == 0, again.output
+    (rotated,) = re.findall(r"sandbox secret (test_\S+)", again.stdout)
+    assert "has a new secret" in again.stdout and iam.caller_for_secret(ctx, rotated).catalog_id == live_id
+    refused = cli("merchant", "sandbox", str(who.sandbox_catalog_id))
+    assert refused.exit_code == 1 and "is a sandbox catalogue" in refused.output
+    shown = cli("merchant", "show", "cli-shop")
+    assert f"{who.sandbox_catalog_id} (0 test orders)" in shown.stdout
+
+    order_service.submit_order(ctx, sandbox_caller(ctx, world), order_body("SB-CLI", (1001, 1)))
+    order_service.submit_order(ctx, live_caller(ctx, world), order_body("LIVE-CLI", (1001, 1)))
+    purged = cli("sandbox", "purge", "--merchant", "shop-a", "--before", "2999-01-01")
+    assert purged.exit_code == 0, purged.output
+    assert "1 test orders purged (1 TEST- serials" in purged.stdout
+    assert "purging" in purged.stderr
+    with ctx.db.read() as conn:
+        assert [r.partner_order_number for r in conn.execute(select(orders))] == ["LIVE-CLI"]
+    assert cli("sandbox", "purge", "--merchant", "nobody").exit_code == 1
+    table = cli("sandbox", "magic-values")
+    assert table.exit_code == 0 and "TEST-OUT-OF-STOCK" in table.stdout
+
+
+def test_a_test_subscription_renews_with_a_test_serial_and_says_so(ctx: Context, world: World) -> None:
+    from resell.services import subscriptions as subscription_service
+
+    who = sandbox_caller(ctx, world)
+    before = serial_counts(ctx)
+    view = order_service.submit_order(ctx, who, order_body("SB-SUB", (1005, 1)))
+    (item,) = view.lines[0].line_items
+    subscription_service.renew_subscription(ctx, who, "SB-SUB", item.subscription_id)
+    renewal = order_service.get_order(ctx, who, "SB-SUB-1")
+    (serial,) = renewal.lines[0].line_items[0].serials
+    assert TEST_SERIAL.match(serial) and serial_counts(ctx) == before
+    with ctx.db.read() as conn:
+        assert conn.execute(select(orders.c.test).where(orders.c.id == renewal.order_number)).scalar_one()
+    (renewed,) = outbox_events(ctx, "subscription.renewed")
+    assert renewed.payload["test"] is True and renewed.payload["renewalPartnerOrderNumber"] == "SB-SUB-1"
