@@ -265,23 +265,26 @@ def purge(
     download counters, kept emails, outbox rows. In batches of PURGE_BATCH orders, one transaction
     each; `progress` is told how many orders each batch deleted. Live orders are never touched."""
     ids = test_orders_to_purge(ctx, realm, before)
-    totals = [0, 0, 0, 0]
+    totals = [0, 0, 0, 0, 0]
     for start in range(0, len(ids), PURGE_BATCH):
         batch = ids[start : start + PURGE_BATCH]
         with ctx.db.write() as conn:
             counts = _purge_batch(conn, batch)
-            audit(conn, ctx.now(), actor, "sandbox", realm or "*", "purged", after={"orders": len(batch)})
+            audit(conn, ctx.now(), actor, "sandbox", realm or "*", "purged", after={"orders": counts[0]})
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         if progress is not None:
             progress(len(batch))
-    return PurgeResult(len(ids), *totals)
+    return PurgeResult(*totals)
 
 
 def _purge_batch(conn: Connection, ids: list[int]) -> list[int]:
-    """Delete these test orders and what hangs off them; (serials, subscriptions, emails, outbox rows)."""
-    test_ids = list(conn.execute(select(orders.c.id).where(orders.c.id.in_(ids), orders.c.test.is_(True))).scalars())
+    """Delete these test orders, their renewal orders (whenever placed: they hold terms of the
+    subscriptions deleted with them) and what hangs off them; (orders, serials, subscriptions,
+    emails, outbox rows) deleted."""
+    chosen = (orders.c.id.in_(ids)) | (orders.c.parent_order_id.in_(ids))
+    test_ids = list(conn.execute(select(orders.c.id).where(chosen, orders.c.test.is_(True))).scalars())
     if not test_ids:
-        return [0, 0, 0, 0]
+        return [0, 0, 0, 0, 0]
     line_ids = select(order_lines.c.id).where(order_lines.c.order_id.in_(test_ids))
     item_ids = select(line_items.c.id).where(line_items.c.order_line_id.in_(line_ids))
     serial_ids = list(
@@ -311,7 +314,7 @@ def _purge_batch(conn: Connection, ids: list[int]) -> list[int]:
     # renewal orders of a test order are test orders too: children first
     conn.execute(update(orders).where(orders.c.id.in_(test_ids)).values(parent_order_id=None))
     conn.execute(delete(orders).where(orders.c.id.in_(test_ids)))
-    return [int(removed_serials), int(subs), int(emails), int(outbox_rows)]
+    return [len(test_ids), int(removed_serials), int(subs), int(emails), int(outbox_rows)]
 
 
 def count_test_orders(ctx: Context, merchant_id: int) -> int:

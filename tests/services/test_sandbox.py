@@ -350,3 +350,17 @@ def test_a_test_subscription_renews_with_a_test_serial_and_says_so(ctx: Context,
         assert conn.execute(select(orders.c.test).where(orders.c.id == renewal.order_number)).scalar_one()
     (renewed,) = outbox_events(ctx, "subscription.renewed")
     assert renewed.payload["test"] is True and renewed.payload["renewalPartnerOrderNumber"] == "SB-SUB-1"
+
+
+def test_purging_an_order_takes_its_renewal_orders_with_it(ctx: Context, world: World, clock: Clock) -> None:
+    from resell.services import subscriptions as subscription_service
+
+    who = sandbox_caller(ctx, world)
+    view = order_service.submit_order(ctx, who, order_body("SB-ROOT", (1005, 1)))
+    clock.advance(days=3)
+    cut = clock.now
+    subscription_service.renew_subscription(ctx, who, "SB-ROOT", view.lines[0].line_items[0].subscription_id)
+    done = sandbox.purge(ctx, before=cut)  # the renewal order is newer than the cut: it goes too
+    assert (done.orders, done.serials, done.subscriptions) == (2, 2, 1)
+    with ctx.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(orders)).scalar_one() == 0
