@@ -319,6 +319,7 @@ class MerchantCreds:
     client_secret: str
     secret: str  # the EUR catalogue
     other_secret: str  # a USD catalogue of the same merchant
+    sandbox_secret: str = ""  # the EUR catalogue's sandbox (`test_...`)
 
 
 @dataclass
@@ -380,7 +381,7 @@ def build_world(ctx: Context) -> World:
             ],
         )
         _sell_unpriced(ctx, usd.catalog_id, 1002)
-        creds.append(MerchantCreds(realm, m.client_secret, eur.secret, usd.secret))
+        creds.append(MerchantCreds(realm, m.client_secret, eur.secret, usd.secret, eur.sandbox_secret))
     return World(creds[0], creds[1], made)
 
 

@@ -458,7 +458,7 @@ def test_merchant_create_prints_working_secrets_once(cli: Run, ctx: Context) -> 
     assert says(duplicate, "error:", "merchant 'new-shop' exists already"), duplicate.output
     assert "clientSecret" not in duplicate.stdout
     assert count(ctx, merchants, merchants.c.realm == "new-shop") == 1
-    assert count(ctx, catalogs) == 2
+    assert count(ctx, catalogs, catalogs.c.sandbox.is_(False)) == 2  # each with its sandbox twin
     iam.issue_tokens(ctx, "new-shop", client_secret)  # the original secret still works
 
 
@@ -534,7 +534,7 @@ def test_merchant_remove_catalog_only_without_orders_and_audited(cli: Run, ctx: 
     usd = caller(ctx, "shop-a", world.a.client_secret, world.a.other_secret)
     eur = caller(ctx, "shop-a", world.a.client_secret, world.a.secret)
     order_service.submit_order(ctx, eur, order_body("KEEP-1", (1002, 1)))
-    before = count(ctx, catalogs)
+    before = count(ctx, catalogs, catalogs.c.sandbox.is_(False))
 
     unknown = cli("merchant", "remove-catalog", "shop-a", "nope")
     assert unknown.exit_code == 1
@@ -543,12 +543,12 @@ def test_merchant_remove_catalog_only_without_orders_and_audited(cli: Run, ctx: 
     with_orders = cli("merchant", "remove-catalog", "shop-a", "shop-a EUR")
     assert with_orders.exit_code == 1
     assert says(with_orders, "error:", "catalogue 'shop-a EUR' of merchant 'shop-a' has 1 order: not removed")
-    assert count(ctx, catalogs) == before
+    assert count(ctx, catalogs, catalogs.c.sandbox.is_(False)) == before
 
     removed = cli("merchant", "remove-catalog", "shop-a", str(usd.catalog_id))  # by id
     assert removed.exit_code == 0, removed.output
     assert says(removed, "catalogue 'shop-a USD' of merchant 'shop-a' removed")
-    assert count(ctx, catalogs) == before - 1
+    assert count(ctx, catalogs, catalogs.c.sandbox.is_(False)) == before - 1  # and its sandbox with it
     for table in (catalog_products, feed_configs, catalog_changes):
         assert count(ctx, table, table.c.catalog_id == usd.catalog_id) == 0
     with pytest.raises(Refusal):  # its secret no longer names a catalogue

@@ -304,6 +304,23 @@ class RedeliverWebhookEventReply(Shape):
     eventType: Event
 
 
+class ClockReply(Shape):
+    """getTestClock: a sandbox catalogue's clock (resell.services.test_clocks)."""
+
+    clockTime: Timestamp
+    frozen: Annotated[bool, Doc(description="false: the clock still follows real time (never advanced)")]
+
+
+class AdvanceClockReply(Shape):
+    """advanceTestClock: the clock moved, and what happened to the sandbox's subscriptions meanwhile."""
+
+    clockTime: Timestamp
+    frozen: bool
+    renewed: Annotated[int, Doc(minimum=0)]
+    expired: Annotated[int, Doc(minimum=0)]
+    failed: Annotated[int, Doc(minimum=0)]
+
+
 # operation (the route name) -> the shape of its reply
 REPLIES: dict[str, type[Shape]] = {
     "status": StatusReply,
@@ -324,6 +341,8 @@ REPLIES: dict[str, type[Shape]] = {
     "removeWebhook": RemoveWebhookReply,
     "listWebhookDeliveries": ListWebhookDeliveriesReply,
     "redeliverWebhookEvent": RedeliverWebhookEventReply,
+    "getTestClock": ClockReply,
+    "advanceTestClock": AdvanceClockReply,
 }
 # Contract 3: subscription status replies carry `code`/`message` instead of responseCode/responseMessage.
 STATUS_REPLIES = {"getSubscriptionStatus"}
@@ -563,3 +582,17 @@ def suggestions(found: list[catalog.Suggestion]) -> list[dict[str, Any]]:
         }
         for s in found
     ]
+
+
+def test_clock(operation: str, view: Any) -> dict[str, Any]:
+    """getTestClock's and advanceTestClock's reply (a resell.services.test_clocks.ClockView)."""
+    if operation == "getTestClock":
+        return body(operation, clockTime=_timestamp(view.time), frozen=view.frozen)
+    return body(
+        operation,
+        clockTime=_timestamp(view.time),
+        frozen=view.frozen,
+        renewed=view.renewed,
+        expired=view.expired,
+        failed=view.failed,
+    )

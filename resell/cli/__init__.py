@@ -20,6 +20,7 @@ from resell.cli import (
     order,
     publishers,
     report,
+    sandbox,
     serve,
     shipments,
     staff,
@@ -46,3 +47,4 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(staff.app, name="staff")
 app.add_typer(feed.app, name="feed")
 app.add_typer(report.app, name="report")
+app.add_typer(sandbox.app, name="sandbox")

@@ -43,6 +43,7 @@ def merchant_create(
     out.print(f"  realmName    {created.realm}\n  clientSecret {created.client_secret}")
     for cat in cats:
         out.print(f"  catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
+        out.print(f"  catalogue {cat.currency} sandbox secret {cat.sandbox_secret}", soft_wrap=True)
 
 
 @app.command("add-catalog")
@@ -65,6 +66,26 @@ def merchant_add_catalog(
         fail(str(exc))
         return
     out.print(f"catalogue {cat.currency} secret {cat.secret} ({len(cat.product_refs)} products)")
+    out.print(f"catalogue {cat.currency} sandbox secret {cat.sandbox_secret}", soft_wrap=True)
+
+
+@app.command("sandbox")
+def merchant_sandbox(catalog_id: int) -> None:
+    """The sandbox of a live catalogue (by id, see `merchant show`): created when it has none, a new
+    `test_` secret otherwise (the old one stops working). The secret is printed once. Audited."""
+    from resell.services import sandbox
+
+    try:
+        made = sandbox.provide_sandbox(context(), catalog_id)
+    except sandbox.SandboxError as exc:
+        fail(str(exc))
+        return
+    what = "created" if made.created else "has a new secret"
+    out.print(
+        f"sandbox of catalogue {made.catalog!r} (id {made.sandbox_catalog_id}) {what}; "
+        "keep its secret now, it is not shown again"
+    )
+    out.print(f"  sandbox secret {made.secret}", soft_wrap=True)
 
 
 @app.command("products")
@@ -149,10 +170,11 @@ def merchant_show(realm: str) -> None:
         f"last order {when(m.last_order_date) or 'none'}"
     )
     cats = folding_table("id", "catalogue", "currency", "products", "orders", "cancel days", "delivery email",
-                         title="catalogues (secrets are stored hashed: rotate one to get a new secret)")
+                         "sandbox", title="catalogues (secrets are stored hashed: rotate one to get a new secret)")
     for c in m.catalogs:
+        twin = f"{c.sandbox_catalog_id} ({c.test_orders} test orders)" if c.sandbox_catalog_id else "none"
         cats.add_row(str(c.catalog_id), c.name, c.currency, str(c.products), str(c.orders),
-                     str(c.cancel_period_days), "yes" if c.delivery_email else "no")
+                     str(c.cancel_period_days), "yes" if c.delivery_email else "no", twin)
     out.print(cats)
     if m.endpoints:
         hooks = folding_table("endpoint", "url", "events", "state", title="webhook endpoints")

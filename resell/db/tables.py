@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -248,6 +249,23 @@ catalogs = Table(
     # the platform emails the end user every order of this catalogue (not only direct-delivery ones)
     Column("delivery_email", Boolean, nullable=False, default=False),
     Column("created_at", Timestamp, nullable=False),
+    # A sandbox catalogue (its secret starts with `test_`): the twin of the live catalogue it names,
+    # whose products, prices, currency and cancel period it uses (resell.services.sandbox); its orders
+    # are test orders (orders.test).
+    Column("sandbox", Boolean, nullable=False, default=False, server_default=false()),
+    Column("live_catalog_id", Id, ForeignKey("catalogs.id"), index=True),
+)
+
+# A sandbox catalogue's test clock (docs/merchants.md, "Test clocks"): once the merchant advances it,
+# the subscriptions of the catalogue's orders live on `frozen_time` instead of the wall clock
+# (resell.services.test_clocks). A sandbox without a row follows the wall clock.
+test_clocks = Table(
+    "test_clocks",
+    metadata,
+    Column("catalog_id", Id, ForeignKey("catalogs.id", ondelete="CASCADE"), primary_key=True),
+    Column("frozen_time", Timestamp, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
 )
 
 catalog_products = Table(
@@ -348,7 +366,11 @@ orders = Table(
     # set on renewal orders: the subscription that made it (the first, when several renew together)
     Column("renewed_subscription_id", Id),
     Column("created_at", Timestamp, nullable=False),
-    UniqueConstraint("merchant_id", "partner_order_number"),
+    # placed through a sandbox catalogue: TEST- serials, no real stock, no email sent, left out of
+    # stock counts, statements and the dashboard, purgeable (resell.services.sandbox)
+    Column("test", Boolean, nullable=False, default=False, server_default=false()),
+    # a partnerOrderNumber is the merchant's own, once in its live orders and once in its sandbox
+    UniqueConstraint("merchant_id", "partner_order_number", "test"),
     Index("ix_orders_merchant_partner_id", "merchant_id", "customer_partner_id"),
     Index("ix_orders_merchant_email", "merchant_id", "customer_email"),
     # the monthly statements (services/reports.py): a merchant's orders placed in a month, and those
@@ -384,6 +406,8 @@ orders = Table(
     Index("ix_orders_order_date", "order_date", "id"),
     # an order's renewal orders (its audit trail on the back office's order page)
     Index("ix_orders_parent_order_id", "parent_order_id"),
+    # a catalogue's orders: the subscriptions due on a sandbox's test clock (services/sandbox_clock.py)
+    Index("ix_orders_catalog_id", "catalog_id", "id"),
 )
 
 order_lines = Table(
@@ -560,6 +584,26 @@ staff_accounts = Table(
     Column("session_generation", Integer, nullable=False, default=1),
     Column("created_at", Timestamp, nullable=False),
     Column("last_sign_in_at", Timestamp),
+)
+
+# ---------------------------------------------------------------- the sandbox
+
+# The emails a test order would have sent, rendered and kept instead (never sent): the merchant reads
+# them (resell.services.sandbox). `event_id`: the outbox event that rendered it (kept once).
+sandbox_emails = Table(
+    "sandbox_emails",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("kind", String(50), nullable=False),  # delivery
+    Column("to", String(320), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_sandbox_emails_merchant_id", "merchant_id", "id"),
 )
 
 # ---------------------------------------------------------------- events

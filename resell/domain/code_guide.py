@@ -181,6 +181,20 @@ GUIDE: dict[str, dict[int, str]] = {
         c.TOO_MANY_WEBHOOKS: "Remove an endpoint you no longer use (removeWebhook), then add this one.",
     },
     "listWebhooks": {},
+    "getTestClock": {
+        c.CLOCK_NOT_SANDBOX: "Send your sandbox catalogue's secret (it starts with `test_`): live catalogues "
+        "have no test clock, their subscriptions live on real time.",
+    },
+    "advanceTestClock": {
+        c.CLOCK_MOVE_MISSING: "Send advanceTo or advanceBy, one of them. " + FIX,
+        c.CLOCK_ADVANCE_TO_NOT_VALID: "Send advanceTo as ISO 8601 with its UTC offset, e.g. "
+        "2027-12-01T09:00:00+00:00. " + FIX,
+        c.CLOCK_ADVANCE_BY_NOT_VALID: "Send advanceBy as a positive ISO 8601 duration: P1Y, P1M, P7D, PT12H. " + FIX,
+        c.CLOCK_NOT_SANDBOX: "Send your sandbox catalogue's secret (it starts with `test_`): live catalogues "
+        "have no test clock.",
+        c.CLOCK_BACKWARDS: "A test clock only moves forward (the message says where it is): send a later "
+        "advanceTo, or an advanceBy. Nothing was done.",
+    },
     "removeWebhook": {
         c.WEBHOOK_ID_MISSING: "Send the endpoint id of listWebhooks.",
         c.WEBHOOK_ID_NOT_VALID: "Send the endpoint id of listWebhooks.",

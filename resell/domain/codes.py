@@ -134,6 +134,13 @@ WEBHOOK_EVENT_ID_MISSING = 110
 WEBHOOK_EVENT_NOT_FOUND = 1011  # no event of the merchant's with this id, or the endpoint does not take its type
 WEBHOOK_NOT_ACTIVE = 1012  # the endpoint is disabled: nothing is delivered to it
 
+# getTestClock, advanceTestClock: a sandbox catalogue's test clock (resell.services.test_clocks)
+CLOCK_MOVE_MISSING = 100  # neither advanceTo nor advanceBy (or both)
+CLOCK_ADVANCE_TO_NOT_VALID = 101
+CLOCK_ADVANCE_BY_NOT_VALID = 111
+CLOCK_NOT_SANDBOX = 1070  # a live secret: test clocks are the sandbox's
+CLOCK_BACKWARDS = 1071  # advanceTo before the clock's time
+
 # getOrderHistory, getAllOrders (resell.services.history)
 HISTORY_PARTNER_ID_MISSING = 100
 PARTNER_NOT_FOUND = 1010
@@ -311,6 +318,14 @@ OPERATION_MESSAGES: dict[str, dict[int, str]] = {
         1010: "webhook not found",
         1011: "event not found for this webhook",
         1012: "webhook disabled",
+    },
+    "getTestClock": {1070: "test clocks are for sandbox catalogues: use your test_ secret"},
+    "advanceTestClock": {
+        100: "send advanceTo or advanceBy (one of them)",
+        101: "advanceTo not valid: ISO 8601 with a UTC offset, e.g. 2027-12-01T09:00:00+00:00",
+        111: "advanceBy not valid: a positive ISO 8601 duration, e.g. P1Y, P1M, P7D, PT12H",
+        1070: "test clocks are for sandbox catalogues: use your test_ secret",
+        1071: "a test clock does not go back",
     },
     "getCrossUpSell": {
         100: "productRef is missing",

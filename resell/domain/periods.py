@@ -29,6 +29,24 @@ def parse_period(text: str) -> isodate.Duration | dt.timedelta:
         raise ValueError(f"period out of range: {text!r}") from exc
 
 
+# A duration with a time of day too (P1Y, P1M15D, PT36H, P1DT12H): how far a test clock moves.
+_DURATION = re.compile(r"^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?$")
+
+
+def add_duration(moment: dt.datetime, text: object) -> dt.datetime:
+    """`moment` moved forward by an ISO 8601 duration (P1Y, P3M, PT12H, P1DT12H); ValueError for anything
+    else, for a duration of zero and for a date past year 9999."""
+    if not isinstance(text, str) or not _DURATION.match(text.strip().upper()):
+        raise ValueError(f"not an ISO 8601 duration: {text!r}")
+    try:
+        moved = moment + isodate.parse_duration(text.strip().upper())
+    except OverflowError as exc:
+        raise ValueError(f"duration out of range: {text!r}") from exc
+    if moved <= moment:
+        raise ValueError(f"not a positive duration: {text!r}")
+    return moved
+
+
 def is_period(text: object) -> bool:
     try:
         parse_period(text)  # type: ignore[arg-type]

@@ -35,7 +35,11 @@ class Context:
 
 @dataclass(frozen=True)
 class Caller:
-    """The merchant and catalogue a /connect call acts for, resolved once by authentication."""
+    """The merchant and catalogue a /connect call acts for, resolved once by authentication.
+
+    With a sandbox secret (`test_...`), `catalog_id` and its settings are still the LIVE catalogue's
+    (the sandbox sells what it sells, at its prices), and `sandbox_catalog_id` names the sandbox
+    catalogue: the call then acts on test orders only (resell.services.sandbox)."""
 
     merchant_id: int
     realm: str
@@ -43,3 +47,14 @@ class Caller:
     currency: str
     cancel_period_days: int
     requires_amounts: bool
+    sandbox_catalog_id: int | None = None
+
+    @property
+    def test(self) -> bool:
+        """A sandbox call: its orders are test orders."""
+        return self.sandbox_catalog_id is not None
+
+    @property
+    def order_catalog_id(self) -> int:
+        """The catalogue its new orders are recorded in: the sandbox one for a sandbox call."""
+        return self.sandbox_catalog_id if self.sandbox_catalog_id is not None else self.catalog_id

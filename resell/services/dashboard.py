@@ -277,13 +277,14 @@ def _read(
     and ix_order_lines_order_product."""
     day = _utc_day(conn, orders.c.created_at)
     mine = _publisher_lines(publisher_id)
-    where: list[ColumnElement[bool]] = [orders.c.created_at >= start, orders.c.created_at < end]
+    live = orders.c.test.is_(False)  # test orders (the sandbox) are no sales
+    where: list[ColumnElement[bool]] = [orders.c.created_at >= start, orders.c.created_at < end, live]
     if cancelled_since is not None:
         # cancelled_at is set when (and only when) an order is cancelled. Nothing on `status` nor on
         # `created_at` (the caller keeps the days it wants), so that only the covering partial index
         # ix_orders_cancelled_at qualifies, with or without statistics (not ix_orders_status_id, nor
         # the window of ix_orders_created_at)
-        where = [orders.c.cancelled_at.is_not(None), orders.c.cancelled_at >= cancelled_since]
+        where = [orders.c.cancelled_at.is_not(None), orders.c.cancelled_at >= cancelled_since, live]
     lines_where = [*where, *([mine] if mine is not None else [])]
     found: dict[str, _Day] = {}
     if mine is None:
@@ -425,6 +426,7 @@ def compute(ctx: Context, days: int, publisher_id: int | None, include_money: bo
                     orders.c.cancelled_at.is_not(None),
                     orders.c.cancelled_at >= start,
                     orders.c.cancelled_at < end,
+                    orders.c.test.is_(False),
                     *narrowed,
                 )
                 .group_by(cancelled_day)
@@ -440,7 +442,7 @@ def compute(ctx: Context, days: int, publisher_id: int | None, include_money: bo
                 orders.c.cancel_comment,
             )
             .join(merchants, merchants.c.id == orders.c.merchant_id)
-            .where(orders.c.cancelled_at.isnot(None), *narrowed)
+            .where(orders.c.cancelled_at.isnot(None), orders.c.test.is_(False), *narrowed)
             .order_by(desc(orders.c.cancelled_at), desc(orders.c.id))
             .limit(LATEST_CANCELLATIONS)
         ).all()

@@ -48,6 +48,8 @@ from resell.services.order_contents import file_title, line_texts, serials_and_f
 from resell.services.outbox import enqueue
 
 KIND = "mail.delivery"
+# a test order's delivery email: rendered as KIND's and kept (resell.services.sandbox), never sent
+SANDBOX_KIND = "mail.sandbox"
 
 
 def language_of(customer_language: str | None) -> str:
@@ -68,16 +70,18 @@ def enqueue_for_order(
     order_id: int,
     customer_email: str,
     lines: list[tuple[int, bool, str | None]],
+    test: bool = False,
 ) -> list[str]:
     """Queue the delivery emails of a new order; `lines` are (line id, publisher delivers directly,
-    line's endUserEmail). Returns the event ids (none when nobody is to be emailed)."""
-    every_line = bool(_EVERY_ORDER.scalar(conn, catalog_id=catalog_id))
+    line's endUserEmail). Returns the event ids (none when nobody is to be emailed). A test order
+    keeps the email of every line, as the end user would get it, for the merchant to read."""
+    every_line = test or bool(_EVERY_ORDER.scalar(conn, catalog_id=catalog_id))
     by_recipient: dict[str, list[int]] = defaultdict(list)
     for line_id, direct, end_user_email in lines:
         if every_line or direct:
             by_recipient[end_user_email or customer_email].append(line_id)
     return [
-        enqueue(conn, now, KIND, {"orderNumber": order_id, "to": to, "lineIds": line_ids})
+        enqueue(conn, now, SANDBOX_KIND if test else KIND, {"orderNumber": order_id, "to": to, "lineIds": line_ids})
         for to, line_ids in by_recipient.items()
     ]
 
@@ -104,7 +108,8 @@ def set_every_order(ctx: Context, realm: str, currency: str | None, enabled: boo
         merchant_id = conn.execute(select(merchants.c.id).where(merchants.c.realm == realm)).scalar()
         if merchant_id is None:
             raise ValueError(f"no merchant {realm!r}")
-        query = select(catalogs.c.id).where(catalogs.c.merchant_id == merchant_id)
+        # live catalogues: a sandbox keeps the email of every test order whatever this says
+        query = select(catalogs.c.id).where(catalogs.c.merchant_id == merchant_id, catalogs.c.sandbox.is_(False))
         if currency:
             query = query.where(catalogs.c.currency == currency.upper())
         ids = list(conn.execute(query).scalars())

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from resell.db.prepared import Prepared
 from resell.db.tables import catalogs, merchants, refresh_tokens
@@ -279,6 +279,9 @@ def caller_for_secret(ctx: Context, secret: str | None) -> Caller:
     return _caller(catalog)
 
 
+# The catalogue a secret opens, read through to its live catalogue (itself, for a live secret): a
+# sandbox secret acts on the live catalogue's products, prices, currency and cancel period.
+_SECRET_CATALOG = catalogs.alias("secret_catalog")
 _CATALOG_BY_SECRET = Prepared(
     select(
         catalogs.c.id,
@@ -286,12 +289,16 @@ _CATALOG_BY_SECRET = Prepared(
         catalogs.c.currency,
         catalogs.c.cancel_period_days,
         catalogs.c.requires_amounts,
+        _SECRET_CATALOG.c.sandbox,
+        _SECRET_CATALOG.c.id.label("secret_catalog_id"),
         merchants.c.realm,
         merchants.c.active,
         merchants.c.token_generation,
     )
+    .select_from(_SECRET_CATALOG)
+    .join(catalogs, catalogs.c.id == func.coalesce(_SECRET_CATALOG.c.live_catalog_id, _SECRET_CATALOG.c.id))
     .join(merchants, merchants.c.id == catalogs.c.merchant_id)
-    .where(catalogs.c.secret_hash == bindparam("secret_hash"))
+    .where(_SECRET_CATALOG.c.secret_hash == bindparam("secret_hash"))
 )
 _MERCHANT_STATE = Prepared(
     select(merchants.c.realm, merchants.c.active, merchants.c.token_generation).where(
@@ -333,4 +340,5 @@ def _caller(catalog) -> Caller:  # type: ignore[no-untyped-def]
         currency=catalog.currency,
         cancel_period_days=catalog.cancel_period_days,
         requires_amounts=catalog.requires_amounts,
+        sandbox_catalog_id=catalog.secret_catalog_id if catalog.sandbox else None,
     )

@@ -24,7 +24,7 @@ from resell.db.tables import (
     webhook_endpoints,
 )
 from resell.domain.secrets import hash_secret, new_secret
-from resell.services import catalog_changes
+from resell.services import catalog_changes, sandbox
 from resell.services.audit_log import audit
 from resell.services.context import Context
 
@@ -40,6 +40,7 @@ class NewCatalog:
     secret: str
     currency: str
     product_refs: list[int]
+    sandbox_secret: str = ""  # its sandbox twin's (`test_...`), shown once with it
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
     if rows:
         conn.execute(catalog_products.insert(), [{"catalog_id": catalog_id, "product_id": r.id} for r in rows])
         catalog_changes.record(conn, now, catalog_id, [r.id for r in rows], "insert")
+    twin_id, sandbox_secret = sandbox.insert_twin(conn, now, catalog_id)
     audit(
         conn,
         now,
@@ -138,9 +140,9 @@ def _insert_catalog(ctx: Context, conn: Connection, merchant_id: int, spec: Cata
         "merchant",
         merchant_id,
         "catalog_added",
-        after={"catalog": spec.name, "currency": currency, "products": len(rows)},
+        after={"catalog": spec.name, "currency": currency, "products": len(rows), "sandbox": twin_id},
     )
-    return NewCatalog(catalog_id, spec.name, secret, currency, sorted(r.ref for r in rows))
+    return NewCatalog(catalog_id, spec.name, secret, currency, sorted(r.ref for r in rows), sandbox_secret)
 
 
 def _check_priced(conn: Connection, currency: str, ids: dict[int, int]) -> None:
@@ -170,7 +172,7 @@ def catalog_of(conn: Connection, realm: str, currency: str, catalog: str | None 
     found = conn.execute(
         select(catalogs.c.id, catalogs.c.name, catalogs.c.currency)
         .join(merchants, merchants.c.id == catalogs.c.merchant_id)
-        .where(merchants.c.realm == realm, catalogs.c.currency == currency)
+        .where(merchants.c.realm == realm, catalogs.c.currency == currency, catalogs.c.sandbox.is_(False))
         .order_by(catalogs.c.id)
     ).all()
     if catalog is not None:
@@ -258,7 +260,7 @@ def remove_catalog(ctx: Context, realm: str, catalog: str, actor: str = "operato
         found = conn.execute(
             for_update(
                 select(catalogs.c.id, catalogs.c.name, catalogs.c.currency, catalogs.c.merchant_id)
-                .where(catalogs.c.merchant_id == _merchant_id(realm))
+                .where(catalogs.c.merchant_id == _merchant_id(realm), catalogs.c.sandbox.is_(False))
                 .order_by(catalogs.c.id)
             )
         ).all()
@@ -266,13 +268,22 @@ def remove_catalog(ctx: Context, realm: str, catalog: str, actor: str = "operato
         if not chosen:
             raise MerchantError(f"merchant {realm!r} has no catalogue {catalog!r}{_listing(found)}")
         target = chosen[0]
+        twin = sandbox.twin_of(conn, target.id)
         placed = conn.execute(select(func.count()).where(orders.c.catalog_id == target.id)).scalar_one()
         if placed:
             raise MerchantError(
                 f"catalogue {target.name!r} of merchant {realm!r} has {placed} order{'s' * (placed > 1)}: not removed"
             )
+        tested = conn.execute(select(func.count()).where(orders.c.catalog_id == twin)).scalar_one() if twin else 0
+        if tested:
+            raise MerchantError(
+                f"the sandbox of catalogue {target.name!r} of merchant {realm!r} has {tested} test "
+                f"order{'s' * (tested > 1)}: purge them first (resell sandbox purge)"
+            )
         for table in (feed_configs, catalog_change_rows, catalog_products):
             conn.execute(delete(table).where(table.c.catalog_id == target.id))
+        if twin is not None:
+            conn.execute(delete(catalogs).where(catalogs.c.id == twin))
         conn.execute(delete(catalogs).where(catalogs.c.id == target.id))
         audit(
             conn,
@@ -313,6 +324,8 @@ class CatalogInfo:
     requires_amounts: bool
     delivery_email: bool
     created_at: dt.datetime
+    sandbox_catalog_id: int | None = None  # its sandbox twin (`resell merchant sandbox` makes one)
+    test_orders: int = 0
     sandbox: bool = False  # a sandbox catalogue: test orders, no stock taken, no statement
 
 
@@ -360,10 +373,18 @@ def list_merchants(ctx: Context) -> list[MerchantSummary]:
     """Every merchant by realm, with how many catalogues and orders it has."""
     with ctx.db.read() as conn:
         catalog_counts: dict[int, int] = dict(
-            conn.execute(select(catalogs.c.merchant_id, func.count()).group_by(catalogs.c.merchant_id)).all()
+            conn.execute(
+                select(catalogs.c.merchant_id, func.count())
+                .where(catalogs.c.sandbox.is_(False))
+                .group_by(catalogs.c.merchant_id)
+            ).all()
         )
         order_counts: dict[int, int] = dict(
-            conn.execute(select(orders.c.merchant_id, func.count()).group_by(orders.c.merchant_id)).all()
+            conn.execute(
+                select(orders.c.merchant_id, func.count())
+                .where(orders.c.test.is_(False))
+                .group_by(orders.c.merchant_id)
+            ).all()
         )
         rows = conn.execute(select(merchants).order_by(merchants.c.realm)).all()
     return [
@@ -404,17 +425,22 @@ def merchant_detail(ctx: Context, realm: str) -> MerchantDetail:
         )
         by_catalog: dict[int, int] = {}
         by_status: dict[str, int] = {}
-        for catalog_id, status, n in conn.execute(
-            select(orders.c.catalog_id, orders.c.status, func.count())
+        for catalog_id, status, test, n in conn.execute(
+            select(orders.c.catalog_id, orders.c.status, orders.c.test, func.count())
             .where(orders.c.merchant_id == merchant.id)
-            .group_by(orders.c.catalog_id, orders.c.status)
+            .group_by(orders.c.catalog_id, orders.c.status, orders.c.test)
         ):
             by_catalog[catalog_id] = by_catalog.get(catalog_id, 0) + n
-            by_status[status] = by_status.get(status, 0) + n
-        last = conn.execute(select(func.max(orders.c.order_date)).where(orders.c.merchant_id == merchant.id)).scalar()
-        cats = conn.execute(
+            if not test:  # test orders are no sales
+                by_status[status] = by_status.get(status, 0) + n
+        last = conn.execute(
+            select(func.max(orders.c.order_date)).where(orders.c.merchant_id == merchant.id, orders.c.test.is_(False))
+        ).scalar()
+        every = conn.execute(
             select(catalogs).where(catalogs.c.merchant_id == merchant.id).order_by(catalogs.c.id)
         ).all()
+        twins = {c.live_catalog_id: c.id for c in every if c.sandbox}
+        cats = [c for c in every if not c.sandbox]
         endpoints = conn.execute(
             select(webhook_endpoints)
             .where(webhook_endpoints.c.merchant_id == merchant.id, webhook_endpoints.c.removed_at.is_(None))
@@ -438,6 +464,8 @@ def merchant_detail(ctx: Context, realm: str) -> MerchantDetail:
                 delivery_email=c.delivery_email,
                 created_at=c.created_at,
                 sandbox=is_sandbox(c),
+                sandbox_catalog_id=twins.get(c.id),
+                test_orders=by_catalog.get(twins.get(c.id, -1), 0),
             )
             for c in cats
         ],
@@ -480,7 +508,7 @@ def rotate_catalog_secret(ctx: Context, realm: str, catalog: str, actor: str = "
     with ctx.db.write() as conn:
         found = conn.execute(
             select(catalogs.c.id, catalogs.c.name, catalogs.c.merchant_id)
-            .where(catalogs.c.merchant_id == _merchant_id(realm.strip()))
+            .where(catalogs.c.merchant_id == _merchant_id(realm.strip()), catalogs.c.sandbox.is_(False))
             .order_by(catalogs.c.id)
         ).all()
         chosen = [c for c in found if catalog.strip() in (c.name, str(c.id))]

@@ -49,6 +49,7 @@ class OrderRow:
     customer_email: str
     currency: str
     products: list[ProductLine] = field(default_factory=list)
+    test: bool = False  # a sandbox order: shown as such, never a sale
 
     @property
     def line_count(self) -> int:
@@ -63,6 +64,7 @@ class OrderRow:
             "status": self.status,
             "customerEmail": self.customer_email,
             "currency": self.currency,
+            "test": self.test,
             "lineCount": self.line_count,
             "products": [{"productRef": p.product_ref, "name": p.name, "quantity": p.quantity} for p in self.products],
         }
@@ -133,6 +135,7 @@ def search_query(
         orders.c.status,
         orders.c.customer_email,
         orders.c.currency,
+        orders.c.test,
     )
     if q:
         query = query.where(orders.c.id.in_(_matching_q(q)))
@@ -253,6 +256,7 @@ def search(
             customer_email=r.customer_email,
             currency=r.currency,
             products=lines[r.id],
+            test=bool(r.test),
         )
         for r in rows
     ]

@@ -30,7 +30,7 @@ from resell.domain.codes import Refusal
 from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
 from resell.domain.remarks import fill_remark
-from resell.services import delivery, keygen, stock
+from resell.services import delivery, keygen, sandbox, sandbox_clock, stock
 from resell.services.audit_log import audit, audit_many
 
 # What the writer, the delivery and the reply need to know of a product (a row of these columns
@@ -112,9 +112,13 @@ class NewOrder:
     generation: int = 0
     renewed_subscription_id: int | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    # a test order (the sandbox): TEST- serials instead of stock or generated keys, its emails kept, not sent
+    test: bool = False
 
     def key_requests(self) -> list[keygen.KeyRequest]:
-        """What to ask the publishers' generators for, before writing."""
+        """What to ask the publishers' generators for, before writing (nothing for a test order)."""
+        if self.test:
+            return []
         return keygen.requests_for((line.product, line.quantity) for line in self.lines)
 
 
@@ -151,9 +155,16 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
             pooled[line.product.id] += line.quantity
     if not keys.fit(order.key_requests()):
         raise Refusal(codes.LICENCES_NOT_AVAILABLE)  # the catalogue changed between the plan and now
-    # The serials: the whole order or nothing. Products in id order (resell/db/locking.py).
-    pools = {pid: stock.allocate(conn, pid, n) for pid, n in sorted(pooled.items())}
-    pools.update(keygen.store(conn, now, keys))
+    if order.test:  # no real stock: generated TEST- serials for what would take a pool's or a generator's
+        wanted = Counter(pooled)
+        for line in order.lines:
+            if line.product.serial_source == "generator":
+                wanted[line.product.id] += line.quantity
+        pools = {pid: sandbox.new_serials(conn, now, pid, n) for pid, n in sorted(wanted.items())}
+    else:
+        # The serials: the whole order or nothing. Products in id order (resell/db/locking.py).
+        pools = {pid: stock.allocate(conn, pid, n) for pid, n in sorted(pooled.items())}
+        pools.update(keygen.store(conn, now, keys))
 
     order_id = _INSERT_ORDER.scalar(
         conn,
@@ -177,9 +188,11 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
         generation=order.generation,
         renewed_subscription_id=order.renewed_subscription_id,
         created_at=now,
+        test=order.test,
     )
     assignments: list[dict[str, Any]] = []
     started: list[dict[str, Any]] = []
+    starts: dt.datetime | None = None  # when the subscriptions the order starts begin (looked up once)
     placed: list[tuple[NewLine, int, str, str, list[tuple[int, list[str], int | None]]]] = []
     for line in order.lines:
         product = line.product
@@ -218,7 +231,9 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
                 assignments.append({"serial_id": serial_id, "line_item_id": item_id, "assigned_at": now})
                 values.append(value)
             if product.subscription_period and line.renews is None:
-                expires = now + parse_period(product.subscription_period)
+                if starts is None:  # a clocked sandbox's subscriptions start at its test clock's time
+                    starts = sandbox_clock.time_of(conn, order.catalog_id, now)
+                expires = starts + parse_period(product.subscription_period)
                 started.append(
                     {
                         "order_id": order_id,
@@ -229,8 +244,8 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
                         "status": "ACTIVE",
                         "currency": order.currency,
                         "amount": line.subscription_amount,
-                        "created_at": now,
-                        "updated_at": now,
+                        "created_at": starts,
+                        "updated_at": starts,
                         "expires_at": expires,
                         "next_change_at": expires,
                     }
@@ -249,6 +264,7 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
         order.customer_email,
         order.delivery,
         [(line, line_id) for line, line_id, *_ in placed],
+        test=order.test,
     )
     audit(
         conn,
@@ -259,17 +275,18 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
         "created",
         after={"partnerOrderNumber": order.partner_order_number, **order.audit, "serials": len(assignments)},
     )
-    audit_many(
-        conn,
-        now,
-        order.actor,
-        "serial",
-        "assigned",
-        [
-            (a["serial_id"], {"status": "available"}, {"status": "assigned", "orderNumber": order_id})
-            for a in assignments
-        ],
-    )
+    if not order.test:  # a TEST- serial was never stock: no serial history to keep
+        audit_many(
+            conn,
+            now,
+            order.actor,
+            "serial",
+            "assigned",
+            [
+                (a["serial_id"], {"status": "available"}, {"status": "assigned", "orderNumber": order_id})
+                for a in assignments
+            ],
+        )
     if started_rows:
         audit_many(
             conn,

@@ -29,7 +29,7 @@ from resell.db.tables import (
     serials,
     subscriptions,
 )
-from resell.domain import codes
+from resell.domain import codes, sandbox
 from resell.domain.codes import Refusal
 from resell.domain.links import download_path
 from resell.domain.order_request import OrderLineRequest, OrderRequest
@@ -247,11 +247,14 @@ def _plan(
     """The order as the catalogue allows it at this moment; a Refusal for the first rule it breaks."""
     if order_of(conn, caller, request.partner_order_number) is not None:
         raise Refusal(codes.ORDER_ALREADY_CREATED)
+    if caller.test:
+        _refuse_on_purpose(sandbox.CREATE_ORDER, request.partner_order_number)
     lines = _check_lines(conn, caller, request, now.date())
     customer = request.customer
     return order_writer.NewOrder(
         merchant_id=caller.merchant_id,
-        catalog_id=caller.catalog_id,
+        catalog_id=caller.order_catalog_id,
+        test=caller.test,
         partner_order_number=request.partner_order_number,
         order_date=request.order_date,
         currency=request.currency,
@@ -309,6 +312,7 @@ def _write(
             "merchantId": caller.merchant_id,
             "orderNumber": written.order_id,
             "partnerOrderNumber": request.partner_order_number,
+            **sandbox.test_field(caller.test),
         },
     )
     # the products' files: the one thing of the reply not written here (the reply is built after commit)
@@ -504,6 +508,13 @@ def _view(
     )
 
 
+def _refuse_on_purpose(operation: str, pon: str) -> None:
+    """The sandbox's magic values (resell.domain.sandbox): a refusal the merchant asked for."""
+    refusal = sandbox.magic_refusal(operation, pon)
+    if refusal is not None:
+        raise refusal
+
+
 def _require_order(conn: Connection, ctx: Context, caller: Caller, pon: str, lock: bool = False):  # type: ignore[no-untyped-def]
     order = order_of(conn, caller, pon, lock=lock)
     if order is None:
@@ -546,6 +557,8 @@ def cancel_order(
         order = _require_order(conn, ctx, caller, pon, lock=True)
         if order.status == "cancelled":
             raise Refusal(codes.ORDER_ALREADY_CANCELLED)
+        if order.test:
+            _refuse_on_purpose(sandbox.CANCEL_ORDER, pon)
         if now > order.created_at + dt.timedelta(days=caller.cancel_period_days):
             raise Refusal(codes.CANCEL_PERIOD_EXPIRED)
         today = now.date()
@@ -569,7 +582,7 @@ def cancel_order(
             .where(order_lines.c.order_id == order.id, serial_assignments.c.revoked_at.is_(None))
         ).all()
         serial_ids = [r.serial_id for r in revoked]
-        if serial_ids:
+        if serial_ids and not order.test:  # a TEST- serial keeps its status: it never was stock
             conn.execute(update(serials).where(serials.c.id.in_(serial_ids)).values(status="revoked"))
             conn.execute(
                 update(serial_assignments).where(serial_assignments.c.serial_id.in_(serial_ids)).values(revoked_at=now)
@@ -604,12 +617,13 @@ def cancel_order(
                 "orderNumber": order.id,
                 "partnerOrderNumber": pon,
                 "reasonCode": reason,
+                **sandbox.test_field(order.test),
             },
         )
         by_publisher = defaultdict(list)
         for r in revoked:
             by_publisher[r.publisher_id].append({"productRef": r.ref, "serial": r.value})
-        if by_publisher:
+        if by_publisher and not order.test:  # publishers never hear of test orders
             keys = dict(
                 conn.execute(
                     select(publishers.c.id, publishers.c.key).where(publishers.c.id.in_(list(by_publisher)))
@@ -638,6 +652,8 @@ def update_download_time(
         order = _require_order(conn, ctx, caller, pon, lock=True)
         if order.status == "cancelled":
             raise Refusal(codes.ORDER_ALREADY_CANCELLED)
+        if order.test:
+            _refuse_on_purpose(sandbox.UPDATE_DOWNLOAD_TIME, pon)
         text = str(value).strip() if isinstance(value, str) else None
         try:
             new_end = parse_date(text) if text and "-" in text else add_period(order.download_end_date, text or "")
@@ -665,6 +681,7 @@ def update_download_time(
                 "orderNumber": order.id,
                 "partnerOrderNumber": pon,
                 "downloadEndDate": new_end.isoformat(),
+                **sandbox.test_field(order.test),
             },
         )
     return DownloadTimeResult(pon, new_end)

@@ -127,9 +127,9 @@ class Statement:
 
 
 def billable_orders(query: Select[Any]) -> Select[Any]:
-    """The one place that decides which orders the finance reports count: every order, for now.
-    Test orders (a sandbox is planned) are to be left out here, and only here."""
-    return query
+    """The one place that decides which orders the finance reports count: every order but test
+    orders (the sandbox's, resell.services.sandbox), which are no sales."""
+    return query.where(orders.c.test.is_(False))
 
 
 _LINE_COLUMNS = (

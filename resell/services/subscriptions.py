@@ -19,6 +19,12 @@ States (contract 4.3) and what moves them:
 once nothing more can happen. Workers claim due rows with FOR UPDATE SKIP LOCKED on PostgreSQL
 (BEGIN IMMEDIATE on SQLite), and the renewal's own order number is unique per merchant: a
 subscription is never renewed twice for the same term, however many workers run.
+
+Time: the subscriptions of a sandbox catalogue that has a test clock live on the clock's time
+(resell.services.sandbox_clock): the wall-clock pass leaves them alone, and advancing the clock runs
+the same pass for that catalogue only, at each moment the clock passes (resell.services.test_clocks).
+A pass's `now` dates the subscriptions and the renewal orders; the audit rows and the outbox events
+are written at the wall time (`_Work.wall`), so that their delivery does not wait for a simulated date.
 """
 
 from __future__ import annotations
@@ -49,8 +55,9 @@ from resell.domain.codes import Refusal
 from resell.domain.periods import parse_period
 from resell.domain.request_fields import partner_order_number, positive_int
 from resell.domain.retry import RENEWALS
+from resell.domain.sandbox import test_field
 from resell.logs import get_logger
-from resell.services import keygen, order_writer
+from resell.services import keygen, order_writer, sandbox_clock
 from resell.services.audit_log import audit, audit_many
 from resell.services.context import Caller, Context
 from resell.services.outbox import enqueue, enqueue_many
@@ -142,6 +149,7 @@ def _event(kind: str, conn: Connection, at: dt.datetime, root: Row, sub: Any, **
             "orderNumber": root.id,
             "productRef": extra.pop("productRef", None),
             **extra,
+            **test_field(root.test),
         },
     )
 
@@ -178,11 +186,12 @@ def cancel_subscription(
 ) -> SubscriptionChange:
     """Stop renewing: the order stands and the licence stays valid until the term's end, then EXPIRED."""
     pon, subscription_id = _identify(raw_pon, raw_subscription_id)
-    now = ctx.now()
+    wall = ctx.now()
     with ctx.db.write() as conn:
         order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
         if sub.status not in (ACTIVE, RENEWAL_PENDING):
             raise Refusal(codes.SUBSCRIPTION_ENDED)
+        now = sandbox_clock.time_of(conn, order.catalog_id, wall)
         next_change = max(sub.expires_at, now)
         conn.execute(
             update(subscriptions)
@@ -191,7 +200,7 @@ def cancel_subscription(
         )
         audit(
             conn,
-            now,
+            wall,
             f"merchant:{caller.realm}",
             "subscription",
             sub.id,
@@ -203,7 +212,7 @@ def cancel_subscription(
         _event(
             "subscription.cancelled",
             conn,
-            now,
+            wall,
             root,
             sub,
             productRef=_product_ref(conn, sub.product_id),
@@ -226,16 +235,17 @@ def renew_subscription(
             raise Refusal(codes.SUBSCRIPTION_ENDED)
         planned = _key_requests(conn, [sub])
     keys = {group: keygen.fetch(ctx, requests) for group, requests in planned.items()}  # or LICENCES_NOT_AVAILABLE
-    now = ctx.now()
+    wall = ctx.now()
     try:
         with ctx.db.write() as conn:
             # the order that bought it first, then the subscription (resell/db/locking.py)
             _order, sub = _require(conn, ctx, caller, pon, subscription_id)
             conn.execute(for_update(select(orders.c.id).where(orders.c.id == sub.order_id), key_share=True))
-            _order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
+            order, sub = _require(conn, ctx, caller, pon, subscription_id, lock=True)
             if sub.status not in (ACTIVE, RENEWAL_PENDING):
                 raise Refusal(codes.SUBSCRIPTION_ENDED)
-            work = _Work.load(conn, [sub], now, f"merchant:{caller.realm}", keys)
+            now = sandbox_clock.time_of(conn, order.catalog_id, wall)
+            work = _Work.load(conn, [sub], now, f"merchant:{caller.realm}", keys, wall=wall)
             new_pon, new_id = _renew_retrying(conn, ctx, work, [sub])
             work.flush(conn)
     finally:
@@ -264,7 +274,9 @@ _RENEWED = (
 @dataclass
 class _Work:
     """One renewal transaction: what it read once for all its subscriptions, and the audit rows and
-    events it writes in bulk at the end (a failed renewal's own rows are dropped with its savepoint)."""
+    events it writes in bulk at the end (a failed renewal's own rows are dropped with its savepoint).
+    `now` is the subscriptions' time (a test clock's, in a clocked sandbox), `wall` the time the audit
+    rows and the events are written at."""
 
     now: dt.datetime
     actor: str
@@ -278,6 +290,7 @@ class _Work:
     key_failures: dict[tuple[int, int], Refusal] = field(default_factory=dict)  # when the generator failed
     audits: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    wall: dt.datetime | None = None  # None: `now`
 
     @classmethod
     def load(
@@ -287,6 +300,7 @@ class _Work:
         now: dt.datetime,
         actor: str,
         keys: Mapping[tuple[int, int], keygen.Keys | Refusal] | None = None,
+        wall: dt.datetime | None = None,
     ) -> _Work:
         roots = {r.id: r for r in conn.execute(select(orders).where(orders.c.id.in_({s.order_id for s in subs})))}
         product_rows = conn.execute(
@@ -322,12 +336,18 @@ class _Work:
             taken={(t.merchant_id, t.partner_order_number) for t in taken},
             keys={group: k for group, k in (keys or {}).items() if isinstance(k, keygen.Keys)},
             key_failures={group: k for group, k in (keys or {}).items() if isinstance(k, Refusal)},
+            wall=wall,
         )
+
+    @property
+    def written_at(self) -> dt.datetime:
+        """When the audit rows and the events are written: the wall time."""
+        return self.now if self.wall is None else self.wall
 
     def audit(self, entity: str, entity_id: object, action: str, before: Any = None, after: Any = None) -> None:
         self.audits.append(
             {
-                "at": self.now,
+                "at": self.written_at,
                 "actor": self.actor,
                 "entity": entity,
                 "entity_id": str(entity_id),
@@ -349,6 +369,7 @@ class _Work:
                     "orderNumber": root.id,
                     "productRef": self.products[sub.product_id].ref,
                     **data,
+                    **test_field(root.test),
                 },
             )
         )
@@ -356,7 +377,7 @@ class _Work:
     def flush(self, conn: Connection) -> None:
         if self.audits:
             conn.execute(_INSERT_AUDIT, self.audits)
-        enqueue_many(conn, self.now, self.events)
+        enqueue_many(conn, self.written_at, self.events)
         self.audits, self.events = [], []
 
 
@@ -438,6 +459,7 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
         download_end_date=now.date() + dt.timedelta(days=ctx.settings.download_days),
         parent_order_id=root.id,
         generation=generation,
+        test=root.test,  # a test subscription renews into test orders
         renewed_subscription_id=members[0].id,
         first_name=invoice.get("firstName"),
         last_name=invoice.get("lastName"),
@@ -450,7 +472,7 @@ def _renew(conn: Connection, ctx: Context, work: _Work, group: list[Any]) -> tup
         },
     )
     keys = work.keys.get((root.id, group[0].generation), keygen.NO_KEYS)
-    order_id = order_writer.insert_order(conn, new_order, keys, now).order_id
+    order_id = order_writer.insert_order(conn, new_order, keys, work.written_at).order_id
     for sub in members:
         moved = conn.execute(
             _RENEWED,
@@ -488,6 +510,13 @@ def _key_requests(conn: Connection, subs: list[Any]) -> dict[tuple[int, int], li
     """The plan of a renewal: for each (order, generation) group of subscriptions about to renew whose
     products use a key generator, what to ask the generators for (one key per subscription)."""
     renewing = [sub for sub in subs if sub.status != CANCELLED]
+    if renewing:  # test subscriptions renew with TEST- serials: no generator is asked
+        tests = set(
+            conn.execute(
+                select(orders.c.id).where(orders.c.id.in_({sub.order_id for sub in renewing}), orders.c.test.is_(True))
+            ).scalars()
+        )
+        renewing = [sub for sub in renewing if sub.order_id not in tests]
     if not renewing:
         return {}
     generator_products = {
@@ -607,7 +636,11 @@ def _advance(conn: Connection, ctx: Context, work: _Work, group: list[Any], resu
             result.expired += 1
         return
     group_key = (group[0].order_id, group[0].generation)
-    needs_keys = keygen.requests_for((work.products[sub.product_id], 1) for sub in group)
+    needs_keys = (
+        []
+        if work.roots[group[0].order_id].test  # TEST- serials
+        else keygen.requests_for((work.products[sub.product_id], 1) for sub in group)
+    )
     if needs_keys and group_key not in work.keys and group_key not in work.key_failures:
         result.deferred += len(group)  # appeared after the plan: it is planned on the next pass
         return
@@ -653,16 +686,25 @@ def _hold_roots(conn: Connection, due: list[Any]) -> list[Any]:
     return [sub for sub in due if sub.status == CANCELLED or sub.order_id in held]
 
 
-def _due(conn: Connection, now: dt.datetime, batch: int, claim: bool) -> list[Any]:
-    """The next `batch` due subscriptions, and their siblings due at the same time that the batch did not
-    reach; `claim` (in a write transaction) locks them, FOR UPDATE SKIP LOCKED (resell/db/locking.py)."""
+def _on_time(catalog_id: int | None) -> Any:
+    """Which subscriptions a pass looks at: those on the wall clock (None), or those of the catalogue
+    `catalog_id`, whose test clock the pass runs on."""
+    return sandbox_clock.on_wall_clock() if catalog_id is None else sandbox_clock.on_clock_of(catalog_id)
+
+
+def _due(conn: Connection, now: dt.datetime, batch: int, claim: bool, catalog_id: int | None = None) -> list[Any]:
+    """The next `batch` due subscriptions (on the wall clock, or of the clocked catalogue `catalog_id`),
+    and their siblings due at the same time that the batch did not reach; `claim` (in a write
+    transaction) locks them, FOR UPDATE SKIP LOCKED (resell/db/locking.py)."""
 
     def locked(query: Select) -> Select:  # type: ignore[type-arg]
         return for_update(query, skip_locked=True) if claim else query
 
     query = (
         select(subscriptions)
-        .where(subscriptions.c.status.in_(DUE_STATES), subscriptions.c.next_change_at <= now)
+        .where(
+            subscriptions.c.status.in_(DUE_STATES), subscriptions.c.next_change_at <= now, _on_time(catalog_id)
+        )
         .order_by(subscriptions.c.next_change_at, subscriptions.c.id)
         .limit(batch)
     )
@@ -684,11 +726,13 @@ def _due(conn: Connection, now: dt.datetime, batch: int, claim: bool) -> list[An
     return due
 
 
-def _plan_keys(ctx: Context, now: dt.datetime, batch: int) -> dict[tuple[int, int], keygen.Keys | Refusal]:
+def _plan_keys(
+    ctx: Context, now: dt.datetime, batch: int, catalog_id: int | None = None
+) -> dict[tuple[int, int], keygen.Keys | Refusal]:
     """Before a batch's transaction, outside any: the keys its renewals need from the publishers'
     generators, per (order, generation) group; a generator's Refusal stands for that group's failure."""
     with ctx.db.read() as conn:
-        planned = _key_requests(conn, _due(conn, now, batch, claim=False))
+        planned = _key_requests(conn, _due(conn, now, batch, claim=False, catalog_id=catalog_id))
     keys: dict[tuple[int, int], keygen.Keys | Refusal] = {}
     for group, requests in planned.items():
         try:
@@ -698,8 +742,20 @@ def _plan_keys(ctx: Context, now: dt.datetime, batch: int) -> dict[tuple[int, in
     return keys
 
 
-def renew_due(ctx: Context, limit: int = 10_000, batch: int = BATCH) -> RenewalPass:
+def renew_due(
+    ctx: Context,
+    limit: int = 10_000,
+    batch: int = BATCH,
+    *,
+    at: dt.datetime | None = None,
+    catalog_id: int | None = None,
+    actor: str = WORKER,
+) -> RenewalPass:
     """Renew, expire or retry every subscription whose next change is due (the worker's periodic job).
+
+    By default: the subscriptions on the wall clock, due by `ctx.now()`. With `catalog_id` and `at`:
+    those of that clocked sandbox catalogue, due by `at`, its test clock's moment
+    (resell.services.test_clocks); the renewal orders are dated `at`.
 
     Each batch is planned (the keys of generator products are fetched, no transaction open), then
     written in one transaction. On PostgreSQL the due rows are claimed with FOR UPDATE SKIP LOCKED,
@@ -709,20 +765,21 @@ def renew_due(ctx: Context, limit: int = 10_000, batch: int = BATCH) -> RenewalP
     """
     result = RenewalPass()
     while result.total < limit:
-        now = ctx.now()
+        wall = ctx.now()
+        now = wall if at is None else at
         size = min(batch, limit - result.total)
-        keys = _plan_keys(ctx, now, size)
+        keys = _plan_keys(ctx, now, size, catalog_id)
         before = result.total
         try:
             with ctx.db.write() as conn:
-                due = _hold_roots(conn, _due(conn, now, size, claim=True))
+                due = _hold_roots(conn, _due(conn, now, size, claim=True, catalog_id=catalog_id))
                 if not due:  # none due, or all being cancelled right now: the next pass sees what became of them
                     break
                 groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
                 for sub in due:
                     key = (sub.order_id, sub.id) if sub.status == CANCELLED else (sub.order_id, sub.generation)
                     groups[key].append(sub)
-                work = _Work.load(conn, due, now, WORKER, keys)
+                work = _Work.load(conn, due, now, actor, keys, wall=wall)
                 for group in groups.values():
                     _advance(conn, ctx, work, group, result)
                 work.flush(conn)

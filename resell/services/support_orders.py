@@ -47,6 +47,7 @@ def find_order(conn: Connection, ref: str, realm: str | None = None) -> Row:
         if by_number is not None:
             return by_number
     found = conn.execute(base.where(orders.c.partner_order_number == ref)).all()
+    found = [r for r in found if not r.test] or found  # a live order before a test one of the same number
     if not found:
         raise OrderLookupError(f"no order {ref!r}" + (f" of merchant {realm!r}" if realm else ""))
     if len(found) > 1:
@@ -58,13 +59,17 @@ def find_order(conn: Connection, ref: str, realm: str | None = None) -> Row:
 def caller_for(conn: Connection, order: Row) -> Caller:
     """The merchant and catalogue of the order, as the API's authentication would have resolved them."""
     catalog = conn.execute(select(catalogs).where(catalogs.c.id == order.catalog_id)).one()
+    live = catalog
+    if catalog.live_catalog_id is not None:  # a test order: the sandbox acts on its live catalogue
+        live = conn.execute(select(catalogs).where(catalogs.c.id == catalog.live_catalog_id)).one()
     return Caller(
         merchant_id=order.merchant_id,
         realm=order.realm,
-        catalog_id=catalog.id,
-        currency=catalog.currency,
-        cancel_period_days=catalog.cancel_period_days,
-        requires_amounts=catalog.requires_amounts,
+        catalog_id=live.id,
+        currency=live.currency,
+        cancel_period_days=live.cancel_period_days,
+        requires_amounts=live.requires_amounts,
+        sandbox_catalog_id=catalog.id if catalog.sandbox else None,
     )
 
 
@@ -88,6 +93,7 @@ class OrderDetail:
     view: OrderView  # the lines, serials, files and download counters, as getDownloadInfo shows them
     # each line's serials (value, state), the view's lines' order: replaced ones too, which the view omits
     line_serials: list[list[tuple[str, str]]] = field(default_factory=list)
+    test: bool = False  # a sandbox order (TEST- serials, no sale)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +101,7 @@ class OrderDetail:
             "orderNumber": self.order_number,
             "partnerOrderNumber": self.partner_order_number,
             "status": self.status,
+            "test": self.test,
             "orderDate": self.order_date.isoformat(),
             "customerEmail": self.customer_email,
             "customer": self.customer,
@@ -170,6 +177,7 @@ def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetai
         order_number=order.id,
         partner_order_number=order.partner_order_number,
         status=order.status,
+        test=bool(order.test),
         order_date=order.order_date,
         customer_email=order.customer_email,
         customer=order.customer or {},

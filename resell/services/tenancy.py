@@ -23,12 +23,15 @@ from resell.services.context import Caller
 
 
 def merchant_orders(caller: Caller) -> Select:
-    return select(orders).where(orders.c.merchant_id == caller.merchant_id)
+    """The caller's orders: its live ones, or its test ones for a sandbox call."""
+    return select(orders).where(orders.c.merchant_id == caller.merchant_id, orders.c.test == caller.test)
 
 
+# a live call sees live orders only, a sandbox call test orders only
 _ORDER_OF_QUERY = select(orders).where(
     orders.c.merchant_id == bindparam("merchant_id"),
     orders.c.partner_order_number == bindparam("partner_order_number"),
+    orders.c.test == bindparam("test"),
 )
 _ORDER_OF = Prepared(_ORDER_OF_QUERY)
 _ORDER_OF_LOCKED = Prepared(for_update(_ORDER_OF_QUERY))
@@ -37,7 +40,9 @@ _ORDER_OF_LOCKED = Prepared(for_update(_ORDER_OF_QUERY))
 def order_of(conn: Connection, caller: Caller, partner_order_number: str, lock: bool = False) -> Row | None:
     """The caller's order with that partnerOrderNumber; `lock` holds it until the transaction ends."""
     query = _ORDER_OF_LOCKED if lock else _ORDER_OF
-    found: Row | None = query.first(conn, merchant_id=caller.merchant_id, partner_order_number=partner_order_number)
+    found: Row | None = query.first(
+        conn, merchant_id=caller.merchant_id, partner_order_number=partner_order_number, test=caller.test
+    )
     return found
 
 

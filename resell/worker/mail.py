@@ -65,3 +65,14 @@ def send_order_list(ctx: Context, event: Event) -> None:
         return
     send(ctx.settings, message)
     log.info("order_list_email_sent", event_id=event.event_id)
+
+
+@handler(delivery_mail.SANDBOX_KIND, EMAILS, destination="orderNumber")  # the database only: no SMTP share
+def keep_email(ctx: Context, event: Event) -> None:
+    """A test order's delivery email: rendered exactly as a live one, kept for the merchant, never sent."""
+    from resell.services import sandbox
+
+    message = delivery_mail.build(ctx, event.payload, event.event_id)
+    if message is None:
+        return
+    sandbox.keep_email(ctx, event.event_id, int(event.payload["orderNumber"]), "delivery", message)

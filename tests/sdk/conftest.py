@@ -33,7 +33,7 @@ def async_client(server: str, creds: MerchantCreds, **kw: Any) -> AsyncClient:
         base_url=server,
         realm_name=creds.realm,
         client_secret=creds.client_secret,
-        secret=creds.secret,
+        secret=kw.pop("secret", creds.secret),
         timeout=30,
         backoff_factor=kw.pop("backoff_factor", 0),
         **kw,

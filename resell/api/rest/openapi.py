@@ -265,6 +265,20 @@ REQUESTS: dict[str, Schema] = {
         },
         ["url", "events"],
     ),
+    "advanceTestClock": _request(
+        {
+            "advanceTo": {
+                "type": "string",
+                "description": "where the clock goes: ISO 8601 with offset, e.g. 2027-12-01T09:00:00+00:00",
+            },
+            "advanceBy": {
+                "type": "string",
+                "description": "how far the clock goes: a positive ISO 8601 duration (P1Y, P1M, P7D, PT12H)",
+            },
+        },
+        [],
+        "Exactly one of advanceTo and advanceBy.",
+    ),
 }
 
 TOKEN_REQUEST: Schema = _request(

@@ -145,6 +145,20 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "of a type the endpoint takes; a disabled endpoint gets nothing (1012: add it again). The attempt shows "
         "in the delivery log once sent.",
     ),
+    "getTestClock": (
+        "Read your sandbox's test clock",
+        "With your sandbox (`test_`) secret: the time the sandbox's subscriptions live on. Until you first "
+        "advance it, the clock follows real time (`frozen: false`); from then on it stands still where you "
+        "put it.",
+    ),
+    "advanceTestClock": (
+        "Move your sandbox's test clock forward",
+        "With your sandbox (`test_`) secret: moves the clock to `advanceTo` (ISO 8601 with offset) or by "
+        "`advanceBy` (an ISO 8601 duration: P1Y, P1M, PT12H), never back. Before answering, every renewal, "
+        "retry and expiry of the sandbox's subscriptions due by then happens, at its own moment, as the "
+        "renewal worker does it live: renewal orders `<partnerOrderNumber>-<generation>`, "
+        "subscription.* webhooks (marked as tests). Use it to test a yearly renewal in a second.",
+    ),
     "createToken": (
         "Sign in: get an access token",
         "`grantType: client_credentials` with your `realmName` and `clientSecret` (issued by the operator), or "
@@ -223,6 +237,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "url": "https://shop.example.com/hooks/resell",
         "events": ["order.created", "order.cancelled", "subscription.renewed"],
     },
+    "advanceTestClock": {"advanceBy": "P1Y"},
     "createToken": {
         "realmName": "shop-fr",
         "clientSecret": "cs_4Qe9...issued-by-the-operator",
@@ -411,6 +426,10 @@ SUCCESSES: dict[str, dict[str, Any]] = {
     "redeliverWebhookEvent": shapes.body(
         "redeliverWebhookEvent", id=7, eventId="3f1c9a52-8d7e-4b1a-9c2f-6e5d4a3b2c10", eventType="order.created"
     ),
+    "getTestClock": shapes.body("getTestClock", clockTime="2027-11-30T13:03:00Z", frozen=True),
+    "advanceTestClock": shapes.body(
+        "advanceTestClock", clockTime="2028-11-30T13:03:00Z", frozen=True, renewed=1, expired=0, failed=0
+    ),
     "createToken": {
         "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cCI6ImFjY2VzcyJ9.Xb2...",
         "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cCI6InJlZnJlc2gifQ.q7W...",
@@ -456,6 +475,12 @@ _REFUSALS: dict[str, tuple[int, dict[str, Any], str | None]] = {
         c.WEBHOOK_EVENT_NOT_FOUND,
         {"id": 7, "eventId": "3f1c9a52-8d7e-4b1a-9c2f-6e5d4a3b2c10"},
         None,
+    ),
+    "getTestClock": (c.CLOCK_NOT_SANDBOX, {}, None),
+    "advanceTestClock": (
+        c.CLOCK_BACKWARDS,
+        {},
+        f"{c.message_for(c.CLOCK_BACKWARDS, 'advanceTestClock')}: it is at 2027-11-30T13:03:00+00:00",
     ),
 }
 

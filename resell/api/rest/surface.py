@@ -1,6 +1,6 @@
-"""The REST surface: /connect (with /connect/webhooks) and /iam, and what the server itself answers:
-the OpenAPI document with /docs and /redoc, /healthz, /readyz, /metrics, and FastAPI's JSON 404 for any path
-no other surface owns. Errors are the JSON contract (api/errors.py)."""
+"""The REST surface: /connect (with /connect/webhooks and /connect/sandbox/clock) and /iam, and what the
+server itself answers: the OpenAPI document with /docs and /redoc, /healthz, /readyz, /metrics, and
+FastAPI's JSON 404 for any path no other surface owns. Errors are the JSON contract (api/errors.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 
 from resell import __version__
 from resell.api import errors
-from resell.api.rest import connect, iam, webhooks
+from resell.api.rest import connect, iam, test_clocks, webhooks
 from resell.api.rest.docs_ui import add_docs
 from resell.api.rest.hot_path import HotPath
 from resell.api.rest.observability import metrics_response
@@ -26,7 +26,7 @@ from resell.services import health
 
 MOUNTS = ("/connect", "/iam")
 
-too_large = errors.too_large_for(connect.router.routes + webhooks.router.routes)
+too_large = errors.too_large_for(connect.router.routes + webhooks.router.routes + test_clocks.router.routes)
 
 
 def create(
@@ -58,6 +58,7 @@ def create(
     app.include_router(iam.router)
     app.include_router(connect.router)
     app.include_router(webhooks.router)
+    app.include_router(test_clocks.router)
     add_docs(app)
 
     if not settings.metrics_bind:  # else `resell serve` serves /metrics on that address only: 404 here

@@ -244,6 +244,15 @@ def test_real_replies_match_the_document(
     assert call("DELETE", "/webhooks/{endpoint_id}", f"/webhooks/{made['id']}")["id"] == made["id"]
     assert call("DELETE", "/webhooks/{endpoint_id}", "/webhooks/abc")["responseCode"] != 0
 
+    # the sandbox's test clock
+    sandbox = world.a.sandbox_secret
+    assert call("GET", "/sandbox/clock", "/sandbox/clock", secret=sandbox)["frozen"] is False
+    assert call("GET", "/sandbox/clock", "/sandbox/clock")["responseCode"] == 1070
+    advanced = call("POST", "/sandbox/clock", "/sandbox/clock", {"advanceBy": "P1M"}, secret=sandbox)
+    assert advanced["responseCode"] == 0 and advanced["frozen"] is True
+    back = call("POST", "/sandbox/clock", "/sandbox/clock", {"advanceTo": "2001-01-01T00:00:00Z"}, secret=sandbox)
+    assert back["responseCode"] == 1071
+
     # token problems and the IAM endpoints
     anonymous = httpx.post(f"{server}/connect/stock", json={"productRefs": [1001]}, headers={"secret": "s"})
     assert c.check(anonymous, "/connect/stock", "POST").status_code == 401

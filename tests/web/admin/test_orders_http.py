@@ -339,3 +339,22 @@ def test_actions_audited_as_the_member_with_notices_and_refusals(
     ):
         assert expected in done_actions, expected
     assert me in support.get(page).text  # the timeline names who did it
+
+
+def test_test_orders_are_marked_test_in_the_search_and_on_their_page(
+    ctx: Context, world: World, staff_client: Client
+) -> None:
+    from resell.services import iam
+
+    live = place(ctx, world, "LIVE-1", (1002, 1))
+    sandbox = iam.caller_for_secret(ctx, world.a.sandbox_secret)
+    test = order_service.submit_order(ctx, sandbox, order_body("SB-1", (1002, 1)))
+    support = staff_client("support")
+    page = support.get("/admin/orders")
+    assert listed(page.text) == [test.order_number, live.order_number]
+    rows = page.text.split("<tr")
+    (test_row,) = [r for r in rows if f"/admin/orders/{test.order_number}\"" in r]
+    (live_row,) = [r for r in rows if f"/admin/orders/{live.order_number}\"" in r]
+    assert '<span class="badge test"' in test_row and '<span class="badge test"' not in live_row
+    assert '<span class="badge test"' in support.get(f"/admin/orders/{test.order_number}").text
+    assert '<span class="badge test"' not in support.get(f"/admin/orders/{live.order_number}").text

@@ -278,6 +278,38 @@ class _Operations(Generic[_Mode]):
         return self._call(ops.REDELIVER_WEBHOOK_EVENT, id=webhook_id, event_id=event_id)
 
     @overload
+    def get_test_clock(self: _Operations[_Sync]) -> models.TestClock: ...
+    @overload
+    def get_test_clock(self: _Operations[_Async]) -> Awaitable[models.TestClock]: ...
+    def get_test_clock(self) -> Any:
+        """GET /connect/sandbox/clock (a client made with the sandbox's `test_` secret): the time the
+        sandbox's subscriptions live on. InvalidRequest (1070) with a live secret."""
+        return self._call(ops.GET_TEST_CLOCK)
+
+    @overload
+    def advance_test_clock(
+        self: _Operations[_Sync], advance_to: dt.datetime | str | None = None, advance_by: str | None = None
+    ) -> models.AdvancedTestClock: ...
+    @overload
+    def advance_test_clock(
+        self: _Operations[_Async], advance_to: dt.datetime | str | None = None, advance_by: str | None = None
+    ) -> Awaitable[models.AdvancedTestClock]: ...
+    def advance_test_clock(self, advance_to: dt.datetime | str | None = None, advance_by: str | None = None) -> Any:
+        """POST /connect/sandbox/clock: moves the sandbox's clock to `advance_to` (an aware datetime, or
+        ISO 8601 text with its offset) or by `advance_by` (an ISO 8601 duration: "P1Y", "P1M", "PT12H"),
+        one of the two; returns once the renewals and expiries due by then have happened. InvalidRequest
+        (1071) if that is before the clock's time. Not retried after a lost reply (advance_by would
+        move it twice): read get_test_clock first."""
+        if (advance_to is None) == (advance_by is None):
+            raise ValueError("give advance_to or advance_by, one of them")
+        if isinstance(advance_to, dt.datetime):
+            if advance_to.tzinfo is None:
+                raise ValueError("advance_to needs a time zone (an aware datetime)")
+            advance_to = advance_to.isoformat()
+        body = {"advanceTo": advance_to} if advance_to is not None else {"advanceBy": advance_by}
+        return self._call(ops.ADVANCE_TEST_CLOCK, body)
+
+    @overload
     def revoke_refresh_tokens(self: _Operations[_Sync]) -> None: ...
     @overload
     def revoke_refresh_tokens(self: _Operations[_Async]) -> Awaitable[None]: ...

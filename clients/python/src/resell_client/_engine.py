@@ -96,6 +96,10 @@ REDELIVER_WEBHOOK_EVENT = _op(
     models.RedeliveredEvent,
     WRITE,
 )
+
+
+GET_TEST_CLOCK = _op("getTestClock", "GET", "/connect/sandbox/clock", models.TestClock, READ)
+ADVANCE_TEST_CLOCK = _op("advanceTestClock", "POST", "/connect/sandbox/clock", models.AdvancedTestClock, WRITE)
 RESET_TOKENS = _op("resetTokens", "DELETE", "/iam/tokens/reset", None, WRITE)
 
 OPERATIONS: tuple[Operation[Any], ...] = (

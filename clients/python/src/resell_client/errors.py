@@ -103,7 +103,8 @@ _BY_CODE: dict[int, type[ConnectError]] = {
     1044: OutOfStock,
     1051: NotAvailable,
 }
-_INVALID = {1021, 1022, 1023, 1035, 1041, 1042, 1043, 1046, 1048, 1049, 1053, 1060}
+# 1070, 1071: a test clock asked of a live catalogue, or moved backwards
+_INVALID = {1021, 1022, 1023, 1035, 1041, 1042, 1043, 1046, 1048, 1049, 1053, 1060, 1070, 1071}
 
 
 def error_for(operation: str, code: int, message: str, http_status: int | None, reply: Any) -> ConnectError:

@@ -357,6 +357,24 @@ class RedeliveredEvent(Reply):
     event_type: str
 
 
+class TestClock(Reply):
+    """A sandbox's test clock: the time its subscriptions live on; `frozen` False until first advanced
+    (it follows real time until then)."""
+
+    __test__ = False  # not a pytest test class
+    clock_time: dt.datetime
+    frozen: bool
+
+
+class AdvancedTestClock(TestClock):
+    """advanceTestClock: the clock's new time, and what happened to the sandbox's subscriptions on the way
+    (renewals, expiries, failed renewal attempts)."""
+
+    renewed: int
+    expired: int
+    failed: int
+
+
 class Token(BaseModel):
     """POST /iam/tokens (snake_case on the wire)."""
 
