@@ -129,7 +129,7 @@ def _confirm_page(request: Request, realm: str, action: str, question: str, warn
     )
 
 
-def _secret_page(request: Request, realm: str, what: str, secret: str, note: str) -> Response:
+def _secret_page(request: Request, realm: str, what: str, secret: str, note: str, sandbox_secret: str = "") -> Response:
     return admin_page(
         request,
         "secret.html",
@@ -139,6 +139,7 @@ def _secret_page(request: Request, realm: str, what: str, secret: str, note: str
         what=what,
         secret=secret,
         note=note,
+        sandbox_secret=sandbox_secret,
     )
 
 
@@ -317,6 +318,7 @@ async def add_catalog(realm: str, request: Request, member: StaffMember = Depend
         f"secret of the new catalogue “{made.name}” ({made.currency}) of {realm}",
         made.secret,
         f"It sells {len(made.product_refs)} product(s).",
+        made.sandbox_secret,
     )
 
 
