@@ -326,6 +326,7 @@ def setup_world(ctx: Any, rng: random.Random, merchant_count: int, product_count
         for c in conn.execute(
             select(catalogs, merchants_table.c.realm)
             .join(merchants_table, merchants_table.c.id == catalogs.c.merchant_id)
+            .where(catalogs.c.sandbox.is_(False))  # live orders only: the sandboxes have none
             .order_by(catalogs.c.id)
         ).all():
             ids = set(

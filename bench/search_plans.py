@@ -56,7 +56,7 @@ def fill(ctx: Context, n: int) -> None:
     mod = "%"
     with ctx.db.write() as conn:
         ids = {r.ref: r.id for r in conn.execute(text("SELECT id, ref FROM products"))}
-        catalogs = [r[0] for r in conn.execute(text("SELECT id FROM catalogs ORDER BY merchant_id"))]
+        catalogs = [r[0] for r in conn.execute(text("SELECT id FROM catalogs WHERE NOT sandbox ORDER BY merchant_id"))]
         merchant_ids = [r[0] for r in conn.execute(text("SELECT id FROM merchants ORDER BY id"))]
         merchant_case = " ".join(f"WHEN {k} THEN {merchant_ids[k]}" for k in range(5))
         catalog_case = " ".join(f"WHEN {k} THEN {catalogs[k]}" for k in range(5))

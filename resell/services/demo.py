@@ -89,14 +89,17 @@ def seed(ctx: Context, serials_per_product: int = DEMO_SERIALS) -> dict[str, Any
                 "realmName": shop.realm,
                 "clientSecret": shop.client_secret,
                 "catalogs": [
-                    {"secret": c.secret, "currency": c.currency, "productRefs": c.product_refs} for c in (eur, usd)
+                    {"secret": c.secret, "sandboxSecret": c.sandbox_secret, "currency": c.currency,
+                     "productRefs": c.product_refs}
+                    for c in (eur, usd)
                 ],
             },
             {
                 "realmName": other.realm,
                 "clientSecret": other.client_secret,
                 "catalogs": [
-                    {"secret": other_cat.secret, "currency": other_cat.currency, "productRefs": other_cat.product_refs}
+                    {"secret": other_cat.secret, "sandboxSecret": other_cat.sandbox_secret,
+                     "currency": other_cat.currency, "productRefs": other_cat.product_refs}
                 ],
             },
         ],

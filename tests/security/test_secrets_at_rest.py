@@ -57,13 +57,14 @@ def test_no_secret_is_stored_in_clear(
         clear[f"client secret {name}"] = creds.client_secret
         clear[f"catalogue {name} EUR"] = creds.secret
         clear[f"catalogue {name} USD"] = creds.other_secret
+        clear[f"sandbox catalogue {name} EUR"] = creds.sandbox_secret
         first = token_pair(http, creds)
         second = token_pair(http, creds, grantType="refresh_token", refreshToken=first["refresh_token"])
         for label, pair in (("first", first), ("refreshed", second)):
             for kind in ("access_token", "refresh_token"):
                 clear[f"{label} {kind} {name}"] = pair[kind]
                 clear[f"{label} {kind} signature {name}"] = pair[kind].rsplit(".", 1)[1]
-        for secret in (creds.secret, creds.other_secret):
+        for secret in (creds.secret, creds.other_secret, creds.sandbox_secret):
             status = http.get("/connect/status", headers={"Authorization": f"Bearer {second['access_token']}",
                                                           "secret": secret})
             assert status.json()["responseCode"] == 0
@@ -94,7 +95,7 @@ def test_no_secret_is_stored_in_clear(
 
     with ctx.db.read() as conn:
         every_row = {t.name: conn.execute(select(t)).all() for t in metadata.sorted_tables}
-    assert len(every_row["catalogs"]) == 4 and len(every_row["refresh_tokens"]) >= 4
+    assert len(every_row["catalogs"]) == 8 and len(every_row["refresh_tokens"]) >= 4  # 4 live, their sandboxes
     everything = []
     for table, rows in every_row.items():
         for row in rows:

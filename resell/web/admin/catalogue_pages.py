@@ -143,7 +143,7 @@ def _confirm_page(
     )
 
 
-def _secret_page(request: Request, realm: str, what: str, secret: str, note: str) -> Response:
+def _secret_page(request: Request, realm: str, what: str, secret: str, note: str, sandbox_secret: str = "") -> Response:
     return admin_page(
         request,
         "secret.html",
@@ -153,6 +153,7 @@ def _secret_page(request: Request, realm: str, what: str, secret: str, note: str
         what=what,
         secret=secret,
         note=note,
+        sandbox_secret=sandbox_secret,
     )
 
 
@@ -331,6 +332,7 @@ async def add_catalog(realm: str, request: Request, member: StaffMember = Depend
         f"secret of the new catalogue “{made.name}” ({made.currency}) of {realm}",
         made.secret,
         f"It sells {len(made.product_refs)} product(s).",
+        made.sandbox_secret,
     )
 
 

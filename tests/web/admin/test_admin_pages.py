@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -16,8 +17,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from resell.db.tables import audit_events, catalogs
+from resell.services import iam, reports
 from resell.services import orders as order_service
-from resell.services import reports
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from tests.conftest import TEST_CATALOG, Merchant, World, order_body
@@ -213,6 +214,8 @@ def test_change_products_and_add_catalogue(staff_client: StaffClient, ctx: Conte
         data={"csrf_token": token, "name": "shop-a EUR 2", "currency": "eur", "products": "1001, 1003"},
     )
     assert made.status_code == 200 and 'id="new-secret"' in made.text
+    (sandbox_secret,) = re.findall(r'id="new-sandbox-secret" class="secret">(test_[^<]+)<', made.text)
+    assert iam.caller_for_secret(ctx, sandbox_secret).test
     page = admin.get("/admin/merchants/shop-a").text
     assert page.count("(EUR, id") == 2
     refused = admin.post(
