@@ -93,12 +93,15 @@ _ORDER_LINES = Prepared(
 )
 
 
-def enqueue_again(conn: Connection, now: dt.datetime, order_id: int, customer_email: str) -> list[str]:
+def enqueue_again(
+    conn: Connection, now: dt.datetime, order_id: int, customer_email: str, test: bool = False
+) -> list[str]:
     """Queue the delivery email of every line of an order again, one per recipient (a line's
     endUserEmail, else the customer's email): the end user asked for it from the locker, so every
-    line is in, whatever the catalogue's setting. Never to any other address."""
+    line is in, whatever the catalogue's setting. Never to any other address; a test order's is kept
+    for its merchant, as its first one was, never sent."""
     lines = [(line.id, True, line.end_user_email) for line in _ORDER_LINES.all(conn, order_id=order_id)]
-    return enqueue_for_order(conn, now, 0, order_id, customer_email, lines)
+    return enqueue_for_order(conn, now, 0, order_id, customer_email, lines, test)
 
 
 def set_every_order(ctx: Context, realm: str, currency: str | None, enabled: bool, actor: str = "operator") -> int:

@@ -94,11 +94,11 @@ def send_again(ctx: Context, raw_order_number: str) -> None:
     now = ctx.now()
     with ctx.db.write() as conn:
         order = conn.execute(
-            select(orders.c.status, orders.c.customer_email).where(orders.c.id == order_id)
+            select(orders.c.status, orders.c.customer_email, orders.c.test).where(orders.c.id == order_id)
         ).first()
         if order is None or order.status == "cancelled":
             return
-        events = delivery_mail.enqueue_again(conn, now, order_id, order.customer_email)
+        events = delivery_mail.enqueue_again(conn, now, order_id, order.customer_email, order.test)
         audit(conn, now, "end user", "order", order_id, "delivery_email_requested", after={"emails": len(events)})
 
 

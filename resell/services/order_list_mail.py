@@ -4,7 +4,8 @@ an order number (the locker's "Forgot my order number", resell.web.locker).
 Queued for any address typed (so that asking tells nothing); the worker reads the orders when it sends
 it, and sends nothing when the address has none (no email to a stranger's inbox from a typo). Each
 order shows the platform's order number, the shop's own (partnerOrderNumber), its date, its products
-and its locker link, grouped by shop; in the language of the page it was asked from.
+and its locker link, grouped by shop (under its display name, resell.domain.branding); in the language
+of the page it was asked from. Sandbox (test) orders are left out.
 
 Orders are found by the address as the shop sent it, or in lower case (the merchant-and-email index
 answers both; no scan of the orders table).
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from resell import i18n
-from resell.db.tables import merchants, order_lines, orders, products
+from resell.db.tables import merchant_branding, merchants, order_lines, orders, products
 from resell.services import delivery_mail, downloads
 from resell.services.context import Context
 from resell.services.outbox import enqueue
@@ -60,10 +61,15 @@ def orders_of(ctx: Context, email: str, language: str) -> list[ShopOrders]:
                 orders.c.partner_order_number,
                 orders.c.order_date,
                 orders.c.status,
-                merchants.c.name.label("shop"),
+                func.coalesce(merchant_branding.c.display_name, merchants.c.name).label("shop"),
             )
             .join(merchants, merchants.c.id == orders.c.merchant_id)
-            .where(orders.c.merchant_id.in_(select(merchants.c.id)), orders.c.customer_email.in_(spellings))
+            .outerjoin(merchant_branding, merchant_branding.c.merchant_id == merchants.c.id)
+            .where(
+                orders.c.merchant_id.in_(select(merchants.c.id)),
+                orders.c.customer_email.in_(spellings),
+                orders.c.test.is_(False),  # a sandbox's orders are its merchant's tests, not this person's
+            )
             .order_by(orders.c.order_date.desc(), orders.c.id.desc())
             .limit(MAX_ORDERS)
         ).all()

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from resell.config import Settings
 from resell.db.tables import outbox, products
-from resell.services import delivery_mail
+from resell.services import branding, delivery_mail
 from resell.services import subscriptions as subscription_service
 from resell.services.context import Context
 from resell.worker import dispatcher
@@ -221,6 +221,31 @@ def test_forgot_my_order_number_emails_the_list_of_that_address_grouped_by_shop(
     third = http.post("/locker/forgot", data={"email": "ZOE@example.com", "lang": "fr"})
     assert third.content == asked.content
     assert len(settled(ctx, "mail.order_list", 3)) == 3
+
+
+def test_a_sandbox_order_is_kept_not_sent_again_and_left_out_of_the_list(
+    ctx: Context, shop_a: Merchant, http: httpx.Client, world: World, sink: SmtpSink
+) -> None:
+    """A test order's email is its merchant's to read (resell.services.sandbox), never a real person's:
+    "send it again" keeps it once more, and the list of an address's orders leaves test orders out. The
+    list names the shop by its display name."""
+    branding.set_branding(ctx, "shop-a", {"display_name": "Acmé Shop"})
+    tester = Merchant(str(shop_a.http.base_url), shop_a.creds)
+    tester.secret = world.a.sandbox_secret
+    test_order = new_order(tester, "SB-AGAIN", (1003, 1), email="zoe@example.com")["orderNumber"]
+    live_order = new_order(shop_a, "LIVE-1", (1003, 1), email="zoe@example.com")["orderNumber"]
+
+    assert http.post("/locker/resend", data={"orderNumber": str(test_order)}).status_code == 200
+    assert len(settled(ctx, "mail.sandbox", 2)) == 2  # the first order's and the one asked for
+    assert events(ctx, "mail.delivery") == []
+
+    http.post("/locker/forgot", data={"email": "zoe@example.com"})
+    settled(ctx, "mail.order_list", 1)
+    dispatcher.run_pass(ctx)
+    (message,) = sink.messages  # the list only: nothing of the test order reached the SMTP server
+    text, _ = parts(message)
+    assert f"order={live_order}&" in text and f"order={test_order}&" not in text and "SB-AGAIN" not in text
+    assert "Acmé Shop" in text and "shop-a" not in text
 
 
 # ---------------------------------------------------------------- a cancelled order, a renewal order
