@@ -28,6 +28,10 @@ from common import POOL_REF, ROOT  # bench/ is on sys.path
 from run import setup_database, seed
 
 
+STATEMENTS: list[int] = []  # one entry per statement sent (SQLAlchemy's before_cursor_execute)
+CHECKOUTS: list[int] = []  # one per connection taken from the pool (PostgreSQL: a ping each)
+
+
 class Caller:
     """Requests straight into an ASGI application: what a server would hand it, no more."""
 
@@ -119,6 +123,7 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
     saved = group_commit.GroupCommitter._run_batch
     profile_writer_thread(writer)
     profiler = cProfile.Profile()
+    statements_before, checkouts_before = len(STATEMENTS), len(CHECKOUTS)
     started = time.process_time()
     profiler.enable()
     for i in range(calls):
@@ -127,22 +132,34 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
     used = time.process_time() - started
     group_commit.GroupCommitter._run_batch = saved  # type: ignore[method-assign]
     per_call = used / calls * 1e6
-    print(f"{name}: {per_call:,.0f} us CPU per call ({calls} calls)")
+    statements, checkouts = len(STATEMENTS) - statements_before, len(CHECKOUTS) - checkouts_before
+    print(
+        f"{name}: {per_call:,.0f} us CPU per call ({calls} calls), {statements / calls:.1f} statements and "
+        f"{checkouts / calls:.1f} pool checkouts per call"
+    )
     if top:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         for p in writer:
             stats.add(p)
-        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(top)
         print(out.getvalue())
     return per_call
 
 
 async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
     from resell.app import create_app
+    from resell.config import get_settings
 
-    app = create_app()
+    from sqlalchemy import event
+
+    from resell.services.context import Context
+
+    ctx = Context.from_settings(get_settings())
+    app = create_app(ctx=ctx)
     caller = Caller(app)
+    event.listen(ctx.db.engine, "before_cursor_execute", lambda *_: STATEMENTS.append(1))
+    event.listen(ctx.db.engine, "checkout", lambda *_: CHECKOUTS.append(1))
     status, reply = await caller.call(
         "POST",
         "/iam/tokens",
