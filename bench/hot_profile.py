@@ -2,9 +2,10 @@
 
 A small database (SQLite, or PostgreSQL with --db postgres) seeded as `make bench` seeds it; then
 each operation is called `--calls` times through the ASGI application itself (no socket, no server,
-no client library), one after another, under cProfile: the main thread and the group-commit writer
-thread both profiled. It prints the CPU microseconds per call (process time: what the machine's
-load does not change much, unlike wall time) and, with --top N, the N costliest functions of each.
+no client library), one after another. It prints the CPU microseconds per call (process time: what
+the machine's load changes less than wall time) and, with --top N, the N costliest functions of
+each under cProfile (the main thread and the group-commit writer thread both profiled; the time per
+call then includes the profiler's own cost).
 What `make bench` measures under load starts from these costs.
 """
 
@@ -25,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from common import POOL_REF, ROOT  # bench/ is on sys.path
-from run import setup_database, seed
-
+from run import seed, setup_database
 
 STATEMENTS: list[int] = []  # one entry per statement sent (SQLAlchemy's before_cursor_execute)
 CHECKOUTS: list[int] = []  # one per connection taken from the pool (PostgreSQL: a ping each)
@@ -121,14 +121,17 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
     from resell.db import group_commit
 
     saved = group_commit.GroupCommitter._run_batch
-    profile_writer_thread(writer)
+    if top:  # without --top, no profiler: its own cost would count in the time per call
+        profile_writer_thread(writer)
     profiler = cProfile.Profile()
     statements_before, checkouts_before = len(STATEMENTS), len(CHECKOUTS)
     started = time.process_time()
-    profiler.enable()
+    if top:
+        profiler.enable()
     for i in range(calls):
         await request(i, warm=False)
-    profiler.disable()
+    if top:
+        profiler.disable()
     used = time.process_time() - started
     group_commit.GroupCommitter._run_batch = saved  # type: ignore[method-assign]
     per_call = used / calls * 1e6
@@ -148,11 +151,10 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
 
 
 async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
-    from resell.app import create_app
-    from resell.config import get_settings
-
     from sqlalchemy import event
 
+    from resell.app import create_app
+    from resell.config import get_settings
     from resell.services.context import Context
 
     ctx = Context.from_settings(get_settings())
