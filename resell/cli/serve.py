@@ -73,6 +73,7 @@ def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
         interface=Interfaces.ASGI,
         workers=workers,
         factory=True,
+        respawn_failed_workers=True,  # a worker that dies is replaced, as uvicorn's supervisor does
         log_access=False,
         log_level=LogLevels(log_level.lower()),
     ).serve()
