@@ -125,19 +125,20 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
         profile_writer_thread(writer)
     profiler = cProfile.Profile()
     statements_before, checkouts_before = len(STATEMENTS), len(CHECKOUTS)
-    started = time.process_time()
+    started, wall = time.process_time(), time.perf_counter()
     if top:
         profiler.enable()
     for i in range(calls):
         await request(i, warm=False)
     if top:
         profiler.disable()
-    used = time.process_time() - started
+    used, wall = time.process_time() - started, time.perf_counter() - wall
     group_commit.GroupCommitter._run_batch = saved  # type: ignore[method-assign]
     per_call = used / calls * 1e6
     statements, checkouts = len(STATEMENTS) - statements_before, len(CHECKOUTS) - checkouts_before
     print(
-        f"{name}: {per_call:,.0f} us CPU per call ({calls} calls), {statements / calls:.1f} statements and "
+        f"{name}: {per_call:,.0f} us CPU per call, {wall / calls * 1e3:.1f} ms wall ({calls} calls), "
+        f"{statements / calls:.1f} statements and "
         f"{checkouts / calls:.1f} pool checkouts per call"
     )
     if top:
@@ -215,7 +216,7 @@ def main() -> None:
         "RESELL_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT),
     }
-    env["RESELL_DATABASE_URL"] = setup_database(args, workdir, "resell_profile")
+    env["RESELL_DATABASE_URL"] = setup_database(args, workdir, os.environ.get("PROFILE_DB", "resell_profile"))
     creds = seed(env, workdir, args.serials, 0, 0, args.read_orders)
     os.environ.update(env)
     results = asyncio.run(main_async(args, creds))

@@ -30,7 +30,7 @@ def serve(
     allowed_proxies = settings.forwarded_allow_ips.strip()
     ctx = context()  # a database `resell db upgrade` has not migrated stops here, before binding
     workers = workers or settings.workers
-    if workers > 1:
+    if workers > 1 or server == "granian":  # granian serves from worker processes, even with one
         _share_metrics(settings)
     if settings.metrics_address is None:
         ctx.db.dispose()
