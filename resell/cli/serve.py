@@ -89,7 +89,7 @@ def granian_app() -> object:
     app = create_app()
     allowed_proxies = get_settings().forwarded_allow_ips.strip()
     if allowed_proxies:
-        return ProxyHeadersMiddleware(app, trusted_hosts=allowed_proxies)
+        return ProxyHeadersMiddleware(app, trusted_hosts=allowed_proxies)  # type: ignore[arg-type]
     return app
 
 
