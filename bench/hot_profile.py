@@ -28,7 +28,6 @@ from typing import Any
 from common import POOL_REF, ROOT  # bench/ is on sys.path
 from run import seed, setup_database
 
-STATEMENTS: list[int] = []  # one entry per statement sent (SQLAlchemy's before_cursor_execute)
 CHECKOUTS: list[int] = []  # one per connection taken from the pool (PostgreSQL: a ping each)
 
 
@@ -124,7 +123,7 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
     if top:  # without --top, no profiler: its own cost would count in the time per call
         profile_writer_thread(writer)
     profiler = cProfile.Profile()
-    statements_before, checkouts_before = len(STATEMENTS), len(CHECKOUTS)
+    checkouts_before = len(CHECKOUTS)
     started, wall = time.process_time(), time.perf_counter()
     if top:
         profiler.enable()
@@ -135,10 +134,9 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
     used, wall = time.process_time() - started, time.perf_counter() - wall
     group_commit.GroupCommitter._run_batch = saved  # type: ignore[method-assign]
     per_call = used / calls * 1e6
-    statements, checkouts = len(STATEMENTS) - statements_before, len(CHECKOUTS) - checkouts_before
+    checkouts = len(CHECKOUTS) - checkouts_before
     print(
         f"{name}: {per_call:,.0f} us CPU per call, {wall / calls * 1e3:.1f} ms wall ({calls} calls), "
-        f"{statements / calls:.1f} statements and "
         f"{checkouts / calls:.1f} pool checkouts per call"
     )
     if top:
@@ -161,7 +159,6 @@ async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
     ctx = Context.from_settings(get_settings())
     app = create_app(ctx=ctx)
     caller = Caller(app)
-    event.listen(ctx.db.engine, "before_cursor_execute", lambda *_: STATEMENTS.append(1))
     event.listen(ctx.db.engine, "checkout", lambda *_: CHECKOUTS.append(1))
     status, reply = await caller.call(
         "POST",
