@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    server: str = "uvicorn"  # the HTTP server of `resell serve`: uvicorn or granian (docs/deployment.md)
     # concurrent createOrders of one process share one transaction and one durable commit (docs/architecture.md)
     group_commit: bool = True
     public_base_url: str = ""  # default: http://{host}:{port}

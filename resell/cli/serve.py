@@ -1,4 +1,6 @@
-"""`resell serve`: the Connect API under uvicorn, and /metrics where RESELL_METRICS_BIND says."""
+"""`resell serve`: the Connect API under uvicorn (the default) or granian, and /metrics where
+RESELL_METRICS_BIND says. The two servers run the same ASGI application with the same settings:
+workers, address, and the proxies whose forwarded client address is believed (docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -17,21 +19,28 @@ from resell.services.context import Context
 def serve(
     host: Annotated[str | None, typer.Option(help="default RESELL_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="default RESELL_PORT or 8000")] = None,
-    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes (RESELL_WORKERS)")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (RESELL_WORKERS)")] = None,
+    server: Annotated[str | None, typer.Option(help="uvicorn or granian (RESELL_SERVER, default uvicorn)")] = None,
 ) -> None:
     """Serve the Connect API (OpenAPI docs at /docs, metrics at /metrics or RESELL_METRICS_BIND)."""
-    import uvicorn
-
     settings = get_settings()
+    server = server or settings.server
+    if server not in SERVERS:
+        fail(f"unknown server {server!r}: choose among {', '.join(SERVERS)}")
     allowed_proxies = settings.forwarded_allow_ips.strip()
     ctx = context()  # a database `resell db upgrade` has not migrated stops here, before binding
     workers = workers or settings.workers
-    if workers > 1:
+    if workers > 1 or server == "granian":  # granian serves from worker processes, even with one
         _share_metrics(settings)
     if settings.metrics_address is None:
         ctx.db.dispose()
     else:
         _serve_metrics(ctx)
+    if server == "granian":
+        _serve_granian(host or settings.host, port or settings.port, workers, settings.log_level)
+        return
+    import uvicorn
+
     uvicorn.run(
         "resell.app:create_app",
         factory=True,
@@ -45,6 +54,43 @@ def serve(
         proxy_headers=bool(allowed_proxies),
         forwarded_allow_ips=allowed_proxies or None,
     )
+
+
+SERVERS = ("uvicorn", "granian")
+
+
+def _serve_granian(host: str, port: int, workers: int, log_level: str) -> None:
+    """The same application under granian (a Rust HTTP server): its workers build it through
+    `granian_app`, which also puts the forwarded-address rule of RESELL_FORWARDED_ALLOW_IPS in front."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    Server(
+        "resell.cli.serve:granian_app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        respawn_failed_workers=True,  # a worker that dies is replaced, as uvicorn's supervisor does
+        log_access=False,
+        log_level=LogLevels(log_level.lower()),
+    ).serve()
+
+
+def granian_app() -> object:
+    """The ASGI application of a granian worker. Granian passes the peer's address as the client;
+    X-Forwarded-For/-Proto are believed from RESELL_FORWARDED_ALLOW_IPS only, as under uvicorn."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from resell.app import create_app
+
+    app = create_app()
+    allowed_proxies = get_settings().forwarded_allow_ips.strip()
+    if allowed_proxies:
+        return ProxyHeadersMiddleware(app, trusted_hosts=allowed_proxies)  # type: ignore[arg-type]
+    return app
 
 
 def _share_metrics(settings: Settings) -> None:

@@ -1,7 +1,7 @@
 """/metrics is not for everyone (issue: safe to put on the internet): RESELL_METRICS_TOKEN asks a scrape
 for `Authorization: Bearer <token>`, and RESELL_METRICS_BIND moves /metrics off the public address to one
 of its own. Checked on the real app, and on a real `resell serve` with one and with two uvicorn workers,
-whose numbers a scrape of the metrics address sums."""
+and with one granian worker, whose numbers a scrape of the metrics address sums."""
 
 from __future__ import annotations
 
@@ -98,13 +98,19 @@ def resell_serve(settings: Settings, tmp_path: Path, workers: int, **env: str) -
             server.wait(timeout=30)
 
 
-@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+@pytest.fixture(
+    params=[(1, "uvicorn"), (2, "uvicorn"), (1, "granian")], ids=["1-worker", "2-workers", "granian-1-worker"]
+)
 def served(
     request: pytest.FixtureRequest, settings: Settings, world: World, tmp_path: Path
 ) -> Iterator[tuple[str, str]]:
-    """`resell serve` with RESELL_METRICS_BIND; yields (public base URL, metrics base URL)."""
+    """`resell serve` with RESELL_METRICS_BIND; yields (public base URL, metrics base URL). Under granian
+    even one worker is a process apart from the one serving the metrics address."""
     metrics = _free_port()
-    with resell_serve(settings, tmp_path, request.param, RESELL_METRICS_BIND=f"127.0.0.1:{metrics}") as public:
+    workers, server = request.param
+    with resell_serve(
+        settings, tmp_path, workers, RESELL_METRICS_BIND=f"127.0.0.1:{metrics}", RESELL_SERVER=server
+    ) as public:
         yield public, f"http://127.0.0.1:{metrics}"
 
 

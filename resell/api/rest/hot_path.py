@@ -1,9 +1,10 @@
-"""The busiest /connect operations, answered before FastAPI's routing and dependency solving.
+"""The busiest /connect operations, answered before FastAPI's middleware, routing and dependency solving.
 
 A merchant's shop calls getStockStatus, getCrossUpSell, createOrder, getOrderData and
 getDownloadInfo far more than anything else (the operations declared `hot`, api/rest/connect.py).
-Through FastAPI each call pays route matching across every router, then solving and validating the
-endpoint's parameters, before the handler runs. This ASGI layer matches those routes first, with
+Through FastAPI each call pays its middleware (error pages, telemetry), route matching across every
+router, then solving and validating the endpoint's parameters, before the handler runs. This ASGI
+layer, in front of the FastAPI application, matches those routes first, with
 the routes' own matchers, and hands the request to `dispatch`, the one runner the FastAPI routes
 call as well (api/rest/dispatch.py). FastAPI still owns the routes: they are in the OpenAPI
 document, and any other path, or another method on these paths, goes on to FastAPI untouched.
@@ -34,6 +35,7 @@ class HotPath:
                 match, child = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child)  # route and path_params, as Starlette's router sets them
+                    scope["app"] = self.app  # the FastAPI application, whose state holds the Context
                     response = await dispatch(operation, Request(scope, receive))
                     await response(scope, receive, send)
                     return

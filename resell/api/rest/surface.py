@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from starlette.datastructures import State
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from resell import __version__
 from resell.api import errors
@@ -35,7 +36,7 @@ def create(
     documented: list[BaseRoute],
     fast_path: bool = True,
     startup: Sequence[Callable[[], None]] = (),
-) -> FastAPI:
+) -> ASGIApp:
     """`documented`: the other surfaces' routes that the OpenAPI document describes too (the feed);
     `startup`: what to call when the server starts (this app answers the lifespan of all surfaces)."""
 
@@ -81,7 +82,7 @@ def create(
         return JSONReply({"status": "ready", "database": "ok"})
 
     errors.install(app)
-    if fast_path:
-        app.add_middleware(HotPath, routes=connect.router.routes, operations=connect.OPERATIONS)
     app.openapi = lambda: build_openapi(app, app.routes + documented)  # type: ignore[method-assign]
+    if fast_path:  # in front of FastAPI's own middleware (its error pages, its telemetry): dispatch has its own
+        return HotPath(app, routes=connect.router.routes, operations=connect.OPERATIONS)
     return app

@@ -1,0 +1,226 @@
+"""The hot operations' cost per call, in process: createOrder, getStockStatus and getOrderData.
+
+A small database (SQLite, or PostgreSQL with --db postgres) seeded as `make bench` seeds it; then
+each operation is called `--calls` times through the ASGI application itself (no socket, no server,
+no client library), one after another. It prints the CPU microseconds per call (process time: what
+the machine's load changes less than wall time) and, with --top N, the N costliest functions of
+each under cProfile (the main thread and the group-commit writer thread both profiled; the time per
+call then includes the profiler's own cost).
+What `make bench` measures under load starts from these costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from common import POOL_REF, ROOT  # bench/ is on sys.path
+from run import seed, setup_database
+
+CHECKOUTS: list[int] = []  # one per connection taken from the pool (PostgreSQL: a ping each)
+
+
+class Caller:
+    """Requests straight into an ASGI application: what a server would hand it, no more."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def call(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, bytes]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return status, b"".join(chunks)
+
+
+def order_body(pon: str) -> bytes:
+    """The body bench/load.lua sends for createOrder."""
+    return json.dumps(
+        {
+            "partnerOrderNumber": pon,
+            "orderDate": "2026-11-28T10:00:00+00:00",
+            "currency": "EUR",
+            "orderLines": [{"productRef": POOL_REF, "quantity": 1, "vatRate": 20, "amountTotal": 12}],
+            "customer": {
+                "partnerId": "c1",
+                "email": "bench@example.com",
+                "language": "en_US",
+                "locationInvoice": {"firstName": "B", "lastName": "Ench", "country": "FR", "city": "Paris"},
+                "ipV4": "192.0.2.1",
+            },
+            "payment": {"paymentMethod": "External Payment", "transactionId": pon},
+        }
+    ).encode()
+
+
+def profile_writer_thread(merged: list[cProfile.Profile]) -> None:
+    """Profile the group-commit writer thread too (cProfile follows one thread only)."""
+    from resell.db import group_commit
+
+    original = group_commit.GroupCommitter._run_batch
+
+    def run_batch(self, batch):  # type: ignore[no-untyped-def]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            original(self, batch)
+        finally:
+            profiler.disable()
+            merged.append(profiler)
+
+    group_commit.GroupCommitter._run_batch = run_batch  # type: ignore[method-assign]
+
+
+async def measure(caller: Caller, name: str, calls: int, request: Any, top: int) -> float:
+    writer: list[cProfile.Profile] = []
+    for i in range(20):  # warm up: caches, prepared statements, the pools
+        await request(i, warm=True)
+    from resell.db import group_commit
+
+    saved = group_commit.GroupCommitter._run_batch
+    if top:  # without --top, no profiler: its own cost would count in the time per call
+        profile_writer_thread(writer)
+    profiler = cProfile.Profile()
+    checkouts_before = len(CHECKOUTS)
+    started, wall = time.process_time(), time.perf_counter()
+    if top:
+        profiler.enable()
+    for i in range(calls):
+        await request(i, warm=False)
+    if top:
+        profiler.disable()
+    used, wall = time.process_time() - started, time.perf_counter() - wall
+    group_commit.GroupCommitter._run_batch = saved  # type: ignore[method-assign]
+    per_call = used / calls * 1e6
+    checkouts = len(CHECKOUTS) - checkouts_before
+    print(
+        f"{name}: {per_call:,.0f} us CPU per call, {wall / calls * 1e3:.1f} ms wall ({calls} calls), "
+        f"{checkouts / calls:.1f} pool checkouts per call"
+    )
+    if top:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        for p in writer:
+            stats.add(p)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(top)
+        print(out.getvalue())
+    return per_call
+
+
+async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
+    from sqlalchemy import event
+
+    from resell.app import create_app
+    from resell.config import get_settings
+    from resell.services.context import Context
+
+    ctx = Context.from_settings(get_settings())
+    app = create_app(ctx=ctx)
+    caller = Caller(app)
+    event.listen(ctx.db.engine, "checkout", lambda *_: CHECKOUTS.append(1))
+    status, reply = await caller.call(
+        "POST",
+        "/iam/tokens",
+        {"content-type": "application/json"},
+        json.dumps(
+            {"realmName": creds["realm"], "clientSecret": creds["clientSecret"], "grantType": "client_credentials"}
+        ).encode(),
+    )
+    token = json.loads(reply)["access_token"]
+    auth = {"authorization": f"Bearer {token}", "secret": creds["secret"], "content-type": "application/json"}
+    run = uuid.uuid4().hex[:6]
+
+    def check(status: int, body: bytes, ok: int) -> None:
+        if status != ok:
+            raise SystemExit(f"unexpected {status}: {body[:300]!r}")
+
+    async def create(i: int, warm: bool) -> None:
+        pon = f"P{run}-{'w' if warm else ''}{i}"
+        status, body = await caller.call("POST", "/connect/order/new", auth, order_body(pon))
+        check(status, body, 201)
+
+    async def stock(i: int, warm: bool) -> None:
+        status, body = await caller.call("POST", "/connect/stock", auth, f'{{"productRefs":[{POOL_REF}]}}'.encode())
+        check(status, body, 200)
+
+    async def read(i: int, warm: bool) -> None:
+        status, body = await caller.call("GET", f"/connect/order/R{i % args.read_orders + 1}", auth)
+        check(status, body, 200)
+
+    results = {}
+    for name, fn in (("createOrder", create), ("getStockStatus", stock), ("getOrderData", read)):
+        if name in args.only.split(","):
+            results[name] = await measure(caller, name, args.calls, fn, args.top)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--calls", type=int, default=500, help="calls of each operation")
+    parser.add_argument("--serials", type=int, default=20_000)
+    parser.add_argument("--read-orders", type=int, default=200)
+    parser.add_argument("--top", type=int, default=0, help="print the N costliest functions of each operation")
+    parser.add_argument("--only", default="createOrder,getStockStatus,getOrderData")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="resell-profile-"))
+    env = {
+        **os.environ,
+        "RESELL_VAR_DIR": str(workdir / "var"),
+        "RESELL_ACCESS_TOKEN_TTL_SECONDS": "86400",
+        "RESELL_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(ROOT),
+    }
+    env["RESELL_DATABASE_URL"] = setup_database(args, workdir, os.environ.get("PROFILE_DB", "resell_profile"))
+    creds = seed(env, workdir, args.serials, 0, 0, args.read_orders)
+    os.environ.update(env)
+    results = asyncio.run(main_async(args, creds))
+    print(json.dumps({"db": args.db, "us_cpu_per_call": {k: round(v) for k, v in results.items()}}))
+    sys.stdout.flush()
+    os._exit(0)  # the app's threads (group commit, dashboard) need no orderly end here
+
+
+if __name__ == "__main__":
+    main()
