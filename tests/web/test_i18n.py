@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import html as html_module
 import io
 import os
 import re
@@ -23,7 +24,7 @@ from sqlalchemy import select, update
 
 from resell import i18n
 from resell.db.tables import order_lines, product_files
-from resell.services import delivery_mail
+from resell.services import branding, delivery_mail
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.services.order_contents import file_title
@@ -331,6 +332,8 @@ def test_the_locker_and_the_email_in_each_language(
         data["products"][0]["texts"] = {lang: {"name": product_name, "remark": remark}}
         import_catalog(ctx, data)
     remark = remark.replace("%FIRSTNAME%", "Ada").replace("%LASTNAME%", "Lovelace").replace("%GAMENAME%", product_name)
+    shop_name = "Zoë's Acmé Shop"  # the shop's name and support in every language (resell.domain.branding)
+    branding.set_branding(ctx, "shop-a", {"display_name": shop_name, "support_email": "help@acme.example.com"})
     attach(ctx, 1001, "setup.exe", 1000)
     with ctx.db.write() as conn:  # a label that names its platform (shown once), the size of a big file
         conn.execute(update(product_files).values(label="Windows installer", group="Windows", size=SIZE))
@@ -351,7 +354,11 @@ def test_the_locker_and_the_email_in_each_language(
         assert intro in body and end in body and SIZES[lang] in body
         assert "Windows installer (Windows)" not in body and "Windows installer" in body
         assert product_name in body and remark in body  # the product's texts in the customer's language
+        assert shop_name in html_module.unescape(body) and f"I18N-{lang}" in body  # the shop's own order number
+        assert "help@acme.example.com" in body
     assert str(number) in message["Subject"]
+    assert message["From"].addresses[0].display_name == shop_name
+    assert str(message["Reply-To"]) == "help@acme.example.com"
 
     context = browser.new_context(java_script_enabled=False, locale="en-US", viewport={"width": 1000, "height": 800})
     page = context.new_page()
@@ -371,6 +378,9 @@ def test_the_locker_and_the_email_in_each_language(
     assert files.first.inner_text() == f"Windows installer ({SIZES[lang]})"
     assert page.locator("nav.languages a[aria-current]").inner_text() == i18n.display_name(lang)
     assert page.inner_text("section.product h2 >> nth=0") == product_name and remark in page.inner_text(".remark")
+    assert page.inner_text("header .shop") == shop_name
+    assert shop_name in page.inner_text("#shop-order") and f"I18N-{lang}" in page.inner_text("#shop-order")
+    assert shop_name in page.inner_text("#support")
     screenshots(lang, page, f"{server}/locker/order")
 
     stranger = browser.new_context(java_script_enabled=False, locale="en-US").new_page()
