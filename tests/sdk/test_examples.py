@@ -14,6 +14,7 @@ from pathlib import Path
 
 from resell_client import Client
 
+from resell.services import stock
 from resell.services.context import Context
 from resell.worker import dispatcher
 from tests.conftest import World
@@ -24,14 +25,19 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "clients" / "python" / "examples"
 
 
-def env_for(server: str, world: World) -> dict[str, str]:
+def env_for(server: str, world: World, secret: str | None = None) -> dict[str, str]:
     return {
         **os.environ,
         "RESELL_BASE_URL": server,
         "RESELL_REALM": world.a.realm,
         "RESELL_CLIENT_SECRET": world.a.client_secret,
-        "RESELL_SECRET": world.a.secret,
+        "RESELL_SECRET": secret or world.a.secret,
     }
+
+
+def serials_left(ctx: Context, ref: int) -> int:
+    (line,) = [line for line in stock.report(ctx) if line.ref == ref]
+    return line.available
 
 
 def test_checkout_against_the_suites_server(ctx: Context, server: str, world: World) -> None:
@@ -45,6 +51,18 @@ def test_checkout_against_the_suites_server(ctx: Context, server: str, world: Wo
     assert re.search(r"^  download: Installer http://\S+ \(until \d{4}-\d\d-\d\d\)$", done.stdout, re.M)
 
 
+def test_checkout_in_the_sandbox_takes_a_test_serial_and_no_stock(ctx: Context, server: str, world: World) -> None:
+    before = serials_left(ctx, 1001)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "checkout.py"), "1001"],
+        env=env_for(server, world, world.a.sandbox_secret), cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^  serial: TEST-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}$", done.stdout, re.M), done.stdout
+    assert re.search(r"^  download: Installer http://\S+ \(until \d{4}-\d\d-\d\d\)$", done.stdout, re.M)
+    assert serials_left(ctx, 1001) == before
+
+
 def test_checkout_says_so_when_out_of_stock(server: str, world: World) -> None:
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "checkout.py"), "1004"],  # a pre-order: not available
@@ -54,26 +72,30 @@ def test_checkout_says_so_when_out_of_stock(server: str, world: World) -> None:
 
 
 def test_checkout_reads_the_demo_credentials_file_without_environment(
-    tmp_path: Path, server: str, world: World
+    ctx: Context, tmp_path: Path, server: str, world: World
 ) -> None:
     """As after `make run`: no RESELL_* variables, var/demo-credentials.json in the working directory
-    (written here in the shape `resell demo` writes, pointing at the suite's server)."""
+    (written here in the shape `resell demo` writes, pointing at the suite's server). The example
+    takes the sandbox secret: a merchant's first runs take a TEST- serial, no real stock."""
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "demo-credentials.json").write_text(json.dumps({
         "baseUrl": server,
         "merchants": [{
             "realmName": world.a.realm,
             "clientSecret": world.a.client_secret,
-            "catalogs": [{"secret": world.a.secret, "currency": "EUR", "productRefs": [1001]}],
+            "catalogs": [{"secret": world.a.secret, "sandboxSecret": world.a.sandbox_secret, "currency": "EUR",
+                          "productRefs": [1001]}],
         }],
     }))  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESELL_")}
+    before = serials_left(ctx, 1001)
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "checkout.py"), "1001"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^  serial: S1001-", done.stdout, re.M), done.stdout
+    assert re.search(r"^  serial: TEST-", done.stdout, re.M), done.stdout
+    assert serials_left(ctx, 1001) == before
 
 
 def test_the_webhook_receiver_gets_a_verified_event(ctx: Context, sdk: Client, server: str, world: World) -> None:
