@@ -48,7 +48,8 @@ def serials(reply: dict[str, Any]) -> list[str]:
 
 def test_the_guide_has_its_runnable_steps() -> None:
     bash = "\n".join(guide_blocks("run", "bash"))
-    for step in ("/iam/tokens", "/connect/order/new", 'secret: $SECRET"', "TEST-OUT-OF-STOCK-", "/connect/sandbox/clock"):
+    steps = ("/iam/tokens", "/connect/order/new", 'secret: $SECRET"', "TEST-OUT-OF-STOCK-", "/connect/sandbox/clock")
+    for step in steps:
         assert step in bash, step
     assert "SECRET=$SANDBOX_SECRET" in bash
     (python,) = guide_blocks("python", "python")

@@ -24,7 +24,9 @@ def _print_credentials(document: dict) -> None:
                 f"products {', '.join(map(str, cat['productRefs']))}"
             )
             if cat.get("sandboxSecret"):  # credentials files written before sandboxes existed have none
-                out.print(f"    catalogue {cat['currency']}: sandbox secret [cyan]{cat['sandboxSecret']}[/]", soft_wrap=True)
+                out.print(
+                    f"    catalogue {cat['currency']}: sandbox secret [cyan]{cat['sandboxSecret']}[/]", soft_wrap=True
+                )
     back_office = document.get("backOffice")
     if back_office:
         out.print(

@@ -6,7 +6,8 @@
     .venv/bin/python clients/python/examples/checkout.py   # an order: order.created arrives
 
 With RESELL_WEBHOOK_SECRET set it registers nothing and checks with that secret (an endpoint made
-before). Credentials as in checkout.py (the demo's sandbox by default: its events carry "test": true). Ctrl-C (or --max-events N) removes the endpoint it made.
+before). Credentials as in checkout.py (the demo's sandbox by default: its events carry "test": true).
+Ctrl-C (or --max-events N) removes the endpoint it made.
 """
 
 from __future__ import annotations
