@@ -48,10 +48,10 @@ def serials(reply: dict[str, Any]) -> list[str]:
 
 def test_the_guide_has_its_runnable_steps() -> None:
     bash = "\n".join(guide_blocks("run", "bash"))
-    steps = ("/iam/tokens", "/connect/order/new", 'secret: $SECRET"', "TEST-OUT-OF-STOCK-", "/connect/sandbox/clock")
+    steps = ("/iam/tokens", "/connect/order/new", "TEST-OUT-OF-STOCK-", "/connect/webhooks", "/connect/sandbox/clock")
     for step in steps:
         assert step in bash, step
-    assert "SECRET=$SANDBOX_SECRET" in bash
+    assert "SECRET=$SANDBOX_SECRET" in bash and 'secret: $SECRET"' in bash
     (python,) = guide_blocks("python", "python")
     assert 'secret=eur["sandboxSecret"]' in python
 
@@ -61,7 +61,7 @@ def test_the_curl_steps_run_as_written(workdir: Path) -> None:
     run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, capture_output=True,
                          text=True, timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    token, created, read, refused, subscribed, clock, renewal = replies(run.stdout)
+    token, created, read, refused, webhook, subscribed, clock, renewal = replies(run.stdout)
 
     assert set(token) >= {"access_token", "refresh_token", "expires_in", "refresh_expires_in", "token_type"}
     assert token["expires_in"] == 300 and token["refresh_expires_in"] == 1800 and token["token_type"] == "Bearer"
@@ -81,6 +81,10 @@ def test_the_curl_steps_run_as_written(workdir: Path) -> None:
         "partnerOrderNumber": f"TEST-OUT-OF-STOCK-{pon}", "orderNumber": None, "orderLines": [],
         "downloadManager": None, "responseCode": 1044, "responseMessage": "out of stock",
     }  # fmt: skip
+
+    assert webhook["responseCode"] == 0 and webhook["url"] == "https://shop.example/hooks"
+    assert webhook["events"] == ["order.created", "subscription.renewed"]
+    assert webhook["signingSecret"].startswith("whsec_") and isinstance(webhook["id"], int)
 
     assert subscribed["responseCode"] == 0 and subscribed["partnerOrderNumber"] == f"sub-{pon}"
     (sub_item,) = subscribed["orderLines"][0]["lineItems"]

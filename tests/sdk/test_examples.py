@@ -19,7 +19,7 @@ from resell.services.context import Context
 from resell.worker import dispatcher
 from tests.conftest import World
 from tests.renewal_support import fresh_stock_check  # noqa: F401 - autouse: the worker's stock look starts afresh
-from tests.sdk.conftest import order_request
+from tests.sdk.conftest import order_request, sdk_client
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "clients" / "python" / "examples"
@@ -99,16 +99,21 @@ def test_checkout_reads_the_demo_credentials_file_without_environment(
 
 
 def test_the_webhook_receiver_gets_a_verified_event(ctx: Context, sdk: Client, server: str, world: World) -> None:
+    """As documented: the receiver in the sandbox (the examples' default), a sandbox order's event
+    arriving with "test": true."""
     receiver = subprocess.Popen(
         [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--port", "0", "--max-events", "1"],
-        env=env_for(server, world), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env_for(server, world, world.a.sandbox_secret), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
     try:
         assert receiver.stdout is not None
         first = receiver.stdout.readline()
         assert first.startswith("registered webhook "), first + receiver.stderr.read()  # type: ignore[union-attr]
         (listed,) = sdk.list_webhooks().webhooks
-        order = sdk.create_order(order_request("HOOK-EX", (1003, 1)))
+        with sdk_client(server, world.a, secret=world.a.sandbox_secret) as sandbox:
+            order = sandbox.create_order(order_request("HOOK-EX", (1003, 1)))
+        assert order.serials[0].startswith("TEST-")
         deadline = time.monotonic() + 30
         while receiver.poll() is None and time.monotonic() < deadline:
             dispatcher.run_pass(ctx)
@@ -120,7 +125,8 @@ def test_the_webhook_receiver_gets_a_verified_event(ctx: Context, sdk: Client, s
     assert receiver.returncode == 0, out + err
     lines = out.splitlines()
     assert re.fullmatch(
-        rf"order\.created \S+ \{{\"orderNumber\": {order.order_number}, \"partnerOrderNumber\": \"HOOK-EX\"\}}",
+        rf"order\.created \S+ \{{\"orderNumber\": {order.order_number}, \"partnerOrderNumber\": \"HOOK-EX\", "
+        r"\"test\": true\}",
         lines[0],
     ), out
     assert lines[-1] == f"removed webhook {listed.id}"
