@@ -585,13 +585,17 @@ def test_demo_seeds_once_then_prints_the_same_credentials(cli: Run, ctx: Context
         assert set(merchant) == {"realmName", "clientSecret", "catalogs"}
         assert merchant["catalogs"]
         for cat in merchant["catalogs"]:
-            assert set(cat) == {"secret", "currency", "productRefs"}
+            assert set(cat) == {"secret", "sandboxSecret", "currency", "productRefs"}
             assert cat["productRefs"] and all(isinstance(r, int) for r in cat["productRefs"])
             assert cat["productRefs"] == sorted(cat["productRefs"])
-            # every secret works
+            # every secret works, and is printed: the live one and its sandbox's (docs/merchants.md)
             found = caller(ctx, merchant["realmName"], merchant["clientSecret"], cat["secret"])
-            assert found.currency == cat["currency"]
+            assert found.currency == cat["currency"] and not found.test
+            assert cat["sandboxSecret"].startswith("test_")
+            sandbox = caller(ctx, merchant["realmName"], merchant["clientSecret"], cat["sandboxSecret"])
+            assert sandbox.test and sandbox.catalog_id == found.catalog_id
             assert says(first, merchant["clientSecret"], cat["secret"])
+            assert says(first, f"catalogue {cat['currency']}: sandbox secret {cat['sandboxSecret']}")
     assert [c["currency"] for c in document["merchants"][0]["catalogs"]] == ["EUR", "USD"]
     assert 100004 in document["merchants"][0]["catalogs"][0]["productRefs"]
 

@@ -23,6 +23,10 @@ def _print_credentials(document: dict) -> None:
                 f"    catalogue {cat['currency']}: secret [cyan]{cat['secret']}[/]  "
                 f"products {', '.join(map(str, cat['productRefs']))}"
             )
+            if cat.get("sandboxSecret"):  # credentials files written before sandboxes existed have none
+                out.print(
+                    f"    catalogue {cat['currency']}: sandbox secret [cyan]{cat['sandboxSecret']}[/]", soft_wrap=True
+                )
     back_office = document.get("backOffice")
     if back_office:
         out.print(

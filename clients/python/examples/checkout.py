@@ -4,7 +4,9 @@
     .venv/bin/python clients/python/examples/checkout.py [PRODUCT_REF]
 
 Credentials: RESELL_BASE_URL, RESELL_REALM, RESELL_CLIENT_SECRET, RESELL_SECRET (and RESELL_CURRENCY),
-else the demo merchant of var/demo-credentials.json (RESELL_DEMO_CREDENTIALS names another file).
+else the demo merchant of var/demo-credentials.json (RESELL_DEMO_CREDENTIALS names another file) with
+its EUR catalogue's sandbox secret (`test_...`): test orders with TEST- serials, no real stock taken.
+Set RESELL_SECRET to a live catalogue secret to sell for real.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ def connect() -> Client:
         )
     demo = json.loads(Path(os.environ.get("RESELL_DEMO_CREDENTIALS", "var/demo-credentials.json")).read_text())
     merchant = demo["merchants"][0]
+    catalog = merchant["catalogs"][0]
     return Client(
         base_url=demo["baseUrl"],
         realm_name=merchant["realmName"],
         client_secret=merchant["clientSecret"],
-        secret=merchant["catalogs"][0]["secret"],  # its first catalogue (EUR)
+        # its first catalogue's (EUR) sandbox: test orders, TEST- serials, no real stock taken
+        secret=catalog.get("sandboxSecret") or catalog["secret"],
     )
 
 

@@ -6,7 +6,8 @@
     .venv/bin/python clients/python/examples/checkout.py   # an order: order.created arrives
 
 With RESELL_WEBHOOK_SECRET set it registers nothing and checks with that secret (an endpoint made
-before). Credentials as in checkout.py. Ctrl-C (or --max-events N) removes the endpoint it made.
+before). Credentials as in checkout.py (the demo's sandbox by default: its events carry "test": true).
+Ctrl-C (or --max-events N) removes the endpoint it made.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ def connect() -> Client:
         )
     demo = json.loads(Path(os.environ.get("RESELL_DEMO_CREDENTIALS", "var/demo-credentials.json")).read_text())
     merchant = demo["merchants"][0]
+    catalog = merchant["catalogs"][0]
     return Client(
         base_url=demo["baseUrl"],
         realm_name=merchant["realmName"],
         client_secret=merchant["clientSecret"],
-        secret=merchant["catalogs"][0]["secret"],  # its first catalogue (EUR)
+        # its first catalogue's (EUR) sandbox: test orders, TEST- serials, no real stock taken
+        secret=catalog.get("sandboxSecret") or catalog["secret"],
     )
 
 
