@@ -86,6 +86,14 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat()
 
 
+def _next_whole_second(moment: dt.datetime) -> dt.datetime:
+    """Where an unfrozen clock starts from: now, rounded up to whole seconds (the replies' precision, so
+    an `advanceTo` of the time a reply showed is never "backwards"), and never before a subscription
+    bought a moment ago (so `advanceBy: P1Y` reaches the end of a yearly term bought in the same second)."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + dt.timedelta(seconds=1)
+
+
 def advance_clock(ctx: Context, caller: Caller, raw_to: object, raw_by: object) -> ClockView:
     """Move the sandbox's clock forward (1071 backwards) and make everything due by then happen."""
     catalog_id = _sandbox_of(caller)
@@ -96,7 +104,7 @@ def advance_clock(ctx: Context, caller: Caller, raw_to: object, raw_by: object) 
     with ctx.db.write() as conn:
         conn.execute(for_update(select(catalogs.c.id).where(catalogs.c.id == catalog_id)))
         frozen = sandbox_clock.frozen_time(conn, catalog_id)
-        start = wall.replace(microsecond=0) if frozen is None else frozen
+        start = _next_whole_second(wall) if frozen is None else frozen
         target = _target(raw_to, raw_by, start)
         if target < start:
             raise Refusal(

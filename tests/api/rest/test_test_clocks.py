@@ -67,6 +67,20 @@ def events(ctx: Context, kind: str) -> list[dict[str, Any]]:
         return [r.payload for r in conn.execute(select(outbox).where(outbox.c.kind == kind).order_by(outbox.c.id))]
 
 
+def test_a_year_ahead_renews_a_yearly_term_bought_in_the_same_second(
+    sandbox: Merchant, ctx: Context, clock: Clock
+) -> None:
+    """The clock's first move starts from now rounded up to the second, not down: a subscription bought
+    at .7 s and a clock advanced at .9 s of the same second reach the end of the term together."""
+    clock.advance(seconds=0.7)
+    (sub_id,) = subscribe(sandbox, "SAME-SECOND")
+    clock.advance(seconds=0.2)
+    moved = advance(sandbox, by="P1Y")
+    assert moved["renewed"] == 1, moved
+    assert [r.generation for r in renewal_orders(ctx, "SAME-SECOND")] == [1]
+    assert status(sandbox, "SAME-SECOND", sub_id)["generation"] == 1
+
+
 def test_a_sandbox_clock_follows_real_time_until_advanced(sandbox: Merchant, clock: Clock) -> None:
     assert sandbox.call("GET", CLOCK).json() == {
         "clockTime": z(clock.now),
