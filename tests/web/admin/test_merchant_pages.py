@@ -170,6 +170,13 @@ def test_statements_are_its_own(ctx: Context, staff_client: StaffClient) -> None
 SHOWN = re.compile(r'<code id="new-secret" class="secret">([^<]+)</code>')
 
 
+def row_of(page: str, catalog: int) -> str:
+    """The table row of a catalogue (its id in the first cell)."""
+    found = re.search(rf"<tr>\s*<td>{catalog}</td>.*?</tr>", page, re.S)
+    assert found, page
+    return found.group(0)
+
+
 def audit_trail(ctx: Context, action: str) -> list[tuple[str, object]]:
     with ctx.db.read() as conn:
         rows = conn.execute(
@@ -191,8 +198,7 @@ def test_credentials_show_each_sandbox_with_its_clock_and_rotate_or_create_its_s
         conn.execute(catalogs.delete().where(catalogs.c.name == "shop-a USD (sandbox)"))
     http = staff_client("merchant")
     page = http.get("/admin/credentials").text
-    eur_row = re.search(r"<tr>\s*<td>%d</td>.*?</tr>" % eur, page, re.S).group(0)  # type: ignore[union-attr]
-    usd_row = re.search(r"<tr>\s*<td>%d</td>.*?</tr>" % usd, page, re.S).group(0)  # type: ignore[union-attr]
+    eur_row, usd_row = row_of(page, eur), row_of(page, usd)
     assert f"id {twin_eur}, 1 test order" in eur_row and "2031-01-02 03:04:05" in eur_row and "frozen" in eur_row
     assert "Rotate sandbox secret" in eur_row
     assert "no sandbox yet" in usd_row and "Create sandbox" in usd_row and "frozen" not in usd_row
@@ -213,7 +219,9 @@ def test_credentials_show_each_sandbox_with_its_clock_and_rotate_or_create_its_s
 
     made = http.post(f"/admin/credentials/catalogues/{usd}/sandbox-secret", data={"csrf_token": token})
     assert "Create a sandbox" in made.text and "Create sandbox" in made.text
-    made = http.post(f"/admin/credentials/catalogues/{usd}/sandbox-secret", data={"csrf_token": token, "confirm": "yes"})
+    made = http.post(
+        f"/admin/credentials/catalogues/{usd}/sandbox-secret", data={"csrf_token": token, "confirm": "yes"}
+    )
     usd_secret = SHOWN.search(made.text).group(1)  # type: ignore[union-attr]
     assert iam.caller_for_secret(ctx, usd_secret).test
     assert "no sandbox yet" not in http.get("/admin/credentials").text
@@ -256,8 +264,11 @@ def test_sandbox_emails_are_listed_newest_first_and_shown_as_the_end_user_sees_t
     second = http.get(older).text
     assert re.findall(r"data-label=\"PON\">([^<]+)</td>", second) == ["SB-1"] and ">Older<" not in second
 
-    (kept,) = [e for e in sandbox.list_emails(ctx, iam.caller_for_secret(ctx, world.a.secret).merchant_id)
-               if e.partner_order_number == "SB-1"]
+    (kept,) = [
+        e
+        for e in sandbox.list_emails(ctx, iam.caller_for_secret(ctx, world.a.secret).merchant_id)
+        if e.partner_order_number == "SB-1"
+    ]
     assert f'href="/admin/sandbox-emails/{kept.email_id}"' in second and kept.subject in second
     assert f'<a href="/admin/orders/{kept.order_id}">{kept.order_id}</a>' in second
     page = http.get(f"/admin/sandbox-emails/{kept.email_id}")
@@ -318,5 +329,5 @@ def test_the_admins_merchant_page_lists_each_sandbox_with_its_test_orders(
         order_service.submit_order(ctx, who, order_body(pon, (1001, 1)))
     page = staff_client("admin").get("/admin/merchants/shop-a").text
     eur, twin = catalog_id(ctx, "shop-a EUR"), catalog_id(ctx, "shop-a EUR (sandbox)")
-    row = re.search(r"<tr>\s*<td>%d</td>.*?</tr>" % eur, page, re.S).group(0)  # type: ignore[union-attr]
+    row = row_of(page, eur)
     assert f"id {twin}</td>" in row and re.search(r'<td class="num">0</td>.*<td class="num">2</td>', row, re.S)
