@@ -42,6 +42,8 @@ SECTIONS: tuple[Section, ...] = (
     # a merchant account's own pages (docs/merchants.md, "Your pages"): its merchant's data only
     Section("credentials", "Credentials", "/admin/credentials", ("merchant",)),
     Section("webhooks", "Webhooks", "/admin/webhooks", ("merchant",)),
+    # the emails its test orders would have sent, kept for it (resell.services.sandbox)
+    Section("sandbox_emails", "Sandbox emails", "/admin/sandbox-emails", ("merchant",)),
     # finance reads orders only; a publisher the orders holding its products; a merchant its own orders
     Section("orders", "Orders", "/admin/orders", ("admin", "support", "finance", "publisher", "merchant")),
     Section("stock", "Stock", "/admin/stock", ("admin", "publisher")),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pycountry
 from sqlalchemy import Connection, Row, ScalarSelect, delete, func, select, update
@@ -313,7 +312,8 @@ class MerchantSummary:
 
 @dataclass(frozen=True)
 class CatalogInfo:
-    """A catalogue as the operator sees it. Its secret is stored hashed only: nothing of it to show."""
+    """A live catalogue as the operator sees it, with its sandbox twin if it has one (a twin is never
+    listed on its own). Its secrets are stored hashed only: nothing of them to show."""
 
     catalog_id: int
     name: str
@@ -325,14 +325,7 @@ class CatalogInfo:
     delivery_email: bool
     created_at: dt.datetime
     sandbox_catalog_id: int | None = None  # its sandbox twin (`resell merchant sandbox` makes one)
-    test_orders: int = 0
-    sandbox: bool = False  # a sandbox catalogue: test orders, no stock taken, no statement
-
-
-def is_sandbox(catalog_row: Any) -> bool:
-    """Whether a catalogues row is a sandbox one: read here only, and `False` where the schema has no
-    `catalogs.sandbox` column."""
-    return bool(getattr(catalog_row, "sandbox", False))
+    test_orders: int = 0  # the twin's orders (test orders: no sales)
 
 
 @dataclass(frozen=True)
@@ -463,7 +456,6 @@ def merchant_detail(ctx: Context, realm: str) -> MerchantDetail:
                 requires_amounts=c.requires_amounts,
                 delivery_email=c.delivery_email,
                 created_at=c.created_at,
-                sandbox=is_sandbox(c),
                 sandbox_catalog_id=twins.get(c.id),
                 test_orders=by_catalog.get(twins.get(c.id, -1), 0),
             )

@@ -125,6 +125,7 @@ def search_query(
     limit: int = 50,
     publisher_id: int | None = None,
     id_range: tuple[int, int] | None = None,
+    test: bool | None = None,
 ) -> Select:  # type: ignore[type-arg]
     """The page's SELECT (ids and columns, newest first, `limit` rows): apart so its plan can be checked."""
     query = select(
@@ -143,6 +144,8 @@ def search_query(
         query = query.where(orders.c.merchant_id == merchant_id)
     if status is not None:
         query = query.where(orders.c.status == status)
+    if test is not None:  # checked on the rows another filter's index walks: no index of its own
+        query = query.where(orders.c.test.is_(test))
     if date_from is not None or date_to is not None:
         query = query.where(*_date_filter(date_from, date_to))
     if publisher_id is not None:  # the publisher's products, a set read once; each order's lines by its id
@@ -192,13 +195,16 @@ def search(
     limit: int = 50,
     publisher_id: int | None = None,
     merchant_id: int | None = None,
+    test: bool | None = None,
 ) -> SearchPage:
     """A page of orders matching every filter given, newest first. `q` is a platform order number, a
     partnerOrderNumber, a customer email (without case) or a serial, exactly; `merchant` a realm;
     `date_from` / `date_to` days of the order date (UTC, both included); `after` the previous page's
     `next_cursor`; `publisher_id` keeps the orders holding at least one of that publisher's products;
     `merchant_id` keeps that merchant's orders only (a merchant account: `merchant` then narrows nothing
-    further, another realm finds no order)."""
+    further, another realm finds no order); `test` keeps test orders only (True), live ones only
+    (False) or both (None). Test orders are few beside live ones (and purged), so a page of live
+    orders skips few rows; the test filter has no index of its own."""
     q = (q or "").strip() or None
     if status is not None and status not in STATUSES:
         raise SearchError(f"status is one of {', '.join(STATUSES)}, not {status!r}")
@@ -226,6 +232,7 @@ def search(
                 limit=limit + 1,
                 publisher_id=publisher_id,
                 id_range=id_range,
+                test=test,
             )
         ).all()
         more = len(rows) > limit

@@ -61,9 +61,24 @@ def _sandbox_of(caller: Caller) -> int:
 
 def get_clock(ctx: Context, caller: Caller) -> ClockView:
     catalog_id = _sandbox_of(caller)
+    return clocks_of(ctx, [catalog_id])[catalog_id]
+
+
+def clocks_of(ctx: Context, catalog_ids: list[int]) -> dict[int, ClockView]:
+    """The clocks of these sandbox catalogues, by id, as the API's getTestClock reads them (the
+    merchant's credentials page shows them, read-only): the wall clock's time where none was advanced."""
+    if not catalog_ids:
+        return {}
     with ctx.db.read() as conn:
-        frozen = sandbox_clock.frozen_time(conn, catalog_id)
-    return ClockView(time=ctx.now() if frozen is None else frozen, frozen=frozen is not None)
+        frozen = dict(
+            conn.execute(
+                select(test_clocks.c.catalog_id, test_clocks.c.frozen_time).where(
+                    test_clocks.c.catalog_id.in_(catalog_ids)
+                )
+            ).all()
+        )
+    now = ctx.now()
+    return {i: ClockView(time=frozen[i], frozen=True) if i in frozen else ClockView(now, False) for i in catalog_ids}
 
 
 def _target(raw_to: object, raw_by: object, start: dt.datetime) -> dt.datetime:

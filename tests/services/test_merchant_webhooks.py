@@ -129,12 +129,18 @@ def test_redeliver_queues_the_same_event_id_to_that_endpoint_only_and_audits_it(
     refused(codes.WEBHOOK_NOT_ACTIVE, lambda: endpoints.merchant_redeliver(ctx, a, mine, event.event_id, "x"))
 
 
-def test_a_catalogue_is_a_sandbox_one_only_where_its_row_says_so(ctx: Context, world: World) -> None:
-    from types import SimpleNamespace
-
+def test_the_listing_holds_live_catalogues_each_with_its_sandbox_twin(ctx: Context, world: World) -> None:
+    from resell.db.tables import catalogs
     from resell.services import merchants as merchant_service
 
     detail = merchant_service.merchant_detail(ctx, "shop-a")
-    assert [c.sandbox for c in detail.catalogs] == [False, False]  # no sandbox column, or false in it
-    assert merchant_service.is_sandbox(SimpleNamespace(sandbox=True)) is True
-    assert merchant_service.is_sandbox(SimpleNamespace()) is False
+    assert [c.name for c in detail.catalogs] == ["shop-a EUR", "shop-a USD"]  # no twin listed on its own
+    with ctx.db.read() as conn:
+        twins = dict(
+            conn.execute(select(catalogs.c.live_catalog_id, catalogs.c.id).where(catalogs.c.sandbox.is_(True))).all()
+        )
+    assert [c.sandbox_catalog_id for c in detail.catalogs] == [twins[c.catalog_id] for c in detail.catalogs]
+    with ctx.db.write() as conn:  # a catalogue made before the sandbox existed has none
+        conn.execute(catalogs.delete().where(catalogs.c.id == detail.catalogs[1].sandbox_catalog_id))
+    again = merchant_service.merchant_detail(ctx, "shop-a")
+    assert again.catalogs[1].sandbox_catalog_id is None and again.catalogs[1].test_orders == 0

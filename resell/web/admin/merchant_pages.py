@@ -6,12 +6,19 @@ Every page reads the merchant of the signed-in account (kit.own_merchant) and no
 no realm in these addresses to change, and an id of another merchant's endpoint is "not found" (404),
 as one that does not exist.
 
-- `GET /admin/credentials`: the realm and the catalogues (currency, sandbox or live). Rotating the
-  API client secret or a catalogue's secret is a POST that first answers a confirmation page, then,
+- `GET /admin/credentials`: the realm and the live catalogues, each with its sandbox twin (or none
+  yet) and the twin's test clock (read-only: its time, frozen or following the wall clock). Rotating
+  the API client secret or a catalogue's secret, or creating / rotating a catalogue's sandbox secret
+  (resell.services.sandbox.provide_sandbox), is a POST that first answers a confirmation page, then,
   confirmed (with the CSRF token), shows the new secret once; audited as "staff:<email>".
 - `GET /admin/webhooks`, `GET /admin/webhooks/{id}?before=`: the endpoints; one endpoint's delivery log,
   newest first, a page at a time; `POST /admin/webhooks/{id}/redeliver` (eventId) queues that event to
   that endpoint again through the outbox, with the same event id (resell.services.webhooks).
+- `GET /admin/sandbox-emails?before=`, `GET /admin/sandbox-emails/{id}`: the emails its test orders
+  would have sent (kept, never sent: resell.services.sandbox), newest first, a page at a time; one
+  email as the end user would see it: its HTML part in a sandboxed frame served by
+  `GET /admin/sandbox-emails/{id}/html` under a CSP of its own (no script, no request but images,
+  an opaque origin), and its plain-text part.
 - `GET /admin/statements?month=`, `GET /admin/statements/{YYYY-MM}[.csv|.pdf|.json]`: the merchant's
   monthly statement as a page and as files (resell.services.reports, resell.reports).
 """
@@ -30,7 +37,7 @@ from starlette.responses import Response
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.reports import render
-from resell.services import merchants, reports, webhooks
+from resell.services import merchants, reports, sandbox, test_clocks, webhooks
 from resell.services.reports import Month, ReportError
 from resell.web.admin.finance_pages import MEDIA_TYPES, last_month
 from resell.web.admin.kit import (
@@ -79,13 +86,12 @@ def _missing(request: Request, section_key: str, what: str) -> Response:
 # ---------------------------------------------------------------- credentials
 
 
-def _credentials_page(request: Request, detail: merchants.MerchantDetail, status_code: int = 200) -> Response:
-    return admin_page(request, "my_credentials.html", section="credentials", status_code=status_code, m=detail)
-
-
 @router.get("/admin/credentials", name="adminMyCredentials")
 async def credentials(request: Request, member: StaffMember = Depends(section("credentials"))) -> Response:
-    return _credentials_page(request, await _detail(request, member))
+    detail = await _detail(request, member)
+    twins = [c.sandbox_catalog_id for c in detail.catalogs if c.sandbox_catalog_id is not None]
+    clocks = await run_in_threadpool(test_clocks.clocks_of, ctx_of(request), twins)
+    return admin_page(request, "my_credentials.html", section="credentials", m=detail, clocks=clocks)
 
 
 def _confirmed(form: FormData) -> bool:
@@ -146,21 +152,25 @@ async def rotate_client_secret(request: Request, member: StaffMember = Depends(s
     )
 
 
+def _own_catalog(detail: merchants.MerchantDetail, catalog_id: str) -> merchants.CatalogInfo | None:
+    """One of the merchant's live catalogues; None for another merchant's, a sandbox's id, or none."""
+    return next((c for c in detail.catalogs if str(c.catalog_id) == catalog_id), None)
+
+
 @router.post("/admin/credentials/catalogues/{catalog_id}/secret", name="adminMyCatalogSecret")
 async def rotate_catalog_secret(
     catalog_id: str, request: Request, member: StaffMember = Depends(section("credentials"))
 ) -> Response:
     form = await request.form()
     detail = await _detail(request, member)
-    chosen = next((c for c in detail.catalogs if str(c.catalog_id) == catalog_id), None)
+    chosen = _own_catalog(detail, catalog_id)
     if chosen is None:  # another merchant's catalogue, or none
         return _missing(request, "credentials", f"catalogue {catalog_id[:20]}")
-    kind = "sandbox catalogue" if chosen.sandbox else "catalogue"
     if not _confirmed(form):
         return _confirm(
             request,
             f"/admin/credentials/catalogues/{chosen.catalog_id}/secret",
-            f"Give {kind} “{chosen.name}” ({chosen.currency}, id {chosen.catalog_id}) a new secret?",
+            f"Give catalogue “{chosen.name}” ({chosen.currency}, id {chosen.catalog_id}) a new secret?",
             "The current secret of this catalogue stops working at once: every Connect call sent with it is "
             "refused (responseCode 71) until your systems use the new one.",
             "Rotate catalogue secret",
@@ -175,9 +185,54 @@ async def rotate_catalog_secret(
         return _missing(request, "credentials", f"catalogue {chosen.catalog_id}")
     return _shown_once(
         request,
-        f"secret of {kind} “{rotated.catalog}” ({chosen.currency})",
+        f"secret of catalogue “{rotated.catalog}” ({chosen.currency})",
         rotated.secret,
         "The old secret of this catalogue is refused from now on.",
+    )
+
+
+@router.post("/admin/credentials/catalogues/{catalog_id}/sandbox-secret", name="adminMySandboxSecret")
+async def provide_sandbox_secret(
+    catalog_id: str, request: Request, member: StaffMember = Depends(section("credentials"))
+) -> Response:
+    """Create the live catalogue's sandbox, or give the existing one a new `test_` secret."""
+    form = await request.form()
+    detail = await _detail(request, member)
+    chosen = _own_catalog(detail, catalog_id)
+    if chosen is None:
+        return _missing(request, "credentials", f"catalogue {catalog_id[:20]}")
+    action = f"/admin/credentials/catalogues/{chosen.catalog_id}/sandbox-secret"
+    if not _confirmed(form):
+        if chosen.sandbox_catalog_id is None:
+            return _confirm(
+                request,
+                action,
+                f"Create a sandbox for catalogue “{chosen.name}” ({chosen.currency}, id {chosen.catalog_id})?",
+                "Its secret starts with test_ and is shown once: orders placed with it are test orders (TEST- "
+                "serials, no stock taken, no email sent, no sale).",
+                "Create sandbox",
+            )
+        return _confirm(
+            request,
+            action,
+            f"Give the sandbox of catalogue “{chosen.name}” (sandbox id {chosen.sandbox_catalog_id}) a new secret?",
+            "The current sandbox secret stops working at once: every Connect call sent with it is refused "
+            "(responseCode 71) until your tests use the new one. Live orders are not affected.",
+            "Rotate sandbox secret",
+        )
+    try:
+        made = await run_in_threadpool(
+            lambda: sandbox.provide_sandbox(ctx_of(request), chosen.catalog_id, actor=actor(member))
+        )
+    except sandbox.SandboxError:  # removed meanwhile
+        return _missing(request, "credentials", f"catalogue {chosen.catalog_id}")
+    return _shown_once(
+        request,
+        f"sandbox secret of catalogue “{made.catalog}” ({chosen.currency}, sandbox id {made.sandbox_catalog_id})",
+        made.secret,
+        "Its orders are test orders."
+        if made.created
+        else "The old sandbox secret of this catalogue is refused from now on.",
     )
 
 
@@ -249,6 +304,81 @@ async def redeliver(endpoint_id: str, request: Request, member: StaffMember = De
             return await run_in_threadpool(lambda: _log_page(request, member, endpoint_id, None, 409, error=message))
         return _missing(request, "webhooks", f"webhook endpoint {endpoint_id[:20]}")
     return see_other(f"/admin/webhooks/{done.endpoint_id}?{urlencode({'redelivered': done.event_id})}")
+
+
+# ---------------------------------------------------------------- sandbox emails
+
+EMAIL_PAGE = 50
+# the kept HTML of an email is the merchant's own data rendered by our templates, yet shown as
+# untrusted: no script, nothing fetched but images, an opaque origin (no cookie, no same-origin
+# access), framed by our own pages only
+EMAIL_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
+    "sandbox; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+# the email's page frames its HTML (served from here): the back office's policy, plus that frame
+FRAMING_PAGE_HEADERS = {
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"] + "; frame-src 'self'",
+}
+
+
+def _email_id(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+@router.get("/admin/sandbox-emails", name="adminMySandboxEmails")
+def sandbox_emails(request: Request, member: StaffMember = Depends(section("sandbox_emails"))) -> Response:
+    before = _email_id((request.query_params.get("before") or "").strip())
+    found = sandbox.list_emails(ctx_of(request), _merchant_id(member), limit=EMAIL_PAGE + 1, before_id=before)
+    emails = found[:EMAIL_PAGE]
+    return admin_page(
+        request,
+        "my_sandbox_emails.html",
+        section="sandbox_emails",
+        emails=emails,
+        older_link=f"/admin/sandbox-emails?{urlencode({'before': emails[-1].email_id})}"
+        if len(found) > EMAIL_PAGE
+        else None,
+        newest_link="/admin/sandbox-emails" if before is not None else None,
+    )
+
+
+def _kept_email(request: Request, member: StaffMember, raw: str) -> sandbox.KeptEmail | None:
+    email_id = _email_id(raw)
+    return None if email_id is None else sandbox.get_email(ctx_of(request), _merchant_id(member), email_id)
+
+
+@router.get("/admin/sandbox-emails/{email_id}", name="adminMySandboxEmail")
+def sandbox_email(
+    email_id: str, request: Request, member: StaffMember = Depends(section("sandbox_emails"))
+) -> Response:
+    email = _kept_email(request, member, email_id)
+    if email is None:  # another merchant's, or none
+        return _missing(request, "sandbox_emails", f"sandbox email {email_id[:20]}")
+    return admin_page(
+        request,
+        "my_sandbox_email.html",
+        section="sandbox_emails",
+        title=email.subject,
+        email=email,
+        headers=FRAMING_PAGE_HEADERS,
+    )
+
+
+@router.get("/admin/sandbox-emails/{email_id}/html", name="adminMySandboxEmailHtml")
+def sandbox_email_html(
+    email_id: str, request: Request, member: StaffMember = Depends(section("sandbox_emails"))
+) -> Response:
+    """The email's HTML part alone, as the end user's mail program would show it (see EMAIL_HEADERS)."""
+    email = _kept_email(request, member, email_id)
+    if email is None:
+        return _missing(request, "sandbox_emails", f"sandbox email {email_id[:20]}")
+    body = email.html or "<!doctype html><p>This email has no HTML part: its plain text is below.</p>"
+    return Response(body, media_type="text/html; charset=utf-8", headers=EMAIL_HEADERS)
 
 
 # ---------------------------------------------------------------- statements

@@ -1,7 +1,8 @@
 """`/admin/orders`: the order search and each order's page, with support's actions on it.
 
 - `GET /admin/orders`: the search (`q`: platform order number, partnerOrderNumber, customer email or
-  serial; merchant, status, order dates), newest first, keyset pages ("Next page" carries the
+  serial; merchant, status, order dates; `kind` live, test or all: a merchant sees its live orders
+  unless it asks, the platform's staff every order), newest first, keyset pages ("Next page" carries the
   cursor). A number, partnerOrderNumber or serial naming one order goes straight to its page.
 - `GET /admin/orders/{number}`: the order whole (resell.services.order_page).
 - Actions (admin and support; finance and publishers read only): resend the delivery email, cancel,
@@ -71,15 +72,27 @@ def _day(raw: str, label: str) -> dt.date | None:
 
 # ---------------------------------------------------------------- the search
 
+# `kind`: live orders, the sandbox's test orders, or both (resell.services.sandbox)
+KINDS: dict[str, bool | None] = {"live": False, "test": True, "all": None}
+
+
+def _default_kind(member: StaffMember) -> str:
+    """A merchant looks at its sales first (its test orders one choice away); the platform's staff at
+    every order, a test one marked as such."""
+    return "live" if own_merchant(member) is not None else "all"
+
 
 @router.get("/admin/orders", name="adminOrders")
 def orders_list(request: Request, member: StaffMember = Depends(section("orders"))) -> Response:
     ctx = ctx_of(request)
     params = request.query_params
-    form = {name: (params.get(name) or "").strip()[:320] for name in ("q", "merchant", "status", "from", "to")}
+    form = {name: (params.get(name) or "").strip()[:320] for name in ("q", "merchant", "status", "from", "to", "kind")}
     after = (params.get("after") or "").strip()[:100] or None
+    default_kind = _default_kind(member)
     error, results = None, None
     try:
+        if form["kind"] and form["kind"] not in KINDS:
+            raise order_search.SearchError(f"orders are {', '.join(KINDS)}, not {form['kind'][:20]!r}")
         results = order_search.search(
             ctx,
             q=form["q"] or None,
@@ -91,6 +104,7 @@ def orders_list(request: Request, member: StaffMember = Depends(section("orders"
             limit=PAGE_SIZE,
             publisher_id=_publisher(member),
             merchant_id=own_merchant(member),
+            test=KINDS[form["kind"] or default_kind],
         )
     except order_search.SearchError as exc:
         error = str(exc)[:1].upper() + str(exc)[1:] + "."
@@ -114,6 +128,8 @@ def orders_list(request: Request, member: StaffMember = Depends(section("orders"
         first_link=f"/admin/orders?{urlencode(filters)}" if after else None,
         realms=[] if own_merchant(member) else order_search.merchant_realms(ctx),
         statuses=order_search.STATUSES,
+        kinds=KINDS,
+        kind=form["kind"] if form["kind"] in KINDS else default_kind,
     )
 
 

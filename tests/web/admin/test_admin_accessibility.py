@@ -1,5 +1,6 @@
 """Back-office pages pass axe-core with no serious or critical violation, in a real Chromium: the sign-in,
-the dashboard, the orders list and an order's page (tests/web/accessibility.py)."""
+the dashboard, the orders list and an order's page; a merchant's credentials, sandbox emails and test
+orders (tests/web/accessibility.py)."""
 
 from __future__ import annotations
 
@@ -44,4 +45,31 @@ def test_back_office_pages_pass_the_accessibility_check(
     page.goto(f"{server}/admin/orders/{number}")
     assert page.locator("h1").count() == 1
     assert_accessible(page, "an order's page")
+    context.close()
+
+
+def test_a_merchants_sandbox_pages_pass_the_accessibility_check(
+    ctx: Context, server: str, browser: Browser, world: World, shop_a: Merchant
+) -> None:
+    from resell.worker import dispatcher
+
+    reply = shop_a.call("POST", "/order/new", order_body("A11Y-SB", (1001, 1)), secret=world.a.sandbox_secret)
+    assert reply.status_code == 201, reply.text
+    dispatcher.run_pass(ctx)  # its email kept
+    make_staff(ctx, "owner@shop-a.test", "merchant", merchant="shop-a")
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server + "/admin/login")
+    page.get_by_label("Email").fill("owner@shop-a.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(server + "/admin/credentials")
+    assert_accessible(page, "the merchant's credentials with its sandboxes")
+    page.goto(server + "/admin/sandbox-emails")
+    assert_accessible(page, "the sandbox emails")
+    page.get_by_role("row").filter(has_text="A11Y-SB").get_by_role("link").first.click()
+    page.locator("iframe.email").wait_for()
+    assert_accessible(page, "a sandbox email")
+    page.goto(server + "/admin/orders?kind=test")
+    assert_accessible(page, "the merchant's test orders")
     context.close()

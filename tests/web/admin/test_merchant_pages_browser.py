@@ -1,5 +1,6 @@
 """A merchant account's pages in a real headless Chromium: it signs in, rotates its catalogue's secret
-through the confirmation and sees it once, opens an endpoint's delivery log and redelivers an event."""
+through the confirmation and sees it once, opens an endpoint's delivery log and redelivers an event;
+it reads the email a sandbox order kept, framed as the end user would see it."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def test_a_merchant_rotates_a_secret_sees_it_once_and_redelivers_an_event(
     assert [link.strip() for link in nav.get_by_role("link").all_inner_texts()] == [
         "Credentials",
         "Webhooks",
+        "Sandbox emails",
         "Orders",
         "Statements",
     ]
@@ -84,5 +86,41 @@ def test_a_merchant_rotates_a_secret_sees_it_once_and_redelivers_an_event(
     assert [r.headers["webhook-id"] for r in receiver.all()] == [event.event_id, event.event_id]
     page.reload()
     assert page.get_by_role("row").filter(has_text=event.event_id).count() == 2  # attempts 1 and 2
+    assert [e for e in errors if "Failed to load resource" not in e] == []
+    context.close()
+
+
+def test_a_merchant_reads_the_email_its_sandbox_order_kept(
+    ctx: Context, server: str, browser: Browser, world: World, shop_a: Merchant
+) -> None:
+    created = shop_a.call("POST", "/order/new", order_body("SB-WEB-1", (1001, 1)), secret=world.a.sandbox_secret)
+    assert created.status_code == 201, created.text
+    (serial,) = [s["data"] for line in created.json()["orderLines"] for i in line["lineItems"] for s in i["serials"]]
+    assert serial.startswith("TEST-")
+    assert dispatcher.run_pass(ctx).kinds.get("mail.sandbox") == 1  # kept by the worker, not sent
+    make_staff(ctx, "owner@shop-a.test", "merchant", merchant="shop-a")
+
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(server + "/admin/login")
+    page.get_by_label("Email").fill("owner@shop-a.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(server + "/admin/credentials")
+    row = page.get_by_role("row").filter(has_text="shop-a EUR")
+    assert "1 test order" in row.inner_text()  # its sandbox, beside the live catalogue
+
+    page.get_by_role("navigation").get_by_role("link", name="Sandbox emails").click()
+    page.wait_for_url(server + "/admin/sandbox-emails")
+    entry = page.get_by_role("row").filter(has_text="SB-WEB-1")
+    assert "buyer@example.com" in entry.inner_text()
+    entry.get_by_role("link").first.click()
+    assert page.get_by_role("heading", name="As the end user sees it").is_visible()
+    framed = page.frame_locator("iframe.email")
+    framed.get_by_text(serial).first.wait_for()  # the HTML part, in its sandboxed frame
+    assert serial in page.inner_text("#email-text")  # the plain-text part
+    assert page.locator("iframe.email").get_attribute("sandbox") == ""  # no script, an opaque origin
     assert [e for e in errors if "Failed to load resource" not in e] == []
     context.close()
