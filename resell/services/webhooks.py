@@ -225,7 +225,7 @@ def _merchant_endpoint(conn: Connection, merchant_id: int, raw_id: object) -> Ro
     return found
 
 
-def _optional_int(raw: object, code: int, low: int, high: int) -> int | None:
+def _int_in_range(raw: object, code: int, low: int, high: int) -> int | None:
     if raw is None or raw == "":
         return None
     value = raw if isinstance(raw, int) and not isinstance(raw, bool) else decimal_id(str(raw))
@@ -239,8 +239,8 @@ def merchant_delivery_log(
 ) -> DeliveryLog:
     """A page of the delivery log of one of the merchant's endpoints, newest first: `limit` attempts
     (1 to 200, default 50) older than `before` (the previous page's `next_before`)."""
-    limit = _optional_int(raw_limit, codes.DELIVERY_LIMIT_NOT_VALID, 1, MAX_LOG_PAGE) or 50
-    before = _optional_int(raw_before, codes.DELIVERY_BEFORE_NOT_VALID, 1, 2**62)
+    limit = _int_in_range(raw_limit, codes.DELIVERY_LIMIT_NOT_VALID, 1, MAX_LOG_PAGE) or 50
+    before = _int_in_range(raw_before, codes.DELIVERY_BEFORE_NOT_VALID, 1, 2**62)
     with ctx.db.read() as conn:
         endpoint = _merchant_endpoint(conn, merchant_id, raw_id)
         query = (
