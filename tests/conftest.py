@@ -561,3 +561,28 @@ def cli(settings: Settings) -> Iterator[CliRun]:
         "COLUMNS": "200",
     }
     yield lambda *args: run_cli(env, *args)
+
+
+# ---------------------------------------------------------------- the browser of the web pages' tests
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium (/usr/bin/chromium, installed by scripts/system-deps), headless, driven by
+    Playwright; one per test module: each test opens its own context (cookies, viewport, language)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -4,10 +4,8 @@ download error pages (410, 403) and the delivery email's HTML. How to run it: do
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext
 from sqlalchemy import select
 
 from resell.db.tables import order_lines
@@ -16,15 +14,6 @@ from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
 from tests.delivery_support import attach
 from tests.web.accessibility import assert_accessible, violations
-from tests.web.test_locker import CHROMIUM_ARGS
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def new_context(browser: Browser, width: int = 1280) -> BrowserContext:

@@ -9,7 +9,6 @@ import html as html_module
 import io
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import select, update
 
 from resell import i18n
@@ -33,7 +32,6 @@ from tests.delivery_support import attach
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "resell" / "locale"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SIZE = 20_000_000  # 19.1 MiB
 
 # one known sentence per language: (sign-in heading, order heading, cancelled notice, 404 heading, email intro)
@@ -301,13 +299,6 @@ def test_refused_downloads_speak_the_orders_language(
 
 # ---------------------------------------------------------------- each language in a real browser
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def screenshots(lang: str, page, order_url: str) -> None:  # type: ignore[no-untyped-def]

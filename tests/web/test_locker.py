@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from babel.dates import format_date
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import update
 
 from resell.config import Settings
@@ -18,15 +17,6 @@ from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body, settings_for
 from tests.delivery_support import attach, png_pixels, sha256
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GENERIC = "We could not find an order with this order number and email address."
 
 
@@ -42,13 +32,6 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         sign_in_backoff_max_seconds=8,
     )
 
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def new_order(shop: Merchant, pon: str, *lines: tuple[int, int], **extra) -> dict:

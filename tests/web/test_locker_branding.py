@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Route, sync_playwright
+from playwright.sync_api import Browser, Route
 
 from resell.services import branding
 from resell.services.context import Context
@@ -20,7 +18,6 @@ from tests.conftest import Merchant, World, order_body
 from tests.delivery_support import attach
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 LOGO_URL = "https://cdn.acme.test/logo.png"
 BRAND = {
     "display_name": "Acmé Shop",
@@ -58,13 +55,6 @@ def logo_png(size: int = 64) -> bytes:
         + chunk(b"IEND", b"")
     )
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def new_order(shop: Merchant, pon: str, language: str) -> dict:

@@ -4,27 +4,16 @@ cancelled order's locker and download page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
 from resell.db.tables import serials
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
 from tests.delivery_support import attach
-from tests.web.test_locker import CHROMIUM_ARGS
 
 KEY = "ABCDE-12345-FGHIJ-67890-KLMNO"  # 29 characters, the usual 5x5 licence key
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def long_key_order(ctx: Context, shop: Merchant, pon: str) -> dict:

@@ -12,7 +12,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.delivery_support import png_pixels
-from tests.web.test_locker import browser  # noqa: F401  (the fixture: /usr/bin/chromium, headless)
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 

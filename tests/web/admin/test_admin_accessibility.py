@@ -4,24 +4,12 @@ orders (tests/web/accessibility.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
 from tests.web.accessibility import assert_accessible
 from tests.web.admin.conftest import PASSWORD, make_staff
-from tests.web.test_locker import CHROMIUM_ARGS
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_back_office_pages_pass_the_accessibility_check(

@@ -3,24 +3,12 @@ the TOTP step with a code the test computes, and the pages without JavaScript.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pyotp
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from resell.services import staff
 from resell.services.context import Context
 from tests.web.admin.conftest import PASSWORD, make_staff
-from tests.web.test_locker import CHROMIUM_ARGS
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def sign_in(page: Page, server: str, email: str, password: str) -> None:

@@ -22,7 +22,7 @@ from tests.delivery_support import png_pixels
 from tests.services.test_dashboard import sales  # noqa: F401 - fixture
 from tests.services.test_deliveries import buy
 from tests.web.admin.conftest import PASSWORD, make_staff
-from tests.web.admin.test_admin_browser import browser, sign_in  # noqa: F401 - fixture
+from tests.web.admin.test_admin_browser import sign_in
 from tests.web.admin.test_admin_stock import count
 from tests.worker.test_mail import direct, settings, smtp_port  # noqa: F401 - fixtures
 

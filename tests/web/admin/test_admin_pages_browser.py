@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 
 from resell.db.tables import catalogs
@@ -24,15 +23,6 @@ from resell.services.context import Context
 from tests.conftest import Merchant, World
 from tests.web.admin.conftest import PASSWORD, make_staff
 from tests.web.admin.pages_support import NOV, november, other_publisher  # noqa: F401 (november: a fixture)
-from tests.web.test_locker import CHROMIUM_ARGS
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def signed_in(browser: Browser, server: str, email: str, **options: object) -> tuple[BrowserContext, Page, list[str]]:

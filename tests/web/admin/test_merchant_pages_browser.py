@@ -4,10 +4,7 @@ it reads the email a sandbox order kept, framed as the end user would see it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from resell.services import orders as order_service
 from resell.services import webhooks as endpoints
@@ -22,15 +19,6 @@ from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check 
     receiver_fixture,
 )
 from tests.web.admin.conftest import PASSWORD, make_staff
-from tests.web.test_locker import CHROMIUM_ARGS
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_a_merchant_rotates_a_secret_sees_it_once_and_redelivers_an_event(

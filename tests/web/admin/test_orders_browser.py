@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from resell.config import Settings
 from resell.services.context import Context
@@ -22,7 +22,6 @@ from tests.conftest import Merchant, World, order_body, settings_for
 from tests.delivery_support import SmtpSink, attach, free_port
 from tests.web.admin.conftest import PASSWORD, make_staff
 from tests.web.admin.test_orders_http import place
-from tests.web.test_locker import CHROMIUM_ARGS
 
 
 @pytest.fixture
@@ -43,13 +42,6 @@ def sink(smtp_port: int) -> Iterator[SmtpSink]:
     yield server
     server.stop()
 
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def shots_dir(tmp_path: Path) -> Path:
