@@ -64,7 +64,10 @@ def resell(env: dict[str, str], *args: str, capture: bool = True) -> subprocess.
     return subprocess.run([PY, "-m", "resell.cli", *args], env=env, check=True, text=True, capture_output=capture)
 
 
-def setup_database(args: argparse.Namespace, workdir: Path, name: str = "resell_bench") -> str:
+def setup_database(args: argparse.Namespace, workdir: Path, name: str = "") -> str:
+    """A fresh database: SQLite in the work folder, or PostgreSQL's resell_bench dropped and created anew
+    (RESELL_BENCH_PG_DATABASE names another, so that two runs on one server do not drop each other's)."""
+    name = name or os.environ.get("RESELL_BENCH_PG_DATABASE", "resell_bench")
     if args.db == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}"
     from sqlalchemy import create_engine, text

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     server: str = "uvicorn"  # the HTTP server of `resell serve`: uvicorn or granian (docs/deployment.md)
-    # concurrent createOrders of one process share one transaction and one durable commit (docs/architecture.md)
+    # SQLite: concurrent createOrders of one process share one transaction and one durable commit
+    # (docs/architecture.md); PostgreSQL gives each its own transaction whatever this says
     group_commit: bool = True
     public_base_url: str = ""  # default: http://{host}:{port}
 
