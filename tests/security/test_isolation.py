@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from resell.api.rest import connect, webhooks
+from resell.api.rest import connect, test_clocks, webhooks
 from resell.api.soap import contract
 from tests.api.soap.conftest import envelope, out_of, post, soap_order
 from tests.conftest import Merchant, World, order_body
@@ -145,6 +145,7 @@ def _lists_only_its_own(reply: httpx.Response, facts: Facts) -> None:
 
 
 SUB_NOT_FOUND = "subscription not found for this order"
+ANY_EVENT = "3f1c9a52-8d7e-4b1a-9c2f-6e5d4a3b2c10"  # the endpoint is checked first: A's is not found for B
 BOTH_SUBS = (_sub(None), _b_own_pon_a_sub)  # A's order and subscription; B's own order with A's subscription
 REST_ROWS = [
     Rest("getOrderData", "GET", "/order/{pon}", message="order not found"),
@@ -159,6 +160,9 @@ REST_ROWS = [
     Rest("renewSubscription", "PUT", "/subscription/renew", BOTH_SUBS, message=SUB_NOT_FOUND),
     Rest("removeWebhook", "DELETE", "/webhooks/{webhook}", message="webhook not found"),
     Rest("listWebhooks", "GET", "/webhooks", check=_lists_only_its_own),
+    Rest("listWebhookDeliveries", "GET", "/webhooks/{webhook}/deliveries", message="webhook not found"),
+    Rest("redeliverWebhookEvent", "POST", "/webhooks/{webhook}/deliveries/" + ANY_EVENT + "/redeliver",
+         message="webhook not found"),
     Rest("createOrder", "POST", "/order/new", (lambda f: order_body(f.pon, (1003, 1)),), check=_created_its_own_order),
 ]
 
@@ -170,6 +174,8 @@ REST_EXEMPT = {
     "getCategories": "the shared catalogue",
     "getOperatingSystems": "the shared catalogue",
     "addWebhook": "creates an object of the caller's own",
+    "getTestClock": "the clock of the caller's own sandbox (the secret names it)",
+    "advanceTestClock": "the clock of the caller's own sandbox (the secret names it)",
 }
 
 
@@ -178,7 +184,7 @@ def _rest_id(row: Rest) -> str:
 
 
 def test_the_rest_matrix_covers_every_route_and_method() -> None:
-    routes = {(r.name, m) for router in (connect.router, webhooks.router) for r in router.routes
+    routes = {(r.name, m) for router in (connect.router, webhooks.router, test_clocks.router) for r in router.routes
               for m in r.methods}  # type: ignore[attr-defined]
     covered = {(row.operation, row.method) for row in REST_ROWS}
     exempt = {(name, method) for name, method in routes if name in REST_EXEMPT}
