@@ -19,14 +19,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from resell.config import Settings
 from resell.db.tables import catalog_products, catalogs, merchants, products
 from resell.services import files
 from resell.services.context import Context
+from tests.conftest import settings_for
+
+
+def mail_settings(tmp_path: Path, db_url: str, smtp_port: int, **overrides: Any) -> Settings:
+    """Settings that send end users' emails to the test's SMTP sink on `smtp_port`, from a named
+    sender, with a generous timeout (a loaded CI machine can starve the sink thread)."""
+    values: dict[str, Any] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "mail_from": "Resell Shop <orders@shop.test>",
+        "smtp_timeout_seconds": 30,
+    }
+    return settings_for(tmp_path, db_url, **(values | overrides))
 
 
 def free_port() -> int:

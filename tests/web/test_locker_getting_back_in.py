@@ -20,8 +20,8 @@ from resell.services import branding, delivery_mail
 from resell.services import subscriptions as subscription_service
 from resell.services.context import Context
 from resell.worker import dispatcher
-from tests.conftest import Merchant, World, order_body, settings_for
-from tests.delivery_support import SmtpSink, attach, free_port, wait_until
+from tests.conftest import Merchant, World, order_body
+from tests.delivery_support import SmtpSink, attach, free_port, mail_settings, wait_until
 
 RESENT = "If an order with this number exists, its delivery email is on its way again"
 LISTED = "If we have orders for this email address, their list is on its way to it."
@@ -34,13 +34,10 @@ def smtp_port() -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str, smtp_port: int) -> Settings:
-    return settings_for(
+    return mail_settings(
         tmp_path,
         db_url,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        mail_from="Resell Shop <orders@shop.test>",
-        smtp_timeout_seconds=30,
+        smtp_port,
         locker_recovery_rate_limit_ip="8/hour",
         locker_resend_rate_limit_order="2/day",
         locker_order_list_rate_limit_email="2/day",

@@ -20,8 +20,8 @@ from resell.services import subscriptions as subscription_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.worker import dispatcher
-from tests.conftest import Merchant, World, order_body, settings_for
-from tests.delivery_support import SmtpSink, attach, free_port, sell
+from tests.conftest import Merchant, World, order_body
+from tests.delivery_support import SmtpSink, attach, free_port, mail_settings, sell
 
 DIRECT_CATALOG = {
     "publishers": [{"key": "direct", "name": "Direct Publisher", "deliversDirectly": True}],
@@ -47,14 +47,7 @@ def smtp_port() -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str, smtp_port: int) -> Settings:
-    return settings_for(
-        tmp_path,
-        db_url,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        mail_from="Resell Shop <orders@shop.test>",
-        smtp_timeout_seconds=30,  # generous: a loaded CI machine can starve the sink thread
-    )
+    return mail_settings(tmp_path, db_url, smtp_port)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ it reads the email a sandbox order kept, framed as the end user would see it."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from resell.services import orders as order_service
 from resell.services import webhooks as endpoints
@@ -19,7 +19,18 @@ from tests.renewal_support import (  # noqa: F401 - fixtures: fresh_stock_check 
     receiver_fixture,
 )
 from tests.web.admin.conftest import PASSWORD, make_staff
+from tests.web.admin.test_admin_browser import sign_in
 
+
+def merchant_signed_in(browser: Browser, server: str) -> tuple[Page, list[str]]:
+    """A new browser context signed in as shop-a's merchant account, on its first page; the console
+    errors it will log."""
+    page = browser.new_context().new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    sign_in(page, server, "owner@shop-a.test", PASSWORD)
+    page.wait_for_url(server + "/admin/credentials")
+    return page, errors
 
 def test_a_merchant_rotates_a_secret_sees_it_once_and_redelivers_an_event(
     ctx: Context, server: str, browser: Browser, world: World, shop_a: Merchant, receiver: Receiver
@@ -30,15 +41,7 @@ def test_a_merchant_rotates_a_secret_sees_it_once_and_redelivers_an_event(
     (event,) = outbox_events(ctx, "order.created")
     make_staff(ctx, "owner@shop-a.test", "merchant", merchant="shop-a")
 
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.goto(server + "/admin/login")
-    page.get_by_label("Email").fill("owner@shop-a.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(server + "/admin/credentials")
+    page, errors = merchant_signed_in(browser, server)
     nav = page.get_by_role("navigation")
     assert [link.strip() for link in nav.get_by_role("link").all_inner_texts()] == [
         "Credentials",
@@ -75,7 +78,7 @@ def test_a_merchant_rotates_a_secret_sees_it_once_and_redelivers_an_event(
     page.reload()
     assert page.get_by_role("row").filter(has_text=event.event_id).count() == 2  # attempts 1 and 2
     assert [e for e in errors if "Failed to load resource" not in e] == []
-    context.close()
+    page.context.close()
 
 
 def test_a_merchant_reads_the_email_its_sandbox_order_kept(
@@ -88,15 +91,7 @@ def test_a_merchant_reads_the_email_its_sandbox_order_kept(
     assert dispatcher.run_pass(ctx).kinds.get("mail.sandbox") == 1  # kept by the worker, not sent
     make_staff(ctx, "owner@shop-a.test", "merchant", merchant="shop-a")
 
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.goto(server + "/admin/login")
-    page.get_by_label("Email").fill("owner@shop-a.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(server + "/admin/credentials")
+    page, errors = merchant_signed_in(browser, server)
     row = page.get_by_role("row").filter(has_text="shop-a EUR")
     assert "1 test order" in row.inner_text()  # its sandbox, beside the live catalogue
 
@@ -111,4 +106,4 @@ def test_a_merchant_reads_the_email_its_sandbox_order_kept(
     assert serial in page.inner_text("#email-text")  # the plain-text part
     assert page.locator("iframe.email").get_attribute("sandbox") == ""  # no script, an opaque origin
     assert [e for e in errors if "Failed to load resource" not in e] == []
-    context.close()
+    page.context.close()
