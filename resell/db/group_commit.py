@@ -84,22 +84,29 @@ class GroupCommitter:
             first = self._jobs.get()
             if first is None:
                 return
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    self._jobs.put(None)  # stop after this batch
-                    break
-                batch.append(job)
-            self._run_batch(batch)
+            # The batch is gathered once this process has its turn: the jobs that arrived while the
+            # other processes wrote join it, instead of waiting for one more turn and one more fsync.
+            with self.db.writer_turn():
+                batch = [first]
+                stop = False
+                while len(batch) < self.max_batch:
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    batch.append(job)
+                self._run_batch(batch)
+            if stop:
+                return
 
     def _run_batch(self, batch: list[_Job]) -> None:
+        """Run the batch in one transaction, in this process's writer turn (held by the caller)."""
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self.db.writer_turn(), self.db.write() as conn:
+            with self.db.write() as conn:
                 # savepoints on the driver connection: SQLAlchemy's nested transactions cost more
                 # than the statements they wrap, and the jobs never nest their own
                 driver = conn.connection.driver_connection

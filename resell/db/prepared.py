@@ -87,12 +87,13 @@ class _Plan:
             return tuple(converted[name] for name in self.names)
         return converted
 
-    def processors(self, description: Any) -> list[Callable[[Any], Any] | None]:
-        """Result converters, resolved on the first execution (PostgreSQL's need the column's type code)."""
+    def processors(self, cursor: Any) -> list[Callable[[Any], Any] | None]:
+        """Result converters, resolved on the first execution (PostgreSQL's need the column's type code).
+        The cursor's description is read only then: psycopg builds it anew on every access."""
         if self.result_processors is None:
             self.result_processors = [
                 type_._cached_result_processor(self.dialect, column[1])
-                for type_, column in zip(self.result_types, description, strict=True)
+                for type_, column in zip(self.result_types, cursor.description, strict=True)
             ]
         return self.result_processors
 
@@ -130,7 +131,7 @@ class Prepared:
             raw = cursor.fetchall()
             if not raw:
                 return []
-            processors = plan.processors(cursor.description)
+            processors = plan.processors(cursor)
         finally:
             cursor.close()
         make = plan.row_class

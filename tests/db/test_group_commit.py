@@ -93,3 +93,40 @@ def test_group_commit_does_not_import_the_engine() -> None:
 
     code = "import sys, resell.db.group_commit; assert 'resell.db.engine' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_jobs_that_arrive_while_another_process_writes_join_one_batch(tmp_path) -> None:
+    """The batch is gathered once the turn is this process's: the jobs queued while another
+    process held it share one commit with the job that was waiting for it (SQLite's file lock)."""
+    import time
+
+    from resell.db.engine import Database
+
+    url = f"sqlite:///{tmp_path / 'turns.db'}"
+    db, other_process = Database(url), Database(url)  # two open files of the lock: as two processes
+    with db.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    committer = GroupCommitter(db)
+
+    def insert(i: int):
+        def job(conn):
+            conn.exec_driver_sql(f"INSERT INTO t VALUES ({i})")
+            return i
+
+        return job
+
+    try:
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            with other_process.writer_turn():
+                futures = [pool.submit(committer.run, insert(i)) for i in range(10)]
+                deadline = time.monotonic() + 10
+                while committer._jobs.qsize() < 9:  # the first is taken, waiting for the turn
+                    assert time.monotonic() < deadline, "the jobs never queued"
+                    time.sleep(0.01)
+            assert sorted(f.result(timeout=10) for f in futures) == list(range(10))
+    finally:
+        committer.close()
+        db.dispose()
+        other_process.dispose()
+    assert committer.batches == 1
+    assert committer.jobs_done == 10

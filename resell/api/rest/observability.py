@@ -11,11 +11,13 @@ from any worker or from the metrics address, reads the sum of all of them.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
 import time
 import uuid
+from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -85,8 +87,8 @@ class RequestLogMiddleware:
             operation = state.get("operation") or getattr(route, "name", None) or "unknown"
             response_code = state.get("response_code", code)
             if operation != "metrics":
-                REQUESTS.labels(operation, str(status), str(response_code)).inc()
-                LATENCY.labels(operation).observe(elapsed)
+                _counted(operation, status, response_code).inc()
+                _timed(operation).observe(elapsed)
                 if operation == "createOrder" and status == 201:
                     ORDERS.inc()
                 log.info(
@@ -100,6 +102,18 @@ class RequestLogMiddleware:
                     response_code=response_code,
                     duration_ms=round(elapsed * 1000, 2),
                 )
+
+
+@functools.cache
+def _counted(operation: str, status: int, response_code: int | None) -> Any:
+    """The request counter's series for these labels, looked up once (labels() takes a lock and
+    builds its key on every call)."""
+    return REQUESTS.labels(operation, str(status), str(response_code))
+
+
+@functools.cache
+def _timed(operation: str) -> Any:
+    return LATENCY.labels(operation)
 
 
 def _response_code(chunk: bytes) -> int | None:
