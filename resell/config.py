@@ -71,10 +71,12 @@ class Settings(BaseSettings):
     s3_prefix: str = ""  # prepended to every object key, e.g. "resell/" to share a bucket
     locker_rate_limit_ip: str = "20/minute"  # locker sign-in attempts per client IP (limits notation)
     # the locker's "send my order email again" and "forgot my order number" (docs/security.md): requests
-    # per client IP, all counted (a 429 beyond); per order and per email address (beyond: the same
-    # answer, and nothing sent)
+    # per client IP, all counted (a 429 beyond); emails again per (order, client IP), per order from all
+    # addresses together (what one customer's mailbox may receive), order lists per email address
+    # (beyond these three: the same answer, and nothing sent)
     locker_recovery_rate_limit_ip: str = "10/hour"
-    locker_resend_rate_limit_order: str = "3/day"
+    locker_resend_rate_limit_order_ip: str = "3/day"
+    locker_resend_rate_limit_order: str = "10/day"
     locker_order_list_rate_limit_email: str = "3/day"
     rate_limit_storage: str = "memory://"  # limits storage URI; redis://host:6379 when several nodes serve
     # POST /iam/tokens attempts per client IP, all counted (limits notation; "" turns it off)
@@ -120,6 +122,7 @@ class Settings(BaseSettings):
         "locker_rate_limit_ip",
         "admin_rate_limit_ip",
         "locker_recovery_rate_limit_ip",
+        "locker_resend_rate_limit_order_ip",
         "locker_resend_rate_limit_order",
         "locker_order_list_rate_limit_email",
     )

@@ -7,7 +7,9 @@ limiter per application. A refused attempt gets the seconds to wait, which each 
 HTTP 429 with `Retry-After` in its own body shape. Two kinds of limit:
 
 - per client address, every attempt counted (`hit(rule, ip)`, moving windows): bounds what one
-  address may try, whatever it names;
+  address may try, whatever it names; `hit_all` counts one attempt against several rules (per
+  (order, address) and per order, say) only when every one has room, so that a refusal by one never
+  uses up another's quota;
 - per (account, client address), failures counted (`Backoff`): after `after` failures from one
   address on one account (a realm, a locker order), each further attempt from that address on that
   account is refused for a delay that doubles with every attempt, up to `cap`. Keyed by the address
@@ -86,6 +88,21 @@ class RateLimiter:
         if self._windows.hit(rule.limit, rule.namespace, key):
             return None
         return self._retry_after(rule, key)
+
+    def hit_all(self, *counted: tuple[Rule, str]) -> int | None:
+        """Count one attempt against several (rule, key) pairs: None, counted by each, when every one
+        has room; else the seconds to wait, counted by none. Tested then counted, not atomically: two
+        racing attempts may pass the test together, and the later counts may then refuse one of them."""
+        live = [(rule, key[:MAX_KEY_CHARS]) for rule, key in counted if rule.limit is not None]
+        for rule, key in live:
+            assert rule.limit is not None
+            if not self._windows.test(rule.limit, rule.namespace, key):
+                return self._retry_after(rule, key)
+        for rule, key in live:
+            assert rule.limit is not None
+            if not self._windows.hit(rule.limit, rule.namespace, key):
+                return self._retry_after(rule, key)
+        return None
 
     # Back-off: the storage's plain counters (incr with an expiry, get, clear), which every `limits`
     # storage has. `strikes` counts the failures (and refused attempts) of an address on an account;

@@ -12,8 +12,11 @@
   ("Forgot my order number": an email address): the email goes to the order's own addresses, or to
   the address typed, never elsewhere. The answer is the same page whether or not anything exists, and
   the work (reading the order, queueing the email) is done after the answer is sent, so that its time
-  tells nothing either. Limits: requests per client IP (429), and per order / per email address
-  (beyond them, the same answer and nothing sent: no signal, and no way to flood an inbox).
+  tells nothing either. Limits: requests per client IP (429); beyond the others, the same answer and
+  nothing sent (no signal, and no way to flood an inbox): emails again per (order, client IP), so that
+  a stranger guessing order numbers uses up only their own allowance, never the customer's, and per
+  order from all addresses together, which bounds what one customer's mailbox receives in a day;
+  order lists per email address.
 Before sign-in the page speaks the language of the address (`lang`, which the emails' links carry),
 the visitor's cookie or browser, never the order's: that would tell whether an order number exists.
 After sign-in the order's language decides (resell.web.language has the rules).
@@ -98,6 +101,23 @@ def _recovery_page(
     return response
 
 
+def _may_send_again(request: Request, order_number: str) -> bool:
+    """Whether an order's email may go again: within both the allowance of this client address on this
+    order (RESELL_LOCKER_RESEND_RATE_LIMIT_ORDER_IP) and the order's cap from all addresses together
+    (RESELL_LOCKER_RESEND_RATE_LIMIT_ORDER). Counted by both or by neither, so that the cap's refusals
+    never use up the customer's own allowance. One counter per order, however it is spelt."""
+    order_id = decimal_id(order_number)
+    key = str(order_id) if order_id is not None else order_number
+    if not key:
+        return False
+    settings = _ctx(request).settings
+    per_order_ip = rate_limits.rule("locker-resend-order-ip", settings.locker_resend_rate_limit_order_ip)
+    per_order = rate_limits.rule("locker-resend-order", settings.locker_resend_rate_limit_order)
+    # the address first: it holds no space, so the order number (any text) cannot pass for another pair
+    ip_and_order = f"{rate_limits.client_ip(request)} {key}"
+    return rate_limits.limiter(request).hit_all((per_order_ip, ip_and_order), (per_order, key)) is None
+
+
 @router.post("/locker/resend", name="lockerResend")
 async def resend(request: Request) -> Response:
     ctx = _ctx(request)
@@ -106,12 +126,8 @@ async def resend(request: Request) -> Response:
     shown_in = str(form.get("lang") or "")[:16]
     wait = _recovery_limited(request)
     task = None
-    if wait is None:
-        order_id = decimal_id(order_number)
-        key = str(order_id) if order_id is not None else order_number
-        per_order = rate_limits.rule("locker-resend-order", ctx.settings.locker_resend_rate_limit_order)
-        if key and rate_limits.limiter(request).hit(per_order, key) is None:
-            task = BackgroundTask(locker.send_again, ctx, order_number)
+    if wait is None and _may_send_again(request, order_number):
+        task = BackgroundTask(locker.send_again, ctx, order_number)
     return _recovery_page(request, "resend", wait, shown_in, task)
 
 

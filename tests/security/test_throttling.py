@@ -245,6 +245,23 @@ def test_one_backoff_for_every_node_sharing_the_storage(storage: str, request: p
     assert nodes[1].delayed(backoff, account, "203.0.113.9") is None
 
 
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_one_attempt_counted_by_every_rule_or_by_none(storage: str, request: pytest.FixtureRequest) -> None:
+    """`hit_all`, as the locker's "email again" uses it: an attempt one rule refuses (the order's cap)
+    is not counted by the others (the address's own allowance on that order)."""
+    url = "memory://" if storage == "memory" else request.getfixturevalue("redis_url")
+    limiter = rate_limits.RateLimiter(url)
+    own = rate_limits.rule(f"test-own-{storage}", "2/day")  # per (address, order)
+    cap = rate_limits.rule(f"test-cap-{storage}", "1/day")  # per order
+    assert limiter.hit_all((own, "203.0.113.9 7"), (cap, "7")) is None
+    refused = limiter.hit_all((own, "203.0.113.9 7"), (cap, "7"))
+    assert refused is not None and 86_000 < refused <= 86_400
+    assert limiter.hit_all((own, "203.0.113.9 7"), (cap, "8")) is None  # the refusal cost `own` nothing
+    assert limiter.hit_all((own, "203.0.113.9 7"), (cap, "9")) is not None  # now `own` is spent (2/day)
+    assert limiter.hit(cap, "9") is None  # ...and `cap` did not count that refused attempt for order 9
+    assert limiter.hit_all((rate_limits.rule("test-off", ""), "k"), (own, "203.0.113.10 7")) is None
+
+
 # ---------------------------------------------------------------- X-Forwarded-For, through `resell serve`
 
 

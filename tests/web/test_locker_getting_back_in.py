@@ -1,12 +1,13 @@
 """The locker's "getting back in" (issue 14): the delivery email again, the list of an address's orders,
 both to a real SMTP server; the same answer and the same sign-in page whether or not an order exists;
-a cancelled order read as cancelled; a renewal order as complete as the first."""
+a stranger guessing order numbers never uses up the customer's resends, and an order's mailbox gets at
+most so many a day; a cancelled order read as cancelled; a renewal order as complete as the first."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -39,7 +40,8 @@ def settings(tmp_path: Path, db_url: str, smtp_port: int) -> Settings:
         db_url,
         smtp_port,
         locker_recovery_rate_limit_ip="8/hour",
-        locker_resend_rate_limit_order="2/day",
+        locker_resend_rate_limit_order_ip="2/day",
+        locker_resend_rate_limit_order="5/day",
         locker_order_list_rate_limit_email="2/day",
     )
 
@@ -146,11 +148,70 @@ def test_the_email_again_goes_to_the_orders_address_only_and_the_answer_tells_no
     for serial in serials:
         assert serial in text and serial in html
 
-    # per order: beyond the limit, the same answer and nothing more sent
+    # per order and address: beyond the limit, the same answer and nothing more sent
     again = http.post("/locker/resend", data={"orderNumber": f"00{number}", "lang": "en"})
     third = http.post("/locker/resend", data={"orderNumber": str(number), "lang": "en"})
     assert again.content == third.content == existing.content
     assert len(settled(ctx, "mail.delivery", 2)) == 2  # the second request; the third is past 2/day
+
+
+def test_a_stranger_guessing_order_numbers_does_not_use_up_the_customers_resends(
+    ctx: Context,
+    shop_a: Merchant,
+    http: httpx.Client,
+    from_ip: Callable[[str], httpx.Client],
+    world: World,
+    sink: SmtpSink,
+) -> None:
+    """Order numbers follow each other: a stranger asking again and again for an order's email from
+    their own address spends their own allowance on it (2/day here), and the customer, asking from
+    theirs, still gets the email."""
+    number = new_order(shop_a, "GUESS-1", (1003, 1))["orderNumber"]
+    stranger = from_ip("127.0.0.2")
+    answers = [stranger.post("/locker/resend", data={"orderNumber": str(number), "lang": "en"}) for _ in range(4)]
+    assert len(settled(ctx, "mail.delivery", 2)) == 2  # two sent, then nothing more for this address
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 2
+
+    mine = http.post("/locker/resend", data={"orderNumber": str(number), "lang": "en"})
+    assert mine.status_code == 200 and all(a.content == mine.content for a in answers)
+    (*_, event) = settled(ctx, "mail.delivery", 3)
+    assert event.payload["orderNumber"] == number
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 3  # the customer's own request reached the SMTP server
+    assert sink.envelopes[-1] == ("orders@shop.test", ["buyer@example.com"])
+    assert f"Your order {number}" in sink.messages[-1]["Subject"]
+
+
+def test_an_orders_resends_from_all_addresses_together_are_capped(
+    ctx: Context,
+    shop_a: Merchant,
+    http: httpx.Client,
+    from_ip: Callable[[str], httpx.Client],
+    world: World,
+    sink: SmtpSink,
+) -> None:
+    """Whoever asks, one order's mailbox gets at most RESELL_LOCKER_RESEND_RATE_LIMIT_ORDER emails
+    again a day (5 here), each address within its own allowance; past it, the same answer and
+    nothing sent."""
+    number = new_order(shop_a, "BOMB-1", (1003, 1))["orderNumber"]
+    other = new_order(shop_a, "BOMB-2", (1003, 1))["orderNumber"]
+    assert events(ctx, "mail.delivery") == []
+    answers = []
+    for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        for _ in range(2):  # each address within its own 2/day on this order
+            answers.append(from_ip(address).post("/locker/resend", data={"orderNumber": str(number), "lang": "en"}))
+    answers.append(http.post("/locker/resend", data={"orderNumber": str(number), "lang": "en"}))
+    assert {a.status_code for a in answers} == {200}
+    assert all(a.content == answers[0].content for a in answers) and RESENT in answers[0].text
+    assert len(settled(ctx, "mail.delivery", 5)) == 5  # 7 asked, 5 sent
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 5
+    assert all(recipients == ["buyer@example.com"] for _, recipients in sink.envelopes)
+
+    # the cap is the order's: another order asked for from the same addresses still goes
+    http.post("/locker/resend", data={"orderNumber": str(other), "lang": "en"})
+    assert [e.payload["orderNumber"] for e in settled(ctx, "mail.delivery", 6)][5:] == [other]
 
 
 def test_a_cancelled_order_is_not_emailed_again(
