@@ -27,7 +27,9 @@ def configure(
     provider: Annotated[str, typer.Option(help="the `provider` query parameter")],
     config: Annotated[str, typer.Option(help="the `config` query parameter")],
     format: Annotated[str, typer.Option("--format", help="xml or csv")] = "xml",  # noqa: A002
-    language: Annotated[str, typer.Option(help="language of category labels (ISO 639-1)")] = "en",
+    language: Annotated[
+        str, typer.Option(help="language of category labels and, where products have texts in it, names (ISO 639-1)")
+    ] = "en",
 ) -> None:
     """Create or change a feed of a merchant catalogue; prints its URL (SECRET: the catalogue's secret)."""
     from resell.services import feeds

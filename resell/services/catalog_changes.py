@@ -36,6 +36,7 @@ from resell.db.tables import (
     product_links,
     product_operating_systems,
     product_prices,
+    product_texts,
     products,
     publishers,
 )
@@ -57,7 +58,7 @@ def _batches(ids: list[int]) -> Iterator[list[int]]:
 
 def _fingerprints(conn: Connection, ids: list[int]) -> dict[int, str]:
     """A digest of everything a feed shows of each product (its row, publisher, prices, categories with
-    their labels, operating systems, links, files)."""
+    their labels, operating systems, links, files, names and short descriptions per language)."""
     parts: dict[int, list[Any]] = defaultdict(list)
     for batch in _batches(ids):
         queries = [
@@ -73,6 +74,12 @@ def _fingerprints(conn: Connection, ids: list[int]) -> dict[int, str]:
             select(product_files.c.product_id, product_files.c.file_name, product_files.c.size).where(
                 product_files.c.product_id.in_(batch)
             ),
+            select(
+                product_texts.c.product_id,
+                product_texts.c.language,
+                product_texts.c.name,
+                product_texts.c.short_description,
+            ).where(product_texts.c.product_id.in_(batch)),
         ]
         for kind, query in enumerate(queries):  # each query's first column is the product id
             for row in conn.execute(query):

@@ -1,4 +1,5 @@
-"""The back office's view of the catalogue: products with their prices, files, links and stock.
+"""The back office's view of the catalogue: products with their prices, files, links, texts per language
+and stock.
 
 Read-only, and a few queries per page whatever the number of products (no query per product). A
 publisher member passes its `publisher_id`: it then reads its own products only, and another
@@ -20,6 +21,7 @@ from resell.db.tables import (
     product_files,
     product_links,
     product_prices,
+    product_texts,
     products,
     publishers,
     serials,
@@ -87,6 +89,17 @@ class LinkedProduct:
 
 
 @dataclass(frozen=True)
+class LanguageTexts:
+    """The product's texts in one language (catalogue import, `texts`); None: not translated, the
+    product's own shows."""
+
+    language: str
+    name: str | None
+    short_description: str | None
+    remark: str | None
+
+
+@dataclass(frozen=True)
 class ProductDetail:
     row: ProductRow
     delivery_mode: str
@@ -97,6 +110,7 @@ class ProductDetail:
     short_description: str
     files: list[FileInfo]
     links: list[LinkedProduct] = field(default_factory=list)
+    texts: list[LanguageTexts] = field(default_factory=list)  # by language code
 
 
 @dataclass(frozen=True)
@@ -182,7 +196,7 @@ def _rows(conn: Connection, rows: Sequence[Row], wanted: Any) -> list[ProductRow
 
 
 def product_detail(ctx: Context, ref: int, publisher_id: int | None = None) -> ProductDetail:
-    """One product with its prices, files (with sizes), links and serial counts."""
+    """One product with its prices, files (with sizes), links, texts per language and serial counts."""
     query = select(
         *_COLUMNS,
         products.c.delivery_mode,
@@ -233,6 +247,12 @@ def product_detail(ctx: Context, ref: int, publisher_id: int | None = None) -> P
                 .order_by(linked.c.ref)
             )
         ]
+        texts = [
+            LanguageTexts(t.language, t.name, t.short_description, t.remark_template or None)  # "": its own
+            for t in conn.execute(
+                select(product_texts).where(product_texts.c.product_id == found.id).order_by(product_texts.c.language)
+            )
+        ]
     if publisher_id is not None:
         own = _refs_of(ctx, publisher_id, [link.ref for link in links])
         links = [link for link in links if link.ref in own]
@@ -246,6 +266,7 @@ def product_detail(ctx: Context, ref: int, publisher_id: int | None = None) -> P
         short_description=found.short_description,
         files=[FileInfo(f.label, f.file_name, f.type, f.size, f.group) for f in file_rows],
         links=links,
+        texts=texts,
     )
 
 

@@ -1,7 +1,8 @@
 """Product feeds: each merchant's catalogue as a daily download, full, differential or incremental.
 
 A feed configuration (`feed_configs`, set up with `resell feed configure`) belongs to one catalogue
-and names the format (xml or csv) and the language of labels. `open_feed` checks the request and
+and names the format (xml or csv) and the language of labels (category labels, and the products' names
+and short descriptions when they have texts in it). `open_feed` checks the request and
 returns a `Feed` whose `chunks()` stream the products in ref order, a thousand at a time, from one
 read transaction: a feed of 100,000 products never sits in memory whole. The renderers
 (resell.api.feed) turn the chunks into bytes.
@@ -28,7 +29,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, case, func, literal, literal_column, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from resell.db.engine import inserted_id
 from resell.db.tables import (
@@ -44,6 +57,7 @@ from resell.db.tables import (
     product_links,
     product_operating_systems,
     product_prices,
+    product_texts,
     products,
     publishers,
     serial_assignments,
@@ -52,6 +66,7 @@ from resell.db.tables import (
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.feed import feed_status
+from resell.domain.product_texts import ProductText, Translation, choose_text
 from resell.domain.request_fields import is_blank
 from resell.services import iam
 from resell.services.audit_log import audit
@@ -177,7 +192,10 @@ class Category:
 
 @dataclass(slots=True)
 class FeedProduct:
-    """One product as the feed shows it; a deleted one carries only its ref and action."""
+    """One product as the feed shows it; a deleted one carries only its ref and action. `name` and
+    `short_description` are in the feed's language when the product has texts in it (as getCrossUpSell
+    chooses them: resell.domain.product_texts.choose_text), else the product's own; `texts` lists every
+    language the product has a name or short description in."""
 
     ref: int
     action: str | None  # insert | update | delete in differential feeds, None in a full one
@@ -200,6 +218,8 @@ class FeedProduct:
     categories: tuple[Category, ...] = ()
     operating_systems: tuple[int, ...] = ()
     cross_up_sell: tuple[tuple[int, str], ...] = ()  # (ref, "up" | "cross"), products of the same catalogue
+    # the product's name and short description per language, by language code; a None field is not translated
+    texts: tuple[tuple[str, Translation], ...] = ()
 
 
 @dataclass
@@ -312,7 +332,7 @@ def _first_release_day(since: dt.datetime, inclusive: bool) -> dt.date:
 
 
 class _Reader:
-    """One feed's queries, on one connection: the products, and five related tables alongside."""
+    """One feed's queries, on one connection: the products, and six related tables alongside."""
 
     def __init__(self, conn: Connection, feed: Feed) -> None:
         self.conn = conn
@@ -450,16 +470,23 @@ class _Reader:
             .select_from(products.join(product_files, product_files.c.product_id == products.c.id))
             .group_by(products.c.ref)
             .order_by(products.c.ref),
+            "texts": select(  # what the feed shows: a language with only a remark has nothing to show
+                products.c.ref, product_texts.c.language, product_texts.c.name, product_texts.c.short_description
+            )
+            .select_from(products.join(product_texts, product_texts.c.product_id == products.c.id))
+            .where(or_(product_texts.c.name.is_not(None), product_texts.c.short_description.is_not(None)))
+            .order_by(products.c.ref, product_texts.c.language),
         }
         return {name: _Side(self._stream(self._scoped(query))) for name, query in queries.items()}
 
     def chunks(self) -> Iterator[list[FeedProduct]]:
         feed = self.feed
-        labels = _category_labels(self.conn, feed.config.language)
+        language = feed.config.language
+        labels = _category_labels(self.conn, language)
         main = self._main()
         sides = self._sides()
         prices, in_categories, systems = sides["prices"], sides["categories"], sides["systems"]
-        links, sizes = sides["links"], sides["sizes"]
+        links, sizes, texts = sides["links"], sides["sizes"], sides["texts"]
         today = feed.generated_at.date()
         new_after = feed.generated_at - dt.timedelta(days=NEW_FOR_DAYS)
         differential = self.changed is not None
@@ -473,6 +500,7 @@ class _Reader:
                 os_ids = tuple(o[1] for o in systems.take(ref))
                 cross_up_sell = tuple((link[1], link[2]) for link in links.take(ref))
                 size = sizes.take(ref)
+                translated = tuple((t[1], Translation(t[2], t[3])) for t in texts.take(ref))
                 if differential and not diff[1]:  # (inserted, present)
                     made.append(FeedProduct(ref=ref, action="delete"))
                     continue
@@ -480,11 +508,12 @@ class _Reader:
                     action: str | None = "insert" if diff[0] else "update"
                 else:
                     action = "insert" if feed.all_inserts else None
+                shown = choose_text(ProductText(name, description, ""), dict(translated), language)
                 made.append(
                     FeedProduct(
                         ref,
                         action,
-                        name,
+                        shown.name,
                         kind,
                         option_kind,
                         feed_status(
@@ -498,7 +527,7 @@ class _Reader:
                         publisher_id,
                         publisher_key,
                         publisher_name,
-                        description,
+                        shown.short_description,
                         image,
                         mode,
                         release,
@@ -510,6 +539,7 @@ class _Reader:
                         tuple(labels[c] for c in category_ids if c in labels),
                         os_ids,
                         cross_up_sell,
+                        translated,
                     )
                 )
             yield made

@@ -69,6 +69,8 @@ def test_an_imported_change_is_an_update_in_every_catalogue_selling_the_product(
         lambda c: c["products"][0]["files"][0].update(size=4321),
         lambda c: c["products"][0].update(operatingSystems=[1, 2]),
         lambda c: c["products"][0].update(releaseDate="2030-01-01"),
+        lambda c: c["products"][0].update(texts={"fr": {"name": "Série et fichiers"}}),
+        lambda c: c["products"][0].update(texts={"de": {"shortDescription": "Hält Sie sicher"}}),
     ],
 )
 def test_what_the_feed_shows_of_a_product_counts_as_a_change(ctx, world: World, change) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,10 @@ tests/api/feed/catalog.csv), in its order and dialect, and no others.
 Comma-separated, `'` as the quote (doubled inside a value), a value quoted when it holds a blank, a
 comma, a quote or a line break, `\\n` line ends, UTF-8. With no column for an action, a differential
 CSV lists the products inserted or updated in the window and leaves out those that left the
-catalogue (a full download shows they are gone; the XML feed says `delete`).
+catalogue (a full download shows they are gone; the XML feed says `delete`). With no column per
+language either, `Product Name` and `Short description` are in the feed configuration's language when
+the product has texts in it, else the product's own: one feed configuration per language gives a
+merchant each language's texts.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from sqlalchemy import event
 
 from resell.services import feeds, iam, merchants, orders, stock
 from resell.services.catalog_import import import_catalog
@@ -148,6 +149,136 @@ def test_full_xml_feed_follows_the_nexway_24_structure(ctx, fetch: Fetch, clock)
     # numeric type; the kind of product is `nature` (an option has none of its own)
     assert (found["1090"].get("type"), found["1090"].find("nature")) == ("1", None)  # a download extension
     assert found["1091"].get("type") == "2"  # a backup DVD: a physical good
+
+
+# ---------------------------------------------------------------- texts per language
+
+TEXTS = {
+    "1001": {
+        "shortDescription": "Keeps you safe",
+        "texts": {
+            "fr": {"name": "Série et fichiers", "shortDescription": "Vous protège"},
+            "de": {"shortDescription": "Hält Sie sicher"},
+            "es": {"remark": "Hola %FIRSTNAME%"},  # a remark only: nothing the feed shows
+        },
+    },
+    "1002": {"texts": {"fr": {"name": "Téléchargement seul"}}},
+}
+
+
+def texts_of(product: etree._Element) -> list[dict[str, str]]:
+    return [dict(t.attrib) for t in product.find("texts")]
+
+
+def test_texts_per_language_come_last_and_leave_the_contract_elements_as_they_were(ctx, fetch: Fetch) -> None:
+    import_catalog(ctx, changed_catalog(**{"1001": {"shortDescription": "Keeps you safe"}}))
+    before = products_of(fetch("xml-feed"))
+    import_catalog(ctx, changed_catalog(**TEXTS))
+    after = products_of(fetch("xml-feed"))  # configured in English: no text of the product is in it
+
+    p = after["1001"]
+    assert [child.tag for child in p][-2:] == ["crossUpSell", "texts"]
+    assert texts_of(p) == [
+        {"language": "de", "shortDescription": "Hält Sie sicher"},
+        {"language": "fr", "name": "Série et fichiers", "shortDescription": "Vous protège"},
+    ]  # by language; a field not translated is left out, and so is a language with a remark only
+    assert [t.tag for t in p.find("texts")] == ["text", "text"] and all(len(t) == 0 for t in p.find("texts"))
+    assert p.findtext("name") == "Serial and files"
+    assert [(d.attrib, d.text) for d in p.find("descriptions")] == [
+        ({"format": "short", "language": "en"}, "Keeps you safe")
+    ]
+    assert texts_of(after["1002"]) == [{"language": "fr", "name": "Téléchargement seul"}]
+
+    # take `texts` away and each product is what it was, to the byte; a product without texts has none
+    for ref, product in after.items():
+        texts = product.find("texts")
+        if texts is not None:
+            product.remove(texts)
+        assert etree.tostring(product) == etree.tostring(before[ref]), ref
+    assert [ref for ref, product in products_of(fetch("xml-feed")).items() if product.find("texts") is not None] == [
+        "1001",
+        "1002",
+    ]
+
+
+def test_name_and_description_follow_the_feed_language_field_by_field(ctx, fetch: Fetch) -> None:
+    feeds.configure(ctx, "shop-a", "EUR", "acme", "xml-fr", "xml", language="fr")
+    feeds.configure(ctx, "shop-a", "EUR", "acme", "xml-de", "xml", language="de")
+    import_catalog(ctx, changed_catalog(**TEXTS))
+
+    fr = products_of(fetch("xml-fr"))
+    assert (fr["1001"].findtext("name"), fr["1001"].findtext("language")) == ("Série et fichiers", "FR")
+    assert [(d.attrib, d.text) for d in fr["1001"].find("descriptions")] == [
+        ({"format": "short", "language": "fr"}, "Vous protège")
+    ]
+    assert fr["1002"].findtext("name") == "Téléchargement seul"
+    assert fr["1002"].find("descriptions") is None  # no description, in French or its own: left out
+    assert fr["1003"].findtext("name") == "Serial only"  # no texts: its own
+    english = products_of(fetch("xml-feed"))
+    assert texts_of(fr["1001"]) == texts_of(english["1001"])  # every language, whatever the feed's
+
+    de = products_of(fetch("xml-de"))
+    assert de["1001"].findtext("name") == "Serial and files"  # no German name: its own
+    assert de["1001"].findtext("descriptions/description") == "Hält Sie sicher"
+    assert de["1002"].findtext("name") == "Download only"
+
+    # the CSV keeps its 39 columns: its name and description columns follow the feed's language (fr)
+    reply = fetch("csv-feed")
+    assert reply.text.split("\n")[0] == SAMPLE_HEADER
+    rows = {r["Nexway Product ID"]: r for r in rows_of(reply)}
+    assert all(len(r) == 39 and None not in r for r in rows.values())
+    assert (rows["1001"]["Product Name"], rows["1001"]["Short description"]) == ("Série et fichiers", "Vous protège")
+    assert (rows["1002"]["Product Name"], rows["1002"]["Short description"]) == ("Téléchargement seul", "")
+    assert rows["1003"]["Product Name"] == "Serial only"
+
+
+def test_a_change_of_texts_is_an_update_in_differential_feeds(ctx, fetch: Fetch, clock) -> None:
+    fetch("xml-feed", diff="last")
+    clock.advance(minutes=5)
+    import_catalog(ctx, changed_catalog(**TEXTS))
+    import_catalog(ctx, changed_catalog(**TEXTS))  # the same again: nothing more
+    clock.advance(minutes=5)
+    found = products_of(fetch("xml-feed", diff="last"))
+    assert {ref: p.get("action") for ref, p in found.items()} == {"1001": "update", "1002": "update"}
+    assert texts_of(found["1002"]) == [{"language": "fr", "name": "Téléchargement seul"}]
+    clock.advance(minutes=5)
+    import_catalog(ctx, changed_catalog(**{"1001": TEXTS["1001"]}))  # 1002's texts removed
+    clock.advance(minutes=5)
+    found = products_of(fetch("xml-feed", diff="last"))
+    assert list(found) == ["1002"] and found["1002"].find("texts") is None
+
+
+def test_texts_are_read_alongside_not_once_per_product(ctx, fetch: Fetch, world: World) -> None:
+    def statements_for_feed() -> int:
+        seen: list[str] = []
+
+        def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+            seen.append(statement)
+
+        event.listen(ctx.db.engine, "before_cursor_execute", count)
+        try:
+            assert fetch("xml-feed").status_code == 200
+        finally:
+            event.remove(ctx.db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    few = statements_for_feed()
+    catalog = changed_catalog(**TEXTS)
+    catalog["products"] += [
+        {
+            "ref": 3000 + i,
+            "name": f"Bulk {i}",
+            "publisher": "pub",
+            "prices": [{"currency": "EUR", "amountDutyFree": 1}],
+            "texts": {"fr": {"name": f"Lot {i}"}, "de": {"name": f"Paket {i}"}},
+        }
+        for i in range(40)
+    ]
+    import_catalog(ctx, catalog)
+    merchants.change_catalog_products(ctx, "shop-a", "EUR", add=[3000 + i for i in range(40)], remove=[])
+    assert statements_for_feed() == few
+    found = products_of(fetch("xml-feed"))
+    assert texts_of(found["3039"]) == [{"language": "de", "name": "Paket 39"}, {"language": "fr", "name": "Lot 39"}]
 
 
 def test_status_follows_stock_release_and_withdrawal(ctx, fetch: Fetch, world: World) -> None:
@@ -361,7 +492,15 @@ def test_refused_feed_requests(fetch: Fetch, world: World) -> None:
 
 def test_any_catalogue_text_comes_out_as_well_formed_xml_and_csv(ctx, fetch: Fetch) -> None:
     hostile = "Tom & Jerry <b>\"quoted\" 'single'</b> ]]> \x01\x1f naïve 日本 \U0001f3ae"
-    catalog = changed_catalog(**{"1001": {"name": hostile, "shortDescription": "line one\nline\ttwo\r\n"}})
+    catalog = changed_catalog(
+        **{
+            "1001": {
+                "name": hostile,
+                "shortDescription": "line one\nline\ttwo\r\n",
+                "texts": {"fr": {"name": hostile, "shortDescription": "ligne un\nligne\tdeux\r\n"}},
+            }
+        }
+    )
     catalog["publishers"][0]["name"] = 'Pub "&" <Co>'
     catalog["categories"][0]["subcategories"][0]["labels"]["en"] = "<Security & more>"
     import_catalog(ctx, catalog)
@@ -371,6 +510,9 @@ def test_any_catalogue_text_comes_out_as_well_formed_xml_and_csv(ctx, fetch: Fet
     assert p.findtext("descriptions/description") == "line one\nline\ttwo\n"  # XML normalises \r\n
     assert p.findtext("publisher") == 'Pub "&" <Co>'
     assert p.find("categories/category").text == "<Security & more>"
+    assert texts_of(p) == [  # attributes keep their line breaks and tabs
+        {"language": "fr", "name": expected, "shortDescription": "ligne un\nligne\tdeux\r\n"}
+    ]
     row = rows_of(fetch("csv-feed"))[0]
     assert row["Product Name"] == expected.replace("\ufffd", "\x01", 1).replace("\ufffd", "\x1f", 1)
     assert row["Publisher Name"] == 'Pub "&" <Co>'

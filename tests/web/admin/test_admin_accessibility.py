@@ -1,13 +1,16 @@
 """Back-office pages pass axe-core with no serious or critical violation, in a real Chromium: the sign-in,
-the dashboard, the orders list and an order's page; a merchant's credentials, sandbox emails and test
-orders (tests/web/accessibility.py)."""
+the dashboard, the orders list, an order's page and a product's page with its texts per language; a
+merchant's credentials, sandbox emails and test orders (tests/web/accessibility.py)."""
 
 from __future__ import annotations
 
+import copy
+
 from playwright.sync_api import Browser
 
+from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import Merchant, World, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body
 from tests.web.accessibility import assert_accessible
 from tests.web.admin.conftest import PASSWORD, make_staff
 
@@ -33,6 +36,12 @@ def test_back_office_pages_pass_the_accessibility_check(
     page.goto(f"{server}/admin/orders/{number}")
     assert page.locator("h1").count() == 1
     assert_accessible(page, "an order's page")
+    catalog = copy.deepcopy(TEST_CATALOG)
+    catalog["products"][0]["texts"] = {"fr": {"name": "Série et fichiers"}, "de": {"shortDescription": "Sicher"}}
+    import_catalog(ctx, catalog)
+    page.goto(server + "/admin/catalogue/1001")
+    assert page.get_by_role("heading", name="Texts per language").count() == 1
+    assert_accessible(page, "a product's page with texts per language")
     context.close()
 
 

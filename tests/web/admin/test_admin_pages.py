@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from lxml import html
 from sqlalchemy import event, func, select
 
 from resell.db.tables import audit_events, catalogs
@@ -90,6 +91,40 @@ def test_catalogue_list_filter_and_product_page(staff_client: StaffClient, ctx: 
     assert "Fits" in option.text and "1001 Serial and files" in option.text
     assert admin.get("/admin/catalogue/9999").status_code == 404
     assert admin.get("/admin/catalogue/abc").status_code == 404
+
+
+def texts_table(page: httpx.Response) -> list[list[str]] | None:
+    """The rows of the product page's "Texts per language" table (None: the page has none)."""
+    assert page.status_code == 200, page.text
+    card = html.fromstring(page.text).xpath("//section[h2='Texts per language']")
+    assert len(card) == 1
+    rows = card[0].xpath(".//tbody/tr")
+    return [[cell.text_content() for cell in row] for row in rows] if rows else None
+
+
+def test_product_page_shows_the_texts_per_language(staff_client: StaffClient, ctx: Context, world: World) -> None:
+    admin = staff_client("admin")
+    without = admin.get("/admin/catalogue/1001").text
+    catalog = copy.deepcopy(TEST_CATALOG)
+    catalog["products"][0]["texts"] = {
+        "fr": {"name": "Série et fichiers", "shortDescription": "Vous protège", "remark": "Bonjour <b>%FIRSTNAME%</b>"},
+        "de": {"shortDescription": "Hält Sie sicher", "remark": ""},  # an empty remark: its own
+    }
+    import_catalog(ctx, catalog)
+    page = admin.get("/admin/catalogue/1001")
+    assert texts_table(page) == [
+        ["de", "own", "Hält Sie sicher", "own"],
+        ["fr", "Série et fichiers", "Vous protège", "Bonjour <b>%FIRSTNAME%</b>"],
+    ]
+    assert "Bonjour &lt;b&gt;%FIRSTNAME%&lt;/b&gt;" in page.text  # the remark's HTML shown as text
+    assert "<h1>1001 · Serial and files</h1>" in page.text  # the product's own name heads the page
+    assert texts_table(staff_client("publisher").get("/admin/products/1001")) == texts_table(page)
+
+    # a product without texts: the page says so and is otherwise what it was
+    assert texts_table(admin.get("/admin/catalogue/1002")) is None
+    assert "No texts in other languages" in admin.get("/admin/catalogue/1002").text
+    import_catalog(ctx, TEST_CATALOG)  # texts left out: removed
+    assert admin.get("/admin/catalogue/1001").text == without
 
 
 def test_publisher_sees_only_its_products(staff_client: StaffClient, ctx: Context, world: World) -> None:

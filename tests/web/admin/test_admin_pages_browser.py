@@ -8,6 +8,7 @@ to DIR/<page>.png and DIR/<page>-phone.png (docs/images/back-office/ holds the p
 
 from __future__ import annotations
 
+import copy
 import csv
 import os
 from decimal import Decimal
@@ -19,8 +20,9 @@ from sqlalchemy import select
 
 from resell.db.tables import catalogs
 from resell.services import reports
+from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import Merchant, World
+from tests.conftest import TEST_CATALOG, Merchant, World
 from tests.web.admin.conftest import PASSWORD, make_staff
 from tests.web.admin.pages_support import NOV, november, other_publisher  # noqa: F401 (november: a fixture)
 
@@ -127,6 +129,12 @@ def test_screenshots(ctx: Context, server: str, browser: Browser, world: World, 
     out.mkdir(parents=True, exist_ok=True)
     make_staff(ctx, "ada@staff.test", "admin")
     make_staff(ctx, "pub@staff.test", "publisher", publisher="pub")
+    catalog = copy.deepcopy(TEST_CATALOG)  # the product page with texts per language
+    catalog["products"][0]["texts"] = {
+        "de": {"shortDescription": "Seriennummer und Dateien"},
+        "fr": {"name": "Série et fichiers", "remark": "Bonjour %FIRSTNAME%, installez %GAMENAME%."},
+    }
+    import_catalog(ctx, catalog)
     with ctx.db.read() as conn:
         eur = conn.execute(select(catalogs.c.id).where(catalogs.c.name == "shop-a EUR")).scalar_one()
     admin_pages = {
