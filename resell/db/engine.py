@@ -150,14 +150,18 @@ class Database:
             with self.read() as conn:
                 yield conn
             return
-        conn = self._kept_connection() if self.is_sqlite else None
-        with conn.begin() if conn is not None else self.read() as opened:
-            conn = conn or opened
+        with self._kept_read() if self.is_sqlite else self.read() as conn:
             token = _SHARED_READ.set((self, conn))
             try:
                 yield conn
             finally:
                 _SHARED_READ.reset(token)
+
+    @contextmanager
+    def _kept_read(self) -> Iterator[Connection]:
+        conn = self._kept_connection()
+        with conn.begin():
+            yield conn
 
     def _kept_connection(self) -> Connection:
         """This thread's own connection for shared reads (SQLite), opened on first use and closed by

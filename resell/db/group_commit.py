@@ -86,24 +86,37 @@ class GroupCommitter:
                 return
             # The batch is gathered once this process has its turn: the jobs that arrived while the
             # other processes wrote join it, instead of waiting for one more turn and one more fsync.
-            with self.db.writer_turn():
-                batch = [first]
-                stop = False
-                while len(batch) < self.max_batch:
-                    try:
-                        job = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        stop = True
-                        break
-                    batch.append(job)
-                self._run_batch(batch)
+            batch, stop = [first], False
+            try:
+                with self.db.writer_turn():
+                    stop = self._gather(batch)
+                    settled = self._run_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - no turn (the lock file): every job gets the error
+                settled = [(job, False, exc) for job in batch]
+            # the callers are woken once the turn is released: the other processes write meanwhile
+            for job, ok, value in settled:
+                if ok:
+                    job.future.set_result(value)
+                else:
+                    job.future.set_exception(value)
             if stop:
                 return
 
-    def _run_batch(self, batch: list[_Job]) -> None:
-        """Run the batch in one transaction, in this process's writer turn (held by the caller)."""
+    def _gather(self, batch: list[_Job]) -> bool:
+        """Add the jobs waiting now to `batch`, up to max_batch; True if close() asked to stop."""
+        while len(batch) < self.max_batch:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return False
+            if job is None:
+                return True
+            batch.append(job)
+        return False
+
+    def _run_batch(self, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
+        """Run the batch in one transaction, in this process's writer turn (held by the caller);
+        each job with its outcome (True and its result, or False and its exception), once committed."""
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self.db.write() as conn:
@@ -125,15 +138,8 @@ class GroupCommitter:
         except Exception as exc:  # noqa: BLE001 - the shared commit failed: retry each job alone
             log.warning("group_commit_failed", jobs=len(batch), error=f"{type(exc).__name__}: {exc}")
             if len(batch) == 1:
-                batch[0].future.set_exception(exc)
-                return
-            for job in batch:
-                self._run_batch([job])
-            return
+                return [(batch[0], False, exc)]
+            return [settled for job in batch for settled in self._run_batch([job])]
         self.batches += 1
         self.jobs_done += len(batch)
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        return [(job, ok, value) for job, (ok, value) in zip(batch, outcomes, strict=True)]

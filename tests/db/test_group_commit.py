@@ -130,3 +130,27 @@ def test_jobs_that_arrive_while_another_process_writes_join_one_batch(tmp_path) 
         other_process.dispose()
     assert committer.batches == 1
     assert committer.jobs_done == 10
+
+
+def test_a_turn_that_cannot_be_taken_fails_the_jobs_instead_of_leaving_them_waiting(ctx) -> None:
+    """The lock file cannot be opened (a full disk, a wrong mode): the callers get the error."""
+    from contextlib import contextmanager
+
+    class NoTurn:
+        @contextmanager
+        def writer_turn(self):
+            raise PermissionError("writer.lock: permission denied")
+            yield
+
+        def write(self):
+            return ctx.db.write()
+
+    committer = GroupCommitter(NoTurn())
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(committer.run, _insert("never"))
+            with pytest.raises(PermissionError, match="permission denied"):
+                future.result(timeout=10)
+    finally:
+        committer.close()
+    assert _count(ctx) == 0

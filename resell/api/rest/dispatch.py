@@ -88,7 +88,8 @@ async def dispatch(operation: Operation, request: Request) -> Response:
             limiter = None if operation.in_thread_pool else _read_threads()
             reply = await anyio.to_thread.run_sync(run, limiter=limiter)
         elif operation.in_thread_pool:
-            who = authenticated(request)
+            with ctx.db.shared_read():  # the thread's kept connection (SQLite), not one from the pool
+                who = authenticated(request)
             body = parse_json_object(raw) if operation.reads_body else {}
             reply = await run_in_threadpool(operation.handler, Call(ctx, who, body, params, _query(request)))
         else:
