@@ -72,12 +72,13 @@ class Settings(BaseSettings):
     locker_rate_limit_ip: str = "20/minute"  # locker sign-in attempts per client IP (limits notation)
     # the locker's "send my order email again" and "forgot my order number" (docs/security.md): requests
     # per client IP, all counted (a 429 beyond); emails again per (order, client IP), per order from all
-    # addresses together (what one customer's mailbox may receive), order lists per email address
-    # (beyond these three: the same answer, and nothing sent)
+    # addresses together (what one customer's mailbox may receive), and order lists the same way per
+    # (email address, client IP) and per email address (beyond these four: the same answer, nothing sent)
     locker_recovery_rate_limit_ip: str = "10/hour"
     locker_resend_rate_limit_order_ip: str = "3/day"
     locker_resend_rate_limit_order: str = "10/day"
-    locker_order_list_rate_limit_email: str = "3/day"
+    locker_order_list_rate_limit_email_ip: str = "3/day"
+    locker_order_list_rate_limit_email: str = "10/day"
     rate_limit_storage: str = "memory://"  # limits storage URI; redis://host:6379 when several nodes serve
     # POST /iam/tokens attempts per client IP, all counted (limits notation; "" turns it off)
     iam_rate_limit_ip: str = "120/minute"
@@ -124,6 +125,7 @@ class Settings(BaseSettings):
         "locker_recovery_rate_limit_ip",
         "locker_resend_rate_limit_order_ip",
         "locker_resend_rate_limit_order",
+        "locker_order_list_rate_limit_email_ip",
         "locker_order_list_rate_limit_email",
     )
     @classmethod

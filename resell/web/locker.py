@@ -16,7 +16,7 @@
   nothing sent (no signal, and no way to flood an inbox): emails again per (order, client IP), so that
   a stranger guessing order numbers uses up only their own allowance, never the customer's, and per
   order from all addresses together, which bounds what one customer's mailbox receives in a day;
-  order lists per email address.
+  order lists the same way, per (email address typed, client IP) and per email address.
 Before sign-in the page speaks the language of the address (`lang`, which the emails' links carry),
 the visitor's cookie or browser, never the order's: that would tell whether an order number exists.
 After sign-in the order's language decides (resell.web.language has the rules).
@@ -101,21 +101,18 @@ def _recovery_page(
     return response
 
 
-def _may_send_again(request: Request, order_number: str) -> bool:
-    """Whether an order's email may go again: within both the allowance of this client address on this
-    order (RESELL_LOCKER_RESEND_RATE_LIMIT_ORDER_IP) and the order's cap from all addresses together
-    (RESELL_LOCKER_RESEND_RATE_LIMIT_ORDER). Counted by both or by neither, so that the cap's refusals
-    never use up the customer's own allowance. One counter per order, however it is spelt."""
-    order_id = decimal_id(order_number)
-    key = str(order_id) if order_id is not None else order_number
+def _within_allowances(request: Request, kind: str, key: str, per_address: str, overall: str) -> bool:
+    """Whether one more email of `kind` may go for `key` (an order, an email address): within both this
+    client address's allowance on that key and the key's cap from all addresses together. Counted by
+    both or by neither, so that the cap's refusals never use up the owner's own allowance: a stranger
+    typing someone's order number or email address spends only their own."""
     if not key:
         return False
-    settings = _ctx(request).settings
-    per_order_ip = rate_limits.rule("locker-resend-order-ip", settings.locker_resend_rate_limit_order_ip)
-    per_order = rate_limits.rule("locker-resend-order", settings.locker_resend_rate_limit_order)
-    # the address first: it holds no space, so the order number (any text) cannot pass for another pair
-    ip_and_order = f"{rate_limits.client_ip(request)} {key}"
-    return rate_limits.limiter(request).hit_all((per_order_ip, ip_and_order), (per_order, key)) is None
+    per_key_ip = rate_limits.rule(f"locker-{kind}-ip", per_address)
+    per_key = rate_limits.rule(f"locker-{kind}", overall)
+    # the address first: it holds no space, so the key (any text) cannot pass for another pair
+    ip_and_key = f"{rate_limits.client_ip(request)} {key}"
+    return rate_limits.limiter(request).hit_all((per_key_ip, ip_and_key), (per_key, key)) is None
 
 
 @router.post("/locker/resend", name="lockerResend")
@@ -126,7 +123,11 @@ async def resend(request: Request) -> Response:
     shown_in = str(form.get("lang") or "")[:16]
     wait = _recovery_limited(request)
     task = None
-    if wait is None and _may_send_again(request, order_number):
+    order_id = decimal_id(order_number)
+    key = str(order_id) if order_id is not None else order_number  # one counter per order, however spelt
+    settings = ctx.settings
+    limits = settings.locker_resend_rate_limit_order_ip, settings.locker_resend_rate_limit_order
+    if wait is None and _within_allowances(request, "resend-order", key, *limits):
         task = BackgroundTask(locker.send_again, ctx, order_number)
     return _recovery_page(request, "resend", wait, shown_in, task)
 
@@ -139,11 +140,11 @@ async def forgot(request: Request) -> Response:
     shown_in = str(form.get("lang") or "")[:16]
     wait = _recovery_limited(request)
     task = None
-    if wait is None and email:
-        per_email = rate_limits.rule("locker-list-email", ctx.settings.locker_order_list_rate_limit_email)
-        if rate_limits.limiter(request).hit(per_email, email.casefold()) is None:
-            lang, _ = language.choose(request, None, shown_in)
-            task = BackgroundTask(locker.send_order_list, ctx, email, lang)
+    settings = ctx.settings
+    limits = settings.locker_order_list_rate_limit_email_ip, settings.locker_order_list_rate_limit_email
+    if wait is None and _within_allowances(request, "list-email", email.casefold(), *limits):
+        lang, _ = language.choose(request, None, shown_in)
+        task = BackgroundTask(locker.send_order_list, ctx, email, lang)
     return _recovery_page(request, "order_list", wait, shown_in, task)
 
 

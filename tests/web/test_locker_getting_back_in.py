@@ -1,6 +1,6 @@
-"""The locker's "getting back in" (issue 14): the delivery email again, the list of an address's orders,
-both to a real SMTP server; the same answer and the same sign-in page whether or not an order exists;
-a stranger guessing order numbers never uses up the customer's resends, and an order's mailbox gets at
+"""The locker's "getting back in": the delivery email again, the list of an address's orders, both to a
+real SMTP server; the same answer and the same sign-in page whether or not an order exists; a stranger
+typing someone's order number or email address never uses up the owner's emails, and a mailbox gets at
 most so many a day; a cancelled order read as cancelled; a renewal order as complete as the first."""
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def settings(tmp_path: Path, db_url: str, smtp_port: int) -> Settings:
         locker_recovery_rate_limit_ip="8/hour",
         locker_resend_rate_limit_order_ip="2/day",
         locker_resend_rate_limit_order="5/day",
-        locker_order_list_rate_limit_email="2/day",
+        locker_order_list_rate_limit_email_ip="2/day",
+        locker_order_list_rate_limit_email="5/day",
     )
 
 
@@ -274,11 +275,44 @@ def test_forgot_my_order_number_emails_the_list_of_that_address_grouped_by_shop(
     assert text.count("Commandes passées chez shop-a") == 1 and text.count("Commandes passées chez shop-b") == 1
     assert text.index("ACME-78") < text.index("ACME-77")  # within a shop, the newest order first
 
-    # per address: past the limit, the same answer and no email
+    # per email address and client address: past the limit, the same answer and no email
     http.post("/locker/forgot", data={"email": "zoe@example.com", "lang": "fr"})
     third = http.post("/locker/forgot", data={"email": "ZOE@example.com", "lang": "fr"})
     assert third.content == asked.content
     assert len(settled(ctx, "mail.order_list", 3)) == 3
+
+
+def test_a_stranger_typing_someones_email_address_does_not_use_up_their_order_lists(
+    ctx: Context,
+    shop_a: Merchant,
+    http: httpx.Client,
+    from_ip: Callable[[str], httpx.Client],
+    world: World,
+    sink: SmtpSink,
+) -> None:
+    """Anyone may type an email address: what they ask for from their own address counts against their
+    own allowance on it (2/day here), so its owner still gets the list; from all addresses together,
+    one mailbox gets at most RESELL_LOCKER_ORDER_LIST_RATE_LIMIT_EMAIL lists a day (5 here)."""
+    zoe = "zoe@example.com"
+    number = new_order(shop_a, "LIST-1", (1003, 1), email=zoe)["orderNumber"]
+    stranger = from_ip("127.0.0.2")
+    answers = [stranger.post("/locker/forgot", data={"email": zoe, "lang": "en"}) for _ in range(4)]
+    assert len(settled(ctx, "mail.order_list", 2)) == 2  # two queued, then nothing more for this address
+
+    mine = http.post("/locker/forgot", data={"email": zoe, "lang": "en"})
+    assert mine.status_code == 200 and all(a.content == mine.content for a in answers)
+    assert len(settled(ctx, "mail.order_list", 3)) == 3
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 3 and all(recipients == [zoe] for _, recipients in sink.envelopes)
+    assert f"order={number}&" in parts(sink.messages[-1])[0]
+
+    # the cap from all addresses together: two more from a third address, then nothing for anyone
+    for _ in range(3):
+        from_ip("127.0.0.3").post("/locker/forgot", data={"email": zoe, "lang": "en"})
+    http.post("/locker/forgot", data={"email": zoe, "lang": "en"})
+    assert len(settled(ctx, "mail.order_list", 5)) == 5
+    dispatcher.run_pass(ctx)
+    assert len(sink.messages) == 5
 
 
 def test_a_sandbox_order_is_kept_not_sent_again_and_left_out_of_the_list(
