@@ -1,4 +1,4 @@
-"""Helpers for the delivery tests (issue 3): stored product files, sold products, real HTTP and SMTP
+"""Helpers for the delivery tests: stored product files, sold products, real HTTP and SMTP
 receivers, waits, PNG pixels.
 
 Plain functions and classes, no fixtures: each test module declares the fixtures it needs.

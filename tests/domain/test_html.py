@@ -1,4 +1,4 @@
-"""Remarks may hold HTML: only harmless formatting survives (issue 3)."""
+"""Remarks may hold HTML: only harmless formatting survives."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The strict HTTP Range parser in front of FileResponse (issue 3), and the byte spans served to a link."""
+"""The strict HTTP Range parser in front of FileResponse, and the byte spans served to a link."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The demo's files are real: generated at `resell demo` time, downloadable, and emailed for 100008 (issue 3)."""
+"""The demo's files are real: generated at `resell demo` time, downloadable, and emailed for 100008."""
 
 from __future__ import annotations
 

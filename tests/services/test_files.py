@@ -1,4 +1,4 @@
-"""Product files: storage, size and SHA-256, attachment, re-import, and `resell files` (issue 3)."""
+"""Product files: storage, size and SHA-256, attachment, re-import, and `resell files`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Serials from a publisher's key generator during createOrder, against a real HTTP receiver (issue 3)."""
+"""Serials from a publisher's key generator during createOrder, against a real HTTP receiver."""
 
 from __future__ import annotations
 

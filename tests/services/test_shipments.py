@@ -1,4 +1,4 @@
-"""Backup DVDs: shipment made with the order, 1041, cancellation, and the warehouse commands (issue 3)."""
+"""Backup DVDs: shipment made with the order, 1041, cancellation, and the warehouse commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Signed download links over real HTTP: streaming, Range, counters, 410/403/416, Metalink (issue 3)."""
+"""Signed download links over real HTTP: streaming, Range, counters, 410/403/416, Metalink."""
 
 from __future__ import annotations
 

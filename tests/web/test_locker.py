@@ -1,4 +1,4 @@
-"""The digital locker in a real headless Chromium (JavaScript off), plus its sign-in rules over HTTP (issue 3)."""
+"""The digital locker in a real headless Chromium (JavaScript off), plus its sign-in rules over HTTP."""
 
 from __future__ import annotations
 

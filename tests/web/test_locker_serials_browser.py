@@ -1,4 +1,4 @@
-"""The locker's serials and cancelled orders in a real headless Chromium (issue 14): a 29-character key
+"""The locker's serials and cancelled orders in a real headless Chromium: a 29-character key
 on one line at 360 px, the copy buttons of the page's own script (and the page without it), a
 cancelled order's locker and download page."""
 

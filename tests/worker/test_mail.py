@@ -1,4 +1,4 @@
-"""Delivery emails through the outbox to a real SMTP server (aiosmtpd): content, languages, retries (issue 3)."""
+"""Delivery emails through the outbox to a real SMTP server (aiosmtpd): content, languages, retries."""
 
 from __future__ import annotations
 

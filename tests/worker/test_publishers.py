@@ -1,4 +1,4 @@
-"""Revoked-serial callbacks to publishers through the outbox, to a real HTTP receiver (issue 3)."""
+"""Revoked-serial callbacks to publishers through the outbox, to a real HTTP receiver."""
 
 from __future__ import annotations
 

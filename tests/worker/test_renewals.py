@@ -1,4 +1,4 @@
-"""Renewals by real `resell worker --once --now ...` processes: the whole story of issue 4 end to end,
+"""Renewals by real `resell worker --once --now ...` processes: the whole story of a subscription end to end,
 and two workers at the same time never renewing a subscription twice."""
 
 from __future__ import annotations
