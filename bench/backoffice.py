@@ -175,6 +175,26 @@ def upgrade_timed(where: Target, meta: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
+def time_migrations(args: argparse.Namespace) -> dict[str, Any]:
+    """Generate (or reuse) the database, take it back to `--from` (alembic's downgrade, timed), then
+    upgrade it one revision at a time (timed): how long each migration holds an upgrade at this scale."""
+    from resell.db import migrate
+
+    meta = generate(args)
+    where = target(args.db, args.path, args.pg_name)
+    ctx = context(where)
+    log(f"downgrading {where.url} to {args.from_revision}")
+    started = time.perf_counter()
+    migrate.downgrade(ctx.db, args.from_revision)
+    log(f"  downgrade to {args.from_revision}: {time.perf_counter() - started:.1f} s")
+    ctx.db.engine.dispose()
+    before = len(meta.get("upgrades", []))
+    meta = upgrade_timed(where, meta)
+    for step in meta["upgrades"][before:]:
+        print(f"{step['revision']}: {step['seconds']:.1f} s")
+    return meta
+
+
 def fresh_database(where: Target) -> None:
     if where.db == "sqlite":
         where.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -1382,14 +1402,20 @@ def pages(args: argparse.Namespace) -> dict[str, Any]:
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    helps = {"run": "generate (or reuse), then measure", "pages": "time the /admin pages through `resell serve`"}
-    for name in ("generate", "measure", "run", "pages"):
+    helps = {
+        "run": "generate (or reuse), then measure",
+        "pages": "time the /admin pages through `resell serve`",
+        "migrations": "generate (or reuse), go back to --from, then time each migration up to the latest",
+    }
+    for name in ("generate", "measure", "run", "pages", "migrations"):
         p = sub.add_parser(name, help=helps.get(name))
         p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
         p.add_argument("--path", type=Path, default=None, help=f"the SQLite file (default {DEFAULT_PATH})")
         p.add_argument("--pg-name", default=PG_NAME, help="the PostgreSQL database (on RESELL_BENCH_PG_URL's server)")
         p.add_argument("--seed", type=int, default=1)
-        if name in ("generate", "run"):
+        if name == "migrations":
+            p.add_argument("--from", dest="from_revision", required=True, help="the revision to go back to")
+        if name in ("generate", "run", "migrations"):
             p.add_argument("--orders", type=int, default=1_000_000)
             p.add_argument("--merchants", type=int, default=20)
             p.add_argument("--products", type=int, default=50)
@@ -1421,6 +1447,8 @@ def main(argv: list[str] | None = None) -> None:
         measure(args)
     if args.command == "pages":
         pages(args)
+    if args.command == "migrations":
+        time_migrations(args)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,15 @@ def upgrade(db: Database, revision: str = "head") -> None:
         conn.commit()
 
 
+def downgrade(db: Database, revision: str) -> None:
+    """Take the schema back to `revision` (the migrations' downgrades; what they cannot undo, they refuse)."""
+    config = alembic_config(db)
+    with db.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+        conn.commit()
+
+
 def current_revision(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
