@@ -39,7 +39,11 @@ from resell.api.shapes import STATUS_REPLIES, JSONReply
 from resell.services.context import Caller, Context
 
 Body = dict[str, Any]
-READ_THREADS = 20  # threads for the reads on PostgreSQL, per process (the default pool has 40)
+# PostgreSQL, per process: the reads' threads and the others' (createOrder and every write), which
+# together hold no more connections than the process's pool has (20 + 20 overflow, db/engine.py), so
+# that a read never waits for a connection held by a write waiting for its commit
+READ_THREADS = 20
+WRITE_THREADS = 20
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ async def dispatch(operation: Operation, request: Request) -> Response:
         params = request.path_params
         if not ctx.db.reads_on_loop:  # PostgreSQL: nothing that may wait on the database runs on the loop
             run = partial(_run, operation, request, ctx, raw, params)
-            limiter = None if operation.in_thread_pool else _read_threads()
+            limiter = _threads("write" if operation.in_thread_pool else "read")
             reply = await anyio.to_thread.run_sync(run, limiter=limiter)
         elif operation.in_thread_pool:
             with ctx.db.shared_read():  # the thread's kept connection (SQLite), not one from the pool
@@ -103,16 +107,17 @@ async def dispatch(operation: Operation, request: Request) -> Response:
     return JSONReply(reply, status_code=operation.status_code)
 
 
-_READ_THREADS: list[anyio.CapacityLimiter] = []
+_LIMITERS: dict[str, anyio.CapacityLimiter] = {}
 
 
-def _read_threads() -> anyio.CapacityLimiter:
-    """The threads of the reads on PostgreSQL, apart from the default pool's: createOrders waiting for
-    their group commit fill that one during a launch, and the stock polls must not queue behind them
-    (bench/run.py, launch scenario: 5 polls/s with one pool for both)."""
-    if not _READ_THREADS:
-        _READ_THREADS.append(anyio.CapacityLimiter(READ_THREADS))
-    return _READ_THREADS[0]
+def _threads(kind: str) -> anyio.CapacityLimiter:
+    """The threads of the reads (READ_THREADS) or of the writes (WRITE_THREADS) on PostgreSQL, apart
+    from each other: during a launch the createOrders waiting for their commit would otherwise take
+    every thread and every pooled connection, and the stock polls queue behind them (bench/run.py,
+    launch scenario: 5 polls/s with one thread pool for both, 45/s with one connection pool)."""
+    if kind not in _LIMITERS:
+        _LIMITERS[kind] = anyio.CapacityLimiter(READ_THREADS if kind == "read" else WRITE_THREADS)
+    return _LIMITERS[kind]
 
 
 def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str]) -> Body | Response:

@@ -24,9 +24,7 @@ def test_healthz_and_readyz_answer_when_the_database_does(http: httpx.Client) ->
     assert reply.json() == {"status": "ready", "database": "ok"}
 
 
-def test_readyz_is_503_when_the_database_does_not_answer(
-    ctx: Context, _session_server: tuple[AppSlot, str]
-) -> None:
+def test_readyz_is_503_when_the_database_does_not_answer(ctx: Context, _session_server: tuple[AppSlot, str]) -> None:
     from resell.app import create_app
 
     slot, url = _session_server
@@ -62,8 +60,7 @@ def _waiting_on_a_lock(db_url: str) -> int:
     with engine.connect() as c:
         n = c.execute(
             text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
             )
         ).scalar_one()
     engine.dispose()
@@ -100,3 +97,44 @@ def test_a_read_held_in_postgresql_leaves_the_event_loop_free(
         held.http.close()
     (reply,) = replies
     assert reply.status_code == 200 and reply.json()["responseCode"] == 1010  # answered once released
+
+
+@only_on("postgres")  # SQLite's writes queue for one group-commit writer and hold no pooled connection
+def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
+    db_url: str, server: str, world: World, shop_a: Merchant, orders_locked: Any
+) -> None:
+    """A launch: more createOrders than the process has pooled connections, all waiting in the
+    database. They hold at most WRITE_THREADS connections; the stock polls still get theirs."""
+    from resell.api.rest import dispatch
+    from tests.conftest import order_body
+
+    shop_a.token()
+    replies: list[httpx.Response] = []
+    orders = [
+        threading.Thread(
+            target=lambda i=i: replies.append(
+                shop_a.call("POST", "/order/new", order_body(f"RUSH-{i}", (1002, 1)), timeout=60)
+            )
+        )
+        for i in range(45)  # past the pool's 40 connections
+    ]
+    for thread in orders:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while _waiting_on_a_lock(db_url) < dispatch.WRITE_THREADS:
+            assert time.monotonic() < deadline, "the orders never reached the lock"
+            time.sleep(0.05)
+        time.sleep(0.5)  # room for more to pile up, if anything let them
+        assert _waiting_on_a_lock(db_url) == dispatch.WRITE_THREADS
+        for _ in range(3):
+            started = time.monotonic()
+            stock = shop_a.call("POST", "/stock", {"productRefs": [1001]}, timeout=5)
+            assert stock.status_code == 200 and stock.json()["responseCode"] == 0, stock.text
+            assert time.monotonic() - started < 2
+        assert not replies  # every order still waiting
+    finally:
+        orders_locked.rollback()
+        for thread in orders:
+            thread.join(timeout=60)
+    assert sorted(r.status_code for r in replies) == [201] * 45
