@@ -105,6 +105,7 @@ class Database:
         self._writer_turn_lock = threading.Lock()
         self._kept = threading.local()  # shared_read's connection per thread (SQLite)
         self._kept_all: set[Connection] = set()
+        self._kept_lock = threading.Lock()
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, pool_size)
             database = make_url(url).database
@@ -169,14 +170,14 @@ class Database:
         conn: Connection | None = getattr(self._kept, "conn", None)
         if conn is None or conn.closed:
             conn = self._kept.conn = self.engine.connect()
-            with self._committer_lock:
+            with self._kept_lock:
                 self._kept_all.add(conn)
             # back to the pool when the thread is gone (tests run many short-lived event loops)
             weakref.finalize(threading.current_thread(), self._give_back, conn)
         return conn
 
     def _give_back(self, conn: Connection) -> None:
-        with self._committer_lock:
+        with self._kept_lock:
             self._kept_all.discard(conn)
         conn.close()
 
@@ -215,7 +216,7 @@ class Database:
         if self._committer is not None:
             self._committer.close()
             self._committer = None
-        with self._committer_lock:
+        with self._kept_lock:
             kept, self._kept_all = self._kept_all, set()
         for conn in kept:
             conn.close()
