@@ -82,6 +82,13 @@ def sign_in_form(request: Request, order: str = "") -> Response:
     return _sign_in_page(request, str(order_id) if order_id is not None else "")
 
 
+def _order_key(order_number: str) -> str:
+    """The rate limits' key of an order number: one counter per order, however it is spelt ("0042" is
+    order 42); a number that is not one counts as typed."""
+    order_id = decimal_id(order_number)
+    return str(order_id) if order_id is not None else order_number
+
+
 def _recovery_limited(request: Request) -> int | None:
     """The per-address limit of the two "getting back in" forms: None, or the seconds to wait."""
     per_ip = rate_limits.rule("locker-recovery-ip", _ctx(request).settings.locker_recovery_rate_limit_ip)
@@ -123,11 +130,9 @@ async def resend(request: Request) -> Response:
     shown_in = str(form.get("lang") or "")[:16]
     wait = _recovery_limited(request)
     task = None
-    order_id = decimal_id(order_number)
-    key = str(order_id) if order_id is not None else order_number  # one counter per order, however spelt
     settings = ctx.settings
     limits = settings.locker_resend_rate_limit_order_ip, settings.locker_resend_rate_limit_order
-    if wait is None and _within_allowances(request, "resend-order", key, *limits):
+    if wait is None and _within_allowances(request, "resend-order", _order_key(order_number), *limits):
         task = BackgroundTask(locker.send_again, ctx, order_number)
     return _recovery_page(request, "resend", wait, shown_in, task)
 
@@ -168,9 +173,7 @@ async def sign_in(request: Request) -> Response:
     email = str(form.get("email") or "").strip()[:320]
     shown_in = str(form.get("lang") or "")[:16]  # the language the form was shown in
     ip = rate_limits.client_ip(request)
-    # one counter per order, however it is spelt ("0042" is order 42)
-    order_id = decimal_id(order_number)
-    limit_key = str(order_id) if order_id is not None else order_number
+    limit_key = _order_key(order_number)
     wait = _limited(request, ip, limit_key)
     if wait is not None:
         return _sign_in_page(

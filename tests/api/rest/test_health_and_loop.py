@@ -122,10 +122,15 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
         thread.start()
     try:
         deadline = time.monotonic() + 20
-        while _waiting_on_a_lock(db_url) < dispatch.WRITE_THREADS:
+        while True:  # every order arrived: in a write thread or queued for one
+            writes = dispatch._threads("write").statistics()
+            if (
+                writes.borrowed_tokens + writes.tasks_waiting == 45
+                and _waiting_on_a_lock(db_url) >= dispatch.WRITE_THREADS
+            ):
+                break
             assert time.monotonic() < deadline, "the orders never reached the lock"
             time.sleep(0.05)
-        time.sleep(0.5)  # room for more to pile up, if anything let them
         assert _waiting_on_a_lock(db_url) == dispatch.WRITE_THREADS
         for _ in range(3):
             started = time.monotonic()
