@@ -105,7 +105,7 @@ def profile_writer_thread(merged: list[cProfile.Profile]) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
         try:
-            original(self, batch)
+            return original(self, batch)
         finally:
             profiler.disable()
             merged.append(profiler)
