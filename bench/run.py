@@ -468,22 +468,30 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
+def _cpu(row: dict) -> str:
+    """CPU microseconds per request of the server's processes (and PostgreSQL's, when it did work):
+    what the load costs the machine, steadier than req/s when other work shares the cores."""
+    cpu = row.get("cpu_us", {})
+    api, postgres = cpu.get("api", 0.0), cpu.get("postgres", 0.0)
+    return f"{api:,.0f}" + (f" + {postgres:,.0f} PG" if postgres >= 1 else "")
+
+
 def table(results: dict) -> str:
     lines = [
-        "| scenario | server | conc. | req/s | p50 ms | p99 ms | errors | / floor |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | server | conc. | req/s | p50 ms | p99 ms | errors | / floor | CPU µs/request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["runs"]:
         lines.append(
             f"| {row['scenario']} | {row['server']} | {row['concurrency']} | {row['throughput']:,.0f} | "
             f"{row['p50_us'] / 1000:.1f} | {row['p99_us'] / 1000:.1f} | {row['errors']} | "
-            f"{row['ratio']:.3f} |"
+            f"{row['ratio']:.3f} | {_cpu(row)} |"
         )
     for row in results["floor_runs"]:
         c = row["concurrency"]
         lines.append(
             f"| floor | uvicorn | {c} | {row['throughput']:,.0f} | {row['p50_us'] / 1000:.1f} | "
-            f"{row['p99_us'] / 1000:.1f} | {row['errors']} | 1.000 |"
+            f"{row['p99_us'] / 1000:.1f} | {row['errors']} | 1.000 | {_cpu(row)} |"
         )
     lines += ["", *targets(results)]
     imp = results["import"]
@@ -600,14 +608,20 @@ def main() -> None:
             wrk(f"http://127.0.0.1:{each}", "stock", 8, 2, extra)  # warm up every worker
         created_ok = in_flight = 0
         for c in [c for _ in range(args.repeats) for c in concurrencies] if scenarios else []:
+            cpu_before = cpu_seconds(floor.pid)
             floor_row = wrk(f"http://127.0.0.1:{floor_port}", "floor", c, args.seconds, {})
+            cpu = cpu_used(cpu_before, cpu_seconds(floor.pid))
+            floor_row["cpu_us"] = {k: v * 1e6 / max(floor_row["requests"], 1) for k, v in cpu.items()}
             floor_row["concurrency"] = c
             results["floor"][str(c)] = floor_row
             results["floor_runs"].append(floor_row)
             log(f"floor c={c}: {floor_row['throughput']:,.0f} req/s")
             for scenario in scenarios:
                 for name, each in ports.items():  # servers in turn, scenario by scenario: the same load
+                    cpu_before = cpu_seconds(started_servers[name].pid)
                     row = wrk(f"http://127.0.0.1:{each}", scenario, c, args.seconds, extra)
+                    cpu = cpu_used(cpu_before, cpu_seconds(started_servers[name].pid))
+                    row["cpu_us"] = {k: v * 1e6 / max(row["requests"], 1) for k, v in cpu.items()}
                     row.update(scenario=scenario, concurrency=c, server=name, floor=floor_row["throughput"])
                     row["ratio"] = row["throughput"] / floor_row["throughput"]
                     created_ok += row["statuses"].get(201, 0)
@@ -616,7 +630,7 @@ def main() -> None:
                     ratio = row["ratio"]
                     log(
                         f"{scenario} {name} c={c}: {row['throughput']:,.0f} req/s, p99 {row['p99_us'] / 1000:.1f} ms,"
-                        f" errors {row['errors']}, ratio {ratio:.3f}"
+                        f" errors {row['errors']}, ratio {ratio:.3f}, CPU/request {_cpu(row)}"
                     )
         if launching:
             log(f"launch: {args.launch_keys:,} keys, {args.launch_clients} clients, {args.launch_pollers} pollers")
