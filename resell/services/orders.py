@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exc, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, exc, or_, select, update
 
 from resell.db.prepared import Prepared
 from resell.db.tables import (
@@ -324,38 +324,41 @@ def _write(
 
 # The order view is read on every createOrder, getOrderData and getDownloadInfo: prepared statements,
 # each selecting by the order's id (joins rather than IN lists, so that each compiles once).
-_ORDER = Prepared(select(orders).where(orders.c.id == bindparam("order_id")))
-_ORDER_LINES = Prepared(
-    select(order_lines, products.c.delivery_mode, products.c.type.label("product_type"))
-    .join(products, products.c.id == order_lines.c.product_id)
-    .where(order_lines.c.order_id == bindparam("order_id"))
-    .order_by(order_lines.c.position)
-)
-_ORDER_ITEMS = Prepared(
+# Its lines, their items and the items' serials come in one statement: a row per serial of each item
+# of each line, in the reply's order; an item without serials, or a line without items, is one row
+# with NULLs there. An item's serials are its live one and what cancelOrder revoked with the order
+# (revoked at the instant the order was cancelled); one support replaced (resell order replace-serial)
+# is gone.
+_ORDER_CONTENTS = Prepared(
     select(
-        line_items.c.id,
-        line_items.c.order_line_id,
+        order_lines.c.id,
+        order_lines.c.product_id,
+        order_lines.c.product_ref,
+        products.c.type,
+        products.c.delivery_mode,
+        order_lines.c.download_token,
+        order_lines.c.remark,
+        line_items.c.id.label("item_id"),
         subscriptions.c.id.label("subscription_id"),
         line_items.c.renews_subscription_id,
+        serials.c.value.label("serial"),
     )
-    .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
-    .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
-    .where(order_lines.c.order_id == bindparam("order_id"))
-    .order_by(line_items.c.order_line_id, line_items.c.position)
-)
-# An item's serials: its live one, and what cancelOrder revoked with the order (revoked at the
-# instant the order was cancelled); one support replaced (resell order replace-serial) is gone.
-_ORDER_SERIALS = Prepared(
-    select(serial_assignments.c.line_item_id, serials.c.value)
-    .join(serials, serials.c.id == serial_assignments.c.serial_id)
-    .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
-    .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+    .join(products, products.c.id == order_lines.c.product_id)
     .join(orders, orders.c.id == order_lines.c.order_id)
-    .where(
-        order_lines.c.order_id == bindparam("order_id"),
-        or_(serial_assignments.c.revoked_at.is_(None), serial_assignments.c.revoked_at == orders.c.cancelled_at),
+    .outerjoin(line_items, line_items.c.order_line_id == order_lines.c.id)
+    .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
+    .outerjoin(
+        serial_assignments,
+        and_(
+            serial_assignments.c.line_item_id == line_items.c.id,
+            or_(serial_assignments.c.revoked_at.is_(None), serial_assignments.c.revoked_at == orders.c.cancelled_at),
+        ),
     )
-    .order_by(serial_assignments.c.serial_id)
+    .outerjoin(serials, serials.c.id == serial_assignments.c.serial_id)
+    .where(order_lines.c.order_id == bindparam("order_id"))
+    .order_by(
+        order_lines.c.position, order_lines.c.id, line_items.c.position, line_items.c.id, serial_assignments.c.serial_id
+    )
 )
 _ORDER_FILES = Prepared(
     select(product_files)
@@ -382,24 +385,40 @@ class _ViewLine:
     items: list[LineItemView]
 
 
-def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool = False) -> OrderView:
-    order = _ORDER.first(conn, order_id=order_id)
-    lines = _ORDER_LINES.all(conn, order_id=order_id)
-    items = _ORDER_ITEMS.all(conn, order_id=order_id)
-    serial_values = defaultdict(list)
-    for item_id, value in _ORDER_SERIALS.all(conn, order_id=order_id):
-        serial_values[item_id].append(value)
-    items_by_line = defaultdict(list)
-    for item in items:
-        items_by_line[item.order_line_id].append(
-            LineItemView(
-                serials=serial_values[item.id],
-                # a renewal order's item holds a new term of the subscription it renews
-                subscription_id=item.subscription_id
-                if item.subscription_id is not None
-                else item.renews_subscription_id,
+def _order_view(conn: Connection, ctx: Context, order: Row, with_stats: bool = False) -> OrderView:
+    """The reply for an order row the caller has already read (tenancy.order_of)."""
+    lines: dict[int, _ViewLine] = {}
+    items: dict[int, LineItemView] = {}
+    for (
+        line_id,
+        product_id,
+        product_ref,
+        product_type,
+        delivery_mode,
+        download_token,
+        remark,
+        item_id,
+        subscription_id,
+        renews_subscription_id,
+        serial,
+    ) in _ORDER_CONTENTS.all(conn, order_id=order.id):
+        line = lines.get(line_id)
+        if line is None:
+            line = lines[line_id] = _ViewLine(
+                line_id, product_id, product_ref, product_type, delivery_mode, download_token, remark, []
             )
-        )
+        if item_id is None:
+            continue
+        item = items.get(item_id)
+        if item is None:
+            # a renewal order's item holds a new term of the subscription it renews
+            item = items[item_id] = LineItemView(
+                serials=[],
+                subscription_id=subscription_id if subscription_id is not None else renews_subscription_id,
+            )
+            line.items.append(item)
+        if serial is not None:
+            item.serials.append(serial)
     return _view(
         ctx,
         partner_order_number=order.partner_order_number,
@@ -407,21 +426,9 @@ def _order_view(conn: Connection, ctx: Context, order_id: int, with_stats: bool 
         status=order.status,
         order_date=order.order_date,
         download_end_date=order.download_end_date,
-        lines=[
-            _ViewLine(
-                line.id,
-                line.product_id,
-                line.product_ref,
-                line.product_type,
-                line.delivery_mode,
-                line.download_token,
-                line.remark,
-                items_by_line[line.id],
-            )
-            for line in lines
-        ],
-        files=_ORDER_FILES.all(conn, order_id=order_id),
-        stats=downloads.stats_for_order(conn, order_id) if with_stats else {},
+        lines=list(lines.values()),
+        files=_ORDER_FILES.all(conn, order_id=order.id),
+        stats=downloads.stats_for_order(conn, order.id) if with_stats else {},
     )
 
 
@@ -526,7 +533,7 @@ def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) ->
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     with ctx.db.read() as conn:
         order = _require_order(conn, ctx, caller, pon)
-        return _order_view(conn, ctx, order.id)
+        return _order_view(conn, ctx, order)
 
 
 def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
@@ -534,7 +541,7 @@ def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     with ctx.db.read() as conn:
         order = _require_order(conn, ctx, caller, pon)
-        return _order_view(conn, ctx, order.id, with_stats=True)
+        return _order_view(conn, ctx, order, with_stats=True)
 
 
 # ---------------------------------------------------------------- changing an order

@@ -13,6 +13,7 @@ from resell.config import Settings
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from tests.conftest import TEST_CATALOG, Merchant, World, order_body
+from tests.statements_support import driver_statements, selects
 
 
 def test_create_order_returns_serials_files_end_date_and_remark(shop_a: Merchant, world: World, clock) -> None:
@@ -249,3 +250,39 @@ def test_the_remark_escapes_what_the_buyer_typed_and_keeps_the_products_html(sho
     )
     assert created["orderLines"][0]["remark"] == expected
     assert shop_a.call("GET", "/order/PON-REMARK").json()["orderLines"][0]["remark"] == expected
+
+
+def test_reading_an_order_reads_its_row_once_and_no_more_statements_for_a_bigger_order(
+    ctx: Context, shop_a: Merchant, clock
+) -> None:
+    """getOrderData and getDownloadInfo read the order row once (the caller's check of it is the
+    reply's), and its lines, items and serials in one statement: as many statements for three lines
+    of several units with subscriptions, cancelled or not, as for one unit."""
+    small = shop_a.call("POST", "/order/new", order_body("READ-1", (1003, 1))).json()
+    big = shop_a.call("POST", "/order/new", order_body("READ-2", (1001, 3), (1002, 1), (1005, 2))).json()
+
+    def read(created: dict[str, Any]) -> None:
+        pon = created["partnerOrderNumber"]
+        with driver_statements(ctx.db) as sent:
+            data = shop_a.call("GET", f"/order/{pon}").json()
+        order_reads = selects(sent)
+        with driver_statements(ctx.db) as sent:
+            info = shop_a.call("GET", f"/order/{pon}/download").json()
+        info_reads = selects(sent)
+        # the items as createOrder answered them (a cancelled order still lists the serials it revoked)
+        assert [line["lineItems"] for line in data["orderLines"]] == [
+            line["lineItems"] for line in created["orderLines"]
+        ]
+        assert info["responseCode"] == 0 and len(info["orderLines"]) == len(created["orderLines"])
+        for reads in (order_reads, info_reads):
+            assert len([s for s in reads if " FROM orders " in s]) == 1, reads
+        # the caller's catalogue, the order, its contents, its files (and the download counters)
+        assert (len(order_reads), len(info_reads)) == (4, 5), (order_reads, info_reads)
+
+    read(small)
+    read(big)
+    assert shop_a.call("GET", "/order/READ-2").json()["orderLines"] == big["orderLines"]
+    clock.advance(days=1)
+    cancel = shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "READ-2", "reasonCode": 3}).json()
+    assert cancel["responseCode"] == 0
+    read(big)

@@ -1,0 +1,65 @@
+"""What SQL a piece of work sends to the database, seen at the driver.
+
+SQLAlchemy's cursor events miss the prepared statements of the hot path (resell.db.prepared runs
+them on the driver's cursor), so this watches the driver itself: on SQLite the connection's trace
+callback, on PostgreSQL a cursor class that notes each statement it executes.
+
+Plain functions, no fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, event
+
+from resell.db.engine import Database
+
+
+@contextmanager
+def driver_statements(db: Database) -> Iterator[list[str]]:
+    """The statements every transaction of `db` begun inside the block sends, in order (whichever
+    connection or thread runs it). Only inside transactions: the pool's liveness ping is not the
+    work's. SQLite's BEGIN is in the list; a COMMIT or ROLLBACK is not."""
+    seen: list[str] = []
+
+    def watch(conn: Connection) -> None:
+        driver: Any = conn.connection.driver_connection
+        if db.is_sqlite:
+            driver.set_trace_callback(seen.append)
+        else:
+            driver.cursor_factory = _noting(driver.cursor_factory, seen)
+
+    def stop(conn: Connection) -> None:
+        driver: Any = conn.connection.driver_connection
+        if db.is_sqlite:
+            driver.set_trace_callback(None)
+        elif getattr(driver.cursor_factory, "notes", None) is seen:
+            driver.cursor_factory = driver.cursor_factory.__base__
+
+    listeners = [("begin", watch), ("commit", stop), ("rollback", stop)]
+    for name, listener in listeners:
+        # before the engine's own "begin" listener, which sends SQLite's BEGIN
+        event.listen(db.engine, name, listener, insert=True)
+    try:
+        yield seen
+    finally:
+        for name, listener in listeners:
+            event.remove(db.engine, name, listener)
+
+
+def _noting(base: type, seen: list[str]) -> type:
+    """A subclass of the psycopg cursor class `base` whose execute notes the statement in `seen`."""
+
+    def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(query))
+        return base.execute(self, query, *args, **kwargs)
+
+    return type("NotingCursor", (base,), {"execute": execute, "notes": seen})
+
+
+def selects(statements: list[str]) -> list[str]:
+    """The SELECTs among `statements`, each on one line."""
+    return [" ".join(s.split()) for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
