@@ -78,8 +78,10 @@ class RequestLogger:
             return
         fields["event"] = event
         fields["level"] = "info"
-        fields["timestamp"] = dt.datetime.now(tz=dt.UTC).isoformat().replace("+00:00", "Z")
-        _write(_orjson_text(fields))
+        # rendered by orjson with OPT_UTC_Z: the text TimeStamper(fmt="iso", utc=True) makes, for a
+        # fifth of the cost (the request's fields hold no datetime that the option could change)
+        fields["timestamp"] = dt.datetime.now(tz=dt.UTC)
+        _write(orjson.dumps(fields, default=str, option=orjson.OPT_UTC_Z).decode())
 
 
 def is_configured() -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from resell import logs
@@ -58,3 +60,12 @@ def test_request_line_on_a_terminal_goes_through_structlog(capsys: pytest.Captur
     logs.RequestLogger("resell.request").info("request", **FIELDS)
     (line,) = _lines(capsys)
     assert "request" in line and "request_id=0769b324554e4f87a34182b9d24b5782" in line and "{" not in line
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 500_000, 999_999])
+def test_timestamp_text_is_the_iso_stampers(microsecond: int) -> None:
+    """The request line's timestamp is orjson's rendering (OPT_UTC_Z) of what TimeStamper renders with
+    isoformat(), which leaves out a microsecond part of 0: the two agree on that too."""
+    moment = dt.datetime(2026, 12, 2, 7, 26, 34, microsecond, tzinfo=dt.UTC)
+    iso = moment.isoformat().replace("+00:00", "Z")
+    assert orjson.dumps(moment, option=orjson.OPT_UTC_Z).decode() == f'"{iso}"'
