@@ -67,7 +67,8 @@ class RequestLogger:
     With JSON lines, the line is rendered here, straight from its fields: the same bytes as the
     processor chain of `configure` writes (the fields in their order, then event, level and the UTC
     timestamp; tests/test_logs.py compares them), for a quarter of its cost, which every request
-    pays. Console lines, and any line before `configure`, go through structlog; above INFO, none."""
+    pays. (The chain would also merge in structlog's contextvars: resell binds none.) Console lines,
+    and any line before `configure`, go through structlog; above INFO, none."""
 
     def __init__(self, name: str) -> None:
         self._log = get_logger(name)
