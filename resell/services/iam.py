@@ -332,13 +332,27 @@ def _catalog_for_secret(conn, secret: str | None):  # type: ignore[no-untyped-de
     return _CATALOG_BY_SECRET.first(conn, secret_hash=key)
 
 
+# The Caller of each catalogue row read (_CATALOG_BY_SECRET): a frozen value that depends on the row
+# alone, so it is built once per distinct row (eight column reads and a frozen dataclass cost more than
+# the rest of resolving the caller). A row read after a change (a currency, a realm, a sandbox link) is
+# another key, so the change shows at once. Cleared when full rather than evicted one by one.
+_CALLERS: dict[tuple, Caller] = {}
+_CALLERS_MAX = 10_000
+
+
 def _caller(catalog) -> Caller:  # type: ignore[no-untyped-def]
-    return Caller(
-        merchant_id=catalog.merchant_id,
-        realm=catalog.realm,
-        catalog_id=catalog.id,
-        currency=catalog.currency,
-        cancel_period_days=catalog.cancel_period_days,
-        requires_amounts=catalog.requires_amounts,
-        sandbox_catalog_id=catalog.secret_catalog_id if catalog.sandbox else None,
-    )
+    who = _CALLERS.get(catalog)
+    if who is None:
+        who = Caller(
+            merchant_id=catalog.merchant_id,
+            realm=catalog.realm,
+            catalog_id=catalog.id,
+            currency=catalog.currency,
+            cancel_period_days=catalog.cancel_period_days,
+            requires_amounts=catalog.requires_amounts,
+            sandbox_catalog_id=catalog.secret_catalog_id if catalog.sandbox else None,
+        )
+        if len(_CALLERS) >= _CALLERS_MAX:
+            _CALLERS.clear()
+        _CALLERS[catalog] = who
+    return who

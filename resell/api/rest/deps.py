@@ -34,9 +34,15 @@ def authenticated(request: Request) -> Caller:
     """Token first (401), then the catalogue secret (70, 71). Run on the event loop on SQLite: a
     cached signature check and one indexed query (services/iam.py), cheaper than a thread hop; in the
     thread pool on PostgreSQL, where the query may wait (api/rest/dispatch.py). The OpenAPI
-    document describes the `secret` header (api/rest/openapi.py)."""
-    headers = request.headers
-    who = iam.authenticate(context_of(request), bearer_token(headers.get("authorization")), headers.get("secret"))
+    document describes the `secret` header (api/rest/openapi.py). The two headers are read in one pass
+    over the raw ones (the first of each name, as `request.headers` would give it, without building it)."""
+    authorization = secret = None
+    for name, value in request.scope["headers"]:
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"secret" and secret is None:
+            secret = value.decode("latin-1")
+    who = iam.authenticate(context_of(request), bearer_token(authorization), secret)
     request.state.merchant = who.realm
     return who
 

@@ -30,7 +30,7 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from resell.api.errors import error_reply
@@ -85,7 +85,7 @@ async def dispatch(operation: Operation, request: Request) -> Response:
     """Authenticate, read the body, run the handler where it belongs, render the reply or the error."""
     try:
         ctx = context_of(request)
-        raw = await request.body() if operation.reads_body else b""
+        raw = await _body(request) if operation.reads_body else b""
         params = request.path_params
         if not ctx.db.reads_on_loop:  # PostgreSQL: nothing that may wait on the database runs on the loop
             run = partial(_run, operation, request, ctx, raw, params)
@@ -105,6 +105,19 @@ async def dispatch(operation: Operation, request: Request) -> Response:
     if operation.name in STATUS_REPLIES:  # the request log reads responseCode; these replies say `code`
         request.state.response_code = reply["code"]
     return JSONReply(reply, status_code=operation.status_code)
+
+
+async def _body(request: Request) -> bytes:
+    """The whole body, read from the server's messages: what `request.body()` returns, without the
+    async generator it runs for every request. Nothing after dispatch reads the body again."""
+    chunks = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 _LIMITERS: dict[str, anyio.CapacityLimiter] = {}
@@ -135,7 +148,8 @@ def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, param
 
 
 def _query(request: Request) -> dict[str, str]:
-    return dict(request.query_params) if request.url.query else {}
+    """Read from the scope: `request.url` would build the whole URL of every call first."""
+    return dict(request.query_params) if request.scope.get("query_string") else {}
 
 
 def add_routes(router: APIRouter, operations: Iterable[Operation]) -> None:

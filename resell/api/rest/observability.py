@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from typing import Any
 
 import uvicorn
@@ -31,11 +30,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resell.api.rest.deps import bearer_token
 from resell.domain.secrets import hash_secret, secret_matches
-from resell.logs import get_logger
+from resell.logs import RequestLogger
 from resell.services import stock
 from resell.services.context import Context
 
-log = get_logger("resell.request")
+log = RequestLogger("resell.request")
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(
@@ -63,8 +62,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = (request_id or uuid.uuid4().hex)[:64]
+        request_id = _request_id(scope["headers"])
         status = 500
         code: int | None = None
 
@@ -102,6 +100,17 @@ class RequestLogMiddleware:
                     response_code=response_code,
                     duration_ms=round(elapsed * 1000, 2),
                 )
+
+
+def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    """The caller's X-Request-ID (its first 64 characters), else a new one: 32 random hex digits (the
+    length of a uuid4's hex, without its object, a sixth of the cost)."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            if value:
+                return value.decode("latin-1")[:64]
+            break
+    return os.urandom(16).hex()
 
 
 @functools.cache

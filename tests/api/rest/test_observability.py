@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -54,6 +55,19 @@ def test_each_request_logs_one_line_without_secrets(
     serial = created.json()["orderLines"][0]["lineItems"][0]["serials"][0]["data"]
     for secret in (world.a.secret, world.a.client_secret, shop_a.token(), serial, "LOG-1"):
         assert secret not in captured
+
+
+
+def test_a_request_without_an_id_gets_a_new_one(shop_a: Merchant) -> None:
+    """32 hex digits, new for each request; an empty X-Request-ID counts as none."""
+
+    def request_id(**headers: str) -> str:
+        return shop_a.call("POST", "/stock", {"productRefs": [1001]}, headers=headers).headers["x-request-id"]
+
+    ids = [request_id() for _ in range(3)] + [request_id(**{"X-Request-ID": ""})]
+    assert all(re.fullmatch("[0-9a-f]{32}", each) for each in ids)
+    assert len(set(ids)) == 4
+    assert request_id(**{"X-Request-ID": "r" * 100}) == "r" * 64
 
 
 def test_metrics_count_requests_orders_and_stock(server: str, shop_a: Merchant) -> None:
