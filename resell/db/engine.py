@@ -170,7 +170,7 @@ class Database:
                 try:
                     return work()
                 except exc.DBAPIError:
-                    dropped = _dropped(conn)  # seen before the rollback, whatever that raises
+                    dropped = self._dropped(conn)  # seen before the rollback, whatever that raises
                     raise
         except Exception:
             if not dropped:
@@ -200,7 +200,7 @@ class Database:
         """Back to the idle kept connections, up to the pool's size (the rest of the pool stays for
         the writes). A dropped one goes, and so do the idle others: a server restart dropped them
         too, and the pool pings each before handing it out again."""
-        if _dropped(conn):
+        if self._dropped(conn):
             with self._kept_lock:
                 gone, self._kept_idle = self._kept_idle, []
             conn.invalidate()
@@ -212,6 +212,11 @@ class Database:
                 self._kept_idle.append(conn)
                 return
         conn.close()
+
+    def _dropped(self, conn: Connection) -> bool:
+        """Whether the server dropped this connection: SQLAlchemy saw it, or psycopg did under a
+        prepared statement (db/prepared.py runs those on the driver, out of SQLAlchemy's sight)."""
+        return conn.invalidated or (self.is_postgres and conn.connection.driver_connection.closed)  # type: ignore[union-attr]
 
     @contextmanager
     def writer_turn(self) -> Iterator[None]:
@@ -256,14 +261,6 @@ class Database:
             os.close(self._writer_lock_fd)
             self._writer_lock_fd = None
         self.engine.dispose()
-
-
-def _dropped(conn: Connection) -> bool:
-    """Whether the server dropped this connection (SQLAlchemy saw it, or psycopg did under a prepared
-    statement, db/prepared.py, which SQLAlchemy does not watch)."""
-    if conn.invalidated:
-        return True
-    return bool(getattr(conn.connection.driver_connection, "closed", False))
 
 
 def inserted_id(result: CursorResult) -> int:

@@ -6,15 +6,19 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import Connection, create_engine, exc, func, select, text
+from sqlalchemy import Connection, create_engine, event, exc, func, select, text
 
 from resell.db.engine import Database
+from resell.db.prepared import Prepared
 from tests.conftest import only_on
 
 
-def test_the_connection_is_kept_between_reads_whatever_the_thread_and_given_back_by_dispose(tmp_path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'reads.db'}")
+def test_the_connection_is_kept_between_reads_whatever_the_thread_and_given_back_by_dispose(db_url: str) -> None:
+    """Taken from the pool once (on PostgreSQL the pool pings each connection it hands out)."""
+    db = Database(db_url)
     seen: list[Connection] = []
+    checkouts: list[object] = []
+    event.listen(db.engine, "checkout", lambda *_: checkouts.append(1))
 
     def reads() -> None:
         for _ in range(3):
@@ -28,6 +32,7 @@ def test_the_connection_is_kept_between_reads_whatever_the_thread_and_given_back
             thread.start()
             thread.join()
         assert len(seen) == 6 and all(conn is seen[0] for conn in seen)
+        assert len(checkouts) == 1
         assert db.engine.pool.checkedout() == 1  # kept between reads, outside any transaction
         assert not seen[0].in_transaction()
     finally:
@@ -35,8 +40,8 @@ def test_the_connection_is_kept_between_reads_whatever_the_thread_and_given_back
     assert db.engine.pool.checkedout() == 0
 
 
-def test_reads_at_once_each_get_a_connection_and_at_most_the_pools_size_stay_kept(tmp_path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'reads.db'}", pool_size=1)
+def test_reads_at_once_each_get_a_connection_and_at_most_the_pools_size_stay_kept(db_url: str) -> None:
+    db = Database(db_url, pool_size=1)
     inside, release = threading.Barrier(2), threading.Event()
 
     def hold() -> None:
@@ -54,6 +59,8 @@ def test_reads_at_once_each_get_a_connection_and_at_most_the_pools_size_stay_kep
         release.set()
         thread.join()
         assert db.engine.pool.checkedout() == 1  # pool_size=1: one kept, the other back to the pool
+        with db.write() as conn:  # on the one given back: reset by the pool (PostgreSQL: not read-only)
+            conn.exec_driver_sql("CREATE TABLE written (n integer)")
     finally:
         db.dispose()
 
@@ -72,17 +79,20 @@ def test_a_failed_shared_read_leaves_the_kept_connection_usable(tmp_path) -> Non
     assert db.engine.pool.checkedout() == 0
 
 
-@only_on("postgres")
-def test_a_shared_read_on_postgresql_is_one_read_only_snapshot_and_writes_are_not(db_url: str) -> None:
+@only_on("postgres")  # a SQLite read transaction is one snapshot already, and writes nothing
+def test_a_shared_read_on_postgresql_reads_one_snapshot_and_writes_nothing(db_url: str) -> None:
     db = Database(db_url, pool_size=1)
     try:
-        with db.shared_read() as conn:
-            assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "repeatable read"
-            assert conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
-        db.dispose()  # the kept connection back to the pool, which resets it
         with db.write() as conn:
-            assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "read committed"
-            assert conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "off"
+            conn.exec_driver_sql("CREATE TABLE seen (n integer)")
+        with db.shared_read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM seen").scalar() == 0
+            with db.write() as other:
+                other.exec_driver_sql("INSERT INTO seen VALUES (1)")
+            assert conn.exec_driver_sql("SELECT count(*) FROM seen").scalar() == 0  # committed since
+        with pytest.raises(exc.DBAPIError, match="read-only transaction"):
+            with db.shared_read() as conn:
+                conn.exec_driver_sql("INSERT INTO seen VALUES (2)")
     finally:
         db.dispose()
 
@@ -102,8 +112,6 @@ def _terminate(db_url: str, pid: int) -> None:
 @only_on("postgres")
 @pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "core"])
 def test_a_read_whose_kept_connection_was_dropped_runs_again_on_a_new_one(db_url: str, prepared: bool) -> None:
-    from resell.db.prepared import Prepared
-
     one = Prepared(select(func.pg_backend_pid()))
     db = Database(db_url)
     try:

@@ -41,7 +41,8 @@ from resell.services.context import Caller, Context
 Body = dict[str, Any]
 # PostgreSQL, per process: the reads' threads and the others' (createOrder and every write), which
 # together hold no more connections than the process's pool has (20 + 20 overflow, db/engine.py), so
-# that a read never waits for a connection held by a write waiting for its commit
+# that a read never waits for a connection held by a write waiting for its commit. The reads keep
+# theirs between requests (at most the pool's 20, `Database.shared_read`)
 READ_THREADS = 20
 WRITE_THREADS = 20
 
