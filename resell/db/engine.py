@@ -5,7 +5,8 @@ block commits once on exit, or rolls back on any exception. Routers and helpers 
 
 SQLite runs in WAL mode with synchronous=FULL (an acknowledged order survives a power cut); write
 transactions start with BEGIN IMMEDIATE so that two writers serialize at the start instead of
-failing at commit. PostgreSQL keeps its defaults (synchronous_commit on, READ COMMITTED).
+failing at commit. PostgreSQL keeps its defaults (synchronous_commit on, READ COMMITTED), but for
+the hot reads' shared transactions (REPEATABLE READ, READ ONLY: `Database.shared_read`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import fcntl
 import json
 import os
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import orjson
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from resell.db.group_commit import GroupCommitter
@@ -103,8 +103,8 @@ class Database:
         self._writer_lock_path: str | None = None
         self._writer_lock_fd: int | None = None
         self._writer_turn_lock = threading.Lock()
-        self._kept = threading.local()  # shared_read's connection per thread (SQLite)
-        self._kept_all: set[Connection] = set()
+        self._kept_idle: list[Connection] = []  # shared_read's connections between reads
+        self._kept_max = pool_size
         self._kept_lock = threading.Lock()
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, pool_size)
@@ -145,41 +145,78 @@ class Database:
         """A read transaction that every `read()` inside the block joins: the hot path authenticates
         and answers a read in one transaction. Not for generators, which may resume elsewhere.
 
-        On SQLite the thread keeps its connection between these transactions (the event loop's
-        hot reads): taking it from the pool and giving it back cost more than the reads themselves."""
+        It runs on a connection kept between these transactions (`_kept_read`). On PostgreSQL the
+        transaction is REPEATABLE READ, READ ONLY: a reply read in several statements (an order, its
+        lines, its serials) comes from one snapshot, as on SQLite, and psycopg names both in the
+        BEGIN it sends anyway, so they cost no round trip."""
         if _SHARED_READ.get() is not None:  # nested: the outer one is the transaction
             with self.read() as conn:
                 yield conn
             return
-        with self._kept_read() if self.is_sqlite else self.read() as conn:
+        with self._kept_read() as conn:
             token = _SHARED_READ.set((self, conn))
             try:
                 yield conn
             finally:
                 _SHARED_READ.reset(token)
 
+    def run_read(self, work: Callable[[], T]) -> T:
+        """work() inside `shared_read`. A kept connection the server dropped since its last use (a
+        restart, pg_terminate_backend) fails at its first statement: work runs once more, on a new
+        connection (a read changes nothing, so running it again is safe)."""
+        dropped = False
+        try:
+            with self.shared_read() as conn:
+                try:
+                    return work()
+                except exc.DBAPIError:
+                    dropped = self._dropped(conn)  # seen before the rollback, whatever that raises
+                    raise
+        except Exception:
+            if not dropped:
+                raise
+        with self.shared_read():
+            return work()
+
     @contextmanager
     def _kept_read(self) -> Iterator[Connection]:
-        conn = self._kept_connection()
-        with conn.begin():
-            yield conn
-
-    def _kept_connection(self) -> Connection:
-        """This thread's own connection for shared reads (SQLite), opened on first use and closed by
-        `dispose`. Between transactions it holds no snapshot, so it holds up no checkpoint."""
-        conn: Connection | None = getattr(self._kept, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._kept.conn = self.engine.connect()
-            with self._kept_lock:
-                self._kept_all.add(conn)
-            # back to the pool when the thread is gone (tests run many short-lived event loops)
-            weakref.finalize(threading.current_thread(), self._give_back, conn)
-        return conn
-
-    def _give_back(self, conn: Connection) -> None:
+        """A shared read's connection: an idle kept one, or a new one from the pool. Taking one from
+        the pool and giving it back (on PostgreSQL a ping round trip each time) cost more than the
+        hot reads themselves. Kept idle, it is outside any transaction: it holds no snapshot, and
+        on SQLite no checkpoint back."""
         with self._kept_lock:
-            self._kept_all.discard(conn)
+            conn = self._kept_idle.pop() if self._kept_idle else None
+        if conn is None:
+            conn = self.engine.connect()
+            if self.is_postgres:  # reset by the pool when the connection goes back to it
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            self._keep(conn)
+
+    def _keep(self, conn: Connection) -> None:
+        """Back to the idle kept connections, up to the pool's size (the rest of the pool stays for
+        the writes). A dropped one goes, and so do the idle others: a server restart dropped them
+        too, and the pool pings each before handing it out again."""
+        if self._dropped(conn):
+            with self._kept_lock:
+                gone, self._kept_idle = self._kept_idle, []
+            conn.invalidate()
+            for other in [conn, *gone]:
+                other.close()
+            return
+        with self._kept_lock:
+            if len(self._kept_idle) < self._kept_max:
+                self._kept_idle.append(conn)
+                return
         conn.close()
+
+    def _dropped(self, conn: Connection) -> bool:
+        """Whether the server dropped this connection: SQLAlchemy saw it, or psycopg did under a
+        prepared statement (db/prepared.py runs those on the driver, out of SQLAlchemy's sight)."""
+        return conn.invalidated or (self.is_postgres and conn.connection.driver_connection.closed)  # type: ignore[union-attr]
 
     @contextmanager
     def writer_turn(self) -> Iterator[None]:
@@ -217,7 +254,7 @@ class Database:
             self._committer.close()
             self._committer = None
         with self._kept_lock:
-            kept, self._kept_all = self._kept_all, set()
+            kept, self._kept_idle = self._kept_idle, []
         for conn in kept:
             conn.close()
         if self._writer_lock_fd is not None:

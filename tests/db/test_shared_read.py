@@ -1,34 +1,66 @@
-"""Database.shared_read: one read transaction for a hot request; on SQLite the thread keeps its connection."""
+"""Database.shared_read: one read transaction for a hot request, on a connection kept between
+reads; Database.run_read: a read whose kept connection the server dropped runs again."""
 
 from __future__ import annotations
 
-import gc
 import threading
 
+import pytest
+from sqlalchemy import Connection, create_engine, event, exc, func, select, text
+
 from resell.db.engine import Database
+from resell.db.prepared import Prepared
+from tests.conftest import only_on
 
 
-def test_sqlite_keeps_one_connection_per_thread_and_gives_it_back_when_the_thread_ends(tmp_path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'reads.db'}")
-    seen: list[object] = []
+def test_the_connection_is_kept_between_reads_whatever_the_thread_and_given_back_by_dispose(db_url: str) -> None:
+    """Taken from the pool once (on PostgreSQL the pool pings each connection it hands out)."""
+    db = Database(db_url)
+    seen: list[Connection] = []
+    checkouts: list[object] = []
+    event.listen(db.engine, "checkout", lambda *_: checkouts.append(1))
 
     def reads() -> None:
         for _ in range(3):
             with db.shared_read() as conn:
                 assert conn.exec_driver_sql("SELECT 1").scalar() == 1
                 seen.append(conn)
-                assert db.engine.pool.checkedout() == 1
-        assert db.engine.pool.checkedout() == 1  # kept between reads, outside any transaction
-        assert not seen[0].in_transaction()
 
     try:
-        thread = threading.Thread(target=reads)
+        for _ in range(2):
+            thread = threading.Thread(target=reads)
+            thread.start()
+            thread.join()
+        assert len(seen) == 6 and all(conn is seen[0] for conn in seen)
+        assert len(checkouts) == 1
+        assert db.engine.pool.checkedout() == 1  # kept between reads, outside any transaction
+        assert not seen[0].in_transaction()
+    finally:
+        db.dispose()
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_reads_at_once_each_get_a_connection_and_at_most_the_pools_size_stay_kept(db_url: str) -> None:
+    db = Database(db_url, pool_size=1)
+    inside, release = threading.Barrier(2), threading.Event()
+
+    def hold() -> None:
+        with db.shared_read():
+            inside.wait()
+            release.wait()
+
+    try:
+        thread = threading.Thread(target=hold)
         thread.start()
+        inside.wait()
+        with db.shared_read() as conn:  # the other one is in use: a second connection
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+            assert db.engine.pool.checkedout() == 2
+        release.set()
         thread.join()
-        assert len(seen) == 3 and seen[0] is seen[1] is seen[2]
-        del thread
-        gc.collect()
-        assert db.engine.pool.checkedout() == 0  # the ended thread's connection went back to the pool
+        assert db.engine.pool.checkedout() == 1  # pool_size=1: one kept, the other back to the pool
+        with db.write() as conn:  # on the one given back: reset by the pool (PostgreSQL: not read-only)
+            conn.exec_driver_sql("CREATE TABLE written (n integer)")
     finally:
         db.dispose()
 
@@ -36,13 +68,83 @@ def test_sqlite_keeps_one_connection_per_thread_and_gives_it_back_when_the_threa
 def test_a_failed_shared_read_leaves_the_kept_connection_usable(tmp_path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'reads.db'}")
     try:
-        try:
+        with pytest.raises(exc.OperationalError):
             with db.shared_read() as conn:
                 conn.exec_driver_sql("SELECT * FROM missing")
-        except Exception:  # noqa: BLE001 - the failure under test
-            pass
-        with db.shared_read() as conn:
-            assert conn.exec_driver_sql("SELECT 2").scalar() == 2
+        with db.shared_read() as again:
+            assert again is conn
+            assert again.exec_driver_sql("SELECT 2").scalar() == 2
     finally:
         db.dispose()
     assert db.engine.pool.checkedout() == 0
+
+
+@only_on("postgres")  # a SQLite read transaction is one snapshot already, and writes nothing
+def test_a_shared_read_on_postgresql_reads_one_snapshot_and_writes_nothing(db_url: str) -> None:
+    db = Database(db_url, pool_size=1)
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE seen (n integer)")
+        with db.shared_read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM seen").scalar() == 0
+            with db.write() as other:
+                other.exec_driver_sql("INSERT INTO seen VALUES (1)")
+            assert conn.exec_driver_sql("SELECT count(*) FROM seen").scalar() == 0  # committed since
+        with pytest.raises(exc.DBAPIError, match="read-only transaction"):
+            with db.shared_read() as conn:
+                conn.exec_driver_sql("INSERT INTO seen VALUES (2)")
+    finally:
+        db.dispose()
+
+
+def _backend_pid(db: Database) -> int:
+    with db.shared_read() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def _terminate(db_url: str, pid: int) -> None:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar() is True
+    engine.dispose()
+
+
+@only_on("postgres")
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "core"])
+def test_a_read_whose_kept_connection_was_dropped_runs_again_on_a_new_one(db_url: str, prepared: bool) -> None:
+    one = Prepared(select(func.pg_backend_pid()))
+    db = Database(db_url)
+    try:
+        dropped = _backend_pid(db)
+        _terminate(db_url, dropped)
+        runs: list[int] = []
+
+        def work() -> int:
+            with db.read() as conn:  # joins the shared read, as a service's read does
+                runs.append(1)
+                pid = one.scalar(conn) if prepared else conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                return int(pid)
+
+        assert db.run_read(work) != dropped
+        assert len(runs) == 2  # once on the dropped connection, once more on a new one
+        assert _backend_pid(db) != dropped  # and the new one is kept
+    finally:
+        db.dispose()
+
+
+@only_on("postgres")
+def test_a_read_that_fails_on_a_live_connection_is_not_run_again(db_url: str) -> None:
+    db = Database(db_url)
+    runs: list[int] = []
+
+    def work() -> None:
+        runs.append(1)
+        with db.read() as conn:
+            conn.exec_driver_sql("SELECT * FROM missing")
+
+    try:
+        with pytest.raises(exc.ProgrammingError):
+            db.run_read(work)
+        assert runs == [1]
+    finally:
+        db.dispose()

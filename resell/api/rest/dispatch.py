@@ -41,7 +41,8 @@ from resell.services.context import Caller, Context
 Body = dict[str, Any]
 # PostgreSQL, per process: the reads' threads and the others' (createOrder and every write), which
 # together hold no more connections than the process's pool has (20 + 20 overflow, db/engine.py), so
-# that a read never waits for a connection held by a write waiting for its commit
+# that a read never waits for a connection held by a write waiting for its commit. The reads keep
+# theirs between requests (at most the pool's 20, `Database.shared_read`)
 READ_THREADS = 20
 WRITE_THREADS = 20
 
@@ -92,7 +93,7 @@ async def dispatch(operation: Operation, request: Request) -> Response:
             limiter = _threads("write" if operation.in_thread_pool else "read")
             reply = await anyio.to_thread.run_sync(run, limiter=limiter)
         elif operation.in_thread_pool:
-            with ctx.db.shared_read():  # the thread's kept connection (SQLite), not one from the pool
+            with ctx.db.shared_read():  # a kept connection, not one from the pool
                 who = authenticated(request)
             body = parse_json_object(raw) if operation.reads_body else {}
             reply = await run_in_threadpool(operation.handler, Call(ctx, who, body, params, _query(request)))
@@ -136,15 +137,14 @@ def _threads(kind: str) -> anyio.CapacityLimiter:
 def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str]) -> Body | Response:
     """Authenticate, parse, run the handler: in the caller's thread, on the loop (SQLite's cheap
     reads) or in the thread pool (PostgreSQL, one hop for the whole request). A read operation
-    authenticates and answers in one read transaction."""
-    if operation.in_thread_pool:
+    authenticates and answers in one read transaction (`Database.run_read`)."""
+
+    def answer() -> Body | Response:
         who = authenticated(request)
         body = parse_json_object(raw) if operation.reads_body else {}
         return operation.handler(Call(ctx, who, body, params, _query(request)))
-    with ctx.db.shared_read():
-        who = authenticated(request)
-        body = parse_json_object(raw) if operation.reads_body else {}
-        return operation.handler(Call(ctx, who, body, params, _query(request)))
+
+    return answer() if operation.in_thread_pool else ctx.db.run_read(answer)
 
 
 def _query(request: Request) -> dict[str, str]:

@@ -143,3 +143,32 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
         for thread in orders:
             thread.join(timeout=60)
     assert sorted(r.status_code for r in replies) == [201] * 45
+
+
+def _drop_the_servers_connections(db_url: str) -> int:
+    """pg_terminate_backend on every other connection to the test's database (as a restart would)."""
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        n = c.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+@only_on("postgres")  # SQLite has no server to drop a connection
+def test_the_hot_reads_answer_after_the_server_dropped_their_connections(db_url: str, shop_a: Merchant) -> None:
+    """The reads' connections are kept between requests (Database.shared_read): one the server
+    dropped since is found by the next read, which runs again on a new connection."""
+    from tests.conftest import order_body
+
+    assert shop_a.call("POST", "/order/new", order_body("DROPPED-1", (1002, 1))).status_code == 201
+    for _ in range(2):
+        stock = shop_a.call("POST", "/stock", {"productRefs": [1001]})
+        assert stock.status_code == 200 and stock.json()["responseCode"] == 0, stock.text
+        order = shop_a.call("GET", "/order/DROPPED-1")
+        assert order.status_code == 200 and order.json()["responseCode"] == 0, order.text
+        assert _drop_the_servers_connections(db_url) > 0
