@@ -156,7 +156,7 @@ def test_sqlite_rows_are_stored_as_the_writer_stores_them(generated: tuple[list[
             "SELECT p.ref FROM products p JOIN catalog_products cp ON cp.product_id = p.id "
             "WHERE cp.catalog_id = :c AND p.serial_source = 'pool' ORDER BY p.ref"), {"c": catalog.id}
         ).scalar()  # fmt: skip
-    caller = Caller(catalog.merchant_id, catalog.realm, catalog.id, "EUR", catalog.cancel_period_days, False)
+    caller = Caller(catalog.merchant_id, catalog.realm, catalog.id, "EUR", catalog.cancel_period_days, False, True)
     body = order_body("REAL-1", (ref, 1))
     body["orderLines"][0].update(amountDutyFree="9.99", amountTotal="11.99")
     real = order_service.submit_order(ctx, caller, body).order_number

@@ -47,6 +47,7 @@ class Caller:
     currency: str
     cancel_period_days: int
     requires_amounts: bool
+    delivery_email: bool  # the catalogue emails every line's end user (services/delivery_mail.py)
     sandbox_catalog_id: int | None = None
 
     @property

@@ -22,10 +22,12 @@ def on_order_created(
     delivery: dict[str, Any] | None,
     placed: list[tuple[Any, int]],
     test: bool = False,
+    every_line: bool | None = None,
 ) -> None:
     """`placed`: (new line, order line id) pairs; a new line (order_writer.NewLine) has `.product`,
     `.quantity` and `.end_user_email`. A first order and a renewal order alike. A test order ships
-    nothing, and its emails are kept for the merchant instead of sent (resell.services.sandbox)."""
+    nothing, and its emails are kept for the merchant instead of sent (resell.services.sandbox).
+    `every_line`: the catalogue's delivery_email, if known (delivery_mail.enqueue_for_order)."""
     if not test and delivery and any(line.product.option_kind == "backup_dvd" for line, _ in placed):
         base = [line for line, _ in placed if line.product.type != "option"]
         with_files = shipments.products_with_files(conn, [line.product.id for line in base])
@@ -43,6 +45,7 @@ def on_order_created(
         customer_email,
         [(line_id, bool(line.product.delivers_directly), line.end_user_email) for line, line_id in placed],
         test=test,
+        every_line=every_line,
     )
 
 

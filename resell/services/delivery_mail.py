@@ -71,11 +71,16 @@ def enqueue_for_order(
     customer_email: str,
     lines: list[tuple[int, bool, str | None]],
     test: bool = False,
+    every_line: bool | None = None,
 ) -> list[str]:
     """Queue the delivery emails of a new order; `lines` are (line id, publisher delivers directly,
     line's endUserEmail). Returns the event ids (none when nobody is to be emailed). A test order
-    keeps the email of every line, as the end user would get it, for the merchant to read."""
-    every_line = test or bool(_EVERY_ORDER.scalar(conn, catalog_id=catalog_id))
+    keeps the email of every line, as the end user would get it, for the merchant to read.
+    `every_line`: the catalogue's delivery_email when the caller has it already (createOrder's comes
+    with its authentication: one read less in the writer's turn); None reads it here."""
+    if every_line is None:
+        every_line = bool(_EVERY_ORDER.scalar(conn, catalog_id=catalog_id))
+    every_line = every_line or test
     by_recipient: dict[str, list[int]] = defaultdict(list)
     for line_id, direct, end_user_email in lines:
         if every_line or direct:
@@ -101,7 +106,7 @@ def enqueue_again(
     line is in, whatever the catalogue's setting. Never to any other address; a test order's is kept
     for its merchant, as its first one was, never sent."""
     lines = [(line.id, True, line.end_user_email) for line in _ORDER_LINES.all(conn, order_id=order_id)]
-    return enqueue_for_order(conn, now, 0, order_id, customer_email, lines, test)
+    return enqueue_for_order(conn, now, 0, order_id, customer_email, lines, test, every_line=True)
 
 
 def set_every_order(ctx: Context, realm: str, currency: str | None, enabled: bool, actor: str = "operator") -> int:

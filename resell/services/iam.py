@@ -289,6 +289,7 @@ _CATALOG_BY_SECRET = Prepared(
         catalogs.c.currency,
         catalogs.c.cancel_period_days,
         catalogs.c.requires_amounts,
+        catalogs.c.delivery_email,
         _SECRET_CATALOG.c.sandbox,
         _SECRET_CATALOG.c.id.label("secret_catalog_id"),
         merchants.c.realm,
@@ -350,6 +351,7 @@ def _caller(catalog) -> Caller:  # type: ignore[no-untyped-def]
             currency=catalog.currency,
             cancel_period_days=catalog.cancel_period_days,
             requires_amounts=catalog.requires_amounts,
+            delivery_email=catalog.delivery_email,
             sandbox_catalog_id=catalog.secret_catalog_id if catalog.sandbox else None,
         )
         if len(_CALLERS) >= _CALLERS_MAX:

@@ -31,7 +31,7 @@ from resell.domain.links import new_line_token
 from resell.domain.periods import parse_period
 from resell.domain.remarks import fill_remark
 from resell.services import delivery, keygen, sandbox, sandbox_clock, stock
-from resell.services.audit_log import audit, audit_many
+from resell.services.audit_log import audit_rows
 
 # What the writer, the delivery and the reply need to know of a product (a row of these columns
 # of products joined with publishers).
@@ -114,6 +114,9 @@ class NewOrder:
     audit: dict[str, Any] = field(default_factory=dict)
     # a test order (the sandbox): TEST- serials instead of stock or generated keys, its emails kept, not sent
     test: bool = False
+    # the catalogue's delivery_email (every line's end user gets an email) when the caller has it
+    # already; None: read in the transaction (resell.services.delivery_mail.enqueue_for_order)
+    delivery_email: bool | None = None
 
     def key_requests(self) -> list[keygen.KeyRequest]:
         """What to ask the publishers' generators for, before writing (nothing for a test order)."""
@@ -265,38 +268,31 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
         order.delivery,
         [(line, line_id) for line, line_id, *_ in placed],
         test=order.test,
+        every_line=order.delivery_email,
     )
-    audit(
+    created = {"partnerOrderNumber": order.partner_order_number, **order.audit, "serials": len(assignments)}
+    audit_rows(
         conn,
         now,
         order.actor,
-        "order",
-        order_id,
-        "created",
-        after={"partnerOrderNumber": order.partner_order_number, **order.audit, "serials": len(assignments)},
-    )
-    if not order.test:  # a TEST- serial was never stock: no serial history to keep
-        audit_many(
-            conn,
-            now,
-            order.actor,
-            "serial",
-            "assigned",
-            [
-                (a["serial_id"], {"status": "available"}, {"status": "assigned", "orderNumber": order_id})
-                for a in assignments
-            ],
-        )
-    if started_rows:
-        audit_many(
-            conn,
-            now,
-            order.actor,
-            "subscription",
-            "created",
-            [
+        [
+            ("order", order_id, "created", None, created),
+            *(
                 (
+                    "serial",
+                    a["serial_id"],
+                    "assigned",
+                    {"status": "available"},
+                    {"status": "assigned", "orderNumber": order_id},
+                )
+                for a in assignments
+                if not order.test  # a TEST- serial was never stock: no serial history to keep
+            ),
+            *(
+                (
+                    "subscription",
                     r.id,
+                    "created",
                     None,
                     {
                         "status": "ACTIVE",
@@ -306,8 +302,9 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
                     },
                 )
                 for r in started_rows
-            ],
-        )
+            ),
+        ],
+    )
     started_ids = {r.line_item_id: r.id for r in started_rows}
     return WrittenOrder(
         order_id=order_id,

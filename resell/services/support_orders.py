@@ -69,6 +69,7 @@ def caller_for(conn: Connection, order: Row) -> Caller:
         currency=live.currency,
         cancel_period_days=live.cancel_period_days,
         requires_amounts=live.requires_amounts,
+        delivery_email=live.delivery_email,
         sandbox_catalog_id=catalog.id if catalog.sandbox else None,
     )
 

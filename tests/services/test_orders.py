@@ -8,7 +8,7 @@ import pytest
 
 from resell.services import orders as order_service
 from resell.services.context import Context
-from tests.conftest import World, order_body
+from tests.conftest import World, only_on, order_body
 from tests.renewal_support import caller_of
 
 # the order view's read of what an order holds (getOrderData and getDownloadInfo read it back with
@@ -52,3 +52,54 @@ def test_the_create_order_reply_is_what_was_written_and_is_built_outside_the_wri
     assert reads_in_turn == []
     assert created == order_service.get_order(ctx, who, "VIEW-1")  # what a read-back shows, field by field
     assert created.lines[2].line_items[0].subscription_id is not None
+
+
+# What one createOrder of one line and one pooled serial runs inside its turn of the writer, the one
+# section every writer of every process passes through one at a time on SQLite. A statement added
+# here lowers the ceiling of orders per second: make sure it has to be in the turn.
+TURN_STATEMENTS = [
+    "SELECT orders",  # a duplicate partnerOrderNumber (1010), on what is committed
+    "SELECT products",  # the plan: the catalogue's rules, with the product's price
+    "SELECT serials",  # the pool's next serial ...
+    "UPDATE serials",  # ... taken
+    "INSERT orders",
+    "INSERT order_lines",
+    "INSERT line_items",
+    "INSERT serial_assignments",
+    "INSERT audit_events",  # the order's and its serial's, in one statement
+    "INSERT outbox",  # order.created
+    "SELECT webhook_endpoints",  # ... and who hears of it, decided with it
+    "SELECT product_files",  # for the reply (orders.create_order says why in the turn)
+]
+
+
+@only_on("sqlite")
+def test_create_order_runs_only_these_statements_in_its_turn_of_the_writer(
+    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []  # shared with the group-commit thread
+    grouped = ctx.db.write_grouped
+
+    def traced(work: Any) -> Any:
+        def job(conn: Any) -> Any:
+            driver = conn.connection.driver_connection
+            driver.set_trace_callback(statements.append)
+            try:
+                return work(conn)
+            finally:
+                driver.set_trace_callback(None)
+
+        return grouped(job)
+
+    monkeypatch.setattr(ctx.db, "write_grouped", traced)
+    who = caller_of(ctx, world.a)
+    assert not who.delivery_email  # a catalogue that emails every order queues one more outbox row
+    order_service.submit_order(ctx, who, order_body("COUNT-1", (1001, 1)))
+
+    def kind(sql: str) -> str:
+        words = sql.replace('"', "").split()
+        verb = words[0]
+        table = words[words.index("FROM" if verb == "SELECT" else "INTO" if verb == "INSERT" else verb) + 1]
+        return f"{verb} {table}"
+
+    assert [kind(sql) for sql in statements] == TURN_STATEMENTS, statements
