@@ -93,10 +93,8 @@ async def dispatch(operation: Operation, request: Request) -> Response:
             limiter = _threads("write" if operation.in_thread_pool else "read")
             reply = await anyio.to_thread.run_sync(run, limiter=limiter)
         elif operation.in_thread_pool:
-            with ctx.db.shared_read():  # a kept connection, not one from the pool
-                who = authenticated(request)
-            body = parse_json_object(raw) if operation.reads_body else {}
-            reply = await run_in_threadpool(operation.handler, Call(ctx, who, body, params, _query(request)))
+            who = ctx.db.run_read(partial(authenticated, request))
+            reply = await run_in_threadpool(_handle, operation, request, ctx, raw, params, who)
         else:
             reply = _run(operation, request, ctx, raw, params)
     except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/errors.py)
@@ -137,14 +135,21 @@ def _threads(kind: str) -> anyio.CapacityLimiter:
 def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str]) -> Body | Response:
     """Authenticate, parse, run the handler: in the caller's thread, on the loop (SQLite's cheap
     reads) or in the thread pool (PostgreSQL, one hop for the whole request). A read operation
-    authenticates and answers in one read transaction (`Database.run_read`)."""
+    authenticates and answers in one read transaction (`Database.run_read`); any other authenticates
+    in its own, on a kept connection too (no checkout, no ping), and its handler takes connections of
+    its own."""
+    if operation.in_thread_pool:
+        return _handle(operation, request, ctx, raw, params, ctx.db.run_read(partial(authenticated, request)))
+    return ctx.db.run_read(lambda: _handle(operation, request, ctx, raw, params, authenticated(request)))
 
-    def answer() -> Body | Response:
-        who = authenticated(request)
-        body = parse_json_object(raw) if operation.reads_body else {}
-        return operation.handler(Call(ctx, who, body, params, _query(request)))
 
-    return answer() if operation.in_thread_pool else ctx.db.run_read(answer)
+def _handle(
+    operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str], who: Caller
+) -> Body | Response:
+    """The body parsed (after authentication: the contract refuses a bad token before a bad body),
+    then the handler."""
+    body = parse_json_object(raw) if operation.reads_body else {}
+    return operation.handler(Call(ctx, who, body, params, _query(request)))
 
 
 def _query(request: Request) -> dict[str, str]:
