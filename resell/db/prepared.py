@@ -69,7 +69,7 @@ class _Plan:
         self.result_types = [entry.type for entry in compiled._result_columns]
         self.fields = [entry.keyname for entry in compiled._result_columns]
         self.row_class = _row_class(self.fields) if self.fields else None
-        self.result_processors: list[Callable[[Any], Any] | None] | None = None
+        self.converters: list[tuple[int, Callable[[Any], Any]]] | None = None
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if not self.known.issuperset(values):
@@ -87,15 +87,17 @@ class _Plan:
             return tuple(converted[name] for name in self.names)
         return converted
 
-    def processors(self, cursor: Any) -> list[Callable[[Any], Any] | None]:
-        """Result converters, resolved on the first execution (PostgreSQL's need the column's type code).
-        The cursor's description is read only then: psycopg builds it anew on every access."""
-        if self.result_processors is None:
-            self.result_processors = [
-                type_._cached_result_processor(self.dialect, column[1])
-                for type_, column in zip(self.result_types, cursor.description, strict=True)
+    def processors(self, cursor: Any) -> list[tuple[int, Callable[[Any], Any]]]:
+        """The result converters, as (column index, converter) for the columns that have one, resolved
+        on the first execution (PostgreSQL's need the column's type code). The cursor's description
+        is read only then: psycopg builds it anew on every access."""
+        if self.converters is None:
+            self.converters = [
+                (index, process)
+                for index, (type_, column) in enumerate(zip(self.result_types, cursor.description, strict=True))
+                if (process := type_._cached_result_processor(self.dialect, column[1])) is not None
             ]
-        return self.result_processors
+        return self.converters
 
 
 class Prepared:
@@ -136,12 +138,16 @@ class Prepared:
             cursor.close()
         make = plan.row_class
         assert make is not None, "not a SELECT"
-        if not any(processors):
+        if not processors:
             return [make(r) for r in raw]
-        return [
-            make(value if p is None or value is None else p(value) for p, value in zip(processors, r, strict=True))
-            for r in raw
-        ]
+        rows = []
+        for r in raw:  # only the columns with a converter are touched (an order row has ~40 columns)
+            values = list(r)
+            for index, convert in processors:
+                if values[index] is not None:
+                    values[index] = convert(values[index])
+            rows.append(make(values))
+        return rows
 
     def first(self, conn: Connection, **values: Any) -> Any:
         rows = self.all(conn, **values)
