@@ -55,16 +55,19 @@ def orders_locked(db_url: str) -> Iterator[Any]:
         engine.dispose()
 
 
-def _waiting_on_a_lock(db_url: str) -> int:
+def _count(db_url: str, sql: str) -> int:
+    """One count read on a connection of its own (the server's view, not the app's)."""
     engine = create_engine(db_url)
     with engine.connect() as c:
-        n = c.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        ).scalar_one()
+        n = c.execute(text(sql)).scalar_one()
     engine.dispose()
     return int(n)
+
+
+def _waiting_on_a_lock(db_url: str) -> int:
+    return _count(
+        db_url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
 
 
 @only_on("postgres")  # SQLite reads (WAL) never wait for another connection
@@ -147,16 +150,11 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
 
 def _drop_the_servers_connections(db_url: str) -> int:
     """pg_terminate_backend on every other connection to the test's database (as a restart would)."""
-    engine = create_engine(db_url)
-    with engine.connect() as c:
-        n = c.execute(
-            text(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ).scalar_one()
-    engine.dispose()
-    return int(n)
+    return _count(
+        db_url,
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
 
 
 @only_on("postgres")  # SQLite has no server to drop a connection
