@@ -439,7 +439,7 @@ def _order_view(conn: Connection, ctx: Context, order: Row, with_stats: bool = F
 
 
 def _written_view(ctx: Context, written: order_writer.WrittenOrder, files: list[Any]) -> OrderView:
-    """createOrder's reply, from what it just wrote (and the products' files, read after the commit)."""
+    """createOrder's reply, from what it just wrote and the products' files read in its turn, built after the commit."""
     order = written.order
     return _view(
         ctx,
