@@ -50,6 +50,22 @@ def driver_statements(db: Database) -> Iterator[list[str]]:
             event.remove(db.engine, name, listener)
 
 
+@contextmanager
+def transactions(db: Database) -> Iterator[list[Connection]]:
+    """The connection of each transaction of `db` begun inside the block, in order: how many
+    snapshots a piece of work read from (PostgreSQL's BEGIN is not among `driver_statements`)."""
+    begun: list[Connection] = []
+
+    def note(conn: Connection) -> None:
+        begun.append(conn)
+
+    event.listen(db.engine, "begin", note)
+    try:
+        yield begun
+    finally:
+        event.remove(db.engine, "begin", note)
+
+
 def _noting(base: type, seen: list[str]) -> type:
     """A subclass of the psycopg cursor class `base` whose execute notes the statement in `seen`."""
 

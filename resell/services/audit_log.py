@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select
 
 from resell.db import prepared
 from resell.db.prepared import Prepared
@@ -137,53 +137,59 @@ def order_trail(ctx: Context, order_ref: str, realm: str | None = None) -> Order
             order = find_order(conn, order_ref, realm)
         except OrderLookupError as exc:
             raise AuditError(str(exc)) from None
-        # The order itself, or, for the order that bought subscriptions, the renewal orders too.
-        order_ids = [order.id]
-        if order.parent_order_id is None:
-            order_ids += conn.execute(select(orders.c.id).where(orders.c.parent_order_id == order.id)).scalars().all()
-        serial_ids = (
-            conn.execute(
-                select(serial_assignments.c.serial_id)
-                .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
-                .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
-                .where(order_lines.c.order_id.in_(order_ids))
-            )
-            .scalars()
-            .all()
-        )
-        subscription_ids = (
-            conn.execute(
-                select(subscriptions.c.id).where(
-                    or_(
-                        subscriptions.c.order_id == order.id,
-                        subscriptions.c.id.in_(
-                            select(line_items.c.renews_subscription_id)
-                            .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
-                            .where(order_lines.c.order_id == order.id)
-                        ),
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        wanted = [("order", order_ids), ("serial", serial_ids), ("subscription", subscription_ids)]
-        rows = conn.execute(
-            select(audit_events)
-            .where(
-                or_(
-                    *(
-                        and_(audit_events.c.entity == entity, audit_events.c.entity_id.in_([str(i) for i in ids]))
-                        for entity, ids in wanted
-                        if ids
-                    )
-                )
-            )
-            .order_by(audit_events.c.at, audit_events.c.id)
-        ).all()
+        entries = entries_of_order(conn, order)
     return OrderTrail(
         realm=order.realm,
         partner_order_number=order.partner_order_number,
         order_number=order.id,
-        entries=[AuditEntry(r.at, r.actor, r.entity, r.entity_id, r.action, r.before, r.after) for r in rows],
+        entries=entries,
     )
+
+
+def entries_of_order(conn: Connection, order: Row) -> list[AuditEntry]:
+    """The trail of an order row already read on `conn` (its `id` and `parent_order_id`), oldest first."""
+    # The order itself, or, for the order that bought subscriptions, the renewal orders too.
+    order_ids = [order.id]
+    if order.parent_order_id is None:
+        order_ids += conn.execute(select(orders.c.id).where(orders.c.parent_order_id == order.id)).scalars().all()
+    serial_ids = (
+        conn.execute(
+            select(serial_assignments.c.serial_id)
+            .join(line_items, line_items.c.id == serial_assignments.c.line_item_id)
+            .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+            .where(order_lines.c.order_id.in_(order_ids))
+        )
+        .scalars()
+        .all()
+    )
+    subscription_ids = (
+        conn.execute(
+            select(subscriptions.c.id).where(
+                or_(
+                    subscriptions.c.order_id == order.id,
+                    subscriptions.c.id.in_(
+                        select(line_items.c.renews_subscription_id)
+                        .join(order_lines, order_lines.c.id == line_items.c.order_line_id)
+                        .where(order_lines.c.order_id == order.id)
+                    ),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    wanted = [("order", order_ids), ("serial", serial_ids), ("subscription", subscription_ids)]
+    rows = conn.execute(
+        select(audit_events)
+        .where(
+            or_(
+                *(
+                    and_(audit_events.c.entity == entity, audit_events.c.entity_id.in_([str(i) for i in ids]))
+                    for entity, ids in wanted
+                    if ids
+                )
+            )
+        )
+        .order_by(audit_events.c.at, audit_events.c.id)
+    ).all()
+    return [AuditEntry(r.at, r.actor, r.entity, r.entity_id, r.action, r.before, r.after) for r in rows]

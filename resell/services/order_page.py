@@ -1,8 +1,9 @@
-"""What the back office's order page shows about one order, gathered in one call: the support
-view (resell.services.support_orders.order_detail: customer, lines, serials with their state,
-files and download counters, subscriptions), each line's product, quantity and amounts, the
-merchant and catalogue, the whole audit trail (resell.services.audit_log.order_trail) and the
-emails, webhooks and publisher callbacks sent for it (resell.services.deliveries.for_order).
+"""What the back office's order page shows about one order, gathered in one read transaction (one
+snapshot, the order row read once): the support view (resell.services.support_orders.detail_of:
+customer, lines, serials with their state, files and download counters, subscriptions), each
+line's product, quantity and amounts, the merchant and catalogue, the whole audit trail
+(resell.services.audit_log.entries_of_order) and the emails, webhooks and publisher callbacks sent
+for it (resell.services.deliveries.for_order).
 
 A bounded number of queries whatever the order's size (each part reads its rows in a handful of
 statements, none per line or per serial), all on indexes, so the page costs the same at the
@@ -85,16 +86,19 @@ class OrderPage:
         return self.detail.download_end_date
 
 
-def order_page(
-    ctx: Context, number: int, publisher_id: int | None = None, merchant_id: int | None = None
-) -> OrderPage:
+def order_page(ctx: Context, number: int, publisher_id: int | None = None, merchant_id: int | None = None) -> OrderPage:
     """The order whose platform order number is `number`, as its page shows it (OrderNotFound; also
-    when `merchant_id` is given and the order is another merchant's)."""
+    when `merchant_id` is given and the order is another merchant's). Read in one snapshot
+    (`Database.run_read`: REPEATABLE READ on PostgreSQL too), the order row once."""
+    return ctx.db.run_read(lambda: _read_page(ctx, number, publisher_id, merchant_id))
+
+
+def _read_page(ctx: Context, number: int, publisher_id: int | None, merchant_id: int | None) -> OrderPage:
     with ctx.db.read() as conn:
         head = conn.execute(
             select(
-                orders.c.id,
-                orders.c.merchant_id,
+                orders,
+                merchants.c.realm,
                 merchants.c.name.label("merchant_name"),
                 catalogs.c.name.label("catalog_name"),
             )
@@ -125,7 +129,9 @@ def order_page(
             if not any(r.publisher_id == publisher_id for r in rows):
                 raise OrderNotFound(f"no order {number}")
             publisher_key = conn.execute(select(publishers.c.key).where(publishers.c.id == publisher_id)).scalar()
-    detail = support_orders.order_detail(ctx, str(number))
+        detail = support_orders.detail_of(conn, ctx, head)
+        trail = audit_log.entries_of_order(conn, head)
+        sent = deliveries.for_order(ctx, number)  # its read() joins this transaction
     serials_by_line = detail.line_serials or [[] for _ in rows]
     lines = [
         PageLine(
@@ -145,8 +151,6 @@ def order_page(
         if publisher_id is None or r.publisher_id == publisher_id
     ]
     refs = {line.product_ref for line in lines}
-    trail = audit_log.order_trail(ctx, str(number)).entries
-    sent = deliveries.for_order(ctx, number)
     if publisher_id is not None:
         trail = [e for e in trail if e.entity == "order" and e.entity_id == str(number)]
         sent = [d for d in sent if d.category == "publisher callback" and d.to == publisher_key]

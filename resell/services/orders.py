@@ -546,8 +546,13 @@ def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object
     """The order's files with their download counters (counted by the download endpoint)."""
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     with ctx.db.read() as conn:
-        order = _require_order(conn, ctx, caller, pon)
-        return _order_view(conn, ctx, order, with_stats=True)
+        return download_view(conn, ctx, _require_order(conn, ctx, caller, pon))
+
+
+def download_view(conn: Connection, ctx: Context, order: Row) -> OrderView:
+    """getDownloadInfo's view of an order row already read on `conn`: the back office's order page
+    reads it with the rest of the page, in the same transaction."""
+    return _order_view(conn, ctx, order, with_stats=True)
 
 
 # ---------------------------------------------------------------- changing an order

@@ -133,7 +133,6 @@ class OrderDetail:
             "subscriptions": self.subscriptions,
         }
 
-
     def _serials_by_line(self) -> list[list[tuple[str, str]]]:
         if self.line_serials:
             return self.line_serials
@@ -144,35 +143,45 @@ class OrderDetail:
 
 
 def order_detail(ctx: Context, ref: str, realm: str | None = None) -> OrderDetail:
+    """The order `ref` names (find_order), read whole in one snapshot (`Database.run_read`: REPEATABLE
+    READ on PostgreSQL too), so that a cancellation committed meanwhile shows whole or not at all."""
+
+    def read() -> OrderDetail:
+        with ctx.db.read() as conn:
+            return detail_of(conn, ctx, find_order(conn, ref, realm))
+
+    return ctx.db.run_read(read)
+
+
+def detail_of(conn: Connection, ctx: Context, order: Row) -> OrderDetail:
+    """order_detail of an order row (with its merchant's `realm`) already read on `conn`: the rest is
+    read on `conn` too, the order row not again."""
     from resell.services import orders as order_service
 
-    with ctx.db.read() as conn:
-        order = find_order(conn, ref, realm)
-        caller = caller_for(conn, order)
-        held = conn.execute(
-            select(order_lines.c.id, serials.c.value, serials.c.status)
-            .join(line_items, line_items.c.order_line_id == order_lines.c.id)
-            .join(serial_assignments, serial_assignments.c.line_item_id == line_items.c.id)
-            .join(serials, serials.c.id == serial_assignments.c.serial_id)
-            .where(order_lines.c.order_id == order.id)
-            .order_by(line_items.c.position, serial_assignments.c.assigned_at, serials.c.id)
-        ).all()
-        states = {h.value: h.status for h in held}
-        line_ids = conn.execute(
-            select(order_lines.c.id).where(order_lines.c.order_id == order.id).order_by(order_lines.c.position)
-        ).scalars()
-        by_line: dict[int, list[tuple[str, str]]] = {line_id: [] for line_id in line_ids}
-        for h in held:
-            by_line[h.id].append((h.value, h.status))
-        subs = conn.execute(
-            select(subscriptions_table, products.c.ref)
-            .join(products, products.c.id == subscriptions_table.c.product_id)
-            .where(subscriptions_table.c.order_id == order.id)
-            .order_by(subscriptions_table.c.id)
-        ).all()
-        amounts = conn.execute(select(order_lines.c.amount_total).where(order_lines.c.order_id == order.id)).scalars()
-        known = [a for a in amounts if a is not None]
-    view = order_service.download_info(ctx, caller, order.partner_order_number)
+    held = conn.execute(
+        select(order_lines.c.id, serials.c.value, serials.c.status)
+        .join(line_items, line_items.c.order_line_id == order_lines.c.id)
+        .join(serial_assignments, serial_assignments.c.line_item_id == line_items.c.id)
+        .join(serials, serials.c.id == serial_assignments.c.serial_id)
+        .where(order_lines.c.order_id == order.id)
+        .order_by(line_items.c.position, serial_assignments.c.assigned_at, serials.c.id)
+    ).all()
+    states = {h.value: h.status for h in held}
+    line_ids = conn.execute(
+        select(order_lines.c.id).where(order_lines.c.order_id == order.id).order_by(order_lines.c.position)
+    ).scalars()
+    by_line: dict[int, list[tuple[str, str]]] = {line_id: [] for line_id in line_ids}
+    for h in held:
+        by_line[h.id].append((h.value, h.status))
+    subs = conn.execute(
+        select(subscriptions_table, products.c.ref)
+        .join(products, products.c.id == subscriptions_table.c.product_id)
+        .where(subscriptions_table.c.order_id == order.id)
+        .order_by(subscriptions_table.c.id)
+    ).all()
+    amounts = conn.execute(select(order_lines.c.amount_total).where(order_lines.c.order_id == order.id)).scalars()
+    known = [a for a in amounts if a is not None]
+    view = order_service.download_view(conn, ctx, order)
     return OrderDetail(
         realm=order.realm,
         order_number=order.id,

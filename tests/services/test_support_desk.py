@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from resell.config import Settings
 from resell.db.engine import Database
@@ -26,6 +26,7 @@ from resell.worker import dispatcher
 from tests.conftest import Clock, Merchant, World, order_body, settings_for
 from tests.delivery_support import SmtpSink, free_port, sell
 from tests.renewal_support import caller_of
+from tests.statements_support import driver_statements, selects, transactions
 
 OTHER_PUBLISHER = {
     "publishers": [{"key": "other", "name": "Other Publisher"}],
@@ -281,6 +282,49 @@ def test_two_replacements_of_the_same_serial_race(ctx: Context, world: World, se
             .group_by(serials.c.status)
         ).all()
     assert dict(rows) == {"assigned": 1, "revoked": 3}
+
+
+# ---------------------------------------------------------------- the order's detail
+
+
+def test_order_detail_reads_in_one_transaction_and_the_order_row_once(ctx: Context, world: World) -> None:
+    """The order, its serials' states and getDownloadInfo's view of it in one transaction, the
+    order row read once (the view is read from that row, not looked up again by the merchant)."""
+    number = place(ctx, world, "D-1", (1001, 2), (1003, 1)).order_number
+    with transactions(ctx.db) as begun, driver_statements(ctx.db) as sent:
+        detail = support_orders.order_detail(ctx, str(number))
+    reads = selects(sent)
+    assert detail.status == detail.view.status == "active" and len(detail.view.lines) == 2
+    assert len(begun) == 1, begun
+    assert len([s for s in reads if " FROM orders " in s]) == 1, reads
+    # the order, its serials, its lines, subscriptions, amounts; the view's contents, files, counters
+    assert len(reads) == 8, reads
+
+
+def test_order_detail_is_one_snapshot_while_a_cancellation_commits(ctx: Context, world: World, clock: Clock) -> None:
+    """A cancellation that commits while the page is read shows whole or not at all: never the order
+    active with its serials revoked and its view cancelled."""
+    number = place(ctx, world, "D-2", (1001, 2)).order_number
+    clock.advance(minutes=5)
+    cancelled: list[threading.Thread] = []
+
+    def cancel_once(conn: object) -> None:  # at the first read transaction's end, from another thread
+        if not cancelled:
+            cancelled.append(threading.Thread(target=support_orders.cancel, args=(ctx, str(number), None, 2, None)))
+            cancelled[0].start()
+            cancelled[0].join()
+
+    event.listen(ctx.db.engine, "commit", cancel_once)
+    try:
+        detail = support_orders.order_detail(ctx, str(number))
+    finally:
+        event.remove(ctx.db.engine, "commit", cancel_once)
+    assert cancelled, "the cancellation ran"
+    assert detail.status == detail.view.status == "active"
+    assert set(detail.serial_states.values()) == {"assigned"}
+    assert [s for line in detail.view.lines for i in line.line_items for s in i.serials] == list(detail.serial_states)
+    after = support_orders.order_detail(ctx, str(number))
+    assert after.status == after.view.status == "cancelled" and set(after.serial_states.values()) == {"revoked"}
 
 
 # ---------------------------------------------------------------- extending downloads

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from resell.db.tables import audit_events, orders, outbox, serials
+from resell.services import order_page, stock
 from resell.services import orders as order_service
-from resell.services import stock
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from resell.web.admin import orders as orders_pages
@@ -23,6 +23,7 @@ from tests.conftest import World, order_body
 from tests.delivery_support import sell
 from tests.renewal_support import caller_of
 from tests.services.test_support_desk import OTHER_PUBLISHER
+from tests.statements_support import driver_statements, selects, transactions
 from tests.web.admin.conftest import csrf_of
 
 Client = Callable[[str], httpx.Client]
@@ -172,24 +173,20 @@ def test_order_page_shows_the_order_whole(ctx: Context, world: World, staff_clie
 
 
 def test_order_page_reads_a_bounded_number_of_statements(ctx: Context, world: World, staff_client: Client) -> None:
+    """As many statements for an order of four lines as for one, counted at the driver (the prepared
+    ones too), the order row read once; the page itself is one read transaction."""
     small = place(ctx, world, "Q-1", (1002, 1)).order_number
     big = place(ctx, world, "Q-2", (1001, 5), (1003, 3), (1005, 2), (1002, 1)).order_number
     support = staff_client("support")
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    counts = []
-    event.listen(ctx.db.engine, "before_cursor_execute", count)
-    try:
-        for number in (small, big):
-            statements.clear()
+    for number in (small, big):
+        with driver_statements(ctx.db) as sent:
             assert support.get(f"/admin/orders/{number}").status_code == 200
-            counts.append(len([s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]))
-    finally:
-        event.remove(ctx.db.engine, "before_cursor_execute", count)
-    assert counts[0] == counts[1] and counts[1] <= 30, counts
+        reads = selects(sent)
+        assert len([s for s in reads if " FROM orders " in s and "orders.status" in s]) == 1, reads
+        assert len(reads) == 15, reads  # the staff member's session, then the page's
+        with transactions(ctx.db) as begun, driver_statements(ctx.db) as sent:
+            order_page.order_page(ctx, number)
+        assert len(begun) == 1 and len(selects(sent)) == 14, (begun, sent)
 
 
 def test_publisher_sees_only_orders_of_its_products_and_its_lines(
