@@ -22,7 +22,8 @@ from resell.db.engine import Database
 def driver_statements(db: Database) -> Iterator[list[str]]:
     """The statements every transaction of `db` begun inside the block sends, in order (whichever
     connection or thread runs it). Only inside transactions: the pool's liveness ping is not the
-    work's. SQLite's BEGIN is in the list; a COMMIT or ROLLBACK is not."""
+    work's. Neither BEGIN (the engine sends it before this watch starts) nor COMMIT or ROLLBACK is
+    in the list: count transactions with `transactions`."""
     seen: list[str] = []
 
     def watch(conn: Connection) -> None:
