@@ -37,6 +37,18 @@ def test_a_row_reads_back_as_core_reads_it(ctx: Context, world: World) -> None:
     assert isinstance(price, Decimal) and price == core_price
 
 
+def test_a_rows_columns_are_its_attributes_and_nothing_else_is() -> None:
+    """Every column by name, as Core's Row reads it; an unknown name is an AttributeError; the tuple's
+    own methods stay the tuple's."""
+    row = prepared._row_class(["id", "count", "label"])((7, 3, "x"))
+    assert (row.id, row.label, row[1]) == (7, "x", 3)
+    assert row.count(7) == 1  # tuple.count, as on Core's Row
+    assert row._asdict() == {"id": 7, "count": 3, "label": "x"}
+    with pytest.raises(AttributeError):
+        row.other  # noqa: B018
+    assert getattr(row, "other", None) is None
+
+
 def test_an_insert_takes_a_value_for_a_column_that_has_a_default(ctx: Context) -> None:
     at = dt.datetime.now(dt.UTC)
     with ctx.db.write() as conn:

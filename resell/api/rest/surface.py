@@ -4,6 +4,7 @@ FastAPI's JSON 404 for any path no other surface owns. Errors are the JSON contr
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -44,7 +45,15 @@ def create(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         for hook in startup:
             hook()
-        yield
+        # What the process built to start (modules, tables' metadata, routes: some 140,000 objects) lives
+        # as long as it does. Frozen, the cyclic garbage collector no longer walks it in each full
+        # collection: one every 1,000 to 2,000 createOrders, 90-110 ms of CPU (and of pause) each.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()  # collectable again once the server stops (tests start many in one process)
 
     app = FastAPI(
         lifespan=lifespan,

@@ -170,3 +170,33 @@ def test_the_hot_reads_answer_after_the_server_dropped_their_connections(db_url:
         order = shop_a.call("GET", "/order/DROPPED-1")
         assert order.status_code == 200 and order.json()["responseCode"] == 0, order.text
         assert _drop_the_servers_connections(db_url) > 0
+
+
+def test_what_the_server_built_to_start_is_frozen_while_it_serves(ctx: Context) -> None:
+    """The cyclic collector skips the startup heap while the server runs, and gets it back at shutdown."""
+    import asyncio
+    import gc
+
+    from resell.app import create_app
+
+    app = create_app(ctx.settings, ctx)
+    frozen: list[int] = []
+
+    async def start_and_stop() -> None:
+        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        sent: list[str] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message["type"])
+
+        await inbox.put({"type": "lifespan.startup"})
+        task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send))
+        while not sent:
+            await asyncio.sleep(0.01)
+        frozen.append(gc.get_freeze_count())
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(start_and_stop())
+    assert frozen[0] > 10_000
+    assert gc.get_freeze_count() == 0
