@@ -142,11 +142,11 @@ class Prepared:
             return [make(r) for r in raw]
         rows = []
         for r in raw:  # only the columns with a converter are touched (an order row has ~40 columns)
-            values = list(r)
+            columns = list(r)
             for index, convert in processors:
-                if values[index] is not None:
-                    values[index] = convert(values[index])
-            rows.append(make(values))
+                if columns[index] is not None:
+                    columns[index] = convert(columns[index])
+            rows.append(make(columns))
         return rows
 
     def first(self, conn: Connection, **values: Any) -> Any:

@@ -172,3 +172,15 @@ def test_the_hot_reads_answer_after_the_server_dropped_their_connections(db_url:
         order = shop_a.call("GET", "/order/DROPPED-1")
         assert order.status_code == 200 and order.json()["responseCode"] == 0, order.text
         assert _drop_the_servers_connections(db_url) > 0
+
+
+@only_on("postgres")
+def test_an_order_is_written_right_after_the_server_dropped_the_connections(db_url: str, shop_a: Merchant) -> None:
+    """Whoever meets a dropped connection first (the authentication's kept read, or the pool's check
+    of the write's connection: no ping within a second of idle time) replaces it: the order is written."""
+    from tests.conftest import order_body
+
+    for i in range(3):
+        created = shop_a.call("POST", "/order/new", order_body(f"REDIAL-{i}", (1002, 1)))
+        assert created.status_code == 201 and created.json()["responseCode"] == 0, created.text
+        assert _drop_the_servers_connections(db_url) > 0
