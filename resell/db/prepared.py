@@ -142,11 +142,11 @@ class Prepared:
             return [make(r) for r in raw]
         rows = []
         for r in raw:  # only the columns with a converter are touched (an order row has ~40 columns)
-            columns = list(r)
+            row = list(r)
             for index, convert in processors:
-                if columns[index] is not None:
-                    columns[index] = convert(columns[index])
-            rows.append(make(columns))
+                if row[index] is not None:
+                    row[index] = convert(row[index])
+            rows.append(make(row))
         return rows
 
     def first(self, conn: Connection, **values: Any) -> Any:
