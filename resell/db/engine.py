@@ -14,12 +14,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, exc
@@ -81,6 +83,45 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
     return engine
 
 
+# a pooled connection idle for longer than this is pinged before use (Database: _check_on_checkout)
+_PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "resell_idle_since"
+
+
+def _server_said_goodbye(dbapi_connection: Any) -> bool:
+    """Whether an idle PostgreSQL connection has something to read: the server closed it (a restart,
+    pg_terminate_backend: its farewell message, then end of file). Idle, it has nothing else to say
+    (no LISTEN here). One poll of the socket, no round trip."""
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _check_on_checkout(engine: Engine) -> None:
+    """The pool's liveness check, in place of pool_pre_ping's round trip on every checkout: a
+    connection the server closed is seen on its socket; one idle in the pool for more than
+    _PING_AFTER_IDLE_SECONDS (a dead peer that closed nothing, such as a firewall's dropped state)
+    is pinged. Under load connections come back within milliseconds: no ping. Either failure raises
+    DisconnectionError: the pool replaces that connection and checks out again."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None:  # a new connection
+            return
+        try:
+            if dbapi_connection.closed or _server_said_goodbye(dbapi_connection):
+                raise exc.DisconnectionError("the server closed the connection")
+            if time.monotonic() - idle_since > _PING_AFTER_IDLE_SECONDS:
+                engine.dialect.do_ping(dbapi_connection)  # pool_pre_ping's ping
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
+
+
 class Database:
     """The engine plus the two ways to open a unit of work."""
 
@@ -116,8 +157,15 @@ class Database:
             # in transaction mode that does not track prepared statements needs that off (None)
             connect_args = {} if server_prepare or not self.is_postgres else {"prepare_threshold": None}
             self.engine = create_engine(
-                url, **_JSON, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+                url,
+                **_JSON,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=not self.is_postgres,
+                connect_args=connect_args,
             )
+            if self.is_postgres:
+                _check_on_checkout(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -199,7 +247,7 @@ class Database:
     def _keep(self, conn: Connection) -> None:
         """Back to the idle kept connections, up to the pool's size (the rest of the pool stays for
         the writes). A dropped one goes, and so do the idle others: a server restart dropped them
-        too, and the pool pings each before handing it out again."""
+        too, and the pool checks each before handing it out again (`_check_on_checkout`)."""
         if self._dropped(conn):
             with self._kept_lock:
                 gone, self._kept_idle = self._kept_idle, []

@@ -254,11 +254,17 @@ _FIRST_AVAILABLE = (
     .order_by(serials.c.id)
     .limit(bindparam("count"))
 )
-_PICK = Prepared(for_update(_FIRST_AVAILABLE, skip_locked=True))
+# Pick and claim in one statement (one round trip on PostgreSQL): the first free serials, locked and
+# skipping those a concurrent order holds, are set assigned; the outer re-check of `available` is
+# SQLite's (no row locks there, the write transaction is the lock).
 _CLAIM = Prepared(
     update(serials)
-    .where(serials.c.id == bindparam("serial_id"), serials.c.status == _AVAILABLE)
+    .where(
+        serials.c.id.in_(for_update(_FIRST_AVAILABLE.with_only_columns(serials.c.id), skip_locked=True)),
+        serials.c.status == _AVAILABLE,
+    )
     .values(status="assigned")
+    .returning(serials.c.id, serials.c.value)
 )
 _COUNT_AVAILABLE = Prepared(
     select(func.count()).select_from(
@@ -277,13 +283,10 @@ def allocate(conn: Connection, product_id: int, count: int) -> list[tuple[int, s
     the claim re-checks `available`, and serial_assignments' primary key is the last word."""
     if count <= 0:
         return []
-    rows = _PICK.all(conn, product_id=product_id, count=count)
-    if len(rows) < count:
-        raise Refusal(codes.OUT_OF_STOCK)
-    for serial_id, _value in rows:
-        if _CLAIM.execute(conn, serial_id=serial_id) != 1:
-            raise Refusal(codes.OUT_OF_STOCK)
-    return [(r.id, r.value) for r in rows]
+    claimed = sorted(_CLAIM.all(conn, product_id=product_id, count=count))  # RETURNING has no order
+    if len(claimed) < count:
+        raise Refusal(codes.OUT_OF_STOCK)  # the caller's transaction rolls the partial claim back
+    return [(serial_id, value) for serial_id, value in claimed]
 
 
 def available_at_most(conn: Connection, product_id: int, cap: int) -> int:

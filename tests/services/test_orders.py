@@ -60,8 +60,7 @@ def test_the_create_order_reply_is_what_was_written_and_is_built_outside_the_wri
 TURN_STATEMENTS = [
     "SELECT orders",  # a duplicate partnerOrderNumber (1010), on what is committed
     "SELECT products",  # the plan: the catalogue's rules, with the product's price
-    "SELECT serials",  # the pool's next serial ...
-    "UPDATE serials",  # ... taken
+    "UPDATE serials",  # the pool's next serial, picked, taken and read back
     "INSERT orders",
     "INSERT order_lines",
     "INSERT line_items",

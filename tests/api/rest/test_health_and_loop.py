@@ -200,3 +200,15 @@ def test_what_the_server_built_to_start_is_frozen_while_it_serves(ctx: Context) 
     asyncio.run(start_and_stop())
     assert frozen[0] > 10_000
     assert gc.get_freeze_count() == 0
+
+
+@only_on("postgres")
+def test_an_order_is_written_right_after_the_server_dropped_the_connections(db_url: str, shop_a: Merchant) -> None:
+    """Whoever meets a dropped connection first (the authentication's kept read, or the pool's check
+    of the write's connection: no ping within a second of idle time) replaces it: the order is written."""
+    from tests.conftest import order_body
+
+    for i in range(3):
+        created = shop_a.call("POST", "/order/new", order_body(f"REDIAL-{i}", (1002, 1)))
+        assert created.status_code == 201 and created.json()["responseCode"] == 0, created.text
+        assert _drop_the_servers_connections(db_url) > 0

@@ -286,3 +286,16 @@ def test_reading_an_order_reads_its_row_once_and_no_more_statements_for_a_bigger
     cancel = shop_a.call("PUT", "/order/cancel", {"partnerOrderNumber": "READ-2", "reasonCode": 3}).json()
     assert cancel["responseCode"] == 0
     read(big)
+
+
+def test_create_order_picks_and_claims_a_products_serials_in_one_statement(shop_a: Merchant, ctx: Context) -> None:
+    """On PostgreSQL each statement is a round trip: the first free serials are locked (skipping
+    those a concurrent order holds), set assigned and read back by one UPDATE ... RETURNING."""
+    with driver_statements(ctx.db) as sent:
+        reply = shop_a.call("POST", "/order/new", order_body("CLAIM-1", (1001, 3), (1002, 1)))
+    assert reply.status_code == 201, reply.text
+    on_serials = [s for s in sent if "FROM serials" in s or s.startswith("UPDATE serials")]
+    assert len(on_serials) == 1 and on_serials[0].startswith("UPDATE serials"), on_serials
+    assert "RETURNING" in on_serials[0]
+    [line, _] = reply.json()["orderLines"]
+    assert len({item["serials"][0]["data"] for item in line["lineItems"]}) == 3
