@@ -229,8 +229,8 @@ class Database:
     @contextmanager
     def _kept_read(self) -> Iterator[Connection]:
         """A shared read's connection: an idle kept one, or a new one from the pool. Taking one from
-        the pool and giving it back (on PostgreSQL a ping round trip each time) cost more than the
-        hot reads themselves. Kept idle, it is outside any transaction: it holds no snapshot, and
+        the pool and giving it back (its checkout checks and its reset on return) cost more
+        than the hot reads themselves. Kept idle, it is outside any transaction: it holds no snapshot, and
         on SQLite no checkpoint back."""
         with self._kept_lock:
             conn = self._kept_idle.pop() if self._kept_idle else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from resell.config import Settings
 from resell.db.engine import Database
@@ -49,6 +50,22 @@ class Caller:
     requires_amounts: bool
     delivery_email: bool  # the catalogue emails every line's end user (services/delivery_mail.py)
     sandbox_catalog_id: int | None = None
+
+    @classmethod
+    def of_catalog(cls, live: Any, merchant_id: int, realm: str, sandbox_catalog_id: int | None) -> Caller:
+        """The caller acting on the live catalogue row `live` (its terms: currency, cancel period,
+        amounts, delivery email), through the sandbox `sandbox_catalog_id` if any: the one place a
+        catalogue's columns become a Caller (authentication, the support desk)."""
+        return cls(
+            merchant_id=merchant_id,
+            realm=realm,
+            catalog_id=live.id,
+            currency=live.currency,
+            cancel_period_days=live.cancel_period_days,
+            requires_amounts=live.requires_amounts,
+            delivery_email=live.delivery_email,
+            sandbox_catalog_id=sandbox_catalog_id,
+        )
 
     @property
     def test(self) -> bool:

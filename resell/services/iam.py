@@ -344,16 +344,8 @@ _CALLERS_MAX = 10_000
 def _caller(catalog) -> Caller:  # type: ignore[no-untyped-def]
     who = _CALLERS.get(catalog)
     if who is None:
-        who = Caller(
-            merchant_id=catalog.merchant_id,
-            realm=catalog.realm,
-            catalog_id=catalog.id,
-            currency=catalog.currency,
-            cancel_period_days=catalog.cancel_period_days,
-            requires_amounts=catalog.requires_amounts,
-            delivery_email=catalog.delivery_email,
-            sandbox_catalog_id=catalog.secret_catalog_id if catalog.sandbox else None,
-        )
+        sandbox_catalog_id = catalog.secret_catalog_id if catalog.sandbox else None
+        who = Caller.of_catalog(catalog, catalog.merchant_id, catalog.realm, sandbox_catalog_id)
         if len(_CALLERS) >= _CALLERS_MAX:
             _CALLERS.clear()
         _CALLERS[catalog] = who

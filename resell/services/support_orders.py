@@ -62,16 +62,7 @@ def caller_for(conn: Connection, order: Row) -> Caller:
     live = catalog
     if catalog.live_catalog_id is not None:  # a test order: the sandbox acts on its live catalogue
         live = conn.execute(select(catalogs).where(catalogs.c.id == catalog.live_catalog_id)).one()
-    return Caller(
-        merchant_id=order.merchant_id,
-        realm=order.realm,
-        catalog_id=live.id,
-        currency=live.currency,
-        cancel_period_days=live.cancel_period_days,
-        requires_amounts=live.requires_amounts,
-        delivery_email=live.delivery_email,
-        sandbox_catalog_id=catalog.id if catalog.sandbox else None,
-    )
+    return Caller.of_catalog(live, order.merchant_id, order.realm, catalog.id if catalog.sandbox else None)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from resell.db import engine as engine_module
 from resell.db.engine import Database
 from tests.conftest import only_on
+from tests.postgres_support import terminate_backend
 
 pytestmark = only_on("postgres")  # SQLite has no server to drop a connection
 
@@ -19,13 +19,6 @@ pytestmark = only_on("postgres")  # SQLite has no server to drop a connection
 def _backend_pid(db: Database) -> int:
     with db.write() as conn:
         return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-
-
-def _terminate(db_url: str, pid: int) -> None:
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar() is True
-    engine.dispose()
 
 
 @pytest.fixture
@@ -67,7 +60,7 @@ def test_a_write_right_after_the_server_closed_its_connection_runs_on_a_new_one(
     db = Database(db_url, pool_size=1)
     try:
         dropped = _backend_pid(db)
-        _terminate(db_url, dropped)
+        terminate_backend(db_url, dropped)
         assert _backend_pid(db) != dropped
         assert pings == []
     finally:
@@ -84,7 +77,7 @@ def test_a_connection_idle_past_the_threshold_that_died_silently_is_replaced_by_
     db = Database(db_url, pool_size=1)
     try:
         dropped = _backend_pid(db)
-        _terminate(db_url, dropped)
+        terminate_backend(db_url, dropped)
         time.sleep(0.2)
         assert _backend_pid(db) != dropped
         assert pings == [1]

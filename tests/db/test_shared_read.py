@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import Connection, create_engine, event, exc, func, select, text
+from sqlalchemy import Connection, event, exc, func, select
 
 from resell.db.engine import Database
 from resell.db.prepared import Prepared
 from tests.conftest import only_on
+from tests.postgres_support import terminate_backend
 
 
 def test_the_connection_is_kept_between_reads_whatever_the_thread_and_given_back_by_dispose(db_url: str) -> None:
@@ -102,13 +103,6 @@ def _backend_pid(db: Database) -> int:
         return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
 
-def _terminate(db_url: str, pid: int) -> None:
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar() is True
-    engine.dispose()
-
-
 @only_on("postgres")
 @pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "core"])
 def test_a_read_whose_kept_connection_was_dropped_runs_again_on_a_new_one(db_url: str, prepared: bool) -> None:
@@ -116,7 +110,7 @@ def test_a_read_whose_kept_connection_was_dropped_runs_again_on_a_new_one(db_url
     db = Database(db_url)
     try:
         dropped = _backend_pid(db)
-        _terminate(db_url, dropped)
+        terminate_backend(db_url, dropped)
         runs: list[int] = []
 
         def work() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import threading
@@ -20,6 +19,7 @@ from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from tests.conftest import Clock, World, order_body
 from tests.delivery_support import sell
+from tests.lifespan_support import start_and_stop
 from tests.renewal_support import caller_of
 
 OTHER_CATALOG = {
@@ -267,24 +267,8 @@ def test_the_server_reads_the_common_summaries_when_it_starts(
 ) -> None:
     from resell.app import create_app
 
-    app = create_app(ctx.settings, ctx)
-
-    async def start_and_stop() -> list[str]:
-        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-        sent: list[str] = []
-
-        async def send(message: Any) -> None:
-            sent.append(message["type"])
-
-        await inbox.put({"type": "lifespan.startup"})
-        task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send))
-        while not sent:
-            await asyncio.sleep(0.01)
-        await inbox.put({"type": "lifespan.shutdown"})
-        await asyncio.wait_for(task, 10)
-        return sent
-
-    assert asyncio.run(start_and_stop()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    sent = start_and_stop(create_app(ctx.settings, ctx))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert dashboard.wait_for_refreshes(10)
 
     def never(*_args: Any) -> dashboard.Summary:

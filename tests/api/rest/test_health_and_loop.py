@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, text
 from resell.db.engine import Database
 from resell.services.context import Context
 from tests.conftest import AppSlot, Merchant, World, only_on
+from tests.lifespan_support import start_and_stop
+from tests.postgres_support import drop_connections, server_count
 
 
 def test_healthz_and_readyz_answer_when_the_database_does(http: httpx.Client) -> None:
@@ -55,17 +57,8 @@ def orders_locked(db_url: str) -> Iterator[Any]:
         engine.dispose()
 
 
-def _count(db_url: str, sql: str) -> int:
-    """One count read on a connection of its own (the server's view, not the app's)."""
-    engine = create_engine(db_url)
-    with engine.connect() as c:
-        n = c.execute(text(sql)).scalar_one()
-    engine.dispose()
-    return int(n)
-
-
 def _waiting_on_a_lock(db_url: str) -> int:
-    return _count(
+    return server_count(
         db_url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
 
@@ -148,15 +141,6 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
     assert sorted(r.status_code for r in replies) == [201] * 45
 
 
-def _drop_the_servers_connections(db_url: str) -> int:
-    """pg_terminate_backend on every other connection to the test's database (as a restart would)."""
-    return _count(
-        db_url,
-        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-
-
 @only_on("postgres")  # SQLite has no server to drop a connection
 def test_the_hot_reads_answer_after_the_server_dropped_their_connections(db_url: str, shop_a: Merchant) -> None:
     """The reads' connections are kept between requests (Database.shared_read): one the server
@@ -169,35 +153,18 @@ def test_the_hot_reads_answer_after_the_server_dropped_their_connections(db_url:
         assert stock.status_code == 200 and stock.json()["responseCode"] == 0, stock.text
         order = shop_a.call("GET", "/order/DROPPED-1")
         assert order.status_code == 200 and order.json()["responseCode"] == 0, order.text
-        assert _drop_the_servers_connections(db_url) > 0
+        assert drop_connections(db_url) > 0
 
 
 def test_what_the_server_built_to_start_is_frozen_while_it_serves(ctx: Context) -> None:
     """The cyclic collector skips the startup heap while the server runs, and gets it back at shutdown."""
-    import asyncio
     import gc
 
     from resell.app import create_app
 
-    app = create_app(ctx.settings, ctx)
     frozen: list[int] = []
-
-    async def start_and_stop() -> None:
-        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-        sent: list[str] = []
-
-        async def send(message: Any) -> None:
-            sent.append(message["type"])
-
-        await inbox.put({"type": "lifespan.startup"})
-        task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send))
-        while not sent:
-            await asyncio.sleep(0.01)
-        frozen.append(gc.get_freeze_count())
-        await inbox.put({"type": "lifespan.shutdown"})
-        await asyncio.wait_for(task, 10)
-
-    asyncio.run(start_and_stop())
+    sent = start_and_stop(create_app(ctx.settings, ctx), lambda: frozen.append(gc.get_freeze_count()))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert frozen[0] > 10_000
     assert gc.get_freeze_count() == 0
 
@@ -211,4 +178,4 @@ def test_an_order_is_written_right_after_the_server_dropped_the_connections(db_u
     for i in range(3):
         created = shop_a.call("POST", "/order/new", order_body(f"REDIAL-{i}", (1002, 1)))
         assert created.status_code == 201 and created.json()["responseCode"] == 0, created.text
-        assert _drop_the_servers_connections(db_url) > 0
+        assert drop_connections(db_url) > 0
