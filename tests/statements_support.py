@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, event
 
 from resell.db.engine import Database
@@ -65,6 +66,27 @@ def transactions(db: Database) -> Iterator[list[Connection]]:
         yield begun
     finally:
         event.remove(db.engine, "begin", note)
+
+
+@contextmanager
+def transaction_commands() -> Iterator[list[str]]:
+    """PostgreSQL: the BEGINs, COMMITs and ROLLBACKs psycopg sends inside the block, from any
+    connection of the process. Each is a round trip of its own, sent by psycopg itself, out of
+    `driver_statements`' sight."""
+    seen: list[str] = []
+    original = psycopg.Connection._exec_command
+
+    def noting(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        text = command.decode() if isinstance(command, bytes) else str(command)
+        if text.split(" ", 1)[0] in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen.append(text)
+        return original(self, command, *args, **kwargs)
+
+    psycopg.Connection._exec_command = noting  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        psycopg.Connection._exec_command = original  # type: ignore[method-assign]
 
 
 def _noting(base: type, seen: list[str]) -> type:

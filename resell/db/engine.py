@@ -6,7 +6,8 @@ block commits once on exit, or rolls back on any exception. Routers and helpers 
 SQLite runs in WAL mode with synchronous=FULL (an acknowledged order survives a power cut); write
 transactions start with BEGIN IMMEDIATE so that two writers serialize at the start instead of
 failing at commit. PostgreSQL keeps its defaults (synchronous_commit on, READ COMMITTED), but for
-the hot reads' shared transactions (REPEATABLE READ, READ ONLY: `Database.shared_read`).
+the hot reads' shared transactions (REPEATABLE READ, READ ONLY: `Database.shared_read`), whose
+statements that need no common snapshot run outside any transaction (`shared_read(lazy=True)`).
 """
 
 from __future__ import annotations
@@ -177,44 +178,63 @@ class Database:
                 yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, snapshot: bool = True) -> Iterator[Connection]:
         """A read-only transaction: one consistent snapshot, nothing written. Inside `shared_read`
-        of this database (same task or thread), it is that shared transaction."""
+        of this database (same task or thread), it is that shared transaction.
+
+        `snapshot=False` says its statements need not see one snapshot together (each is whole on
+        its own): inside a lazy shared read on PostgreSQL they then run outside any transaction,
+        where nothing refuses a write (keep them to SELECTs)."""
         shared = _SHARED_READ.get()
         if shared is not None and shared[0] is self:
-            yield shared[1]
+            conn = shared[1]
+            if snapshot and self.is_postgres:
+                driver = conn.connection.driver_connection
+                if driver.autocommit:  # type: ignore[union-attr]
+                    driver.autocommit = False  # type: ignore[union-attr] # psycopg sends BEGIN with the next statement
+            yield conn
             return
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
 
     @contextmanager
-    def shared_read(self) -> Iterator[Connection]:
+    def shared_read(self, lazy: bool = False) -> Iterator[Connection]:
         """A read transaction that every `read()` inside the block joins: the hot path authenticates
         and answers a read in one transaction. Not for generators, which may resume elsewhere.
 
         It runs on a connection kept between these transactions (`_kept_read`). On PostgreSQL the
-        transaction is REPEATABLE READ, READ ONLY: a reply read in several statements (an order, its
-        lines, its serials) comes from one snapshot, as on SQLite, and psycopg names both in the
-        BEGIN it sends anyway, so they cost no round trip."""
+        transaction is REPEATABLE READ, READ ONLY: a reply read in several statements comes from one
+        snapshot, as on SQLite, and psycopg names both in the BEGIN it sends anyway, so they cost no
+        round trip.
+
+        `lazy` (PostgreSQL; SQLite's BEGIN and COMMIT cost no round trip): the statements run outside
+        any transaction, each on its own snapshot, until the first `read()` that needs one snapshot;
+        its BEGIN starts the transaction, which lasts to the end of the block. The hot path's
+        authentication and its reads of one statement each (`read(snapshot=False)`) so spare a
+        BEGIN and a COMMIT: 2 of the 5 round trips of a getStockStatus."""
         if _SHARED_READ.get() is not None:  # nested: the outer one is the transaction
             with self.read() as conn:
                 yield conn
             return
         with self._kept_read() as conn:
+            if self.is_postgres:
+                driver = conn.connection.driver_connection
+                if driver.autocommit != lazy:  # type: ignore[union-attr]
+                    driver.autocommit = lazy  # type: ignore[union-attr]
             token = _SHARED_READ.set((self, conn))
             try:
                 yield conn
             finally:
                 _SHARED_READ.reset(token)
 
-    def run_read(self, work: Callable[[], T]) -> T:
-        """work() inside `shared_read`. A kept connection the server dropped since its last use (a
-        restart, pg_terminate_backend) fails at its first statement: work runs once more, on a new
+    def run_read(self, work: Callable[[], T], lazy: bool = False) -> T:
+        """work() inside `shared_read(lazy)`. A kept connection the server dropped since its last use
+        (a restart, pg_terminate_backend) fails at its first statement: work runs once more, on a new
         connection (a read changes nothing, so running it again is safe)."""
         dropped = False
         try:
-            with self.shared_read() as conn:
+            with self.shared_read(lazy) as conn:
                 try:
                     return work()
                 except exc.DBAPIError:
@@ -223,7 +243,7 @@ class Database:
         except Exception:
             if not dropped:
                 raise
-        with self.shared_read():
+        with self.shared_read(lazy):
             return work()
 
     @contextmanager

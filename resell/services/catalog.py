@@ -138,7 +138,8 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
     refs = {ref for ref, code in parsed if code == codes.OK and ref is not None}
     today = ctx.now().date()
     statuses: dict[int, int] = {}
-    with ctx.db.read() as conn:
+    # each product's status from its own reads: a serial sold between them changes nothing it promises
+    with ctx.db.read(snapshot=False) as conn:
         for ref in refs:
             row = _STOCK_PRODUCT.first(conn, catalog_id=caller.catalog_id, ref=ref)
             if row is not None:

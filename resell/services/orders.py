@@ -392,7 +392,13 @@ class _ViewLine:
 
 
 def _order_view(conn: Connection, ctx: Context, order: Row, with_stats: bool = False) -> OrderView:
-    """The reply for an order row the caller has already read (tenancy.order_of)."""
+    """The reply for an order row the caller has already read (tenancy.order_of).
+
+    Its statements need not share the order row's snapshot: the lines, items and serials are
+    written with the order, in its transaction; the one statement that reads them picks the serials
+    revoked with the order against the cancellation instant it reads itself (a support serial
+    replacement is one transaction too); the files and the download counters are each as of their
+    own statement."""
     lines: dict[int, _ViewLine] = {}
     items: dict[int, LineItemView] = {}
     for (
@@ -536,8 +542,9 @@ def _require_order(conn: Connection, ctx: Context, caller: Caller, pon: str, loc
 
 
 def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
+    """The order's reply, read without one snapshot (`_order_view` says why it needs none)."""
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
-    with ctx.db.read() as conn:
+    with ctx.db.read(snapshot=False) as conn:
         order = _require_order(conn, ctx, caller, pon)
         return _order_view(conn, ctx, order)
 
@@ -545,7 +552,7 @@ def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) ->
 def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
     """The order's files with their download counters (counted by the download endpoint)."""
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
-    with ctx.db.read() as conn:
+    with ctx.db.read(snapshot=False) as conn:
         return download_view(conn, ctx, _require_order(conn, ctx, caller, pon))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, event, exc, func, select
 
@@ -142,3 +143,81 @@ def test_a_read_that_fails_on_a_live_connection_is_not_run_again(db_url: str) ->
         assert runs == [1]
     finally:
         db.dispose()
+
+
+@only_on("postgres")  # SQLite's BEGIN and COMMIT are no round trip: lazy changes nothing there
+def test_a_lazy_shared_read_runs_outside_a_transaction_until_a_read_needs_one_snapshot(db_url: str) -> None:
+    db = Database(db_url, pool_size=1)
+
+    def seen(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM lazy_seen").scalar_one())
+
+    def insert() -> None:
+        with db.write() as other:
+            other.exec_driver_sql("INSERT INTO lazy_seen VALUES (1)")
+
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE lazy_seen (n integer)")
+        with db.shared_read(lazy=True) as conn:
+            driver = conn.connection.driver_connection
+            with db.read(snapshot=False):
+                assert seen(conn) == 0
+            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # no BEGIN sent
+            insert()
+            with db.read(snapshot=False):
+                assert seen(conn) == 1  # its own snapshot
+            with db.read():
+                assert seen(conn) == 1
+                assert driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+            insert()
+            with db.read(snapshot=False):  # joins the transaction the read above began
+                assert seen(conn) == 1
+            with pytest.raises(exc.DBAPIError, match="read-only transaction"):
+                conn.exec_driver_sql("INSERT INTO lazy_seen VALUES (2)")
+        with db.shared_read() as again:  # the same kept connection, not lazy: one snapshot throughout
+            assert again is conn
+            assert seen(again) == 2
+            insert()
+            assert seen(again) == 2
+    finally:
+        _drop(db, "lazy_seen")
+
+
+@only_on("postgres")
+def test_a_lazy_shared_reads_connection_given_back_to_the_pool_is_transactional_again(db_url: str) -> None:
+    """The pool resets what the kept connection's reads set (psycopg's autocommit among them): a
+    write that fails on it afterwards is rolled back whole."""
+    db = Database(db_url, pool_size=1)
+    inside, release = threading.Barrier(2), threading.Event()
+
+    def hold() -> None:
+        with db.shared_read(lazy=True):
+            inside.wait()
+            release.wait()
+
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE lazy_kept (n integer)")
+        thread = threading.Thread(target=hold)
+        thread.start()
+        inside.wait()
+        with db.shared_read(lazy=True) as conn:
+            conn.exec_driver_sql("SELECT 1")
+        release.set()
+        thread.join()  # pool_size=1: one kept, the other given back
+        with pytest.raises(RuntimeError):
+            with db.write() as conn:
+                conn.exec_driver_sql("INSERT INTO lazy_kept VALUES (1)")
+                raise RuntimeError("undo")
+        with db.read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM lazy_kept").scalar() == 0
+    finally:
+        _drop(db, "lazy_kept")
+
+
+def _drop(db: Database, table: str) -> None:
+    """The database outlives the test (its known tables are emptied between tests, not this one)."""
+    with db.write() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    db.dispose()

@@ -93,7 +93,7 @@ async def dispatch(operation: Operation, request: Request) -> Response:
             limiter = _threads("write" if operation.in_thread_pool else "read")
             reply = await anyio.to_thread.run_sync(run, limiter=limiter)
         elif operation.in_thread_pool:
-            who = ctx.db.run_read(partial(authenticated, request))
+            who = ctx.db.run_read(partial(authenticated, request), lazy=True)
             reply = await run_in_threadpool(_handle, operation, request, ctx, raw, params, who)
         else:
             reply = _run(operation, request, ctx, raw, params)
@@ -135,12 +135,14 @@ def _threads(kind: str) -> anyio.CapacityLimiter:
 def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str]) -> Body | Response:
     """Authenticate, parse, run the handler: in the caller's thread, on the loop (SQLite's cheap
     reads) or in the thread pool (PostgreSQL, one hop for the whole request). A read operation
-    authenticates and answers in one read transaction (`Database.run_read`); any other authenticates
-    in its own, on a kept connection too (no checkout, no ping), and its handler takes connections of
-    its own."""
+    authenticates and answers in one shared read (`Database.run_read`); any other authenticates in
+    its own, on a kept connection too (no checkout, no ping), and its handler takes connections of its
+    own. Both are lazy: on PostgreSQL the authentication and the reads that need no common snapshot
+    run outside a transaction (no BEGIN, no COMMIT)."""
     if operation.in_thread_pool:
-        return _handle(operation, request, ctx, raw, params, ctx.db.run_read(partial(authenticated, request)))
-    return ctx.db.run_read(lambda: _handle(operation, request, ctx, raw, params, authenticated(request)))
+        who = ctx.db.run_read(partial(authenticated, request), lazy=True)
+        return _handle(operation, request, ctx, raw, params, who)
+    return ctx.db.run_read(lambda: _handle(operation, request, ctx, raw, params, authenticated(request)), lazy=True)
 
 
 def _handle(

@@ -12,8 +12,8 @@ import pytest
 from resell.config import Settings
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import TEST_CATALOG, Merchant, World, order_body
-from tests.statements_support import driver_statements, selects
+from tests.conftest import TEST_CATALOG, Merchant, World, only_on, order_body
+from tests.statements_support import driver_statements, selects, transaction_commands
 
 
 def test_create_order_returns_serials_files_end_date_and_remark(shop_a: Merchant, world: World, clock) -> None:
@@ -299,3 +299,24 @@ def test_create_order_picks_and_claims_a_products_serials_in_one_statement(shop_
     assert "RETURNING" in on_serials[0]
     [line, _] = reply.json()["orderLines"]
     assert len({item["serials"][0]["data"] for item in line["lineItems"]}) == 3
+
+
+@only_on("postgres")
+def test_the_hot_reads_and_the_authentications_send_no_begin_or_commit(shop_a: Merchant) -> None:
+    """On PostgreSQL BEGIN and COMMIT are a round trip each. The authentication and the reads whose
+    statements need no common snapshot run outside a transaction (Database.shared_read, lazy); a
+    createOrder's only transaction is its write, a read that needs one snapshot still gets it."""
+    created = shop_a.call("POST", "/order/new", order_body("TRIPS-1", (1001, 1)))
+    assert created.status_code == 201, created.text
+    with transaction_commands() as sent:
+        assert shop_a.call("POST", "/stock", {"productRefs": [1001, 1002]}).json()["responseCode"] == 0
+        assert shop_a.call("GET", "/order/TRIPS-1").json()["responseCode"] == 0
+        assert shop_a.call("GET", "/order/TRIPS-1/download").json()["responseCode"] == 0
+    assert sent == []
+    with transaction_commands() as sent:
+        assert shop_a.call("POST", "/order/new", order_body("TRIPS-2", (1001, 1))).status_code == 201
+    assert [command.split(" ", 1)[0] for command in sent] == ["BEGIN", "COMMIT"]
+    with transaction_commands() as sent:
+        body = {"language": "EN", "products": [{"productRef": 1001, "quantity": 1}]}
+        assert shop_a.call("POST", "/order/crossupsell", body).status_code == 200
+    assert sent == ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "COMMIT"]
