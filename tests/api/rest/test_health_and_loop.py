@@ -119,9 +119,8 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
     try:
         deadline = time.monotonic() + 20
         while True:  # every order arrived: in a write thread or queued for one
-            writes = dispatch._threads("write").statistics()
             if (
-                writes.borrowed_tokens + writes.tasks_waiting == 45
+                dispatch._threads("write").calls == 45
                 and _waiting_on_a_lock(db_url) >= dispatch.WRITE_THREADS
             ):
                 break
