@@ -248,10 +248,16 @@ def _analyze(conn: Connection) -> None:
 # 'available' is written into the SQL, not bound: only then may SQLite and PostgreSQL (whose
 # prepared statements get generic plans) use the partial index of available serials.
 _AVAILABLE: ColumnElement[str] = literal_column("'available'")
+# The product's serials, in the partial index's order. Asked for as the range [product, product]
+# ordered by (product_id, id), not as product_id = p ordered by id: with an equality PostgreSQL
+# takes the primary key's order instead and filters as it goes, which its statistics price the same
+# (they know how many serials are sold, not that the sold ones are the first), but which reads every
+# serial sold before the first free one: a claim read 900 pages after 3,000 sales against 15.
+_OF_PRODUCT = (serials.c.product_id >= bindparam("product_id"), serials.c.product_id <= bindparam("product_id"))
 _FIRST_AVAILABLE = (
     select(serials.c.id, serials.c.value)
-    .where(serials.c.product_id == bindparam("product_id"), serials.c.status == _AVAILABLE)
-    .order_by(serials.c.id)
+    .where(*_OF_PRODUCT, serials.c.status == _AVAILABLE)
+    .order_by(serials.c.product_id, serials.c.id)
     .limit(bindparam("count"))
 )
 # Pick and claim in one statement (one round trip on PostgreSQL): the first free serials, locked and
@@ -269,7 +275,8 @@ _CLAIM = Prepared(
 _COUNT_AVAILABLE = Prepared(
     select(func.count()).select_from(
         select(serials.c.id)
-        .where(serials.c.product_id == bindparam("product_id"), serials.c.status == _AVAILABLE)
+        .where(*_OF_PRODUCT, serials.c.status == _AVAILABLE)
+        .order_by(serials.c.product_id, serials.c.id)
         .limit(bindparam("cap"))
         .subquery()
     )

@@ -341,6 +341,41 @@ def test_after_an_import_allocation_reads_the_first_free_serials_off_the_index(
     assert all(n["Actual Rows"] * n["Actual Loops"] <= 2 for n in sorts), sorts
 
 
+@only_on("postgres")
+@pytest.mark.parametrize("plan_cache_mode", ["force_custom_plan", "force_generic_plan"])
+def test_after_sales_the_claim_and_the_stock_count_read_no_sold_serial(
+    ctx: Context, catalog: None, plan_cache_mode: str
+) -> None:
+    """The sold serials are the first ones. Asked for "product_id = p, ordered by id", PostgreSQL
+    walked the primary key and filtered out every serial sold so far, on each claim and each
+    getStockStatus (its statistics say how many are sold, not where they are): the partial index
+    of available serials is the only one that gives the order asked for now."""
+    stock.import_serials(ctx, 1001, [f"S-{i:06d}" for i in range(20_000)])
+    pid = product_row(ctx, 1001).id
+    with ctx.db.write() as conn:
+        conn.exec_driver_sql(
+            "UPDATE serials SET status = 'assigned' WHERE id IN "
+            f"(SELECT id FROM serials WHERE product_id = {pid} ORDER BY id LIMIT 5000)"
+        )
+        conn.exec_driver_sql("ANALYZE serials")
+    asked = [
+        (stock._CLAIM, {"product_id": pid, "count": 1, "status": "assigned"}),
+        (stock._COUNT_AVAILABLE, {"product_id": pid, "cap": 101}),
+    ]
+    for statement, values in asked:
+        with ctx.db.write() as conn:
+            conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {plan_cache_mode}")
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            sql = str(statement.statement.compile(dialect=conn.dialect))
+            (plan,) = driver.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, values).fetchone()
+            conn.rollback()  # the claim's EXPLAIN ANALYZE claimed a serial: undo it
+        nodes = _plan_nodes(plan[0]["Plan"])
+        first = next(n for n in nodes if "Scan" in n["Node Type"] and n["Node Type"] != "Subquery Scan")
+        assert first.get("Index Name") == "ix_serials_available", nodes
+        assert sum(n.get("Rows Removed by Filter", 0) for n in nodes) == 0, nodes
+
+
 def test_allocate_zero_or_less_takes_nothing(ctx: Context, catalog: None) -> None:
     stock.import_serials(ctx, 1001, ["Z-1"])
     assert take(ctx, 1001, 0) == []
