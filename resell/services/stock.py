@@ -222,8 +222,6 @@ def import_serials(
         if on_progress:
             on_progress(len(batch))
     with ctx.db.write() as conn:
-        if added and ctx.db.is_postgres:
-            _analyze(conn)
         audit(
             conn,
             ctx.now(),
@@ -233,16 +231,22 @@ def import_serials(
             "serials_imported",
             after={"added": added, "duplicates": duplicates, "rejected": rejected},
         )
+    if added and ctx.db.is_postgres:
+        _vacuum_analyze(ctx.db)
     return ImportResult(added, duplicates, rejected)
 
 
-def _analyze(conn: Connection) -> None:
+def _vacuum_analyze(db: Database) -> None:
     """PostgreSQL plans on statistics, and a pool just imported has none yet (autovacuum analyzes a
     table a minute or more after it changed, never where it is off). Without them createOrder's pick
     of the first free serials was planned as "every available serial of the product, then sort":
     125 ms an order on a pool of 100,000, inside the writer's turn, and createOrder fell to 13-15
-    orders/s at c=32. ANALYZE samples the table (a fraction of a second for a million rows)."""
-    conn.exec_driver_sql("ANALYZE serials")
+    orders/s at c=32. ANALYZE samples the table (a fraction of a second for a million rows).
+    VACUUM marks the new pages all-visible: getStockStatus's count of available serials then reads
+    the index alone instead of checking each serial in the table (PostgreSQL's CPU for a count up to
+    101: 220 µs before, 90 after). VACUUM runs outside a transaction."""
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE) serials")
 
 
 # 'available' is written into the SQL, not bound: only then may SQLite and PostgreSQL (whose

@@ -310,6 +310,22 @@ def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(node for child in plan.get("Plans", []) for node in _plan_nodes(child))]
 
 
+def _explained(ctx: Context, statement: Any, values: dict[str, Any], plan_cache_mode: str) -> list[dict[str, Any]]:
+    """The nodes of a prepared statement's plan as PostgreSQL ran it (EXPLAIN ANALYZE, undone)."""
+    with ctx.db.write() as conn:
+        conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {plan_cache_mode}")
+        sql = str(statement.statement.compile(dialect=conn.dialect))
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        (plan,) = driver.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, values).fetchone()
+        conn.rollback()  # EXPLAIN ANALYZE of a claim claimed serials: undo it
+    return _plan_nodes(plan[0]["Plan"])
+
+
+def _first_scan(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(n for n in nodes if "Scan" in n["Node Type"] and n["Node Type"] != "Subquery Scan")
+
+
 @only_on("postgres")
 @pytest.mark.parametrize("plan_cache_mode", ["force_custom_plan", "force_generic_plan"])
 def test_after_an_import_allocation_reads_the_first_free_serials_off_the_index(
@@ -323,15 +339,7 @@ def test_after_an_import_allocation_reads_the_first_free_serials_off_the_index(
         conn.exec_driver_sql("DELETE FROM pg_statistic WHERE starelid = 'serials'::regclass")
     stock.import_serials(ctx, 1001, [f"P-{i:06d}" for i in range(100_000)])
     pid = product_row(ctx, 1001).id
-    with ctx.db.write() as conn:
-        conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {plan_cache_mode}")
-        sql = str(stock._CLAIM.statement.compile(dialect=conn.dialect))
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        values = {"product_id": pid, "count": 2, "status": "assigned"}
-        (plan,) = driver.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, values).fetchone()
-        conn.rollback()  # EXPLAIN ANALYZE claimed two serials: undo it
-    nodes = _plan_nodes(plan[0]["Plan"])
+    nodes = _explained(ctx, stock._CLAIM, {"product_id": pid, "count": 2, "status": "assigned"}, plan_cache_mode)
     # the pick (run once, off an index), then each picked serial found by its key to be updated:
     # no scan reads the 100,000, and a sort sorts at most the two picked ids (for the IN)
     scans = [n for n in nodes if "Scan" in n["Node Type"] and n["Node Type"] != "Subquery Scan"]
@@ -363,17 +371,19 @@ def test_after_sales_the_claim_and_the_stock_count_read_no_sold_serial(
         (stock._COUNT_AVAILABLE, {"product_id": pid, "cap": 101}),
     ]
     for statement, values in asked:
-        with ctx.db.write() as conn:
-            conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {plan_cache_mode}")
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            sql = str(statement.statement.compile(dialect=conn.dialect))
-            (plan,) = driver.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, values).fetchone()
-            conn.rollback()  # the claim's EXPLAIN ANALYZE claimed a serial: undo it
-        nodes = _plan_nodes(plan[0]["Plan"])
-        first = next(n for n in nodes if "Scan" in n["Node Type"] and n["Node Type"] != "Subquery Scan")
-        assert first.get("Index Name") == "ix_serials_available", nodes
+        nodes = _explained(ctx, statement, values, plan_cache_mode)
+        assert _first_scan(nodes).get("Index Name") == "ix_serials_available", nodes
         assert sum(n.get("Rows Removed by Filter", 0) for n in nodes) == 0, nodes
+
+
+@only_on("postgres")
+def test_after_an_import_the_stock_count_reads_the_index_alone(ctx: Context, catalog: None) -> None:
+    """The import vacuums the table: its new pages are marked all-visible, so the count of available
+    serials (getStockStatus) needs no visit to the table to know each one is visible."""
+    stock.import_serials(ctx, 1001, [f"V-{i:05d}" for i in range(5_000)])
+    values = {"product_id": product_row(ctx, 1001).id, "cap": 101}
+    scan = _first_scan(_explained(ctx, stock._COUNT_AVAILABLE, values, "force_generic_plan"))
+    assert (scan["Node Type"], scan["Heap Fetches"], scan["Actual Rows"]) == ("Index Only Scan", 0, 101), scan
 
 
 def test_allocate_zero_or_less_takes_nothing(ctx: Context, catalog: None) -> None:
