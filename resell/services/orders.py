@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, exc, or_, select, update
+from sqlalchemy import Connection, Row, Select, and_, bindparam, exc, or_, select, update
 
 from resell.db.prepared import Prepared
 from resell.db.tables import (
@@ -40,7 +41,7 @@ from resell.services.audit_log import audit, audit_many
 from resell.services.context import Caller, Context
 from resell.services.outbox import enqueue
 from resell.services.subscriptions import terminate_for_cancelled_order
-from resell.services.tenancy import catalog_products_query, order_of
+from resell.services.tenancy import CALLERS_ORDER, catalog_products_query, order_of, order_values
 
 # ---------------------------------------------------------------- views (what every protocol renders)
 
@@ -328,44 +329,67 @@ def _write(
 # ---------------------------------------------------------------- reading
 
 
-# The order view is read on every createOrder, getOrderData and getDownloadInfo: prepared statements,
-# each selecting by the order's id (joins rather than IN lists, so that each compiles once).
+# The order view is read on every getOrderData and getDownloadInfo: prepared statements (joins
+# rather than IN lists, so that each compiles once).
 # Its lines, their items and the items' serials come in one statement: a row per serial of each item
 # of each line, in the reply's order; an item without serials, or a line without items, is one row
 # with NULLs there. An item's serials are its live one and what cancelOrder revoked with the order
 # (revoked at the instant the order was cancelled); one support replaced (resell order replace-serial)
-# is gone.
-_ORDER_CONTENTS = Prepared(
-    select(
-        order_lines.c.id,
-        order_lines.c.product_id,
-        order_lines.c.product_ref,
-        products.c.type,
-        products.c.delivery_mode,
-        order_lines.c.download_token,
-        order_lines.c.remark,
-        line_items.c.id.label("item_id"),
-        subscriptions.c.id.label("subscription_id"),
-        line_items.c.renews_subscription_id,
-        serials.c.value.label("serial"),
+# is gone. `order_columns` lead each row.
+def _contents(*order_columns: Any) -> Select:
+    return (
+        select(
+            *order_columns,
+            order_lines.c.id,
+            order_lines.c.product_id,
+            order_lines.c.product_ref,
+            products.c.type,
+            products.c.delivery_mode,
+            order_lines.c.download_token,
+            order_lines.c.remark,
+            line_items.c.id.label("item_id"),
+            subscriptions.c.id.label("subscription_id"),
+            line_items.c.renews_subscription_id,
+            serials.c.value.label("serial"),
+        )
+        .select_from(orders)
+        .join(order_lines, order_lines.c.order_id == orders.c.id)
+        .join(products, products.c.id == order_lines.c.product_id)
+        .outerjoin(line_items, line_items.c.order_line_id == order_lines.c.id)
+        .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
+        .outerjoin(
+            serial_assignments,
+            and_(
+                serial_assignments.c.line_item_id == line_items.c.id,
+                or_(
+                    serial_assignments.c.revoked_at.is_(None),
+                    serial_assignments.c.revoked_at == orders.c.cancelled_at,
+                ),
+            ),
+        )
+        .outerjoin(serials, serials.c.id == serial_assignments.c.serial_id)
+        .order_by(
+            order_lines.c.position,
+            order_lines.c.id,
+            line_items.c.position,
+            line_items.c.id,
+            serial_assignments.c.serial_id,
+        )
     )
-    .join(products, products.c.id == order_lines.c.product_id)
-    .join(orders, orders.c.id == order_lines.c.order_id)
-    .outerjoin(line_items, line_items.c.order_line_id == order_lines.c.id)
-    .outerjoin(subscriptions, subscriptions.c.line_item_id == line_items.c.id)
-    .outerjoin(
-        serial_assignments,
-        and_(
-            serial_assignments.c.line_item_id == line_items.c.id,
-            or_(serial_assignments.c.revoked_at.is_(None), serial_assignments.c.revoked_at == orders.c.cancelled_at),
-        ),
-    )
-    .outerjoin(serials, serials.c.id == serial_assignments.c.serial_id)
-    .where(order_lines.c.order_id == bindparam("order_id"))
-    .order_by(
-        order_lines.c.position, order_lines.c.id, line_items.c.position, line_items.c.id, serial_assignments.c.serial_id
-    )
+
+
+# an order row already read (the back office's order page)
+_ORDER_CONTENTS = Prepared(_contents().where(orders.c.id == bindparam("order_id")))
+# getOrderData and getDownloadInfo: the caller's order (tenancy's condition) and its contents, in one
+# statement: on PostgreSQL one round trip fewer
+_ORDER_COLUMNS = (
+    orders.c.id.label("order_id"),
+    orders.c.partner_order_number,
+    orders.c.status,
+    orders.c.order_date,
+    orders.c.download_end_date,
 )
+_CALLERS_ORDER_CONTENTS = Prepared(_contents(*_ORDER_COLUMNS).where(CALLERS_ORDER))
 _ORDER_FILES = Prepared(
     select(product_files)
     .where(
@@ -391,14 +415,32 @@ class _ViewLine:
     items: list[LineItemView]
 
 
-def _order_view(conn: Connection, ctx: Context, order: Row, with_stats: bool = False) -> OrderView:
-    """The reply for an order row the caller has already read (tenancy.order_of).
+def _callers_order_view(conn: Connection, ctx: Context, caller: Caller, pon: str, with_stats: bool) -> OrderView:
+    """The reply for the caller's order `pon` (1060 when there is none), its row and contents read in
+    one statement.
 
-    Its statements need not share the order row's snapshot: the lines, items and serials are
-    written with the order, in its transaction; the one statement that reads them picks the serials
-    revoked with the order against the cancellation instant it reads itself (a support serial
-    replacement is one transaction too); the files and the download counters are each as of their
-    own statement."""
+    Its statements need not share one snapshot: the lines, items and serials are written with the
+    order, in its transaction, and read with its row (the serials revoked with the order are picked
+    against the cancellation instant that row holds; a support serial replacement is one transaction
+    too); the files and the download counters are each as of their own statement."""
+    rows = _CALLERS_ORDER_CONTENTS.all(conn, **order_values(caller, pon))
+    if not rows:
+        raise Refusal(codes.ORDER_NOT_FOUND)
+    order = rows[0]
+    contents = (row[len(_ORDER_COLUMNS) :] for row in rows)
+    return _read_view(conn, ctx, order.order_id, order, contents, with_stats)
+
+
+def _order_view(conn: Connection, ctx: Context, order: Row, with_stats: bool = False) -> OrderView:
+    """The reply for an order row the caller has already read (tenancy.order_of)."""
+    return _read_view(conn, ctx, order.id, order, _ORDER_CONTENTS.all(conn, order_id=order.id), with_stats)
+
+
+def _read_view(
+    conn: Connection, ctx: Context, order_id: int, order: Any, contents: Iterable[Any], with_stats: bool
+) -> OrderView:
+    """The reply from the order's row (its number, status and dates) and its contents' rows; the files
+    and, with `with_stats`, the download counters read here."""
     lines: dict[int, _ViewLine] = {}
     items: dict[int, LineItemView] = {}
     for (
@@ -413,7 +455,7 @@ def _order_view(conn: Connection, ctx: Context, order: Row, with_stats: bool = F
         subscription_id,
         renews_subscription_id,
         serial,
-    ) in _ORDER_CONTENTS.all(conn, order_id=order.id):
+    ) in contents:
         line = lines.get(line_id)
         if line is None:
             line = lines[line_id] = _ViewLine(
@@ -434,13 +476,13 @@ def _order_view(conn: Connection, ctx: Context, order: Row, with_stats: bool = F
     return _view(
         ctx,
         partner_order_number=order.partner_order_number,
-        order_id=order.id,
+        order_id=order_id,
         status=order.status,
         order_date=order.order_date,
         download_end_date=order.download_end_date,
         lines=list(lines.values()),
-        files=_ORDER_FILES.all(conn, order_id=order.id),
-        stats=downloads.stats_for_order(conn, order.id) if with_stats else {},
+        files=_ORDER_FILES.all(conn, order_id=order_id),
+        stats=downloads.stats_for_order(conn, order_id) if with_stats else {},
     )
 
 
@@ -542,18 +584,17 @@ def _require_order(conn: Connection, ctx: Context, caller: Caller, pon: str, loc
 
 
 def get_order(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
-    """The order's reply, read without one snapshot (`_order_view` says why it needs none)."""
+    """The order's reply, read without one snapshot (`_callers_order_view` says why it needs none)."""
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     with ctx.db.read(snapshot=False) as conn:
-        order = _require_order(conn, ctx, caller, pon)
-        return _order_view(conn, ctx, order)
+        return _callers_order_view(conn, ctx, caller, pon, with_stats=False)
 
 
 def download_info(ctx: Context, caller: Caller, raw_partner_order_number: object) -> OrderView:
     """The order's files with their download counters (counted by the download endpoint)."""
     pon = partner_order_number(raw_partner_order_number, missing=codes.ORDER_NUMBER_MISSING)
     with ctx.db.read(snapshot=False) as conn:
-        return download_view(conn, ctx, _require_order(conn, ctx, caller, pon))
+        return _callers_order_view(conn, ctx, caller, pon, with_stats=True)
 
 
 def download_view(conn: Connection, ctx: Context, order: Row) -> OrderView:

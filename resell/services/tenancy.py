@@ -6,7 +6,7 @@ answer as for one that does not exist.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, Select, bindparam, select
+from sqlalchemy import Connection, Row, Select, and_, bindparam, select
 
 from resell.db.locking import for_update
 from resell.db.prepared import Prepared
@@ -27,22 +27,27 @@ def merchant_orders(caller: Caller) -> Select:
     return select(orders).where(orders.c.merchant_id == caller.merchant_id, orders.c.test == caller.test)
 
 
-# a live call sees live orders only, a sandbox call test orders only
-_ORDER_OF_QUERY = select(orders).where(
+# The caller's order with a partnerOrderNumber, for a Prepared statement (values: `order_values`).
+# A live call sees live orders only, a sandbox call test orders only.
+CALLERS_ORDER = and_(
     orders.c.merchant_id == bindparam("merchant_id"),
     orders.c.partner_order_number == bindparam("partner_order_number"),
     orders.c.test == bindparam("test"),
 )
+_ORDER_OF_QUERY = select(orders).where(CALLERS_ORDER)
 _ORDER_OF = Prepared(_ORDER_OF_QUERY)
 _ORDER_OF_LOCKED = Prepared(for_update(_ORDER_OF_QUERY))
+
+
+def order_values(caller: Caller, partner_order_number: str) -> dict[str, object]:
+    """The values of CALLERS_ORDER's parameters."""
+    return {"merchant_id": caller.merchant_id, "partner_order_number": partner_order_number, "test": caller.test}
 
 
 def order_of(conn: Connection, caller: Caller, partner_order_number: str, lock: bool = False) -> Row | None:
     """The caller's order with that partnerOrderNumber; `lock` holds it until the transaction ends."""
     query = _ORDER_OF_LOCKED if lock else _ORDER_OF
-    found: Row | None = query.first(
-        conn, merchant_id=caller.merchant_id, partner_order_number=partner_order_number, test=caller.test
-    )
+    found: Row | None = query.first(conn, **order_values(caller, partner_order_number))
     return found
 
 
