@@ -237,7 +237,7 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
     except BaseException as failure:
         keygen.release(ctx, keys)  # never handed out: tell the publishers
         if isinstance(failure, exc.IntegrityError):
-            # A concurrent duplicate committed first (PostgreSQL reports it at our insert): 1010.
+            # A duplicate, committed before or beside ours (the unique constraint refused our insert): 1010.
             with ctx.db.read() as conn:
                 if order_of(conn, caller, request.partner_order_number) is not None:
                     raise Refusal(codes.ORDER_ALREADY_CREATED) from None
@@ -249,9 +249,8 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
 def _plan(
     conn: Connection, ctx: Context, caller: Caller, request: OrderRequest, now: dt.datetime
 ) -> order_writer.NewOrder:
-    """The order as the catalogue allows it at this moment; a Refusal for the first rule it breaks."""
-    if order_of(conn, caller, request.partner_order_number) is not None:
-        raise Refusal(codes.ORDER_ALREADY_CREATED)
+    """The order as the catalogue allows it at this moment; a Refusal for the first rule it breaks
+    (but for 1010, a duplicate partnerOrderNumber: `_write` looks for that one)."""
     if caller.test:
         _refuse_on_purpose(sandbox.CREATE_ORDER, request.partner_order_number)
     lines = _check_lines(conn, caller, request, now.date())
@@ -305,11 +304,21 @@ def _write(
 ) -> _Created | order_writer.NewOrder:
     """A turn of the writer (possibly a shared transaction): the plan on what is committed now, then
     everything createOrder writes; a refusal undoes it all. A plan that needs keys not fetched yet is
-    returned as it is, nothing written."""
-    plan = _plan(conn, ctx, caller, request, now)
-    if not keys.requests and plan.key_requests():
-        return plan
-    written = order_writer.insert_order(conn, plan, keys, now)  # 1051 if the keys no longer fit the plan
+    returned as it is, nothing written.
+
+    A duplicate partnerOrderNumber (1010) comes before every other refusal, yet costs an order that
+    has none no statement of its own: the unique constraint on orders finds it when the order is
+    inserted (create_order turns that IntegrityError into 1010), and it is looked for only when the
+    order would be refused for something else, or before its keys are asked for."""
+    try:
+        plan = _plan(conn, ctx, caller, request, now)
+        if not keys.requests and plan.key_requests():
+            _refuse_a_duplicate(conn, caller, request)  # no publisher is asked for a duplicate's keys
+            return plan
+        written = order_writer.insert_order(conn, plan, keys, now)  # 1051 if the keys no longer fit the plan
+    except Refusal:
+        _refuse_a_duplicate(conn, caller, request)
+        raise
     enqueue(
         conn,
         now,
@@ -519,6 +528,11 @@ def _view(
         ],
         download_manager=downloads.download_manager(ctx.settings, order_id) if every_product_has_files else None,
     )
+
+
+def _refuse_a_duplicate(conn: Connection, caller: Caller, request: OrderRequest) -> None:
+    if order_of(conn, caller, request.partner_order_number) is not None:
+        raise Refusal(codes.ORDER_ALREADY_CREATED)
 
 
 def _refuse_on_purpose(operation: str, pon: str) -> None:

@@ -58,7 +58,6 @@ def test_the_create_order_reply_is_what_was_written_and_is_built_outside_the_wri
 # section every writer of every process passes through one at a time on SQLite. A statement added
 # here lowers the ceiling of orders per second: make sure it has to be in the turn.
 TURN_STATEMENTS = [
-    "SELECT orders",  # a duplicate partnerOrderNumber (1010), on what is committed
     "SELECT products",  # the plan: the catalogue's rules, with the product's price
     "UPDATE serials",  # the pool's next serial, picked, taken and read back
     "INSERT orders",
