@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from resell.services import orders as order_service
+from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import World, only_on, order_body
+from tests.conftest import TEST_CATALOG, World, only_on, order_body
 from tests.renewal_support import caller_of
 
-# the order view's read of what an order holds (getOrderData and getDownloadInfo read it back with
-# it); the products' files, which createOrder does not write, are the one read its turn makes for the reply
-VIEW_READS = ("_ORDER_CONTENTS",)
+# the order view's reads of what an order holds and of its products' files (getOrderData and
+# getDownloadInfo read it back with them); createOrder's turn reads the files with its products
+VIEW_READS = ("_ORDER_CONTENTS", "_ORDER_FILES")
 
 
 def test_the_create_order_reply_is_what_was_written_and_is_built_outside_the_writers_turn(
@@ -54,11 +56,31 @@ def test_the_create_order_reply_is_what_was_written_and_is_built_outside_the_wri
     assert created.lines[2].line_items[0].subscription_id is not None
 
 
+def test_the_create_order_reply_shows_each_products_files_as_a_read_back_does(ctx: Context, world: World) -> None:
+    """Several files per product, a product twice, a product without files: the files read with the
+    products in the plan are the ones, in the order, that getOrderData reads back."""
+    catalog = copy.deepcopy(TEST_CATALOG)
+    (product,) = [p for p in catalog["products"] if p["ref"] == 1001]
+    product["files"] = [
+        {"label": label, "fileName": f"{label}.bin", "size": size, "group": group}
+        for label, size, group in (("Zeta", 3, "b"), ("Alpha", 1, "a"), ("Mid", 2, "b"))
+    ]
+    import_catalog(ctx, catalog)
+    product["files"].insert(0, product["files"].pop())  # the files' positions no longer follow their ids
+    import_catalog(ctx, catalog)
+    who = caller_of(ctx, world.a)
+    created = order_service.submit_order(ctx, who, order_body("FILES-1", (1001, 1), (1003, 1), (1001, 1)))
+    labels = [[f.label for f in line.files] for line in created.lines]
+    assert labels == [["Mid", "Zeta", "Alpha"], [], ["Mid", "Zeta", "Alpha"]]
+    assert [f.file_id for f in created.lines[0].files] != sorted(f.file_id for f in created.lines[0].files)
+    assert created == order_service.get_order(ctx, who, "FILES-1")
+
+
 # What one createOrder of one line and one pooled serial runs inside its turn of the writer, the one
 # section every writer of every process passes through one at a time on SQLite. A statement added
 # here lowers the ceiling of orders per second: make sure it has to be in the turn.
 TURN_STATEMENTS = [
-    "SELECT products",  # the plan: the catalogue's rules, with the product's price
+    "SELECT products",  # the plan: the catalogue's rules, with the product's price and its files (for the reply)
     "UPDATE serials",  # the pool's next serial, picked, taken and read back
     "INSERT orders",
     "INSERT order_lines",
@@ -67,7 +89,6 @@ TURN_STATEMENTS = [
     "INSERT audit_events",  # the order's and its serial's, in one statement
     "INSERT outbox",  # order.created
     "SELECT webhook_endpoints",  # ... and who hears of it, decided with it
-    "SELECT product_files",  # for the reply (orders.create_order says why in the turn)
 ]
 
 
