@@ -92,10 +92,8 @@ TURN_STATEMENTS = [
 ]
 
 
-@only_on("sqlite")
-def test_create_order_runs_only_these_statements_in_its_turn_of_the_writer(
-    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _turn_statements(ctx: Context, monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], world: World) -> list[str]:
+    """The kinds ("INSERT orders") of the statements a createOrder of `body` runs in its turn of the writer."""
     statements: list[str] = []  # shared with the group-commit thread
     grouped = ctx.db.write_grouped
 
@@ -113,7 +111,7 @@ def test_create_order_runs_only_these_statements_in_its_turn_of_the_writer(
     monkeypatch.setattr(ctx.db, "write_grouped", traced)
     who = caller_of(ctx, world.a)
     assert not who.delivery_email  # a catalogue that emails every order queues one more outbox row
-    order_service.submit_order(ctx, who, order_body("COUNT-1", (1001, 1)))
+    order_service.submit_order(ctx, who, body)
 
     def kind(sql: str) -> str:
         words = sql.replace('"', "").split()
@@ -121,4 +119,30 @@ def test_create_order_runs_only_these_statements_in_its_turn_of_the_writer(
         table = words[words.index("FROM" if verb == "SELECT" else "INTO" if verb == "INSERT" else verb) + 1]
         return f"{verb} {table}"
 
-    assert [kind(sql) for sql in statements] == TURN_STATEMENTS, statements
+    return [kind(sql) for sql in statements]
+
+
+@only_on("sqlite")
+def test_create_order_runs_only_these_statements_in_its_turn_of_the_writer(
+    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _turn_statements(ctx, monkeypatch, order_body("COUNT-1", (1001, 1)), world) == TURN_STATEMENTS
+
+
+@only_on("sqlite")
+def test_an_order_of_many_units_inserts_its_items_and_assignments_in_a_statement_each(
+    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements = _turn_statements(ctx, monkeypatch, order_body("COUNT-2", (1001, 3), (1003, 2), (1001, 2)), world)
+    assert statements.count("INSERT line_items") == 1 and statements.count("INSERT serial_assignments") == 1
+    assert statements.count("INSERT order_lines") == 3
+
+
+def test_each_unit_of_a_bigger_order_than_one_statement_takes_gets_its_own_serial(ctx: Context, world: World) -> None:
+    """More units than one multi-row INSERT holds (order_writer._ROWS): items and serials in order."""
+    who = caller_of(ctx, world.a)
+    created = order_service.submit_order(ctx, who, order_body("MANY-1", (1001, 18), (1003, 2)))
+    serials = [item.serials[0] for line in created.lines for item in line.line_items]
+    assert len(serials) == 20 and len(set(serials)) == 20
+    assert sorted(serials[:18]) == sorted(world.serials[1001][:18]) and set(serials[18:]) <= set(world.serials[1003])
+    assert created == order_service.get_order(ctx, who, "MANY-1")
