@@ -31,7 +31,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
 import pycountry
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
 from resell.domain import codes
 from resell.domain.codes import Refusal
@@ -639,8 +640,37 @@ def normalized_email(value: object, invalid: int) -> str:
     return _email(value, invalid)
 
 
+# The usual address, which email_validator accepts as it is: an ASCII dot-atom before the @-sign, and
+# after it lowercase hostname labels of at most 63 characters, at least two, the last ending with a
+# letter, none with "--" (Punycode, R-LDH labels). Validating it takes 1-2 µs instead of 40 (every
+# createOrder has one); any other address, valid or not, is left to email_validator, so the answer
+# for every address is email_validator's own (tests/domain/test_order_request.py compares them).
+_USUAL_EMAIL = re.compile(
+    r"(?P<local>[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)"
+    r"@(?P<domain>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z0-9][a-z0-9-]{0,61})?[a-z])"
+)
+_EMAIL_MAX_LENGTH = 254  # the whole address (RFC 5321 4.5.3.1.3), as email_validator counts it
+_SPECIAL_USE_SUFFIXES = tuple(f".{name}" for name in SPECIAL_USE_DOMAIN_NAMES)
+_CASE_INSENSITIVE_LOCAL = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)  # email_validator lowercases these
+
+
+def _usual_email(text: str) -> bool:
+    """Whether email_validator would return `text` unchanged (its normalized form) without looking."""
+    match = _USUAL_EMAIL.fullmatch(text)
+    if match is None or len(text) > _EMAIL_MAX_LENGTH:
+        return False
+    domain = f".{match['domain']}"
+    return (
+        "--" not in domain
+        and not domain.endswith(_SPECIAL_USE_SUFFIXES)
+        and match["local"].lower() not in _CASE_INSENSITIVE_LOCAL
+    )
+
+
 def _email(value: object, invalid: int) -> str:
     text = _text(value, invalid, max_len=MAX_EMAIL)
+    if _usual_email(text):
+        return text
     try:
         return validate_email(text, check_deliverability=False).normalized
     except (EmailNotValidError, ValueError):

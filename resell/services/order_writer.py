@@ -19,11 +19,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, Table, bindparam, select
 
 from resell.db import prepared
+from resell.db.prepared import Prepared
 from resell.db.tables import line_items, order_lines, orders, products, publishers, serial_assignments, subscriptions
 from resell.domain import codes
 from resell.domain.codes import Refusal
@@ -58,8 +60,35 @@ PRODUCTS_WITH_PUBLISHER = products.join(publishers, publishers.c.id == products.
 
 _INSERT_ORDER = prepared.insert(orders)
 _INSERT_LINE = prepared.insert(order_lines)
-_INSERT_ITEM = prepared.insert(line_items)
-_INSERT_ASSIGNMENT = prepared.insert(serial_assignments)
+# An order's line items, and its serial assignments, go in one multi-row INSERT each (ten units: two
+# statements, not twenty), of at most _ROWS rows: a statement is compiled for each row count.
+_ROWS = 16
+
+
+@cache
+def _insert_statement(table: Table, columns: tuple[str, ...], count: int, returning: tuple[str, ...]) -> Prepared:
+    """INSERT of `count` rows giving `columns` (row i's values named `<column>_<i>`)."""
+    rows = [{name: bindparam(f"{name}_{i}", type_=table.c[name].type) for name in columns} for i in range(count)]
+    statement = table.insert().values(rows)
+    return Prepared(statement.returning(*(table.c[name] for name in returning)) if returning else statement)
+
+
+def _insert_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()
+) -> list[Any]:
+    """Insert `rows` (the same keys in each) in as few statements as _ROWS allows; with `returning`,
+    those columns of the rows inserted (generated keys included), in no particular order (RETURNING
+    promises none)."""
+    inserted: list[Any] = []
+    for start in range(0, len(rows), _ROWS):
+        chunk = rows[start : start + _ROWS]
+        values = {f"{name}_{i}": value for i, row in enumerate(chunk) for name, value in row.items()}
+        statement = _insert_statement(table, tuple(chunk[0]), len(chunk), returning)
+        if returning:
+            inserted += statement.all(conn, **values)
+        else:
+            statement.execute(conn, **values)
+    return inserted
 
 
 @dataclass
@@ -193,10 +222,7 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
         created_at=now,
         test=order.test,
     )
-    assignments: list[dict[str, Any]] = []
-    started: list[dict[str, Any]] = []
-    starts: dt.datetime | None = None  # when the subscriptions the order starts begin (looked up once)
-    placed: list[tuple[NewLine, int, str, str, list[tuple[int, list[str], int | None]]]] = []
+    lines: list[tuple[NewLine, int, str, str]] = []
     for line in order.lines:
         product = line.product
         remark = fill_remark(
@@ -224,10 +250,34 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
             remark=remark,
             download_token=token,
         )
+        lines.append((line, line_id, remark, token))
+    item_ids = {
+        (row.order_line_id, row.position): row.id
+        for row in _insert_rows(
+            conn,
+            line_items,
+            [
+                {
+                    "order_line_id": line_id,
+                    "position": unit,
+                    "renews_subscription_id": line.renews[unit] if line.renews is not None else None,
+                }
+                for line, line_id, _, _ in lines
+                for unit in range(line.quantity)
+            ],
+            returning=("id", "order_line_id", "position"),
+        )
+    }
+    assignments: list[dict[str, Any]] = []
+    started: list[dict[str, Any]] = []
+    starts: dt.datetime | None = None  # when the subscriptions the order starts begin (looked up once)
+    placed: list[tuple[NewLine, int, str, str, list[tuple[int, list[str], int | None]]]] = []
+    for line, line_id, remark, token in lines:
+        product = line.product
         items = []
         for unit in range(line.quantity):
             renews = line.renews[unit] if line.renews is not None else None
-            item_id = _INSERT_ITEM.scalar(conn, order_line_id=line_id, position=unit, renews_subscription_id=renews)
+            item_id = item_ids[line_id, unit]
             values = []
             if product.serial_source in ("pool", "generator"):
                 serial_id, value = pools[product.id].pop(0)
@@ -255,8 +305,7 @@ def insert_order(conn: Connection, order: NewOrder, keys: keygen.Keys, now: dt.d
                 )
             items.append((item_id, values, renews))
         placed.append((line, line_id, remark, token, items))
-    for assignment in assignments:
-        _INSERT_ASSIGNMENT.execute(conn, **assignment)
+    _insert_rows(conn, serial_assignments, assignments)
     started_rows = _start_subscriptions(conn, order_id, started)
     delivery.on_order_created(
         conn,

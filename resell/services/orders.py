@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, Select, and_, bindparam, exc, or_, select, update
 
@@ -113,32 +113,53 @@ class _Line:
     product: Any  # a row of order_writer.PRODUCT_COLUMNS
 
 
+class _File(NamedTuple):
+    """What the reply shows of a product's file (the columns of product_files it reads)."""
+
+    id: int
+    product_id: int
+    label: str
+    type: str
+    size: int
+    group: str
+
+
 # createOrder's reads, prepared (resell/db/prepared.py): this is the hottest write path. The product's
 # price in the catalogue's currency comes with it (no read of its own): the line records it, and a
-# subscription starts at it when the merchant sent no amount.
+# subscription starts at it when the merchant sent no amount. So do its files, for the reply: a row per
+# file (one with no file columns for a product without files), in the order _ORDER_FILES reads them back.
 _ORDER_PRODUCT = Prepared(
     catalog_products_query(
         None,
         *order_writer.PRODUCT_COLUMNS,
         product_prices.c.amount_duty_free.label("retailer_unit_price"),
         product_prices.c.vat_rate.label("retailer_vat_rate"),
+        *(product_files.c[name].label(f"file_{name}") for name in _File._fields),
     )
     .join(publishers, publishers.c.id == products.c.publisher_id)
     .outerjoin(
         product_prices,
         and_(product_prices.c.product_id == products.c.id, product_prices.c.currency == bindparam("currency")),
     )
+    .outerjoin(product_files, product_files.c.product_id == products.c.id)
     .where(products.c.ref == bindparam("ref"))
+    .order_by(product_files.c.position)
 )
 
 
-def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today: dt.date) -> list[_Line]:
-    """Catalogue rules, in the order a merchant can fix them: product, availability, options, amounts."""
+def _check_lines(
+    conn: Connection, caller: Caller, request: OrderRequest, today: dt.date
+) -> tuple[list[_Line], list[_File]]:
+    """Catalogue rules, in the order a merchant can fix them: product, availability, options, amounts.
+    The lines, and their products' files."""
     by_ref = {}
+    files = []
     for ref in {line.product_ref for line in request.lines}:
-        row = _ORDER_PRODUCT.first(conn, catalog_id=caller.catalog_id, currency=caller.currency, ref=ref)
-        if row is not None:
-            by_ref[ref] = row
+        rows = _ORDER_PRODUCT.all(conn, catalog_id=caller.catalog_id, currency=caller.currency, ref=ref)
+        if rows:
+            by_ref[ref] = rows[0]
+            if rows[0].file_id is not None:
+                files += [_File(*row[-len(_File._fields) :]) for row in rows]  # the file columns come last
     lines = []
     for position, line in enumerate(request.lines):
         product = by_ref.get(line.product_ref)
@@ -172,7 +193,7 @@ def _check_lines(conn: Connection, caller: Caller, request: OrderRequest, today:
         e.request_line.amount_duty_free is None and e.request_line.amount_total is None for e in lines
     ):
         raise Refusal(codes.AMOUNTS_REQUIRED)
-    return lines
+    return lines, files
 
 
 def _download_end(now: dt.datetime, lines: list[_Line], download_days: int) -> dt.date:
@@ -207,7 +228,7 @@ class _Created:
     """What createOrder's turn of the writer hands back: the order it wrote and its products' files."""
 
     written: order_writer.WrittenOrder
-    files: list[Any]
+    files: list[_File]
 
 
 def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderView:
@@ -218,10 +239,10 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
     turn. One that does gets its plan back, nothing written; its keys are fetched with no
     transaction open, outside the writer's turn, and a second turn checks again and writes.
 
-    The products' files, the one thing of the reply the order does not write, are read in the turn:
-    read after the commit they would leave the turn one statement shorter on SQLite, but cost every
-    order a connection and a transaction more (pure cost on PostgreSQL, where each order has a
-    transaction of its own and there is no turn to shorten)."""
+    The products' files, the one thing of the reply the order does not write, are read in the turn,
+    with the products the plan reads: read after the commit they would cost every order a connection
+    and a transaction more (pure cost on PostgreSQL, where each order has a transaction of its own and
+    there is no turn to shorten)."""
     if request.currency != caller.currency:  # the message names the catalogue's: what to send instead
         raise Refusal(codes.CURRENCY_UNKNOWN, codes.CURRENCY_NOT_THE_CATALOGUES.format(currency=caller.currency))
     now = ctx.now()
@@ -238,7 +259,7 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
     except BaseException as failure:
         keygen.release(ctx, keys)  # never handed out: tell the publishers
         if isinstance(failure, exc.IntegrityError):
-            # A concurrent duplicate committed first (PostgreSQL reports it at our insert): 1010.
+            # A duplicate, committed before or beside ours (the unique constraint refused our insert): 1010.
             with ctx.db.read() as conn:
                 if order_of(conn, caller, request.partner_order_number) is not None:
                     raise Refusal(codes.ORDER_ALREADY_CREATED) from None
@@ -249,15 +270,14 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
 
 def _plan(
     conn: Connection, ctx: Context, caller: Caller, request: OrderRequest, now: dt.datetime
-) -> order_writer.NewOrder:
-    """The order as the catalogue allows it at this moment; a Refusal for the first rule it breaks."""
-    if order_of(conn, caller, request.partner_order_number) is not None:
-        raise Refusal(codes.ORDER_ALREADY_CREATED)
+) -> tuple[order_writer.NewOrder, list[_File]]:
+    """The order as the catalogue allows it at this moment, and its products' files; a Refusal for the
+    first rule it breaks (but for 1010, a duplicate partnerOrderNumber: `_write` looks for that one)."""
     if caller.test:
         _refuse_on_purpose(sandbox.CREATE_ORDER, request.partner_order_number)
-    lines = _check_lines(conn, caller, request, now.date())
+    lines, files = _check_lines(conn, caller, request, now.date())
     customer = request.customer
-    return order_writer.NewOrder(
+    plan = order_writer.NewOrder(
         merchant_id=caller.merchant_id,
         catalog_id=caller.order_catalog_id,
         test=caller.test,
@@ -299,6 +319,7 @@ def _plan(
             for entry in lines
         ],
     )
+    return plan, files
 
 
 def _write(
@@ -306,11 +327,21 @@ def _write(
 ) -> _Created | order_writer.NewOrder:
     """A turn of the writer (possibly a shared transaction): the plan on what is committed now, then
     everything createOrder writes; a refusal undoes it all. A plan that needs keys not fetched yet is
-    returned as it is, nothing written."""
-    plan = _plan(conn, ctx, caller, request, now)
-    if not keys.requests and plan.key_requests():
-        return plan
-    written = order_writer.insert_order(conn, plan, keys, now)  # 1051 if the keys no longer fit the plan
+    returned as it is, nothing written.
+
+    A duplicate partnerOrderNumber (1010) comes before every other refusal, yet costs an order that
+    has none no statement of its own: the unique constraint on orders finds it when the order is
+    inserted (create_order turns that IntegrityError into 1010), and it is looked for only when the
+    order would be refused for something else, or before its keys are asked for."""
+    try:
+        plan, files = _plan(conn, ctx, caller, request, now)
+        if not keys.requests and plan.key_requests():
+            _refuse_a_duplicate(conn, caller, request)  # no publisher is asked for a duplicate's keys
+            return plan
+        written = order_writer.insert_order(conn, plan, keys, now)  # 1051 if the keys no longer fit the plan
+    except Refusal:
+        _refuse_a_duplicate(conn, caller, request)
+        raise
     enqueue(
         conn,
         now,
@@ -322,8 +353,7 @@ def _write(
             **sandbox.test_field(caller.test),
         },
     )
-    # the products' files: the one thing of the reply not written here (the reply is built after commit)
-    return _Created(written, _ORDER_FILES.all(conn, order_id=written.order_id))
+    return _Created(written, files)
 
 
 # ---------------------------------------------------------------- reading
@@ -486,7 +516,7 @@ def _read_view(
     )
 
 
-def _written_view(ctx: Context, written: order_writer.WrittenOrder, files: list[Any]) -> OrderView:
+def _written_view(ctx: Context, written: order_writer.WrittenOrder, files: list[_File]) -> OrderView:
     """createOrder's reply, from what it just wrote and the products' files read in its turn, built after the commit."""
     order = written.order
     return _view(
@@ -567,6 +597,11 @@ def _view(
         ],
         download_manager=downloads.download_manager(ctx.settings, order_id) if every_product_has_files else None,
     )
+
+
+def _refuse_a_duplicate(conn: Connection, caller: Caller, request: OrderRequest) -> None:
+    if order_of(conn, caller, request.partner_order_number) is not None:
+        raise Refusal(codes.ORDER_ALREADY_CREATED)
 
 
 def _refuse_on_purpose(operation: str, pon: str) -> None:

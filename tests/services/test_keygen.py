@@ -154,6 +154,15 @@ def test_generated_serials_are_signed_for_and_handed_out(
     assert other != secret and "gen" not in secret  # one key per publisher, derived, not stored
 
 
+def test_a_duplicate_order_asks_no_generator_for_keys(
+    shop_a: Merchant, receiver: HttpReceiver, gen_product: None
+) -> None:
+    assert shop_a.call("POST", "/order/new", order_body("GEN-DUP", (1001, 1))).status_code == 201
+    again = shop_a.call("POST", "/order/new", order_body("GEN-DUP", (1501, 1)))
+    assert again.json()["responseCode"] == 1010
+    assert keygen_calls(receiver) == []
+
+
 def test_a_generator_that_times_out_refuses_the_whole_order_and_leaves_nothing(
     ctx: Context, shop_a: Merchant, receiver: HttpReceiver, generator: Generator, gen_product: None
 ) -> None:

@@ -58,6 +58,25 @@ def test_duplicate_partner_order_number_is_1010_and_creates_nothing(shop_a: Merc
     assert len(stock["orderLines"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("lines", "code"),
+    [
+        (((999999, 1),), 1020),  # an unknown product
+        (((1003, 6),), 1044),  # more than the pool holds
+        (((1001, 1),), 0),  # nothing else wrong: the duplicate is found when the order is inserted
+    ],
+)
+def test_a_duplicate_partner_order_number_is_1010_whatever_else_is_wrong_with_it(
+    shop_a: Merchant, lines: tuple[tuple[int, int], ...], code: int
+) -> None:
+    """1010 comes first, though only an order refused for something else looks for it before writing."""
+    assert shop_a.call("POST", "/order/new", order_body("FIRST", *lines)).json()["responseCode"] == code
+    assert shop_a.call("POST", "/order/new", order_body("DUP-2", (1002, 1))).status_code == 201
+    again = shop_a.call("POST", "/order/new", order_body("DUP-2", *lines))
+    assert again.status_code == 200 and again.json()["responseCode"] == 1010
+    assert len(shop_a.call("GET", "/order/DUP-2").json()["orderLines"][0]["lineItems"]) == 1
+
+
 def test_whole_order_refused_when_one_line_is_short(shop_a: Merchant) -> None:
     reply = shop_a.call("POST", "/order/new", order_body("SHORT", (1001, 1), (1003, 6)))
     assert reply.json()["responseCode"] == 1044
