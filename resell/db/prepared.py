@@ -71,7 +71,7 @@ class _Plan:
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if not self.known.issuperset(values):
             raise KeyError(f"unknown statement parameters {sorted(set(values) - self.known)}")
-        converted: dict[str, Any] = {}
+        converted = []  # in the statement's order (a name it uses twice is there twice, when positional)
         for name, process, required, fixed in self.binds:
             if name in values:
                 value = values[name]
@@ -79,10 +79,8 @@ class _Plan:
                 raise KeyError(f"missing statement parameter {name!r}")
             else:
                 value = fixed
-            converted[name] = process(value) if process is not None and value is not None else value
-        if self.positional:
-            return tuple(converted[name] for name in self.names)
-        return converted
+            converted.append(process(value) if process is not None and value is not None else value)
+        return tuple(converted) if self.positional else dict(zip(self.names, converted, strict=True))
 
     def processors(self, cursor: Any) -> list[tuple[int, Callable[[Any], Any]]]:
         """The result converters, as (column index, converter) for the columns that have one, resolved
@@ -112,10 +110,13 @@ class Prepared:
             plan = self._plans[dialect.name] = _Plan(self.statement, dialect, self.defaults)
         return plan
 
-    def _run(self, conn: Connection, values: Mapping[str, Any]) -> tuple[_Plan, Any]:
+    def _execute(self, conn: Connection, values: Mapping[str, Any]) -> tuple[_Plan, Any]:
+        """The statement run on a cursor of the connection's driver, and that cursor (the caller closes it)."""
         plan = self._plan(conn)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         parameters = plan.parameters(values)
+        # the driver's own connection (what `driver_connection` names, through three properties, for the
+        # synchronous drivers resell uses)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(plan.sql, parameters)
         except conn.dialect.loaded_dbapi.Error as error:
@@ -124,8 +125,9 @@ class Prepared:
             raise exc.DBAPIError.instance(plan.sql, parameters, error, conn.dialect.loaded_dbapi.Error) from error
         return plan, cursor
 
-    def all(self, conn: Connection, **values: Any) -> list[Any]:
-        plan, cursor = self._run(conn, values)
+    def _rows(self, conn: Connection, values: Mapping[str, Any]) -> list[Any]:
+        """What `all` returns; `first` and `scalar` call it straight (a hot read pays no extra call)."""
+        plan, cursor = self._execute(conn, values)
         try:
             raw = cursor.fetchall()
             if not raw:
@@ -146,17 +148,20 @@ class Prepared:
             rows.append(make(row))
         return rows
 
+    def all(self, conn: Connection, **values: Any) -> list[Any]:
+        return self._rows(conn, values)
+
     def first(self, conn: Connection, **values: Any) -> Any:
-        rows = self.all(conn, **values)
+        rows = self._rows(conn, values)
         return rows[0] if rows else None
 
     def scalar(self, conn: Connection, **values: Any) -> Any:
-        row = self.first(conn, **values)
-        return None if row is None else row[0]
+        rows = self._rows(conn, values)
+        return rows[0][0] if rows else None
 
     def execute(self, conn: Connection, **values: Any) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
-        _, cursor = self._run(conn, values)
+        _, cursor = self._execute(conn, values)
         try:
             return int(cursor.rowcount)
         finally:

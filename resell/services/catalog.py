@@ -136,14 +136,13 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
             continue
         parsed.append((ref, codes.OK) if ref > 0 else (ref, codes.STOCK_REFS_NOT_VALID))
     refs = {ref for ref, code in parsed if code == codes.OK and ref is not None}
-    today = ctx.now().date()
     statuses: dict[int, int] = {}
     # each product's status from its own reads: a serial sold between them changes nothing it promises
     with ctx.db.read(snapshot=False) as conn:
         for ref in refs:
             row = _STOCK_PRODUCT.first(conn, catalog_id=caller.catalog_id, ref=ref)
             if row is not None:
-                statuses[ref] = stock.status_of(conn, row, today)
+                statuses[ref] = stock.status_of(conn, row)
     items = []
     for item_ref, code in parsed:
         if code or item_ref is None:

@@ -312,7 +312,7 @@ def pool_levels(ctx: Context, cap: int) -> list[tuple[int, int]]:
         return [(ref, available_at_most(conn, product_id, cap)) for product_id, ref in pools]
 
 
-def status_of(conn: Connection, product, today: dt.date) -> int:  # type: ignore[no-untyped-def]
+def status_of(conn: Connection, product) -> int:  # type: ignore[no-untyped-def]
     """getStockStatus's 100/200/300 for one product row (needs serial_source, status, threshold)."""
     if product.serial_source != "pool":
         return stock_status(None, product.almost_out_threshold, product.status == "available")

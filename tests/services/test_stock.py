@@ -59,7 +59,7 @@ def count_of(ctx: Context, ref: int, status: str | None = None) -> int:
 def status_now(ctx: Context, ref: int) -> int:
     row = product_row(ctx, ref)
     with ctx.db.read() as conn:
-        return stock.status_of(conn, row, ctx.now().date())
+        return stock.status_of(conn, row)
 
 
 def take(ctx: Context, ref: int, n: int) -> list[tuple[int, str]]:
