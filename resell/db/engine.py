@@ -189,9 +189,7 @@ class Database:
         if shared is not None and shared[0] is self:
             conn = shared[1]
             if snapshot and self.is_postgres:
-                driver = conn.connection.driver_connection
-                if driver.autocommit:  # type: ignore[union-attr]
-                    driver.autocommit = False  # type: ignore[union-attr] # psycopg sends BEGIN with the next statement
+                _set_autocommit(conn, False)  # psycopg sends BEGIN with the next statement
             yield conn
             return
         with self.engine.connect() as conn:
@@ -219,9 +217,7 @@ class Database:
             return
         with self._kept_read() as conn:
             if self.is_postgres:
-                driver = conn.connection.driver_connection
-                if driver.autocommit != lazy:  # type: ignore[union-attr]
-                    driver.autocommit = lazy  # type: ignore[union-attr]
+                _set_autocommit(conn, lazy)
             token = _SHARED_READ.set((self, conn))
             try:
                 yield conn
@@ -329,6 +325,13 @@ class Database:
             os.close(self._writer_lock_fd)
             self._writer_lock_fd = None
         self.engine.dispose()
+
+
+def _set_autocommit(conn: Connection, on: bool) -> None:
+    """psycopg's autocommit on the connection, set only when it changes (setting it takes a lock)."""
+    driver: Any = conn.connection.driver_connection
+    if driver.autocommit != on:
+        driver.autocommit = on
 
 
 def inserted_id(result: CursorResult) -> int:

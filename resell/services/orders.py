@@ -261,8 +261,7 @@ def create_order(ctx: Context, caller: Caller, request: OrderRequest) -> OrderVi
         if isinstance(failure, exc.IntegrityError):
             # A duplicate, committed before or beside ours (the unique constraint refused our insert): 1010.
             with ctx.db.read() as conn:
-                if order_of(conn, caller, request.partner_order_number) is not None:
-                    raise Refusal(codes.ORDER_ALREADY_CREATED) from None
+                _refuse_a_duplicate(conn, caller, request)
         raise
     assert isinstance(outcome, _Created), "keys fetched for a plan always fit it or are refused"
     return _written_view(ctx, outcome.written, outcome.files)
@@ -600,6 +599,7 @@ def _view(
 
 
 def _refuse_a_duplicate(conn: Connection, caller: Caller, request: OrderRequest) -> None:
+    """1010 when the caller already has an order with this partnerOrderNumber."""
     if order_of(conn, caller, request.partner_order_number) is not None:
         raise Refusal(codes.ORDER_ALREADY_CREATED)
 
