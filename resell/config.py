@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     # PostgreSQL: let psycopg prepare repeated statements on the server (false behind a pooler in
     # transaction mode that does not track prepared statements: pgbouncer before 1.21, docs/deployment.md)
     database_server_prepare: bool = True
+    # PostgreSQL: the threads per API process that run the reads of /connect (and every call's
+    # authentication). Few is cheaper: each thread more waiting on PostgreSQL is one more taking the
+    # interpreter's lock back in turn (bench/run.py: 2 gave the reads 1.4-1.6 times what 20 did).
+    # Raise it when PostgreSQL is far (a round trip over 1 ms), where a thread spends most of a
+    # read waiting (docs/deployment.md).
+    database_read_threads: Annotated[int, Field(ge=1, le=20)] = 2
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

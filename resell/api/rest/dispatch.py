@@ -38,11 +38,10 @@ from resell.api.shapes import STATUS_REPLIES, JSONReply
 from resell.services.context import Caller, Context
 
 Body = dict[str, Any]
-# PostgreSQL, per process: the reads' threads and the others' (createOrder and every write), which
-# together hold no more connections than the process's pool has (20 + 20 overflow, db/engine.py), so
-# that a read never waits for a connection held by a write waiting for its commit. The reads keep
-# theirs between requests (at most the pool's 20, `Database.shared_read`)
-READ_THREADS = 20
+# PostgreSQL, per process: the reads' threads (RESELL_DATABASE_READ_THREADS, at most 20) and the
+# others' (createOrder and every write), which together hold no more connections than the process's
+# pool has (20 + 20 overflow, db/engine.py), so that a read never waits for a connection held by a
+# write waiting for its commit. The reads keep theirs between requests (`Database.shared_read`)
 WRITE_THREADS = 20
 # SQLite, per process: the threads of the writes (they wait for their group commit, holding no
 # pooled connection), as many as Starlette's thread pool had
@@ -92,10 +91,15 @@ async def dispatch(operation: Operation, request: Request) -> Response:
         params = request.path_params
         if not ctx.db.reads_on_loop:  # PostgreSQL: nothing that may wait on the database runs on the loop
             run = partial(_run, operation, request, ctx, raw, params)
-            reply = await _threads("write" if operation.in_thread_pool else "read").run(run)
+            threads = (
+                _threads("write", WRITE_THREADS)
+                if operation.in_thread_pool
+                else _threads("read", ctx.settings.database_read_threads)
+            )
+            reply = await threads.run(run)
         elif operation.in_thread_pool:
             who = ctx.db.run_read(partial(authenticated, request), lazy=True)
-            reply = await _threads("sqlite write").run(partial(_handle, operation, request, ctx, raw, params, who))
+            reply = await _threads("sqlite write", SQLITE_WRITE_THREADS).run(partial(_handle, operation, request, ctx, raw, params, who))
         else:
             reply = _run(operation, request, ctx, raw, params)
     except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/errors.py)
@@ -139,19 +143,20 @@ class Threads:
             self.calls -= 1
 
 
-_THREADS: dict[str, Threads] = {}
-_SIZES = {"read": READ_THREADS, "write": WRITE_THREADS, "sqlite write": SQLITE_WRITE_THREADS}
+_THREADS: dict[tuple[str, int], Threads] = {}
 
 
-def _threads(kind: str) -> Threads:
-    """The threads of the reads (READ_THREADS) or of the writes (WRITE_THREADS) on PostgreSQL, apart
-    from each other: during a launch the createOrders waiting for their commit would otherwise take
-    every thread and every pooled connection, and the stock polls queue behind them (bench/run.py,
-    launch scenario: 5 polls/s with one thread pool for both, 45/s with one connection pool). On
-    SQLite, the writes' (the reads run on the loop)."""
-    if kind not in _THREADS:
-        _THREADS[kind] = Threads(kind, _SIZES[kind])
-    return _THREADS[kind]
+def _threads(kind: str, size: int) -> Threads:
+    """The threads of the reads or of the writes on PostgreSQL, apart from each other: during a launch
+    the createOrders waiting for their commit would otherwise take every thread and every pooled
+    connection, and the stock polls queue behind them (bench/run.py, launch scenario: 5 polls/s with
+    one thread pool for both, 45/s with one connection pool). On SQLite, the writes' (the reads run
+    on the loop). One pool per kind and size, made at its first use (a process that serves apps of
+    other settings, as the tests do, gets one of each)."""
+    pool = _THREADS.get((kind, size))
+    if pool is None:
+        pool = _THREADS[(kind, size)] = Threads(kind, size)
+    return pool
 
 
 def _run(operation: Operation, request: Request, ctx: Context, raw: bytes, params: dict[str, str]) -> Body | Response:

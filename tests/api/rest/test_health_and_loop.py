@@ -95,6 +95,45 @@ def test_a_read_held_in_postgresql_leaves_the_event_loop_free(
     assert reply.status_code == 200 and reply.json()["responseCode"] == 1010  # answered once released
 
 
+@only_on("postgres")  # SQLite reads run on the event loop, in no thread pool
+def test_the_reads_waiting_in_postgresql_are_as_many_as_the_read_threads(
+    db_url: str, ctx: Context, _session_server: tuple[AppSlot, str], world: World, orders_locked: Any
+) -> None:
+    """RESELL_DATABASE_READ_THREADS: that many reads of a process wait on PostgreSQL at once, the
+    others queue for a thread (holding no connection), and the event loop still answers."""
+    from resell.api.rest import dispatch
+    from resell.app import create_app
+
+    slot, url = _session_server
+    settings = ctx.settings.model_copy(update={"database_read_threads": 3})
+    slot.app = create_app(settings, Context(db=ctx.db, settings=settings, clock=ctx.clock))
+    shop = Merchant(url, world.a)
+    shop.token()
+    replies: list[httpx.Response] = []
+    readers = [
+        threading.Thread(target=lambda i=i: replies.append(shop.call("GET", f"/order/HELD-{i}", timeout=60)))
+        for i in range(5)
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        deadline = time.monotonic() + 20
+        while dispatch._threads("read", 3).calls < 5 or _waiting_on_a_lock(db_url) < 3:
+            assert time.monotonic() - deadline < 0, "the reads never reached the lock"
+            time.sleep(0.05)
+        time.sleep(0.3)  # a fourth thread, were there one, would be waiting by now
+        assert _waiting_on_a_lock(db_url) == 3
+        assert httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        assert not replies
+    finally:
+        orders_locked.rollback()
+        for reader in readers:
+            reader.join(timeout=60)
+        shop.http.close()
+        slot.app = None
+    assert sorted(r.json()["responseCode"] for r in replies) == [1010] * 5
+
+
 @only_on("postgres")  # SQLite's writes queue for one group-commit writer and hold no pooled connection
 def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
     db_url: str, server: str, world: World, shop_a: Merchant, orders_locked: Any
@@ -120,7 +159,7 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
         deadline = time.monotonic() + 20
         while True:  # every order arrived: in a write thread or queued for one
             if (
-                dispatch._threads("write").calls == 45
+                dispatch._threads("write", dispatch.WRITE_THREADS).calls == 45
                 and _waiting_on_a_lock(db_url) >= dispatch.WRITE_THREADS
             ):
                 break
