@@ -21,12 +21,14 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -280,6 +282,25 @@ def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, f
     return used
 
 
+WRITER_COUNTERS = ("resell_writer_batches_total", "resell_writer_jobs_total", "resell_writer_busy_seconds_total")
+
+
+def writer_counters(url: str) -> dict[str, float]:
+    """SQLite's writer as /metrics counts it, every worker summed (resell_writer_*: 0 on PostgreSQL)."""
+    page = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    found = {name: re.search(rf"^{name} (\S+)$", page, re.M) for name in WRITER_COUNTERS}
+    return {name: float(match.group(1)) if match else 0.0 for name, match in found.items()}
+
+
+def writer_figures(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float] | None:
+    """The share of the run SQLite's one writer was held (over 0.9: it is what limits the writes), its
+    time per write and the writes per commit; None when nothing went through it."""
+    batches, jobs, busy = (after[name] - before[name] for name in WRITER_COUNTERS)
+    if jobs <= 0:
+        return None
+    return {"busy": busy / seconds, "ms_per_write": busy * 1000 / jobs, "per_commit": jobs / max(batches, 1)}
+
+
 def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_group: int) -> dict:
     """The launch: `args.launch_clients` connections order the launch product, one unit each, through
     the shops in turn, while `args.launch_pollers` poll its stock status; stopped `LAUNCH_TAIL` seconds
@@ -294,6 +315,7 @@ def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_
     with engine.connect() as c:
         pid = c.execute(select(products.c.id).where(products.c.ref == LAUNCH_REF)).scalar_one()
     cpu_before = cpu_seconds(server_group)
+    writer_before = writer_counters(url)
     pollers = _wrk_start(url, "poll", args.launch_pollers, extra)
     started = time.time()
     creators = _wrk_start(url, "launch", args.launch_clients, extra)
@@ -328,6 +350,7 @@ def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_
             k: v * 1000 / max(facts["orders"], 1) for k, v in cpu_used(cpu_before, cpu_after).items()
         },
         "facts": facts,
+        "writer": writer_figures(writer_before, writer_counters(url), time.time() - started),
     }
     create_errors = sum(v for k, v in create["statuses"].items() if k not in (200, 201)) + create["transport_errors"]
     poll_errors = sum(v for k, v in poll["statuses"].items() if k != 200) + poll["transport_errors"]
@@ -369,6 +392,12 @@ def launch_table(row: dict, db: str) -> str:
         f"| vs pretix's order API ({low}-{high} orders/s) | "
         f"{row['orders_per_second'] / high:.1f}-{row['orders_per_second'] / low:.1f}x |",
     ]
+    if row.get("writer"):
+        writer = row["writer"]
+        lines.append(
+            f"| SQLite's writer: held / per write / writes per commit | {writer['busy']:.0%} / "
+            f"{writer['ms_per_write']:.2f} ms / {writer['per_commit']:.1f} |"
+        )
     lines.append("")
     lines.append("Launch checks: " + ", ".join(f"{k}: {'ok' if v else 'FAILED'}" for k, v in row["checks"].items()))
     return "\n".join(lines)
@@ -476,6 +505,16 @@ def _cpu(row: dict) -> str:
     return f"{api:,.0f}" + (f" + {postgres:,.0f} PG" if postgres >= 1 else "")
 
 
+def _writer(row: dict) -> str:
+    writer = row.get("writer")
+    if not writer:
+        return ""
+    return (
+        f", SQLite's writer held {writer['busy']:.0%} of the time, {writer['ms_per_write']:.2f} ms per write,"
+        f" {writer['per_commit']:.1f} writes per commit"
+    )
+
+
 def table(results: dict) -> str:
     lines = [
         "| scenario | server | conc. | req/s | p50 ms | p99 ms | errors | / floor | CPU µs/request |",
@@ -494,6 +533,10 @@ def table(results: dict) -> str:
             f"{row['p99_us'] / 1000:.1f} | {row['errors']} | 1.000 | {_cpu(row)} |"
         )
     lines += ["", *targets(results)]
+    held = [row for row in results["runs"] if row.get("writer")]
+    if held:  # SQLite: what limits the writes
+        lines.append("")
+        lines += [f"{row['scenario']} c={row['concurrency']}{_writer(row)}" for row in held]
     imp = results["import"]
     lines.append("")
     lines.append(
@@ -619,9 +662,14 @@ def main() -> None:
             for scenario in scenarios:
                 for name, each in ports.items():  # servers in turn, scenario by scenario: the same load
                     cpu_before = cpu_seconds(started_servers[name].pid)
+                    writer_before, writer_from = writer_counters(f"http://127.0.0.1:{each}"), time.monotonic()
                     row = wrk(f"http://127.0.0.1:{each}", scenario, c, args.seconds, extra)
                     cpu = cpu_used(cpu_before, cpu_seconds(started_servers[name].pid))
                     row["cpu_us"] = {k: v * 1e6 / max(row["requests"], 1) for k, v in cpu.items()}
+                    writer_after = writer_counters(f"http://127.0.0.1:{each}")
+                    writer = writer_figures(writer_before, writer_after, time.monotonic() - writer_from)
+                    if writer:
+                        row["writer"] = writer
                     row.update(scenario=scenario, concurrency=c, server=name, floor=floor_row["throughput"])
                     row["ratio"] = row["throughput"] / floor_row["throughput"]
                     created_ok += row["statuses"].get(201, 0)
@@ -630,7 +678,7 @@ def main() -> None:
                     ratio = row["ratio"]
                     log(
                         f"{scenario} {name} c={c}: {row['throughput']:,.0f} req/s, p99 {row['p99_us'] / 1000:.1f} ms,"
-                        f" errors {row['errors']}, ratio {ratio:.3f}, CPU/request {_cpu(row)}"
+                        f" errors {row['errors']}, ratio {ratio:.3f}, CPU/request {_cpu(row)}{_writer(row)}"
                     )
         if launching:
             log(f"launch: {args.launch_keys:,} keys, {args.launch_clients} clients, {args.launch_pollers} pollers")

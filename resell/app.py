@@ -31,7 +31,7 @@ from resell.api.body_limit import BodyLimit, Refuse
 from resell.api.feed import router as feed_router
 from resell.api.feed import surface as feed
 from resell.api.rest import surface as rest
-from resell.api.rest.observability import RequestLogMiddleware
+from resell.api.rest.observability import RequestLogMiddleware, count_writer_batch
 from resell.api.soap import surface as soap
 from resell.config import Settings, get_settings
 from resell.services.context import Context
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None, *, 
         logs.configure(settings.log_level, settings.log_json)
     state = State()
     state.ctx = ctx or Context.from_settings(settings)
+    state.ctx.db.observe_batches(count_writer_batch)  # SQLite writer's figures in /metrics
     startup = [lambda: admin.on_startup(state)]  # the dashboard's numbers read ahead (not in the CLI or worker)
     api = Surface(
         rest.MOUNTS, rest.create(settings, state, feed_router.router.routes, fast_path, startup), rest.too_large

@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
-from resell.db.group_commit import GroupCommitter
+from resell.db.group_commit import BatchObserver, GroupCommitter
 from resell.private_files import open_private, private_dir, touch_private
 
 _BEGIN_MODE = "resell_begin"
@@ -130,6 +130,7 @@ class Database:
         self.url = url
         self._committer: GroupCommitter | None = None
         self._committer_lock = threading.Lock()
+        self._on_batch: BatchObserver | None = None
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.is_postgres = make_url(url).get_backend_name() == "postgresql"
         # Group commit is SQLite's: one writer at a time there, so sharing its fsync is all the gain.
@@ -310,8 +311,14 @@ class Database:
         if self._committer is None:
             with self._committer_lock:
                 if self._committer is None:
-                    self._committer = GroupCommitter(self)
+                    self._committer = GroupCommitter(self, on_batch=self._on_batch)
         return self._committer.run(work)
+
+    def observe_batches(self, on_batch: BatchObserver) -> None:
+        """Tell `on_batch` of each group commit of this process (the /metrics of the writer)."""
+        self._on_batch = on_batch
+        if self._committer is not None:
+            self._committer.on_batch = on_batch
 
     def dispose(self) -> None:
         if self._committer is not None:

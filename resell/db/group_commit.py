@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -29,6 +30,9 @@ log = get_logger("resell.db.group_commit")
 
 T = TypeVar("T")
 MAX_BATCH = 64
+# told of each batch once it is committed: how many jobs, the seconds it waited for the other
+# processes' turns, the seconds it held the turn (the database's one writer)
+BatchObserver = Callable[[int, float, float], None]
 
 
 class WriteTarget(Protocol):
@@ -50,9 +54,10 @@ class _Job:
 class GroupCommitter:
     """One writer thread per process and database; `run(fn)` blocks until fn's work is committed."""
 
-    def __init__(self, db: WriteTarget, max_batch: int = MAX_BATCH):
+    def __init__(self, db: WriteTarget, max_batch: int = MAX_BATCH, on_batch: BatchObserver | None = None):
         self.db = db
         self.max_batch = max_batch
+        self.on_batch = on_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -87,10 +92,14 @@ class GroupCommitter:
             # The batch is gathered once this process has its turn: the jobs that arrived while the
             # other processes wrote join it, instead of waiting for one more turn and one more fsync.
             batch, stop = [first], False
+            asked = time.perf_counter()
             try:
                 with self.db.writer_turn():
+                    taken = time.perf_counter()
                     stop = self._gather(batch)
                     settled = self._run_batch(batch)
+                if self.on_batch is not None:
+                    self.on_batch(len(batch), taken - asked, time.perf_counter() - taken)
             except Exception as exc:  # noqa: BLE001 - no turn (the lock file): every job gets the error
                 settled = [(job, False, exc) for job in batch]
             # the callers are woken once the turn is released: the other processes write meanwhile

@@ -106,7 +106,8 @@ def test_jobs_that_arrive_while_another_process_writes_join_one_batch(tmp_path) 
     db, other_process = Database(url), Database(url)  # two open files of the lock: as two processes
     with db.write() as conn:
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-    committer = GroupCommitter(db)
+    reported: list[tuple[int, float, float]] = []
+    committer = GroupCommitter(db, on_batch=lambda *figures: reported.append(figures))
 
     def insert(i: int):
         def job(conn):
@@ -123,6 +124,7 @@ def test_jobs_that_arrive_while_another_process_writes_join_one_batch(tmp_path) 
                 while committer._jobs.qsize() < 9:  # the first is taken, waiting for the turn
                     assert time.monotonic() < deadline, "the jobs never queued"
                     time.sleep(0.01)
+                time.sleep(0.2)  # the turn held a while longer: the batch's wait counts it
             assert sorted(f.result(timeout=10) for f in futures) == list(range(10))
     finally:
         committer.close()
@@ -130,6 +132,10 @@ def test_jobs_that_arrive_while_another_process_writes_join_one_batch(tmp_path) 
         other_process.dispose()
     assert committer.batches == 1
     assert committer.jobs_done == 10
+    ((jobs, waited, held),) = reported  # one batch, told once its commit is done
+    assert jobs == 10
+    assert 0.2 <= waited < 10
+    assert 0 < held < waited
 
 
 def test_a_turn_that_cannot_be_taken_fails_the_jobs_instead_of_leaving_them_waiting(ctx) -> None:

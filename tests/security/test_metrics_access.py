@@ -114,7 +114,9 @@ def served(
         yield public, f"http://127.0.0.1:{metrics}"
 
 
-def test_resell_serve_serves_metrics_on_their_own_address_only(served: tuple[str, str], world: World) -> None:
+def test_resell_serve_serves_metrics_on_their_own_address_only(
+    served: tuple[str, str], world: World, settings: Settings
+) -> None:
     public, metrics = served
     scrape = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.get(f"{public}/metrics", headers=scrape).status_code == 404  # not on the public address
@@ -136,6 +138,12 @@ def test_resell_serve_serves_metrics_on_their_own_address_only(served: tuple[str
     assert sample(after, healthz) - sample(before.text, healthz) == 12  # every worker's requests, summed
     assert sample(after, "resell_orders_created_total") - sample(before.text, "resell_orders_created_total") == 3
     assert sample(after, 'resell_serials_available{product_ref="1003"}') == 2  # 5 in stock, 3 sold
+    writes = sample(after, "resell_writer_jobs_total") - sample(before.text, "resell_writer_jobs_total")
+    busy = sample(after, "resell_writer_busy_seconds_total") - sample(before.text, "resell_writer_busy_seconds_total")
+    if settings.effective_database_url.startswith("sqlite"):  # the group commits of every worker, summed
+        assert writes == 3 and 0 < busy < 10
+    else:  # PostgreSQL: each createOrder a transaction of its own, no group commit
+        assert writes == 0 and busy == 0
 
 
 def test_two_workers_without_a_metrics_address_sum_their_numbers_on_the_public_one(

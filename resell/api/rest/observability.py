@@ -51,6 +51,29 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 ORDERS = Counter("resell_orders_created_total", "Orders created", registry=REGISTRY)
+# SQLite's one writer (group commit, db/group_commit.py): the processes' batches take it in turn.
+# rate(resell_writer_busy_seconds_total), summed over the processes, is the share of the time it
+# was held: near 1, the writer is what limits createOrder (docs/operations.md)
+WRITER_BATCHES = Counter("resell_writer_batches_total", "SQLite group commits", registry=REGISTRY)
+WRITER_JOBS = Counter(
+    "resell_writer_jobs_total", "Writes committed by SQLite group commits (createOrders and others)", registry=REGISTRY
+)
+WRITER_BUSY = Counter(
+    "resell_writer_busy_seconds_total", "Seconds SQLite's writer was held by this process's batches", registry=REGISTRY
+)
+WRITER_WAIT = Counter(
+    "resell_writer_wait_seconds_total",
+    "Seconds this process's batches waited for the writer, held by the other processes",
+    registry=REGISTRY,
+)
+
+
+def count_writer_batch(jobs: int, waited: float, held: float) -> None:
+    """A group commit's figures into the writer's metrics (Database.observe_batches)."""
+    WRITER_BATCHES.inc()
+    WRITER_JOBS.inc(jobs)
+    WRITER_WAIT.inc(waited)
+    WRITER_BUSY.inc(held)
 
 
 class RequestLogMiddleware:
