@@ -3,7 +3,8 @@
 One transaction per use case: a service opens `db.write()` (or `db.read()`), does its work and the
 block commits once on exit, or rolls back on any exception. Routers and helpers never commit.
 
-SQLite runs in WAL mode with synchronous=FULL (an acknowledged order survives a power cut); write
+SQLite runs in WAL mode with synchronous=FULL (an acknowledged order survives a power cut; the
+group commit's transactions flush the log themselves, after the writer's turn: db/group_commit.py); write
 transactions start with BEGIN IMMEDIATE so that two writers serialize at the start instead of
 failing at commit. PostgreSQL keeps its defaults (synchronous_commit on, READ COMMITTED), but for
 the hot reads' shared transactions (REPEATABLE READ, READ ONLY: `Database.shared_read`), whose
@@ -144,6 +145,7 @@ class Database:
         # trip that can wait (a lock, a busy server, a full pool): never on the loop (api/rest/dispatch.py).
         self.reads_on_loop = self.is_sqlite
         self._writer_lock_path: str | None = None
+        self._wal_path: str | None = None
         self._writer_lock_fd: int | None = None
         self._writer_turn_lock = threading.Lock()
         self._kept_idle: list[Connection] = []  # shared_read's connections between reads
@@ -154,6 +156,7 @@ class Database:
             database = make_url(url).database
             if database and database != ":memory:":
                 self._writer_lock_path = database + "-writer.lock"
+                self._wal_path = database + "-wal"
         else:
             # psycopg prepares a statement on the server once a connection has run it 5 times; a pooler
             # in transaction mode that does not track prepared statements needs that off (None)
@@ -170,13 +173,41 @@ class Database:
                 _check_on_checkout(self.engine)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A transaction that will write: commits once on exit, rolls back on error."""
+    def write(self, sync: bool = True) -> Iterator[Connection]:
+        """A transaction that will write: commits once on exit, rolls back on error.
+
+        `sync=False` (SQLite): the commit returns without waiting for the disk (synchronous=NORMAL
+        for this one transaction); the caller makes it durable with `sync_log()` before it answers
+        anyone. The group commit so leaves the writer to the other processes during its fsync."""
         with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
-            with conn.begin():
-                yield conn
+            if not self.is_sqlite:
+                with conn.begin():
+                    yield conn
+                return
+            driver = conn.connection.driver_connection
+            if not sync:  # a transaction's safety level is set before it begins
+                driver.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"}).begin():
+                    yield conn
+            finally:
+                if not sync and not conn.invalidated:  # the pooled connection's other users commit durably
+                    driver.execute("PRAGMA synchronous=FULL")
+
+    def sync_log(self) -> None:
+        """SQLite: the write-ahead log on disk, what a commit under synchronous=FULL waits for. Every
+        transaction committed before the call is then durable: the log is one file, appended to in
+        commit order, and the call flushes all of it, whichever process wrote it."""
+        if self._wal_path is None:
+            return
+        try:
+            fd = os.open(self._wal_path, os.O_RDONLY)  # opened each time: SQLite may replace the file
+        except FileNotFoundError:
+            return  # the last connection checkpointed it into the database file (synced) and removed it
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
 
     @contextmanager
     def read(self, snapshot: bool = True) -> Iterator[Connection]:

@@ -9,6 +9,13 @@ commit. Nobody gets an answer before the data that explains it is on disk.
 
 If the shared commit itself fails, every job of the batch is run again alone, so that one bad
 job cannot fail the others.
+
+On SQLite the commit does not wait for the disk: the batch gives the writer back to the other
+processes first, then flushes the write-ahead log (`sync_log`), then answers. The log is one file
+appended in commit order, so the flush makes every commit before it durable, the other processes'
+included. What another reader sees before the flush has not been promised to anyone; the worker
+claims outbox events (webhooks, emails) in a commit of its own at synchronous=FULL, whose flush
+covers every commit before it, before it sends anything.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ class WriteTarget(Protocol):
 
     def writer_turn(self) -> AbstractContextManager[None]: ...
 
-    def write(self) -> AbstractContextManager[Connection]: ...
+    def write(self, sync: bool = True) -> AbstractContextManager[Connection]: ...
+
+    def sync_log(self) -> None: ...
 
 
 @dataclass
@@ -98,9 +107,13 @@ class GroupCommitter:
                     taken = time.perf_counter()
                     stop = self._gather(batch)
                     settled = self._run_batch(batch)
+                released = time.perf_counter()
+                # durable before anyone hears of it; flushed after the turn, so that the other
+                # processes write meanwhile (one flush then often covers their commits too)
+                self.db.sync_log()
                 if self.on_batch is not None:
-                    self.on_batch(len(batch), taken - asked, time.perf_counter() - taken)
-            except Exception as exc:  # noqa: BLE001 - no turn (the lock file): every job gets the error
+                    self.on_batch(len(batch), taken - asked, released - taken)
+            except Exception as exc:  # noqa: BLE001 - no turn, or no flush: every job gets the error
                 settled = [(job, False, exc) for job in batch]
             # the callers are woken once the turn is released: the other processes write meanwhile
             for job, ok, value in settled:
@@ -128,7 +141,7 @@ class GroupCommitter:
         each job with its outcome (True and its result, or False and its exception), once committed."""
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self.db.write() as conn:
+            with self.db.write(sync=False) as conn:  # the caller flushes the log (sync_log)
                 # savepoints on the driver connection: SQLAlchemy's nested transactions cost more
                 # than the statements they wrap, and the jobs never nest their own
                 driver = conn.connection.driver_connection

@@ -148,8 +148,11 @@ def test_a_turn_that_cannot_be_taken_fails_the_jobs_instead_of_leaving_them_wait
             raise PermissionError("writer.lock: permission denied")
             yield
 
-        def write(self):
-            return ctx.db.write()
+        def write(self, sync=True):
+            return ctx.db.write(sync)
+
+        def sync_log(self):
+            raise AssertionError("nothing was written")
 
     committer = GroupCommitter(NoTurn())
     try:
@@ -160,3 +163,112 @@ def test_a_turn_that_cannot_be_taken_fails_the_jobs_instead_of_leaving_them_wait
     finally:
         committer.close()
     assert _count(ctx) == 0
+
+
+class _FlushHeld:
+    """A real SQLite database whose log flush (`sync_log`) waits until the test lets it go."""
+
+    def __init__(self, db):
+        self.db = db
+        self.flushing, self.go, self.flushed = threading.Event(), threading.Event(), threading.Event()
+        self.error: Exception | None = None
+
+    def writer_turn(self):
+        return self.db.writer_turn()
+
+    def write(self, sync=True):
+        return self.db.write(sync)
+
+    def sync_log(self):
+        self.flushing.set()
+        assert self.go.wait(10)
+        if self.error is not None:
+            raise self.error
+        self.db.sync_log()
+        self.flushed.set()
+
+
+def _two_processes(tmp_path):
+    """Two Databases on one SQLite file, each with its own lock file handle: as two API processes."""
+    from resell.db.engine import Database
+
+    url = f"sqlite:///{tmp_path / 'flush.db'}"
+    db, other_process = Database(url), Database(url)
+    with db.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    return db, other_process
+
+
+def test_a_caller_hears_of_its_commit_only_once_the_log_is_flushed_after_the_turn(tmp_path) -> None:
+    """The batch commits without waiting for the disk, gives the writer back, then flushes the log:
+    the other processes write during the flush, and nobody is answered before it is done."""
+    db, other_process = _two_processes(tmp_path)
+    held = _FlushHeld(db)
+    committer = GroupCommitter(held)
+
+    def job(conn):
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        return "written"
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(committer.run, job)
+            assert held.flushing.wait(10)
+            with other_process.writer_turn():  # the turn is free during the flush
+                with other_process.write() as conn:  # and the commit is there for the others
+                    assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 1
+                    conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            assert not future.done()  # not answered before the flush
+            held.go.set()
+            assert future.result(timeout=10) == "written"
+            assert held.flushed.is_set()
+    finally:
+        held.go.set()
+        committer.close()
+        db.dispose()
+        other_process.dispose()
+
+
+def test_a_failed_flush_fails_every_caller_of_the_batch(tmp_path) -> None:
+    """The commit is done but may not be on disk: no caller is told it succeeded (a merchant's retry
+    of a createOrder then meets 1010, its order)."""
+    db, other_process = _two_processes(tmp_path)
+    held = _FlushHeld(db)
+    held.error = OSError(5, "Input/output error")
+    held.go.set()
+    committer = GroupCommitter(held)
+    try:
+        with pytest.raises(OSError, match="Input/output error"):
+            committer.run(lambda conn: conn.exec_driver_sql("INSERT INTO t VALUES (1)"))
+    finally:
+        committer.close()
+        db.dispose()
+        other_process.dispose()
+
+
+def test_only_the_group_commit_skips_the_fsync_of_its_commit_and_it_flushes_the_log(tmp_path, monkeypatch) -> None:
+    """The batch's transaction runs at synchronous=NORMAL; the pooled connection goes back to FULL for
+    every other writer; sync_log flushes the database's write-ahead log file."""
+    import os
+
+    db, other_process = _two_processes(tmp_path)
+    flushed: list[str] = []
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(
+        os, "fdatasync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), real_fdatasync(fd))[1]
+    )
+    committer = GroupCommitter(db)
+
+    def level(conn):
+        return conn.connection.driver_connection, conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+
+    try:
+        batch_connection, batch_level = committer.run(level)
+        with db.write() as conn:  # one at a time: the pool hands out its one idle connection again
+            assert level(conn) == (batch_connection, 2)  # FULL again
+    finally:
+        committer.close()
+        db.dispose()
+        other_process.dispose()
+    assert batch_level == 1  # NORMAL
+    assert flushed == [str(tmp_path / "flush.db-wal")]
