@@ -298,7 +298,9 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
     batches, jobs, busy = (after[name] - before[name] for name in WRITER_COUNTERS)
     if jobs <= 0:
         return None
-    return {"busy": busy / seconds, "ms_per_write": busy * 1000 / jobs, "per_commit": jobs / max(batches, 1)}
+    # a batch is counted when it ends: one begun before the window may carry the share past 1
+    held = min(busy / seconds, 1.0)
+    return {"busy": held, "ms_per_write": busy * 1000 / jobs, "per_commit": jobs / max(batches, 1)}
 
 
 def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_group: int) -> dict:

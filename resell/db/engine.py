@@ -185,6 +185,7 @@ class Database:
                     yield conn
                 return
             driver = conn.connection.driver_connection
+            assert driver is not None
             if not sync:  # a transaction's safety level is set before it begins
                 driver.execute("PRAGMA synchronous=NORMAL")
             try:

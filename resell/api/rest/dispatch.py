@@ -99,7 +99,8 @@ async def dispatch(operation: Operation, request: Request) -> Response:
             reply = await threads.run(run)
         elif operation.in_thread_pool:
             who = ctx.db.run_read(partial(authenticated, request), lazy=True)
-            reply = await _threads("sqlite write", SQLITE_WRITE_THREADS).run(partial(_handle, operation, request, ctx, raw, params, who))
+            handle = partial(_handle, operation, request, ctx, raw, params, who)
+            reply = await _threads("sqlite write", SQLITE_WRITE_THREADS).run(handle)
         else:
             reply = _run(operation, request, ctx, raw, params)
     except Exception as exc:  # noqa: BLE001 - every error gets the contract's reply (api/errors.py)
