@@ -13,9 +13,10 @@ job cannot fail the others.
 On SQLite the commit does not wait for the disk: the batch gives the writer back to the other
 processes first, then flushes the write-ahead log (`sync_log`), then answers. The log is one file
 appended in commit order, so the flush makes every commit before it durable, the other processes'
-included. What another reader sees before the flush has not been promised to anyone; the worker
-claims outbox events (webhooks, emails) in a commit of its own at synchronous=FULL, whose flush
-covers every commit before it, before it sends anything.
+included. Another reader may see a commit in the milliseconds before its flush (a power cut then
+would take back what it saw); what resell sends itself waits: the worker claims outbox events
+(webhooks, emails) in a commit of its own at synchronous=FULL, whose flush covers every commit
+before it, before it sends anything.
 """
 
 from __future__ import annotations
