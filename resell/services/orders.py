@@ -601,7 +601,7 @@ def _view(
 def _refuse_a_duplicate(conn: Connection, caller: Caller, request: OrderRequest) -> None:
     """1010 when the caller already has an order with this partnerOrderNumber."""
     if order_of(conn, caller, request.partner_order_number) is not None:
-        raise Refusal(codes.ORDER_ALREADY_CREATED)
+        raise Refusal(codes.ORDER_ALREADY_CREATED) from None  # not the IntegrityError that led here
 
 
 def _refuse_on_purpose(operation: str, pon: str) -> None:

@@ -116,12 +116,13 @@ def test_the_reads_waiting_in_postgresql_are_as_many_as_the_read_threads(
     ]
     for reader in readers:
         reader.start()
+    pool = dispatch._threads("read", 3)
     try:
         deadline = time.monotonic() + 20
-        while dispatch._threads("read", 3).calls < 5 or _waiting_on_a_lock(db_url) < 3:
-            assert time.monotonic() - deadline < 0, "the reads never reached the lock"
+        # every read arrived, two of them queued for a thread: the three threads are all taken
+        while pool.calls < 5 or pool._executor._work_queue.qsize() != 2 or _waiting_on_a_lock(db_url) < 3:
+            assert time.monotonic() < deadline, "the reads never reached the lock"
             time.sleep(0.05)
-        time.sleep(0.3)  # a fourth thread, were there one, would be waiting by now
         assert _waiting_on_a_lock(db_url) == 3
         assert httpx.get(f"{url}/healthz", timeout=2).status_code == 200
         assert not replies
