@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pycountry
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select
 
 from resell.db.prepared import Prepared
 from resell.db.tables import (
@@ -98,14 +98,17 @@ class StockItem:
     code: int
 
 
+# the product and its serials available, counted up to its threshold + 1, in one statement
+_THRESHOLD = products.alias("threshold_of")
+_CAP = select(_THRESHOLD.c.almost_out_threshold + literal_column("1")).where(_THRESHOLD.c.ref == bindparam("ref"))
 _STOCK_PRODUCT = Prepared(
     catalog_products_query(
         None,
-        products.c.id,
         products.c.ref,
         products.c.serial_source,
         products.c.status,
         products.c.almost_out_threshold,
+        stock.available_column(_CAP.scalar_subquery()).label("available"),
     ).where(products.c.ref == bindparam("ref"))
 )
 
@@ -137,12 +140,12 @@ def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[Stock
         parsed.append((ref, codes.OK) if ref > 0 else (ref, codes.STOCK_REFS_NOT_VALID))
     refs = {ref for ref, code in parsed if code == codes.OK and ref is not None}
     statuses: dict[int, int] = {}
-    # each product's status from its own reads: a serial sold between them changes nothing it promises
+    # each product's status from its own statement: a serial sold between two changes nothing they promise
     with ctx.db.read(snapshot=False) as conn:
         for ref in refs:
             row = _STOCK_PRODUCT.first(conn, catalog_id=caller.catalog_id, ref=ref)
             if row is not None:
-                statuses[ref] = stock.status_of(conn, row)
+                statuses[ref] = stock.status_of(row)
     items = []
     for item_ref, code in parsed:
         if code or item_ref is None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import BinaryIO
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, literal_column, select, update
 
 from resell.db.engine import Database
 from resell.db.locking import for_update, try_advisory_lock
@@ -257,10 +257,13 @@ _AVAILABLE: ColumnElement[str] = literal_column("'available'")
 # takes the primary key's order instead and filters as it goes, which its statistics price the same
 # (they know how many serials are sold, not that the sold ones are the first), but which reads every
 # serial sold before the first free one: a claim read 900 pages after 3,000 sales against 15.
-_OF_PRODUCT = (serials.c.product_id >= bindparam("product_id"), serials.c.product_id <= bindparam("product_id"))
+def _of_product(product_id: ColumnElement[int]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return serials.c.product_id >= product_id, serials.c.product_id <= product_id
+
+
 _FIRST_AVAILABLE = (
     select(serials.c.id, serials.c.value)
-    .where(*_OF_PRODUCT, serials.c.status == _AVAILABLE)
+    .where(*_of_product(bindparam("product_id")), serials.c.status == _AVAILABLE)
     .order_by(serials.c.product_id, serials.c.id)
     .limit(bindparam("count"))
 )
@@ -276,15 +279,27 @@ _CLAIM = Prepared(
     .values(status="assigned")
     .returning(serials.c.id, serials.c.value)
 )
-_COUNT_AVAILABLE = Prepared(
-    select(func.count()).select_from(
+def _count_available(product_id: ColumnElement[int], cap: ColumnElement[int]) -> Select[int]:
+    """How many serials of `product_id` are available, counting no further than `cap` (cheap on huge
+    pools). `product_id` may be a column of an enclosing query (`available_column`)."""
+    return select(func.count()).select_from(
         select(serials.c.id)
-        .where(*_OF_PRODUCT, serials.c.status == _AVAILABLE)
+        .where(*_of_product(product_id), serials.c.status == _AVAILABLE)
         .order_by(serials.c.product_id, serials.c.id)
-        .limit(bindparam("cap"))
+        .limit(cap)
+        .correlate(products)
         .subquery()
     )
-)
+
+
+_COUNT_AVAILABLE = Prepared(_count_available(bindparam("product_id"), bindparam("cap")))
+
+
+def available_column(cap: ColumnElement[int]) -> ColumnElement[int]:
+    """`available_at_most` as a column of a query of `products`: the product row and its count in one
+    statement (one round trip on PostgreSQL). SQLite takes no column of the product in a LIMIT: `cap`
+    must be a constant or an uncorrelated subquery."""
+    return _count_available(products.c.id, cap).scalar_subquery()
 
 
 def allocate(conn: Connection, product_id: int, count: int) -> list[tuple[int, str]]:
@@ -312,11 +327,10 @@ def pool_levels(ctx: Context, cap: int) -> list[tuple[int, int]]:
         return [(ref, available_at_most(conn, product_id, cap)) for product_id, ref in pools]
 
 
-def status_of(conn: Connection, product) -> int:  # type: ignore[no-untyped-def]
-    """getStockStatus's 100/200/300 for one product row (needs serial_source, status, threshold)."""
-    if product.serial_source != "pool":
-        return stock_status(None, product.almost_out_threshold, product.status == "available")
-    available = available_at_most(conn, product.id, product.almost_out_threshold + 1)
+def status_of(product) -> int:  # type: ignore[no-untyped-def]
+    """getStockStatus's 100/200/300 for a product row (serial_source, status, threshold) read with its
+    `available` serials counted up to at least its threshold + 1 (`available_column`)."""
+    available = product.available if product.serial_source == "pool" else None
     return stock_status(available, product.almost_out_threshold, product.status == "available")
 
 

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from resell.db.tables import (
@@ -21,6 +21,7 @@ from resell.db.tables import (
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.stock import ALMOST_OUT, ENOUGH, OUT, stock_status
+from resell.services import catalog as merchant_catalog
 from resell.services import iam, stock
 from resell.services import orders as order_service
 from resell.services.catalog_import import import_catalog
@@ -57,9 +58,15 @@ def count_of(ctx: Context, ref: int, status: str | None = None) -> int:
 
 
 def status_now(ctx: Context, ref: int) -> int:
-    row = product_row(ctx, ref)
+    """The status getStockStatus reports: the product read with its serials available counted up to
+    its threshold + 1 (`stock.available_column`)."""
+    cap = literal(product_row(ctx, ref).almost_out_threshold + 1)
     with ctx.db.read() as conn:
-        return stock.status_of(conn, row)
+        row = conn.execute(
+            select(products.c.serial_source, products.c.status, products.c.almost_out_threshold,
+                   stock.available_column(cap).label("available")).where(products.c.ref == ref)
+        ).one()
+    return stock.status_of(row)
 
 
 def take(ctx: Context, ref: int, n: int) -> list[tuple[int, str]]:
@@ -323,7 +330,13 @@ def _explained(ctx: Context, statement: Any, values: dict[str, Any], plan_cache_
 
 
 def _first_scan(nodes: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(n for n in nodes if "Scan" in n["Node Type"] and n["Node Type"] != "Subquery Scan")
+    """The first scan of serials (getStockStatus's statement scans its product first)."""
+    return next(n for n in nodes if "Scan" in n["Node Type"] and n.get("Relation Name") == "serials")
+
+
+def _stock_status_values(ctx: Context, creds: MerchantCreds, ref: int) -> dict[str, Any]:
+    """The parameters of getStockStatus's statement (the product and its count) for `ref`."""
+    return {"catalog_id": caller_of(ctx, creds).catalog_id, "ref": ref, "status": "available"}
 
 
 @only_on("postgres")
@@ -352,7 +365,7 @@ def test_after_an_import_allocation_reads_the_first_free_serials_off_the_index(
 @only_on("postgres")
 @pytest.mark.parametrize("plan_cache_mode", ["force_custom_plan", "force_generic_plan"])
 def test_after_sales_the_claim_and_the_stock_count_read_no_sold_serial(
-    ctx: Context, catalog: None, plan_cache_mode: str
+    ctx: Context, world: World, plan_cache_mode: str
 ) -> None:
     """The sold serials are the first ones. Asked for "product_id = p, ordered by id", PostgreSQL
     walked the primary key and filtered out every serial sold so far, on each claim and each
@@ -369,6 +382,7 @@ def test_after_sales_the_claim_and_the_stock_count_read_no_sold_serial(
     asked = [
         (stock._CLAIM, {"product_id": pid, "count": 1, "status": "assigned"}),
         (stock._COUNT_AVAILABLE, {"product_id": pid, "cap": 101}),
+        (merchant_catalog._STOCK_PRODUCT, _stock_status_values(ctx, world.a, 1001)),
     ]
     for statement, values in asked:
         nodes = _explained(ctx, statement, values, plan_cache_mode)
@@ -377,13 +391,18 @@ def test_after_sales_the_claim_and_the_stock_count_read_no_sold_serial(
 
 
 @only_on("postgres")
-def test_after_an_import_the_stock_count_reads_the_index_alone(ctx: Context, catalog: None) -> None:
+def test_after_an_import_the_stock_count_reads_the_index_alone(ctx: Context, world: World) -> None:
     """The import vacuums the table: its new pages are marked all-visible, so the count of available
     serials (getStockStatus) needs no visit to the table to know each one is visible."""
     stock.import_serials(ctx, 1001, [f"V-{i:05d}" for i in range(5_000)])
-    values = {"product_id": product_row(ctx, 1001).id, "cap": 101}
-    scan = _first_scan(_explained(ctx, stock._COUNT_AVAILABLE, values, "force_generic_plan"))
-    assert (scan["Node Type"], scan["Heap Fetches"], scan["Actual Rows"]) == ("Index Only Scan", 0, 101), scan
+    asked = [
+        (stock._COUNT_AVAILABLE, {"product_id": product_row(ctx, 1001).id, "cap": 101}),
+        (merchant_catalog._STOCK_PRODUCT, _stock_status_values(ctx, world.a, 1001)),
+    ]
+    for statement, values in asked:
+        scan = _first_scan(_explained(ctx, statement, values, "force_generic_plan"))
+        cap = 101 if statement is stock._COUNT_AVAILABLE else product_row(ctx, 1001).almost_out_threshold + 1
+        assert (scan["Node Type"], scan["Heap Fetches"], scan["Actual Rows"]) == ("Index Only Scan", 0, cap), scan
 
 
 def test_allocate_zero_or_less_takes_nothing(ctx: Context, catalog: None) -> None:
