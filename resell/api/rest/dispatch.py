@@ -38,11 +38,11 @@ from resell.api.shapes import STATUS_REPLIES, JSONReply
 from resell.services.context import Caller, Context
 
 Body = dict[str, Any]
-# PostgreSQL, per process: the reads' threads (RESELL_DATABASE_READ_THREADS, at most 20) and the
-# others' (createOrder and every write), which together hold no more connections than the process's
-# pool has (20 + 20 overflow, db/engine.py), so that a read never waits for a connection held by a
-# write waiting for its commit. The reads keep theirs between requests (`Database.shared_read`)
-WRITE_THREADS = 20
+# PostgreSQL, per process: the reads' threads (RESELL_DATABASE_READ_THREADS) and the others'
+# (RESELL_DATABASE_WRITE_THREADS: createOrder and every write), at most 20 each, which together hold no
+# more connections than the process's pool has (20 + 20 overflow, db/engine.py), so that a read never
+# waits for a connection held by a write waiting for its commit. The reads keep theirs between
+# requests (`Database.shared_read`).
 # SQLite, per process: the threads of the writes (they wait for their group commit, holding no
 # pooled connection), as many as Starlette's thread pool had
 SQLITE_WRITE_THREADS = 40
@@ -92,7 +92,7 @@ async def dispatch(operation: Operation, request: Request) -> Response:
         if not ctx.db.reads_on_loop:  # PostgreSQL: nothing that may wait on the database runs on the loop
             run = partial(_run, operation, request, ctx, raw, params)
             threads = (
-                _threads("write", WRITE_THREADS)
+                _threads("write", ctx.settings.database_write_threads)
                 if operation.in_thread_pool
                 else _threads("read", ctx.settings.database_read_threads)
             )

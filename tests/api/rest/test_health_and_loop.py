@@ -140,10 +140,13 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
     db_url: str, server: str, world: World, shop_a: Merchant, orders_locked: Any
 ) -> None:
     """A launch: more createOrders than the process has pooled connections, all waiting in the
-    database. They hold at most WRITE_THREADS connections; the stock polls still get theirs."""
+    database. They hold at most RESELL_DATABASE_WRITE_THREADS connections (8 by default, the
+    server's); the stock polls still get theirs."""
     from resell.api.rest import dispatch
+    from resell.config import Settings
     from tests.conftest import order_body
 
+    threads = Settings.model_fields["database_write_threads"].default
     shop_a.token()
     replies: list[httpx.Response] = []
     orders = [
@@ -160,13 +163,13 @@ def test_writes_waiting_in_postgresql_leave_connections_for_the_reads(
         deadline = time.monotonic() + 20
         while True:  # every order arrived: in a write thread or queued for one
             if (
-                dispatch._threads("write", dispatch.WRITE_THREADS).calls == 45
-                and _waiting_on_a_lock(db_url) >= dispatch.WRITE_THREADS
+                dispatch._threads("write", threads).calls == 45
+                and _waiting_on_a_lock(db_url) >= threads
             ):
                 break
             assert time.monotonic() < deadline, "the orders never reached the lock"
             time.sleep(0.05)
-        assert _waiting_on_a_lock(db_url) == dispatch.WRITE_THREADS
+        assert _waiting_on_a_lock(db_url) == threads
         for _ in range(3):
             started = time.monotonic()
             stock = shop_a.call("POST", "/stock", {"productRefs": [1001]}, timeout=5)
