@@ -26,6 +26,7 @@ from click.testing import Result
 from sqlalchemy import Integer, Table, create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
 
+from resell.api.one_write import OneWriteHttpToolsProtocol
 from resell.config import Settings
 from resell.db.engine import Database
 from resell.db.migrate import upgrade
@@ -413,8 +414,15 @@ def _session_server() -> Iterator[tuple[AppSlot, str]]:
     slot = AppSlot()
     port = _free_port()
     config = uvicorn.Config(
-        slot, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
-    )  # no proxy headers, as `resell serve` by default
+        slot,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,  # as `resell serve` by default
+        http=OneWriteHttpToolsProtocol,  # as `resell serve`
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

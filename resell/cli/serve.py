@@ -41,9 +41,12 @@ def serve(
         return
     import uvicorn
 
+    from resell.api.one_write import OneWriteHttpToolsProtocol
+
     uvicorn.run(
         "resell.app:create_app",
         factory=True,
+        http=OneWriteHttpToolsProtocol,  # a reply in one socket write, not two
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
