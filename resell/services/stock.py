@@ -252,12 +252,14 @@ def _vacuum_analyze(db: Database) -> None:
 # 'available' is written into the SQL, not bound: only then may SQLite and PostgreSQL (whose
 # prepared statements get generic plans) use the partial index of available serials.
 _AVAILABLE: ColumnElement[str] = literal_column("'available'")
-# The product's serials, in the partial index's order. Asked for as the range [product, product]
-# ordered by (product_id, id), not as product_id = p ordered by id: with an equality PostgreSQL
-# takes the primary key's order instead and filters as it goes, which its statistics price the same
-# (they know how many serials are sold, not that the sold ones are the first), but which reads every
-# serial sold before the first free one: a claim read 900 pages after 3,000 sales against 15.
+
+
 def _of_product(product_id: ColumnElement[int]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The product's serials, in the partial index's order. Asked for as the range [product, product]
+    ordered by (product_id, id), not as product_id = p ordered by id: with an equality PostgreSQL
+    takes the primary key's order instead and filters as it goes, which its statistics price the same
+    (they know how many serials are sold, not that the sold ones are the first), but which reads every
+    serial sold before the first free one: a claim read 900 pages after 3,000 sales against 15."""
     return serials.c.product_id >= product_id, serials.c.product_id <= product_id
 
 
@@ -279,6 +281,8 @@ _CLAIM = Prepared(
     .values(status="assigned")
     .returning(serials.c.id, serials.c.value)
 )
+
+
 def _count_available(product_id: ColumnElement[int], cap: ColumnElement[int]) -> Select[int]:
     """How many serials of `product_id` are available, counting no further than `cap` (cheap on huge
     pools). `product_id` may be a column of an enclosing query (`available_column`)."""
