@@ -33,7 +33,8 @@ from resell.db.group_commit import BatchObserver, GroupCommitter
 from resell.private_files import open_private, private_dir, touch_private
 
 _BEGIN_MODE = "resell_begin"
-_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+# "KEPT": a kept read connection's (SQLite), whose shared read sends its BEGIN itself, or none when lazy
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE", "KEPT": None}
 # the shared read transaction open in this task or thread, with its database (Database.shared_read)
 _SHARED_READ: ContextVar[tuple[Database, Connection] | None] = ContextVar("resell_shared_read", default=None)
 T = TypeVar("T")
@@ -78,9 +79,10 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
+        begin = _BEGIN[conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")]
         # on the driver connection directly: every unit of work begins here, and this is a constant
-        conn.connection.driver_connection.execute(_BEGIN[mode])  # type: ignore[union-attr]
+        if begin is not None:
+            conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
 
     return engine
 
@@ -221,8 +223,11 @@ class Database:
         shared = _SHARED_READ.get()
         if shared is not None and shared[0] is self:
             conn = shared[1]
-            if snapshot and self.is_postgres:
-                _set_autocommit(conn, False)  # psycopg sends BEGIN with the next statement
+            if snapshot:
+                if self.is_postgres:
+                    _set_autocommit(conn, False)  # psycopg sends BEGIN with the next statement
+                else:
+                    _sqlite_begin(conn)  # committed with the shared read
             yield conn
             return
         with self.engine.connect() as conn:
@@ -239,11 +244,11 @@ class Database:
         snapshot, as on SQLite, and psycopg names both in the BEGIN it sends anyway, so they cost no
         round trip.
 
-        `lazy` (PostgreSQL; SQLite's BEGIN and COMMIT cost no round trip): the statements run outside
-        any transaction, each on its own snapshot, until the first `read()` that needs one snapshot;
-        its BEGIN starts the transaction, which lasts to the end of the block. The hot path's
-        authentication and its reads of one statement each (`read(snapshot=False)`) so spare a
-        BEGIN and a COMMIT: 2 of the 5 round trips of a getStockStatus."""
+        `lazy`: the statements run outside any transaction, each on its own snapshot, until the
+        first `read()` that needs one snapshot; its BEGIN starts the transaction, which lasts to the
+        end of the block. The hot path's authentication and its reads of one statement each
+        (`read(snapshot=False)`) so spare a BEGIN and a COMMIT: on PostgreSQL 2 of the 5 round trips
+        of a getStockStatus, on SQLite two statements of the driver's."""
         if _SHARED_READ.get() is not None:  # nested: the outer one is the transaction
             with self.read() as conn:
                 yield conn
@@ -251,6 +256,8 @@ class Database:
         with self._kept_read() as conn:
             if self.is_postgres:
                 _set_autocommit(conn, lazy)
+            elif not lazy:
+                _sqlite_begin(conn)
             token = _SHARED_READ.set((self, conn))
             try:
                 yield conn
@@ -287,6 +294,8 @@ class Database:
             conn = self.engine.connect()
             if self.is_postgres:  # reset by the pool when the connection goes back to it
                 conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            else:  # this Connection's own: the pool's next user of the driver connection begins as usual
+                conn.execution_options(**{_BEGIN_MODE: "KEPT"})
         try:
             with conn.begin():
                 yield conn
@@ -371,6 +380,15 @@ def _set_autocommit(conn: Connection, on: bool) -> None:
     driver: Any = conn.connection.driver_connection
     if driver.autocommit != on:
         driver.autocommit = on
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """SQLite, a kept read connection (whose SQLAlchemy begin sends nothing): BEGIN, unless its
+    transaction has begun already. SQLAlchemy's commit at the end of the shared read commits it; with
+    no BEGIN sent, the driver's commit does nothing."""
+    driver: Any = conn.connection.driver_connection
+    if not driver.in_transaction:
+        driver.execute("BEGIN DEFERRED")
 
 
 def inserted_id(result: CursorResult) -> int:
