@@ -9,9 +9,10 @@ byte).
 What dispatch does, in this order (the contract's order of refusals):
 1. the token and the catalogue secret (401; responseCode 70, 71), services/iam.py;
 2. the body, when the operation reads one (HTTP 400, responseCode 1030);
-3. the handler: on the event loop for the cheap reads, inside one read transaction shared with
-   the authentication (`Database.shared_read`); in the thread pool for everything that writes or
-   may wait (createOrder waits for its group commit to reach the disk). On PostgreSQL
+3. the handler: on the event loop for the cheap reads, in one shared read with the authentication
+   (`Database.shared_read`, lazy: a transaction only once a read needs one snapshot); in the
+   thread pool for everything that writes or may wait (createOrder waits for its group commit to
+   reach the disk). On PostgreSQL
    (`Database.reads_on_loop` false) authentication and every handler run in the thread pool, in one
    hop: a query there is a network round trip that may wait on a lock or a busy server, and the
    event loop must keep answering the process's other requests meanwhile;
