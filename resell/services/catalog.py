@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pycountry
-from sqlalchemy import bindparam, literal_column, select
+from sqlalchemy import bindparam, select
 
 from resell.db.prepared import Prepared
 from resell.db.tables import (
@@ -98,9 +98,7 @@ class StockItem:
     code: int
 
 
-# the product and its serials available, counted up to its threshold + 1, in one statement
-_THRESHOLD = products.alias("threshold_of")
-_CAP = select(_THRESHOLD.c.almost_out_threshold + literal_column("1")).where(_THRESHOLD.c.ref == bindparam("ref"))
+# the product and its serials available, counted as far as its status needs, in one statement
 _STOCK_PRODUCT = Prepared(
     catalog_products_query(
         None,
@@ -108,7 +106,7 @@ _STOCK_PRODUCT = Prepared(
         products.c.serial_source,
         products.c.status,
         products.c.almost_out_threshold,
-        stock.available_column(_CAP.scalar_subquery()).label("available"),
+        stock.available_column(bindparam("ref")).label("available"),
     ).where(products.c.ref == bindparam("ref"))
 )
 

@@ -299,11 +299,16 @@ def _count_available(product_id: ColumnElement[int], cap: ColumnElement[int]) ->
 _COUNT_AVAILABLE = Prepared(_count_available(bindparam("product_id"), bindparam("cap")))
 
 
-def available_column(cap: ColumnElement[int]) -> ColumnElement[int]:
-    """`available_at_most` as a column of a query of `products`: the product row and its count in one
-    statement (one round trip on PostgreSQL). SQLite takes no column of the product in a LIMIT: `cap`
-    must be a constant or an uncorrelated subquery."""
-    return _count_available(products.c.id, cap).scalar_subquery()
+_THRESHOLD_OF = products.alias("threshold_of")
+
+
+def available_column(ref: ColumnElement[int]) -> ColumnElement[int]:
+    """The serials available of the product `ref` (a bound value) as a column of a query of that
+    product, counted up to its threshold + 1: what `status_of` needs, with the product row, in one
+    statement (one round trip on PostgreSQL). SQLite takes no column of the outer query in a LIMIT,
+    so the threshold is read again by the ref, in an uncorrelated subquery."""
+    cap = select(_THRESHOLD_OF.c.almost_out_threshold + literal_column("1")).where(_THRESHOLD_OF.c.ref == ref)
+    return _count_available(products.c.id, cap.scalar_subquery()).scalar_subquery()
 
 
 def allocate(conn: Connection, product_id: int, count: int) -> list[tuple[int, str]]:
