@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # and its p99 is 13-29% shorter, a launch sells as fast and answers twice the stock polls
     # (bench/run.py, README). Fewer (4) sold a launch's one product a quarter slower.
     database_write_threads: Annotated[int, Field(ge=1, le=20)] = 8
+    # How long an API process keeps what the /connect hot path reads on every call yet rarely changes:
+    # the catalogue row a secret opens (services/iam.py), the files of an order's products
+    # (services/orders.py). A change made through another process (a token reset, a rotated or removed
+    # secret, a file attached) reaches this one within that time (db/kept.py); 0: nothing kept.
+    cache_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from resell.api.one_write import OneWriteHttpToolsProtocol
 from resell.config import Settings
+from resell.db import kept
 from resell.db.engine import Database
 from resell.db.migrate import upgrade
 from resell.db.tables import catalog_products, metadata, products
@@ -195,6 +196,7 @@ def db_url(request: pytest.FixtureRequest, fast_dir: Path) -> Iterator[str]:
     url = request.getfixturevalue("postgres_migrated")
     db = Database(url, pool_size=1)
     _truncate(db, request.getfixturevalue("postgres_world_rows")[0] if wants_world else [])
+    kept.forget_all(db)  # the rows were put back behind the services' back: a new database
     db.dispose()
     yield url
 

@@ -37,6 +37,7 @@ from resell.domain.signing import check_publisher_url
 from resell.services import catalog_changes
 from resell.services.audit_log import audit
 from resell.services.context import Context
+from resell.services.orders import forget_product_files
 
 
 class CatalogImportError(ValueError):
@@ -344,6 +345,7 @@ def import_catalog(ctx: Context, data: Any, actor: str = "operator") -> dict[str
                     ],
                 )
         catalog_changes.record_updates(conn, now, feed_data_before)  # what the differential feeds report
+    forget_product_files(ctx.db)
     return {
         "publishers": len(catalog.publishers),
         "operatingSystems": len(catalog.operating_systems),

@@ -44,6 +44,7 @@ from resell.domain.links import download_path
 from resell.services import branding, downloads
 from resell.services.audit_log import audit
 from resell.services.context import Context
+from resell.services.iam import forget_credentials
 from resell.services.order_contents import file_title, line_texts, serials_and_files, subscription_dates
 from resell.services.outbox import enqueue
 
@@ -133,6 +134,7 @@ def set_every_order(ctx: Context, realm: str, currency: str | None, enabled: boo
             "delivery_email_set",
             after={"catalogs": ids, "deliveryEmail": enabled},
         )
+    forget_credentials(ctx.db)
     return len(ids)
 
 

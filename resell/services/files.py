@@ -22,6 +22,7 @@ from resell.db.engine import inserted_id
 from resell.db.tables import product_files, products
 from resell.services.audit_log import audit
 from resell.services.context import Context
+from resell.services.orders import forget_product_files
 from resell.storage import CHUNK, FileStorage, ObjectMissing, RangeReader, get_storage, read_chunks
 
 
@@ -144,6 +145,7 @@ def add_stream(
             after={"fileId": file_id, "fileName": file_name, "size": stored.size, "sha256": stored.sha256},
         )
         row = conn.execute(select(product_files).where(product_files.c.id == file_id)).one()
+    forget_product_files(ctx.db)
     return AttachedFile(
         file_id=file_id,
         product_ref=ref,

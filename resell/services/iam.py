@@ -12,10 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from sqlalchemy import bindparam, func, select, update
 
+from resell.db.engine import Database
+from resell.db.kept import KeptRows
 from resell.db.prepared import Prepared
 from resell.db.tables import catalogs, merchants, refresh_tokens
 from resell.domain import codes
@@ -245,6 +248,7 @@ def revoke_all_tokens(ctx: Context, realm: str, actor: str = "operator") -> bool
         revoked = revoke_refresh_tokens(conn, now, row.id)
         audit(conn, now, actor, "merchant", realm, "tokens_revoked",
               after={"token_generation": row.token_generation, "refresh_tokens_revoked": revoked})
+    forget_credentials(ctx.db)
     return True
 
 
@@ -252,16 +256,31 @@ def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller
     """Token first (401), then the catalogue secret (70 missing, 71 unknown or another merchant's).
 
     Every /connect call comes here, so the usual case (a valid token and its merchant's own secret)
-    is one prepared query that reads the catalogue and the merchant's token state together."""
+    reads the catalogue and the merchant's token state together, in one prepared query, and most
+    calls find that row kept from an earlier one (`_catalog_by_secret`): no query at all. A kept row
+    may let a revoked credential through for its few seconds, never refuse a good one: a call it
+    would refuse is judged again on a fresh read (a token made after a reset, a rotated secret)."""
     claims = verify_access_token(ctx, bearer)
     key = _secret_key(secret)
-    with ctx.db.read(snapshot=False) as conn:  # one statement in the usual case
-        catalog = _CATALOG_BY_SECRET.first(conn, secret_hash=key) if key is not None else None
-        if catalog is None or catalog.merchant_id != claims.merchant_id:
-            catalog = None
+    if key is None:
+        return _caller_of(ctx, claims, None, None)
+    catalog, kept = _catalog_by_secret(ctx, key)
+    try:
+        return _caller_of(ctx, claims, key, catalog)
+    except (Unauthorized, Refusal):
+        if not kept:
+            raise
+        return _caller_of(ctx, claims, key, _catalog_by_secret(ctx, key, fresh=True)[0])
+
+
+def _caller_of(ctx: Context, claims: TokenClaims, key: str | None, catalog: Any) -> Caller:
+    """The caller of a checked token and the catalogue its secret opened (None: none, or no secret)."""
+    if catalog is None or catalog.merchant_id != claims.merchant_id:
+        catalog = None
+        with ctx.db.read(snapshot=False) as conn:
             merchant = _MERCHANT_STATE.first(conn, merchant_id=claims.merchant_id)
-        else:
-            merchant = catalog
+    else:
+        merchant = catalog
     _check_still_valid(claims, merchant)
     if key is None:
         raise Refusal(codes.SECRET_MISSING)
@@ -271,9 +290,14 @@ def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller
 
 
 def caller_for_secret(ctx: Context, secret: str | None) -> Caller:
-    """SOAP v2.x and the product feed: the catalogue secret alone names the merchant (70 missing, 71 not valid)."""
-    with ctx.db.read(snapshot=False) as conn:  # one statement
-        catalog = _catalog_for_secret(conn, secret)
+    """SOAP v2.x and the product feed: the catalogue secret alone names the merchant (70 missing, 71
+    not valid; a kept row is read again before it refuses, as in `authenticate`)."""
+    key = _secret_key(secret)
+    if key is None:
+        raise Refusal(codes.SECRET_MISSING)
+    catalog, kept = _catalog_by_secret(ctx, key)
+    if kept and not catalog.active:
+        catalog, _ = _catalog_by_secret(ctx, key, fresh=True)
     if catalog is None or not catalog.active:
         raise Refusal(codes.SECRET_NOT_VALID)
     return _caller(catalog)
@@ -325,12 +349,33 @@ def _secret_key(secret: str | None) -> str | None:
     return hash_secret(secret.strip())
 
 
-def _catalog_for_secret(conn, secret: str | None):  # type: ignore[no-untyped-def]
-    """The catalogue (with its merchant's realm and state) a secret opens; 70 when there is no secret."""
-    key = _secret_key(secret)
-    if key is None:
-        raise Refusal(codes.SECRET_MISSING)
-    return _CATALOG_BY_SECRET.first(conn, secret_hash=key)
+# The catalogue rows found by secret hash (db/kept.py). Only rows found are kept: an unknown secret is
+# looked up every time, so a catalogue is usable the moment it is created.
+_KEPT: KeptRows[Any] = KeptRows()
+
+
+def _catalog_by_secret(ctx: Context, key: str, fresh: bool = False) -> tuple[Any, bool]:
+    """The catalogue (with its merchant's realm and state) the secret of hash `key` opens, or None;
+    and whether that row was a kept one rather than read now (`fresh`: read now).
+
+    A merchant sends the same secret call after call, and this query was a round trip of every
+    /connect call on PostgreSQL (one of getStockStatus's two): the row is kept RESELL_CACHE_SECONDS."""
+
+    def read() -> Any:
+        with ctx.db.read(snapshot=False) as conn:
+            return _CATALOG_BY_SECRET.first(conn, secret_hash=key)
+
+    return _KEPT.get(ctx.db, key, ctx.settings.cache_seconds, read, keep=_found, fresh=fresh)
+
+
+def _found(row: Any) -> bool:
+    return row is not None
+
+
+def forget_credentials(db: Database) -> None:
+    """Call after committing a change to what authentication reads (a merchant's token generation, a
+    catalogue's secret, terms or existence): this process's next calls on `db` read it again."""
+    _KEPT.forget(db)
 
 
 # The Caller of each catalogue row read (_CATALOG_BY_SECRET): a frozen value that depends on the row

@@ -26,6 +26,7 @@ from resell.domain.secrets import hash_secret, new_secret
 from resell.services import catalog_changes, sandbox
 from resell.services.audit_log import audit
 from resell.services.context import Context
+from resell.services.iam import forget_credentials, revoke_refresh_tokens
 
 
 class MerchantError(ValueError):
@@ -293,6 +294,7 @@ def remove_catalog(ctx: Context, realm: str, catalog: str, actor: str = "operato
             "catalog_removed",
             before={"catalog": target.name, "id": target.id, "currency": target.currency},
         )
+    forget_credentials(ctx.db)
     return str(target.name)
 
 
@@ -473,8 +475,6 @@ def rotate_client_secret(ctx: Context, realm: str, actor: str = "operator") -> R
     """A new API client secret for the merchant: the old one no longer signs in (/iam/token: 401) and
     every refresh token is revoked, so a leaked secret cannot keep a session going. Access tokens
     already issued live out their few minutes (`resell merchant revoke-tokens` ends them too)."""
-    from resell.services.iam import revoke_refresh_tokens
-
     secret = new_secret()
     now = ctx.now()
     with ctx.db.write() as conn:
@@ -511,4 +511,5 @@ def rotate_catalog_secret(ctx: Context, realm: str, catalog: str, actor: str = "
         audit(
             conn, now, actor, "merchant", target.merchant_id, "catalog_secret_rotated", after={"catalog": target.name}
         )
+    forget_credentials(ctx.db)
     return RotatedSecret(realm=realm.strip(), secret=secret, catalog=target.name)

@@ -12,10 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, Select, and_, bindparam, exc, or_, select, update
 
+from resell.db.engine import Database
+from resell.db.kept import KeptRows
 from resell.db.prepared import Prepared
 from resell.db.tables import (
     line_items,
@@ -510,9 +513,26 @@ def _read_view(
         order_date=order.order_date,
         download_end_date=order.download_end_date,
         lines=list(lines.values()),
-        files=_ORDER_FILES.all(conn, order_id=order_id),
+        files=_order_files(conn, ctx, order_id, lines.values()),
         stats=downloads.stats_for_order(conn, order_id) if with_stats else {},
     )
+
+
+# The files of the products of an order, by the products (db/kept.py): a product's files change
+# when a file is attached or a catalogue imported, and getOrderData read them in a round trip of its own.
+_KEPT_FILES: KeptRows[list[Any]] = KeptRows()
+
+
+def _order_files(conn: Connection, ctx: Context, order_id: int, lines: Iterable[_ViewLine]) -> list[Any]:
+    """The files of the order's products (its lines'), kept RESELL_CACHE_SECONDS."""
+    products = tuple(sorted({line.product_id for line in lines}))
+    read = partial(_ORDER_FILES.all, conn, order_id=order_id)  # the files of exactly those products
+    return _KEPT_FILES.get(ctx.db, products, ctx.settings.cache_seconds, read)[0]
+
+
+def forget_product_files(db: Database) -> None:
+    """Call after committing a change to products' files: this process's next replies read them again."""
+    _KEPT_FILES.forget(db)
 
 
 def _written_view(ctx: Context, written: order_writer.WrittenOrder, files: list[_File]) -> OrderView:

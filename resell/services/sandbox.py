@@ -39,6 +39,7 @@ from resell.domain.sandbox import new_test_serial
 from resell.domain.secrets import hash_secret, new_secret
 from resell.services.audit_log import audit
 from resell.services.context import Context
+from resell.services.iam import forget_credentials
 
 SECRET_PREFIX = "test_"
 
@@ -117,6 +118,7 @@ def provide_sandbox(ctx: Context, catalog_id: int, actor: str = "operator") -> S
             conn.execute(update(catalogs).where(catalogs.c.id == twin_id).values(secret_hash=hash_secret(secret)))
             action = "sandbox_secret_rotated"
         audit(conn, now, actor, "merchant", live.merchant_id, action, after={"catalog": live.name, "sandbox": twin_id})
+    forget_credentials(ctx.db)
     return SandboxSecret(live.id, twin_id, live.name, secret, existing is None)
 
 

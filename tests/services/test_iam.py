@@ -1,4 +1,5 @@
-"""Resolving the caller of a /connect call: what a catalogue says now, on every call."""
+"""Resolving the caller of a /connect call: what a catalogue says now (its row kept a second:
+tests/services/test_kept_credentials.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def test_the_caller_follows_its_catalogue_from_one_call_to_the_next(ctx: Context
             .where(catalogs.c.id == before.catalog_id)
             .values(cancel_period_days=before.cancel_period_days + 7, requires_amounts=not before.requires_amounts)
         )
+    iam.forget_credentials(ctx.db)  # what a service does once such a change commits (else: within a second)
     after = iam.authenticate(ctx, token, world.a.secret)
     assert after.cancel_period_days == before.cancel_period_days + 7
     assert after.requires_amounts is not before.requires_amounts

@@ -1,0 +1,174 @@
+"""What the hot path keeps (db/kept.py): the catalogue row a secret opens (services/iam.py) and the
+files of an order's products (services/orders.py). A kept value saves the query, a change made
+through this process shows at once, one made elsewhere (here: by SQL behind the services' back, as
+another process's write looks from this one) within RESELL_CACHE_SECONDS, and a kept catalogue row
+never refuses what the database would let in."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from resell.db.tables import catalogs, merchants, product_files
+from resell.domain import codes
+from resell.domain.codes import Refusal
+from resell.domain.secrets import hash_secret
+from resell.services import files, iam
+from resell.services import merchants as merchant_service
+from resell.services.context import Context
+from tests.conftest import Merchant, World, order_body
+
+
+def keeping(ctx: Context, seconds: float) -> Context:
+    return Context(db=ctx.db, settings=ctx.settings.model_copy(update={"cache_seconds": seconds}), clock=ctx.clock)
+
+
+def token(ctx: Context, world: World) -> str:
+    return iam.issue_tokens(ctx, world.a.realm, world.a.client_secret).access_token
+
+
+def eur_catalog(ctx: Context, world: World) -> Any:
+    with ctx.db.read() as conn:
+        return conn.execute(select(catalogs).where(catalogs.c.secret_hash == hash_secret(world.a.secret))).one()
+
+
+def behind_the_services(ctx: Context, statement: Any) -> None:
+    """A write as another process's looks from this one: nothing here is told of it."""
+    with ctx.db.write() as conn:
+        conn.execute(statement)
+
+
+class CountedLookups:
+    """The secret lookup, counted; `during` runs in the middle of each one."""
+
+    def __init__(self, real: Any, during: Any = None) -> None:
+        self.real, self.during, self.calls = real, during, 0
+
+    def first(self, conn: Any, **params: Any) -> Any:
+        self.calls += 1
+        row = self.real.first(conn, **params)
+        if self.during is not None:
+            self.during()
+        return row
+
+
+def test_a_kept_row_saves_the_query(ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups = CountedLookups(iam._CATALOG_BY_SECRET)
+    monkeypatch.setattr(iam, "_CATALOG_BY_SECRET", lookups)
+    bearer = token(ctx, world)
+    first = iam.authenticate(ctx, bearer, world.a.secret)
+    for _ in range(5):
+        assert iam.authenticate(ctx, bearer, world.a.secret) == first
+    assert iam.caller_for_secret(ctx, world.a.secret) == first  # SOAP and the feed share the rows
+    assert lookups.calls == 1
+    with pytest.raises(Refusal) as refused:  # an unknown secret is looked up each time, never kept
+        iam.authenticate(ctx, bearer, "not-a-secret")
+    with pytest.raises(Refusal):
+        iam.authenticate(ctx, bearer, "not-a-secret")
+    assert refused.value.code == codes.SECRET_NOT_VALID
+    assert lookups.calls == 3
+
+
+def test_a_change_elsewhere_shows_once_the_kept_row_expires(ctx: Context, world: World) -> None:
+    ctx = keeping(ctx, 0.5)
+    bearer = token(ctx, world)
+    iam.authenticate(ctx, bearer, world.a.secret)
+    rotated = update(catalogs).where(catalogs.c.id == eur_catalog(ctx, world).id).values(secret_hash="rotated")
+    behind_the_services(ctx, rotated)
+    started = time.monotonic()
+    iam.authenticate(ctx, bearer, world.a.secret)  # kept: the old secret still opens, for those seconds
+    assert time.monotonic() - started < 0.5
+    time.sleep(0.6)
+    with pytest.raises(Refusal) as refused:
+        iam.authenticate(ctx, bearer, world.a.secret)
+    assert refused.value.code == codes.SECRET_NOT_VALID
+
+
+def test_nothing_is_kept_at_zero_seconds(ctx: Context, world: World) -> None:
+    ctx = keeping(ctx, 0)
+    bearer = token(ctx, world)
+    iam.authenticate(ctx, bearer, world.a.secret)
+    behind_the_services(
+        ctx, update(catalogs).where(catalogs.c.id == eur_catalog(ctx, world).id).values(secret_hash="x")
+    )
+    with pytest.raises(Refusal):
+        iam.authenticate(ctx, bearer, world.a.secret)
+
+
+def test_a_change_through_this_process_shows_at_once(ctx: Context, world: World) -> None:
+    ctx = keeping(ctx, 60)
+    bearer = token(ctx, world)
+    iam.authenticate(ctx, bearer, world.a.secret)
+    new = merchant_service.rotate_catalog_secret(ctx, world.a.realm, eur_catalog(ctx, world).name).secret
+    with pytest.raises(Refusal) as refused:
+        iam.authenticate(ctx, bearer, world.a.secret)
+    assert refused.value.code == codes.SECRET_NOT_VALID
+    iam.authenticate(ctx, bearer, new)
+    assert iam.revoke_all_tokens(ctx, world.a.realm)
+    with pytest.raises(iam.Unauthorized) as unauthorized:
+        iam.authenticate(ctx, bearer, new)
+    assert unauthorized.value.kind == iam.REVOKED
+
+
+def test_a_kept_row_never_refuses_a_token_made_after_a_reset_elsewhere(ctx: Context, world: World) -> None:
+    ctx = keeping(ctx, 60)
+    old = token(ctx, world)
+    iam.authenticate(ctx, old, world.a.secret)  # kept, with token generation 0
+    behind_the_services(
+        ctx,
+        update(merchants)
+        .where(merchants.c.realm == world.a.realm)
+        .values(token_generation=merchants.c.token_generation + 1),
+    )
+    new = token(ctx, world)  # generation 1: the kept row would refuse it, the database lets it in
+    assert iam.authenticate(ctx, new, world.a.secret).realm == world.a.realm
+    with pytest.raises(iam.Unauthorized):  # and the row read again ends the old token at once
+        iam.authenticate(ctx, old, world.a.secret)
+
+
+def test_a_row_read_while_a_change_commits_is_not_kept(
+    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read may have seen the state before the change: keeping it would undo the forgetting."""
+    ctx = keeping(ctx, 60)
+    lookups = CountedLookups(iam._CATALOG_BY_SECRET, during=lambda: iam.forget_credentials(ctx.db))
+    monkeypatch.setattr(iam, "_CATALOG_BY_SECRET", lookups)
+    bearer = token(ctx, world)
+    iam.authenticate(ctx, bearer, world.a.secret)
+    iam.authenticate(ctx, bearer, world.a.secret)
+    assert lookups.calls == 2
+
+
+# ---------------------------------------------------------------- the files of an order's products
+
+
+def files_shown(shop: Merchant, pon: str) -> str:
+    return json.dumps(shop.call("GET", f"/order/{pon}").json()["orderLines"][0]["files"])
+
+
+def test_an_orders_files_are_kept_and_a_file_attached_here_shows_at_once(
+    ctx: Context, shop_a: Merchant, tmp_path: Path
+) -> None:
+    assert shop_a.call("POST", "/order/new", order_body("FILES-1", (1001, 1))).json()["responseCode"] == 0
+    assert "Installer" in files_shown(shop_a, "FILES-1")
+    relabelled = update(product_files).where(product_files.c.file_name == "setup.exe").values(label="Renamed")
+    behind_the_services(ctx, relabelled)
+    assert "Installer" in files_shown(shop_a, "FILES-1")  # kept: another process's change shows later
+    (tmp_path / "manual.pdf").write_bytes(b"%PDF-1.4 the manual")
+    files.add_file(ctx, 1001, tmp_path / "manual.pdf", label="User manual")
+    shown = files_shown(shop_a, "FILES-1")  # a change through this process: read again at once
+    assert "User manual" in shown and "Renamed" in shown and "Installer" not in shown
+
+
+def test_an_orders_files_follow_a_change_elsewhere_once_expired(ctx: Context, shop_a: Merchant) -> None:
+    assert shop_a.call("POST", "/order/new", order_body("FILES-2", (1001, 1))).json()["responseCode"] == 0
+    assert "Installer" in files_shown(shop_a, "FILES-2")
+    relabelled = update(product_files).where(product_files.c.file_name == "setup.exe").values(label="Renamed")
+    behind_the_services(ctx, relabelled)
+    time.sleep(ctx.settings.cache_seconds + 0.1)
+    assert "Renamed" in files_shown(shop_a, "FILES-2")
