@@ -201,13 +201,17 @@ GUIDE: dict[str, dict[int, str]] = {
         c.WEBHOOK_NOT_FOUND: "No endpoint of yours has this id (removed already?): list them with listWebhooks.",
     },
     "listWebhookDeliveries": {
+        c.WEBHOOK_ID_MISSING: "Put the endpoint id of listWebhooks in the path.",
         c.WEBHOOK_ID_NOT_VALID: "Put the endpoint id of listWebhooks in the path.",
         c.DELIVERY_LIMIT_NOT_VALID: "Send limit as a whole number from 1 to 200, or leave it out (50).",
         c.DELIVERY_BEFORE_NOT_VALID: "Send before as the nextBefore of the previous page, or leave it out.",
         c.WEBHOOK_NOT_FOUND: "No endpoint of yours has this id (removed?): list them with listWebhooks.",
     },
     "redeliverWebhookEvent": {
+        c.WEBHOOK_ID_MISSING: "Put the endpoint id of listWebhooks in the path.",
         c.WEBHOOK_ID_NOT_VALID: "Put the endpoint id of listWebhooks in the path.",
+        c.WEBHOOK_EVENT_ID_MISSING: "Put an eventId of this endpoint's delivery log (listWebhookDeliveries) in "
+        "the path.",
         c.WEBHOOK_NOT_FOUND: "No endpoint of yours has this id (removed?): list them with listWebhooks.",
         c.WEBHOOK_EVENT_NOT_FOUND: "Put an eventId of this endpoint's delivery log (listWebhookDeliveries) in the "
         "path: an event of yours, of a type the endpoint takes.",

@@ -4,6 +4,8 @@ merchant's endpoint is "not found")."""
 
 from __future__ import annotations
 
+import jsonschema
+
 from resell.services import orders as order_service
 from resell.services.context import Context
 from resell.worker import dispatcher
@@ -97,3 +99,23 @@ def test_bad_paging_values_get_their_codes(shop_a: Merchant, receiver: Receiver)
     bad_id = shop_a.call("GET", "/webhooks/x/deliveries").json()
     assert (bad_id["responseCode"], bad_id["id"]) == (101, None)
     assert shop_a.call("GET", f"/webhooks/{mine}/deliveries").json()["deliveries"] == []
+
+
+def test_blank_ids_in_the_path_get_the_codes_the_openapi_document_lists(shop_a: Merchant, receiver: Receiver) -> None:
+    """A blank endpoint id or event id (a tab, escaped in the path) is 100 or 110, and the reply is one
+    the served OpenAPI document allows (its refusal schema lists the operation's codes)."""
+    document = shop_a.http.get("/openapi.json").json()
+    mine = add(shop_a, receiver.url, ["order.created"])
+    for method, path, operation_path, code in (
+        ("GET", "/webhooks/%09/deliveries", "/connect/webhooks/{endpoint_id}/deliveries", 100),
+        ("POST", "/webhooks/%09/deliveries/e1/redeliver", REDELIVER, 100),
+        ("POST", f"/webhooks/{mine}/deliveries/%09/redeliver", REDELIVER, 110),
+    ):
+        reply = shop_a.call(method, path).json()
+        assert reply["responseCode"] == code, (path, reply)
+        schema = document["paths"][operation_path][method.lower()]["responses"]["200"]["content"]["application/json"]
+        root = {**schema["schema"], "components": document["components"]}
+        jsonschema.Draft202012Validator(root).validate(reply)
+
+
+REDELIVER = "/connect/webhooks/{endpoint_id}/deliveries/{event_id}/redeliver"
