@@ -102,3 +102,8 @@ def _noting(base: type, seen: list[str]) -> type:
 def selects(statements: list[str]) -> list[str]:
     """The SELECTs among `statements`, each on one line."""
     return [" ".join(s.split()) for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+
+
+def without_files(reads: list[str]) -> int:
+    """How many of `reads` are not of products' files (read only when not kept, db/kept.py)."""
+    return len([s for s in reads if " FROM product_files " not in s])

@@ -26,6 +26,7 @@ from resell.db.engine import Database
 V = TypeVar("V")
 
 _MAX = 10_000  # values per database: cleared when full rather than evicted one by one
+_clock = time.monotonic  # when values expire (tests move it instead of sleeping)
 
 
 class _Rows(Generic[V]):
@@ -56,7 +57,7 @@ class KeptRows(Generic[V]):
         """The value of `key`, and whether it was a kept one (False: `read()` now, whatever is kept
         when `fresh`, then kept unless `keep` says not to)."""
         rows = self._rows(db)
-        now = time.monotonic()
+        now = _clock()
         found = None if fresh else rows.values.get(key)
         if found is not None and found[0] > now:
             return found[1], True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,20 +258,12 @@ def authenticate(ctx: Context, bearer: str | None, secret: str | None) -> Caller
 
     Every /connect call comes here, so the usual case (a valid token and its merchant's own secret)
     reads the catalogue and the merchant's token state together, in one prepared query, and most
-    calls find that row kept from an earlier one (`_catalog_by_secret`): no query at all. A kept row
-    may let a revoked credential through for its few seconds, never refuse a good one: a call it
-    would refuse is judged again on a fresh read (a token made after a reset, a rotated secret)."""
+    calls find that row kept from an earlier one (`_catalog_by_secret`, `_judged`): no query at all."""
     claims = verify_access_token(ctx, bearer)
     key = _secret_key(secret)
     if key is None:
         return _caller_of(ctx, claims, None, None)
-    catalog, kept = _catalog_by_secret(ctx, key)
-    try:
-        return _caller_of(ctx, claims, key, catalog)
-    except (Unauthorized, Refusal):
-        if not kept:
-            raise
-        return _caller_of(ctx, claims, key, _catalog_by_secret(ctx, key, fresh=True)[0])
+    return _judged(ctx, key, lambda catalog: _caller_of(ctx, claims, key, catalog))
 
 
 def _caller_of(ctx: Context, claims: TokenClaims, key: str | None, catalog: Any) -> Caller:
@@ -291,13 +284,14 @@ def _caller_of(ctx: Context, claims: TokenClaims, key: str | None, catalog: Any)
 
 def caller_for_secret(ctx: Context, secret: str | None) -> Caller:
     """SOAP v2.x and the product feed: the catalogue secret alone names the merchant (70 missing, 71
-    not valid; a kept row is read again before it refuses, as in `authenticate`)."""
+    not valid)."""
     key = _secret_key(secret)
     if key is None:
         raise Refusal(codes.SECRET_MISSING)
-    catalog, kept = _catalog_by_secret(ctx, key)
-    if kept and not catalog.active:
-        catalog, _ = _catalog_by_secret(ctx, key, fresh=True)
+    return _judged(ctx, key, _active_caller)
+
+
+def _active_caller(catalog: Any) -> Caller:
     if catalog is None or not catalog.active:
         raise Refusal(codes.SECRET_NOT_VALID)
     return _caller(catalog)
@@ -370,6 +364,19 @@ def _catalog_by_secret(ctx: Context, key: str, fresh: bool = False) -> tuple[Any
 
 def _found(row: Any) -> bool:
     return row is not None
+
+
+def _judged(ctx: Context, key: str, judge: Callable[[Any], Caller]) -> Caller:
+    """judge(the catalogue the secret of hash `key` opens). A kept row may let a revoked credential
+    through for its seconds, never refuse a good one: a refusal judged on a kept row is judged again
+    on a fresh read (a token made after a reset elsewhere, a secret given back)."""
+    catalog, kept = _catalog_by_secret(ctx, key)
+    try:
+        return judge(catalog)
+    except (Unauthorized, Refusal):
+        if not kept:
+            raise
+        return judge(_catalog_by_secret(ctx, key, fresh=True)[0])
 
 
 def forget_credentials(db: Database) -> None:

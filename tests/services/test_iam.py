@@ -1,5 +1,5 @@
 """Resolving the caller of a /connect call: what a catalogue says now (its row kept a second:
-tests/services/test_kept_credentials.py)."""
+tests/services/test_kept_rows.py)."""
 
 from __future__ import annotations
 

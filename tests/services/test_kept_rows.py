@@ -7,13 +7,13 @@ never refuses what the database would let in."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from resell.db import kept
 from resell.db.tables import catalogs, merchants, product_files
 from resell.domain import codes
 from resell.domain.codes import Refusal
@@ -22,6 +22,26 @@ from resell.services import files, iam
 from resell.services import merchants as merchant_service
 from resell.services.context import Context
 from tests.conftest import Merchant, World, order_body
+
+
+class KeptClock:
+    """The clock kept values expire by (db/kept.py), moved by the test instead of a sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def kept_clock(monkeypatch: pytest.MonkeyPatch) -> KeptClock:
+    moved = KeptClock()
+    monkeypatch.setattr(kept, "_clock", moved)
+    return moved
 
 
 def keeping(ctx: Context, seconds: float) -> Context:
@@ -74,16 +94,14 @@ def test_a_kept_row_saves_the_query(ctx: Context, world: World, monkeypatch: pyt
     assert lookups.calls == 3
 
 
-def test_a_change_elsewhere_shows_once_the_kept_row_expires(ctx: Context, world: World) -> None:
+def test_a_change_elsewhere_shows_once_the_kept_row_expires(ctx: Context, world: World, kept_clock: KeptClock) -> None:
     ctx = keeping(ctx, 0.5)
     bearer = token(ctx, world)
     iam.authenticate(ctx, bearer, world.a.secret)
     rotated = update(catalogs).where(catalogs.c.id == eur_catalog(ctx, world).id).values(secret_hash="rotated")
     behind_the_services(ctx, rotated)
-    started = time.monotonic()
     iam.authenticate(ctx, bearer, world.a.secret)  # kept: the old secret still opens, for those seconds
-    assert time.monotonic() - started < 0.5
-    time.sleep(0.6)
+    kept_clock.advance(0.6)
     with pytest.raises(Refusal) as refused:
         iam.authenticate(ctx, bearer, world.a.secret)
     assert refused.value.code == codes.SECRET_NOT_VALID
@@ -165,10 +183,13 @@ def test_an_orders_files_are_kept_and_a_file_attached_here_shows_at_once(
     assert "User manual" in shown and "Renamed" in shown and "Installer" not in shown
 
 
-def test_an_orders_files_follow_a_change_elsewhere_once_expired(ctx: Context, shop_a: Merchant) -> None:
+def test_an_orders_files_follow_a_change_elsewhere_once_expired(
+    ctx: Context, shop_a: Merchant, kept_clock: KeptClock
+) -> None:
     assert shop_a.call("POST", "/order/new", order_body("FILES-2", (1001, 1))).json()["responseCode"] == 0
     assert "Installer" in files_shown(shop_a, "FILES-2")
     relabelled = update(product_files).where(product_files.c.file_name == "setup.exe").values(label="Renamed")
     behind_the_services(ctx, relabelled)
-    time.sleep(ctx.settings.cache_seconds + 0.1)
+    assert "Installer" in files_shown(shop_a, "FILES-2")  # kept until it expires
+    kept_clock.advance(ctx.settings.cache_seconds + 0.1)
     assert "Renamed" in files_shown(shop_a, "FILES-2")

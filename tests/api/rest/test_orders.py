@@ -13,7 +13,7 @@ from resell.config import Settings
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
 from tests.conftest import TEST_CATALOG, Merchant, World, only_on, order_body
-from tests.statements_support import driver_statements, selects, transaction_commands
+from tests.statements_support import driver_statements, selects, transaction_commands, without_files
 
 
 def test_create_order_returns_serials_files_end_date_and_remark(shop_a: Merchant, world: World, clock) -> None:
@@ -298,9 +298,6 @@ def test_reading_an_order_reads_its_row_once_and_no_more_statements_for_a_bigger
         # the order with its contents, (getDownloadInfo) the download counters; the products' files
         # when not kept, the caller's catalogue row not at all: kept (db/kept.py,
         # tests/services/test_kept_rows.py)
-        def without_files(reads: list[str]) -> int:
-            return len([s for s in reads if " FROM product_files " not in s])
-
         assert (without_files(order_reads), without_files(info_reads)) == (1, 2), (order_reads, info_reads)
 
     read(small)

@@ -23,7 +23,7 @@ from tests.conftest import World, order_body
 from tests.delivery_support import sell
 from tests.renewal_support import caller_of
 from tests.services.test_support_desk import OTHER_PUBLISHER
-from tests.statements_support import driver_statements, selects, transactions
+from tests.statements_support import driver_statements, selects, transactions, without_files
 from tests.web.admin.conftest import csrf_of
 
 Client = Callable[[str], httpx.Client]
@@ -188,10 +188,6 @@ def test_order_page_reads_a_bounded_number_of_statements(ctx: Context, world: Wo
         with transactions(ctx.db) as begun, driver_statements(ctx.db) as sent:
             order_page.order_page(ctx, number)
         assert len(begun) == 1 and without_files(selects(sent)) == 13, (begun, sent)
-
-
-def without_files(reads: list[str]) -> int:
-    return len([s for s in reads if " FROM product_files " not in s])
 
 
 def test_publisher_sees_only_orders_of_its_products_and_its_lines(
