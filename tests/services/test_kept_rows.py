@@ -169,14 +169,20 @@ def files_shown(shop: Merchant, pon: str) -> str:
     return json.dumps(shop.call("GET", f"/order/{pon}").json()["orderLines"][0]["files"])
 
 
+def relabelled_elsewhere(ctx: Context, shop: Merchant, pon: str) -> None:
+    """An order of product 1001, its file "Installer" shown, then relabelled "Renamed" behind the
+    services: the order still shows "Installer" (kept), until something makes it read again."""
+    assert shop.call("POST", "/order/new", order_body(pon, (1001, 1))).json()["responseCode"] == 0
+    assert "Installer" in files_shown(shop, pon)
+    relabelled = update(product_files).where(product_files.c.file_name == "setup.exe").values(label="Renamed")
+    behind_the_services(ctx, relabelled)
+    assert "Installer" in files_shown(shop, pon)  # kept: another process's change shows later
+
+
 def test_an_orders_files_are_kept_and_a_file_attached_here_shows_at_once(
     ctx: Context, shop_a: Merchant, tmp_path: Path
 ) -> None:
-    assert shop_a.call("POST", "/order/new", order_body("FILES-1", (1001, 1))).json()["responseCode"] == 0
-    assert "Installer" in files_shown(shop_a, "FILES-1")
-    relabelled = update(product_files).where(product_files.c.file_name == "setup.exe").values(label="Renamed")
-    behind_the_services(ctx, relabelled)
-    assert "Installer" in files_shown(shop_a, "FILES-1")  # kept: another process's change shows later
+    relabelled_elsewhere(ctx, shop_a, "FILES-1")
     (tmp_path / "manual.pdf").write_bytes(b"%PDF-1.4 the manual")
     files.add_file(ctx, 1001, tmp_path / "manual.pdf", label="User manual")
     shown = files_shown(shop_a, "FILES-1")  # a change through this process: read again at once
@@ -186,10 +192,6 @@ def test_an_orders_files_are_kept_and_a_file_attached_here_shows_at_once(
 def test_an_orders_files_follow_a_change_elsewhere_once_expired(
     ctx: Context, shop_a: Merchant, kept_clock: KeptClock
 ) -> None:
-    assert shop_a.call("POST", "/order/new", order_body("FILES-2", (1001, 1))).json()["responseCode"] == 0
-    assert "Installer" in files_shown(shop_a, "FILES-2")
-    relabelled = update(product_files).where(product_files.c.file_name == "setup.exe").values(label="Renamed")
-    behind_the_services(ctx, relabelled)
-    assert "Installer" in files_shown(shop_a, "FILES-2")  # kept until it expires
+    relabelled_elsewhere(ctx, shop_a, "FILES-2")
     kept_clock.advance(ctx.settings.cache_seconds + 0.1)
     assert "Renamed" in files_shown(shop_a, "FILES-2")
