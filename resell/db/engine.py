@@ -38,6 +38,8 @@ _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE", "KEPT": 
 # the shared read transaction open in this task or thread, with its database (Database.shared_read)
 _SHARED_READ: ContextVar[tuple[Database, Connection] | None] = ContextVar("resell_shared_read", default=None)
 T = TypeVar("T")
+_COMMITS: dict[str, int] = {}  # by database URL (Database.commits)
+_COMMITS_LOCK = threading.Lock()
 
 
 def _json_text(value: object) -> str:
@@ -185,6 +187,7 @@ class Database:
             if not self.is_sqlite:
                 with conn.begin():
                     yield conn
+                self._committed()
                 return
             driver = conn.connection.driver_connection
             assert driver is not None
@@ -193,9 +196,21 @@ class Database:
             try:
                 with conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"}).begin():
                     yield conn
+                self._committed()
             finally:
                 if not sync and not conn.invalidated:  # the pooled connection's other users commit durably
                     driver.execute("PRAGMA synchronous=FULL")
+
+    @property
+    def commits(self) -> int:
+        """The write transactions this process has committed on this database (every Database of its
+        URL): a value kept until the next one (db/kept.py, `until_write`) compares it with the count
+        when it was read."""
+        return _COMMITS.get(self.url, 0)
+
+    def _committed(self) -> None:
+        with _COMMITS_LOCK:  # a count that went back would keep a stale value
+            _COMMITS[self.url] = _COMMITS.get(self.url, 0) + 1
 
     def sync_log(self) -> None:
         """SQLite: the write-ahead log on disk, what a commit under synchronous=FULL waits for. Every

@@ -19,7 +19,7 @@ import jwt
 from sqlalchemy import bindparam, func, select, update
 
 from resell.db.engine import Database
-from resell.db.kept import KeptRows
+from resell.db.kept import KeptRows, only_found
 from resell.db.prepared import Prepared
 from resell.db.tables import catalogs, merchants, refresh_tokens
 from resell.domain import codes
@@ -359,11 +359,7 @@ def _catalog_by_secret(ctx: Context, key: str, fresh: bool = False) -> tuple[Any
         with ctx.db.read(snapshot=False) as conn:
             return _CATALOG_BY_SECRET.first(conn, secret_hash=key)
 
-    return _KEPT.get(ctx.db, key, ctx.settings.cache_seconds, read, keep=_found, fresh=fresh)
-
-
-def _found(row: Any) -> bool:
-    return row is not None
+    return _KEPT.get(ctx.db, key, ctx.settings.cache_seconds, read, keep=only_found, fresh=fresh)
 
 
 def _judged(ctx: Context, key: str, judge: Callable[[Any], Caller]) -> Caller:

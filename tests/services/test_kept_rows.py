@@ -1,8 +1,9 @@
-"""What the hot path keeps (db/kept.py): the catalogue row a secret opens (services/iam.py) and the
-files of an order's products (services/orders.py). A kept value saves the query, a change made
-through this process shows at once, one made elsewhere (here: by SQL behind the services' back, as
-another process's write looks from this one) within RESELL_CACHE_SECONDS, and a kept catalogue row
-never refuses what the database would let in."""
+"""What the hot path keeps (db/kept.py): the catalogue row a secret opens (services/iam.py), the
+files of an order's products (services/orders.py) and the products' stock statuses
+(services/catalog.py). A kept value saves the query, a change made through this process shows at
+once, one made elsewhere (here: by SQL behind the services' back, as another process's write looks
+from this one) within RESELL_CACHE_SECONDS, and a kept catalogue row never refuses what the database
+would let in."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ import pytest
 from sqlalchemy import select, update
 
 from resell.db import kept
-from resell.db.tables import catalogs, merchants, product_files
+from resell.db.tables import catalogs, merchants, product_files, products, serials
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.secrets import hash_secret
-from resell.services import files, iam
+from resell.services import catalog, files, iam
 from resell.services import merchants as merchant_service
 from resell.services.context import Context
-from tests.conftest import Merchant, World, order_body
+from tests.conftest import Merchant, World, only_on, order_body
 
 
 class KeptClock:
@@ -195,3 +196,97 @@ def test_an_orders_files_follow_a_change_elsewhere_once_expired(
     relabelled_elsewhere(ctx, shop_a, "FILES-2")
     kept_clock.advance(ctx.settings.cache_seconds + 0.1)
     assert "Renamed" in files_shown(shop_a, "FILES-2")
+
+
+# ---------------------------------------------------------------- stock statuses
+
+
+def status_of_1001(ctx: Context, world: World) -> int | None:
+    [item] = catalog.stock_statuses(ctx, iam.caller_for_secret(ctx, world.a.secret), [1001])
+    return item.status
+
+
+def sold_out_by_another_process(ctx: Context) -> None:
+    """Every serial of 1001 taken, committed on the engine beside this process's units of work
+    (`Database.write`), as another process's commit is: no write of this process's."""
+    of_1001 = select(products.c.id).where(products.c.ref == 1001).scalar_subquery()
+    with ctx.db.engine.begin() as conn:
+        conn.execute(update(serials).where(serials.c.product_id == of_1001).values(status="assigned"))
+
+
+def any_write_of_this_process(ctx: Context, world: World) -> None:
+    """A write of this process that changes no stock: a stock status outlives none."""
+    behind_the_services(
+        ctx,
+        update(merchants)
+        .where(merchants.c.realm == world.a.realm)
+        .values(token_generation=merchants.c.token_generation),
+    )
+
+
+@only_on("postgres")
+def test_a_stock_status_is_kept_until_this_process_commits_a_write(
+    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = keeping(ctx, 60)
+    lookups = CountedLookups(catalog._STOCK_PRODUCT)
+    monkeypatch.setattr(catalog, "_STOCK_PRODUCT", lookups)
+    assert status_of_1001(ctx, world) == 100
+    assert status_of_1001(ctx, world) == 100
+    assert lookups.calls == 1
+    sold_out_by_another_process(ctx)
+    assert status_of_1001(ctx, world) == 100  # kept: another process's sale shows later
+    any_write_of_this_process(ctx, world)
+    assert status_of_1001(ctx, world) == 300
+    assert lookups.calls == 2
+    items = catalog.stock_statuses(ctx, iam.caller_for_secret(ctx, world.a.secret), [999_999, 999_999])
+    assert [item.code for item in items] == [codes.PRODUCT_NOT_FOUND] * 2  # an unknown product is never kept
+    assert lookups.calls == 3
+
+
+@only_on("postgres")
+def test_a_stock_change_elsewhere_shows_once_the_status_expires(
+    ctx: Context, world: World, kept_clock: KeptClock
+) -> None:
+    ctx = keeping(ctx, 0.5)
+    assert status_of_1001(ctx, world) == 100
+    sold_out_by_another_process(ctx)
+    assert status_of_1001(ctx, world) == 100
+    kept_clock.advance(0.6)
+    assert status_of_1001(ctx, world) == 300
+
+
+@only_on("postgres")
+def test_a_status_read_while_a_write_commits_is_not_kept(
+    ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read may have seen the stock before that write: the count of commits is taken before it."""
+    ctx = keeping(ctx, 60)
+    lookups = CountedLookups(catalog._STOCK_PRODUCT, during=lambda: any_write_of_this_process(ctx, world))
+    monkeypatch.setattr(catalog, "_STOCK_PRODUCT", lookups)
+    status_of_1001(ctx, world)
+    status_of_1001(ctx, world)
+    assert lookups.calls == 2
+
+
+@only_on("sqlite")
+def test_sqlite_reads_the_stock_status_every_time(ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """There the status is a few local pages read on the event loop (services/catalog.py says why)."""
+    ctx = keeping(ctx, 60)
+    lookups = CountedLookups(catalog._STOCK_PRODUCT)
+    monkeypatch.setattr(catalog, "_STOCK_PRODUCT", lookups)
+    assert status_of_1001(ctx, world) == 100
+    sold_out_by_another_process(ctx)
+    assert status_of_1001(ctx, world) == 300
+    assert lookups.calls == 2
+
+
+def test_an_order_taken_here_shows_in_the_stock_status_at_once(shop_a: Merchant) -> None:
+    def status() -> int:
+        return int(shop_a.call("POST", "/stock", {"productRefs": [1001]}).json()["productStatus"][0]["status"])
+
+    assert status() == 100
+    assert shop_a.call("POST", "/order/new", order_body("STOCK-KEPT-1", (1001, 17))).json()["responseCode"] == 0
+    assert status() == 200  # 3 of 20 left: at the threshold
+    assert shop_a.call("POST", "/order/new", order_body("STOCK-KEPT-2", (1001, 3))).json()["responseCode"] == 0
+    assert status() == 300
