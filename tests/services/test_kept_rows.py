@@ -59,8 +59,10 @@ def eur_catalog(ctx: Context, world: World) -> Any:
 
 
 def behind_the_services(ctx: Context, statement: Any) -> None:
-    """A write as another process's looks from this one: nothing here is told of it."""
-    with ctx.db.write() as conn:
+    """A write as another process's looks from this one: nothing here is told of it, and it is
+    committed on the engine, beside this process's units of work (`Database.write`), so not counted
+    among their commits either (`Database.commits`)."""
+    with ctx.db.engine.begin() as conn:
         conn.execute(statement)
 
 
@@ -207,21 +209,19 @@ def status_of_1001(ctx: Context, world: World) -> int | None:
 
 
 def sold_out_by_another_process(ctx: Context) -> None:
-    """Every serial of 1001 taken, committed on the engine beside this process's units of work
-    (`Database.write`), as another process's commit is: no write of this process's."""
+    """Every serial of 1001 taken by another process."""
     of_1001 = select(products.c.id).where(products.c.ref == 1001).scalar_subquery()
-    with ctx.db.engine.begin() as conn:
-        conn.execute(update(serials).where(serials.c.product_id == of_1001).values(status="assigned"))
+    behind_the_services(ctx, update(serials).where(serials.c.product_id == of_1001).values(status="assigned"))
 
 
 def any_write_of_this_process(ctx: Context, world: World) -> None:
     """A write of this process that changes no stock: a stock status outlives none."""
-    behind_the_services(
-        ctx,
-        update(merchants)
-        .where(merchants.c.realm == world.a.realm)
-        .values(token_generation=merchants.c.token_generation),
-    )
+    with ctx.db.write() as conn:
+        conn.execute(
+            update(merchants)
+            .where(merchants.c.realm == world.a.realm)
+            .values(token_generation=merchants.c.token_generation)
+        )
 
 
 @only_on("postgres")
