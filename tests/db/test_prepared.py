@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, exc, select
+from sqlalchemy import bindparam, event, exc, select
 
 from resell.db import prepared
 from resell.db.prepared import Prepared
 from resell.db.tables import audit_events, outbox, product_prices
+from resell.services import stock
 from resell.services.context import Context
-from tests.conftest import World
+from tests.conftest import Merchant, World, only_on, order_body
 
 _OUTBOX_BY_EVENT = Prepared(select(outbox).where(outbox.c.event_id == bindparam("event_id")))
 _INSERT_OUTBOX = prepared.insert(outbox)
@@ -96,3 +98,29 @@ def test_reads_inside_a_shared_read_join_it_and_others_do_not(ctx: Context) -> N
             assert inner is shared
     with ctx.db.read() as first, ctx.db.read() as second:
         assert first is not second
+
+
+@only_on("postgres")
+def test_no_statement_of_the_hot_path_is_planned_again_on_every_call(ctx: Context, shop_a: Merchant) -> None:
+    """PostgreSQL plans a prepared statement for its values five times, then keeps one plan for any
+    values, unless that plan is priced higher than the ones made for the values. A statement whose
+    kept plan is priced high is planned again on every call: the claim of serials was, until its
+    count was written into its SQL, and cost each order more server CPU than the claim itself."""
+    stock.import_serials(ctx, 1001, [f"H-{i:05d}" for i in range(20_000)])  # a launch's pool
+    drivers: dict[int, Any] = {}
+    event.listen(ctx.db.engine, "checkout", lambda driver, *_: drivers.setdefault(id(driver), driver))
+    for i in range(12):  # psycopg prepares a statement on the server once a connection has run it 5 times
+        pon = f"PLANNED-{i}"
+        assert shop_a.call("POST", "/order/new", order_body(pon, (1001, 1))).json()["responseCode"] == 0
+        assert shop_a.call("POST", "/stock", {"productRefs": [1001, 1002]}).json()["responseCode"] == 0
+        assert shop_a.call("GET", f"/order/{pon}").json()["responseCode"] == 0
+    for kept in ctx.db._kept_idle:  # the hot reads' connections, taken from the pool once
+        drivers.setdefault(id(kept.connection.dbapi_connection), kept.connection.dbapi_connection)
+    prepared_statements = replanned = 0
+    for driver in drivers.values():
+        rows = driver.execute("SELECT custom_plans, statement FROM pg_prepared_statements").fetchall()
+        driver.rollback()
+        prepared_statements += len(rows)
+        replanned += sum(1 for custom_plans, _ in rows if custom_plans > 5)
+        assert [statement for custom_plans, statement in rows if custom_plans > 5] == []
+    assert prepared_statements >= 5 and replanned == 0  # the claim, the order's inserts, the reads

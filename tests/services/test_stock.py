@@ -351,7 +351,7 @@ def test_after_an_import_allocation_reads_the_first_free_serials_off_the_index(
         conn.exec_driver_sql("DELETE FROM pg_statistic WHERE starelid = 'serials'::regclass")
     stock.import_serials(ctx, 1001, [f"P-{i:06d}" for i in range(100_000)])
     pid = product_row(ctx, 1001).id
-    nodes = _explained(ctx, stock._CLAIM, {"product_id": pid, "count": 2, "status": "assigned"}, plan_cache_mode)
+    nodes = _explained(ctx, stock._claim(2), {"product_id": pid, "status": "assigned"}, plan_cache_mode)
     # the pick (run once, off an index), then each picked serial found by its key to be updated:
     # no scan reads the 100,000, and a sort sorts at most the two picked ids (for the IN)
     scans = [n for n in nodes if "Scan" in n["Node Type"] and n["Node Type"] != "Subquery Scan"]
@@ -379,7 +379,8 @@ def test_after_sales_the_claim_and_the_stock_count_read_no_sold_serial(
         )
         conn.exec_driver_sql("ANALYZE serials")
     asked = [
-        (stock._CLAIM, {"product_id": pid, "count": 1, "status": "assigned"}),
+        (stock._claim(1), {"product_id": pid, "status": "assigned"}),
+        (stock._claim(None), {"product_id": pid, "count": 40, "status": "assigned"}),  # a large claim
         (stock._COUNT_AVAILABLE, {"product_id": pid, "cap": 101}),
         (merchant_catalog._STOCK_PRODUCT, _stock_status_values(ctx, world.a, 1001)),
     ]
