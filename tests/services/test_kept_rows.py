@@ -7,6 +7,7 @@ would let in."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ from resell.db.tables import catalogs, merchants, product_files, products, seria
 from resell.domain import codes
 from resell.domain.codes import Refusal
 from resell.domain.secrets import hash_secret
-from resell.services import catalog, files, iam
+from resell.services import catalog, delivery_mail, files, iam, sandbox
 from resell.services import merchants as merchant_service
+from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import Merchant, World, only_on, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, only_on, order_body
 
 
 class KeptClock:
@@ -165,6 +167,35 @@ def test_a_row_read_while_a_change_commits_is_not_kept(
     assert lookups.calls == 2
 
 
+def test_a_catalogue_removed_here_is_refused_at_once(ctx: Context, world: World) -> None:
+    ctx = keeping(ctx, 60)
+    bearer = token(ctx, world)
+    iam.authenticate(ctx, bearer, world.a.other_secret)  # the USD catalogue's row, kept
+    merchant_service.remove_catalog(ctx, world.a.realm, f"{world.a.realm} USD")
+    with pytest.raises(Refusal) as refused:
+        iam.authenticate(ctx, bearer, world.a.other_secret)
+    assert refused.value.code == codes.SECRET_NOT_VALID
+
+
+def test_a_sandbox_secret_rotated_here_is_refused_at_once(ctx: Context, world: World) -> None:
+    ctx = keeping(ctx, 60)
+    bearer = token(ctx, world)
+    assert iam.authenticate(ctx, bearer, world.a.sandbox_secret).test  # kept
+    rotated = sandbox.provide_sandbox(ctx, eur_catalog(ctx, world).id)
+    with pytest.raises(Refusal) as refused:
+        iam.authenticate(ctx, bearer, world.a.sandbox_secret)
+    assert refused.value.code == codes.SECRET_NOT_VALID
+    assert not rotated.created and iam.authenticate(ctx, bearer, rotated.secret).test
+
+
+def test_a_delivery_email_switched_here_shows_at_once(ctx: Context, world: World) -> None:
+    ctx = keeping(ctx, 60)
+    bearer = token(ctx, world)
+    before = iam.authenticate(ctx, bearer, world.a.secret).delivery_email  # kept
+    assert delivery_mail.set_every_order(ctx, world.a.realm, "EUR", not before) == 1
+    assert iam.authenticate(ctx, bearer, world.a.secret).delivery_email is (not before)
+
+
 # ---------------------------------------------------------------- the files of an order's products
 
 
@@ -198,6 +229,15 @@ def test_an_orders_files_follow_a_change_elsewhere_once_expired(
     relabelled_elsewhere(ctx, shop_a, "FILES-2")
     kept_clock.advance(ctx.settings.cache_seconds + 0.1)
     assert "Renamed" in files_shown(shop_a, "FILES-2")
+
+
+def test_an_orders_files_follow_a_catalogue_imported_here_at_once(ctx: Context, shop_a: Merchant) -> None:
+    relabelled_elsewhere(ctx, shop_a, "FILES-3")
+    imported = copy.deepcopy(TEST_CATALOG)
+    assert imported["products"][0]["files"][0]["fileName"] == "setup.exe"
+    imported["products"][0]["files"][0]["label"] = "Imported"
+    import_catalog(ctx, imported)
+    assert "Imported" in files_shown(shop_a, "FILES-3")
 
 
 # ---------------------------------------------------------------- stock statuses
