@@ -6,6 +6,11 @@ no client library), one after another. It prints the CPU microseconds per call (
 the machine's load changes less than wall time) and, with --top N, the N costliest functions of
 each under cProfile (the main thread and the group-commit writer thread both profiled; the time per
 call then includes the profiler's own cost).
+On PostgreSQL it also prints PostgreSQL's own CPU per call (every server process's, read from /proc:
+the server runs on this machine), and with --statements that CPU statement by statement, split into
+Bind (where a prepared statement is planned, or its plan checked) and Execute: PostgreSQL reports it
+itself (`log_statement_stats`, sent back to the client as notices). A statement whose Bind costs
+more than its Execute is being planned again on every call.
 What `make bench` measures under load starts from these costs.
 """
 
@@ -18,10 +23,12 @@ import io
 import json
 import os
 import pstats
+import re
 import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +120,88 @@ def profile_writer_thread(merged: list[cProfile.Profile]) -> None:
     group_commit.GroupCommitter._run_batch = run_batch  # type: ignore[method-assign]
 
 
-async def measure(caller: Caller, name: str, calls: int, request: Any, top: int) -> float:
+def postgres_cpu_seconds() -> float:
+    """The CPU time every PostgreSQL process on this machine has used (its children's that ended
+    included): the server of --db postgres runs here."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")].startswith("postgres"):
+            fields = text[text.rindex(")") + 2 :].split()
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class StatementStats:
+    """PostgreSQL's CPU per statement, as it reports it: with `log_statement_stats` on and
+    `client_min_messages = log`, it sends each connection the resource usage of each protocol message
+    it handles (Parse, Bind, Execute; Query for the BEGIN and COMMIT psycopg sends as simple queries),
+    as notices, while the statement runs. Each is put down to the statement psycopg is sending: its
+    Cursor.execute and Connection.commit are wrapped to name it (the calls run one at a time)."""
+
+    _USAGE = re.compile(r"([0-9.]+) s user, ([0-9.]+) s system")
+
+    def __init__(self) -> None:
+        self.spent: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])  # (sql, message) -> n, s
+        self.on = False
+        self._statement = "?"
+
+    def install(self, engine: Any) -> None:
+        """Before the first connection: each new one reports, and each statement is named."""
+        import psycopg
+        from sqlalchemy import event
+
+        event.listen(engine, "connect", self._on_connect)
+        execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
+
+        def named_execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            self._statement = " ".join(str(query).split())[:100]
+            return execute(cursor, query, *args, **kwargs)
+
+        def named_commit(connection: Any) -> None:
+            self._statement = "COMMIT"
+            commit(connection)
+
+        psycopg.Cursor.execute = named_execute  # type: ignore[assignment]
+        psycopg.Connection.commit = named_commit  # type: ignore[assignment]
+
+    def _on_connect(self, driver: Any, _record: Any) -> None:
+        driver.add_notice_handler(self._notice)
+        autocommit, driver.autocommit = driver.autocommit, True
+        driver.execute("SET log_statement_stats = on")
+        driver.execute("SET client_min_messages = log")
+        driver.autocommit = autocommit
+
+    def _notice(self, diagnostic: Any) -> None:  # called on the statement's thread, while it runs
+        usage = self._USAGE.search(diagnostic.message_detail or "")
+        if usage is None or not self.on:
+            return
+        message = (diagnostic.message_primary or "").split(" ")[0].title()  # BIND MESSAGE STATISTICS: Bind
+        statement = self._statement
+        if message == "Query" and statement != "COMMIT":  # the BEGIN psycopg sends before a transaction's first
+            statement = "BEGIN"
+        spent = self.spent[statement, message]
+        spent[0] += 1
+        spent[1] += float(usage[1]) + float(usage[2])
+
+    def report(self, calls: int) -> None:
+        by_statement: dict[str, dict[str, float]] = defaultdict(dict)
+        for (statement, message), (_, seconds) in self.spent.items():
+            by_statement[statement][message] = seconds / calls * 1e6
+        print(f"  {'Bind us':>8} {'Exec us':>8}  PostgreSQL's CPU per call, by statement (reporting it adds some)")
+        for statement, costs in sorted(by_statement.items(), key=lambda item: -sum(item[1].values())):
+            bind = costs.get("Parse", 0) + costs.get("Bind", 0)
+            run = costs.get("Execute", 0) + costs.get("Query", 0)
+            print(f"  {bind:8.0f} {run:8.0f}  {statement}")
+        self.spent.clear()
+
+
+async def measure(
+    caller: Caller, name: str, calls: int, request: Any, top: int, statements: StatementStats | None = None
+) -> float:
     writer: list[cProfile.Profile] = []
     for i in range(20):  # warm up: caches, prepared statements, the pools
         await request(i, warm=True)
@@ -124,21 +212,30 @@ async def measure(caller: Caller, name: str, calls: int, request: Any, top: int)
         profile_writer_thread(writer)
     profiler = cProfile.Profile()
     checkouts_before = len(CHECKOUTS)
+    server_before = postgres_cpu_seconds() if statements is not None else 0.0
     started, wall = time.process_time(), time.perf_counter()
     if top:
         profiler.enable()
+    if statements is not None:
+        statements.on = True
     for i in range(calls):
         await request(i, warm=False)
     if top:
         profiler.disable()
     used, wall = time.process_time() - started, time.perf_counter() - wall
+    server = postgres_cpu_seconds() - server_before if statements is not None else 0.0
+    if statements is not None:
+        statements.on = False
     group_commit.GroupCommitter._run_batch = saved  # type: ignore[method-assign]
     per_call = used / calls * 1e6
     checkouts = len(CHECKOUTS) - checkouts_before
     print(
         f"{name}: {per_call:,.0f} us CPU per call, {wall / calls * 1e3:.1f} ms wall ({calls} calls), "
         f"{checkouts / calls:.1f} pool checkouts per call"
+        + (f", PostgreSQL {server / calls * 1e6:,.0f} us CPU per call" if statements is not None else "")
     )
+    if statements is not None and statements.spent:
+        statements.report(calls)
     if top:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
@@ -157,6 +254,9 @@ async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
     from resell.services.context import Context
 
     ctx = Context.from_settings(get_settings())
+    statements = StatementStats() if args.db == "postgres" else None
+    if statements is not None and args.statements:  # before the first connection is made
+        statements.install(ctx.db.engine)
     app = create_app(ctx=ctx)
     caller = Caller(app)
     event.listen(ctx.db.engine, "checkout", lambda *_: CHECKOUTS.append(1))
@@ -192,7 +292,7 @@ async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
     results = {}
     for name, fn in (("createOrder", create), ("getStockStatus", stock), ("getOrderData", read)):
         if name in args.only.split(","):
-            results[name] = await measure(caller, name, args.calls, fn, args.top)
+            results[name] = await measure(caller, name, args.calls, fn, args.top, statements)
     return results
 
 
@@ -204,6 +304,9 @@ def main() -> None:
     parser.add_argument("--read-orders", type=int, default=200)
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions of each operation")
     parser.add_argument("--only", default="createOrder,getStockStatus,getOrderData")
+    parser.add_argument(
+        "--statements", action="store_true", help="PostgreSQL: its CPU per call statement by statement (Bind, Execute)"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="resell-profile-"))
     env = {

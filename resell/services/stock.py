@@ -265,6 +265,7 @@ def _of_product(product_id: ColumnElement[int]) -> tuple[ColumnElement[bool], Co
 
 
 def _first_available(count: ColumnElement[int]) -> Select[tuple[int, str]]:
+    """The first `count` free serials of the product `product_id`, in the partial index's order."""
     return (
         select(serials.c.id, serials.c.value)
         .where(*_of_product(bindparam("product_id")), serials.c.status == _AVAILABLE)

@@ -116,11 +116,10 @@ def test_no_statement_of_the_hot_path_is_planned_again_on_every_call(ctx: Contex
         assert shop_a.call("GET", f"/order/{pon}").json()["responseCode"] == 0
     for kept in ctx.db._kept_idle:  # the hot reads' connections, taken from the pool once
         drivers.setdefault(id(kept.connection.dbapi_connection), kept.connection.dbapi_connection)
-    prepared_statements = replanned = 0
+    prepared_statements = 0
     for driver in drivers.values():
         rows = driver.execute("SELECT custom_plans, statement FROM pg_prepared_statements").fetchall()
         driver.rollback()
         prepared_statements += len(rows)
-        replanned += sum(1 for custom_plans, _ in rows if custom_plans > 5)
         assert [statement for custom_plans, statement in rows if custom_plans > 5] == []
-    assert prepared_statements >= 5 and replanned == 0  # the claim, the order's inserts, the reads
+    assert prepared_statements >= 5  # the claim, the order's inserts, the reads: all looked at
