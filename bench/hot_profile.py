@@ -6,7 +6,7 @@ no client library), one after another. It prints the CPU microseconds per call (
 the machine's load changes less than wall time) and, with --top N, the N costliest functions of
 each under cProfile (the main thread and the group-commit writer thread both profiled; the time per
 call then includes the profiler's own cost).
-On PostgreSQL it also prints PostgreSQL's own CPU per call (every server process's, read from /proc:
+On PostgreSQL it also prints PostgreSQL's own CPU per call (its server processes', read from /proc:
 the server runs on this machine), and with --statements that CPU statement by statement, split into
 Bind (where a prepared statement is planned, or its plan checked) and Execute: PostgreSQL reports it
 itself (`log_statement_stats`, sent back to the client as notices). A statement whose Bind costs
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from common import POOL_REF, ROOT  # bench/ is on sys.path
-from run import seed, setup_database
+from run import cpu_seconds, cpu_used, seed, setup_database
 
 CHECKOUTS: list[int] = []  # one per connection taken from the pool (PostgreSQL: a ping each)
 
@@ -120,21 +120,6 @@ def profile_writer_thread(merged: list[cProfile.Profile]) -> None:
     group_commit.GroupCommitter._run_batch = run_batch  # type: ignore[method-assign]
 
 
-def postgres_cpu_seconds() -> float:
-    """The CPU time every PostgreSQL process on this machine has used (its children's that ended
-    included): the server of --db postgres runs here."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        if text[text.index("(") + 1 : text.rindex(")")].startswith("postgres"):
-            fields = text[text.rindex(")") + 2 :].split()
-            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 class StatementStats:
     """PostgreSQL's CPU per statement, as it reports it: with `log_statement_stats` on and
     `client_min_messages = log`, it sends each connection the resource usage of each protocol message
@@ -200,7 +185,13 @@ class StatementStats:
 
 
 async def measure(
-    caller: Caller, name: str, calls: int, request: Any, top: int, statements: StatementStats | None = None
+    caller: Caller,
+    name: str,
+    calls: int,
+    request: Any,
+    top: int,
+    postgres: bool = False,
+    statements: StatementStats | None = None,
 ) -> float:
     writer: list[cProfile.Profile] = []
     for i in range(20):  # warm up: caches, prepared statements, the pools
@@ -212,7 +203,7 @@ async def measure(
         profile_writer_thread(writer)
     profiler = cProfile.Profile()
     checkouts_before = len(CHECKOUTS)
-    server_before = postgres_cpu_seconds() if statements is not None else 0.0
+    server_before = cpu_seconds() if postgres else {}
     started, wall = time.process_time(), time.perf_counter()
     if top:
         profiler.enable()
@@ -223,7 +214,7 @@ async def measure(
     if top:
         profiler.disable()
     used, wall = time.process_time() - started, time.perf_counter() - wall
-    server = postgres_cpu_seconds() - server_before if statements is not None else 0.0
+    server = cpu_used(server_before, cpu_seconds())["postgres"] if postgres else 0.0
     if statements is not None:
         statements.on = False
     group_commit.GroupCommitter._run_batch = saved  # type: ignore[method-assign]
@@ -232,7 +223,7 @@ async def measure(
     print(
         f"{name}: {per_call:,.0f} us CPU per call, {wall / calls * 1e3:.1f} ms wall ({calls} calls), "
         f"{checkouts / calls:.1f} pool checkouts per call"
-        + (f", PostgreSQL {server / calls * 1e6:,.0f} us CPU per call" if statements is not None else "")
+        + (f", PostgreSQL {server / calls * 1e6:,.0f} us CPU per call" if postgres else "")
     )
     if statements is not None and statements.spent:
         statements.report(calls)
@@ -254,8 +245,8 @@ async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
     from resell.services.context import Context
 
     ctx = Context.from_settings(get_settings())
-    statements = StatementStats() if args.db == "postgres" else None
-    if statements is not None and args.statements:  # before the first connection is made
+    statements = StatementStats() if args.db == "postgres" and args.statements else None
+    if statements is not None:  # before the first connection is made
         statements.install(ctx.db.engine)
     app = create_app(ctx=ctx)
     caller = Caller(app)
@@ -292,7 +283,7 @@ async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
     results = {}
     for name, fn in (("createOrder", create), ("getStockStatus", stock), ("getOrderData", read)):
         if name in args.only.split(","):
-            results[name] = await measure(caller, name, args.calls, fn, args.top, statements)
+            results[name] = await measure(caller, name, args.calls, fn, args.top, args.db == "postgres", statements)
     return results
 
 

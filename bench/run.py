@@ -268,9 +268,9 @@ def _keys_left(engine, pid: int) -> int:  # type: ignore[no-untyped-def]
             serials.c.product_id == pid, serials.c.status == "available")).scalar_one())
 
 
-def cpu_seconds(server_group: int) -> dict[int, tuple[str, float]]:
-    """CPU time (user + system) used so far by each API process (the process group of `resell serve`)
-    and each PostgreSQL process on this machine: the capacity model's cost per order."""
+def cpu_seconds(server_group: int | None = None) -> dict[int, tuple[str, float]]:
+    """CPU time (user + system) used so far by each API process (the process group of `resell serve`;
+    None: none) and each PostgreSQL process on this machine: the capacity model's cost per order."""
     tick = os.sysconf("SC_CLK_TCK")
     used: dict[int, tuple[str, float]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -281,7 +281,7 @@ def cpu_seconds(server_group: int) -> dict[int, tuple[str, float]]:
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
         seconds = (int(fields[11]) + int(fields[12])) / tick
-        if int(fields[2]) == server_group:
+        if server_group is not None and int(fields[2]) == server_group:
             used[int(stat.parent.name)] = ("api", seconds)
         elif name == "postgres":
             used[int(stat.parent.name)] = ("postgres", seconds)
