@@ -2,6 +2,7 @@
 --   SCENARIO  floor | create | stock | read | mix | ceiling | launch | poll
 --   TOKEN, SECRET, REF (a pooled product), READ_PREFIX and READ_COUNT (orders to read), RUN (unique id)
 --   SHOPS (launch, poll): "token secret;token secret;..." one pair per merchant, taken in turn
+--   POLL_MS (poll): each poller's wait between a reply and its next poll
 local scenario = os.getenv("SCENARIO") or "floor"
 local token = os.getenv("TOKEN") or ""
 local secret = os.getenv("SECRET") or ""
@@ -9,6 +10,7 @@ local ref = os.getenv("REF") or "1"
 local read_prefix = os.getenv("READ_PREFIX") or "R"
 local read_count = tonumber(os.getenv("READ_COUNT") or "1")
 local run = os.getenv("RUN") or "x"
+local poll_ms = tonumber(os.getenv("POLL_MS") or "0")
 
 local threads = {}
 local thread_id = 0
@@ -88,6 +90,13 @@ function request()
   elseif scenario == "poll" then counter = counter + 1; return stock(shop())
   else return wrk.format("POST", "/", {["Content-Type"] = "application/json"}, '{"ping":1}')
   end
+end
+
+-- A poller is a shop's product page asking again a moment after its last answer, not a client that
+-- asks as fast as it is answered: one that did would poll more the faster it was answered.
+-- (Defined for the pollers alone: wrk schedules every request through a timer once delay() exists.)
+if scenario == "poll" and poll_ms > 0 then
+  function delay() return poll_ms end
 end
 
 function response(status, headers, body)

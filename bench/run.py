@@ -10,7 +10,8 @@ Results go to bench/results/<date>-<db>.json and a markdown table is printed.
 
 The launch scenario (`--scenarios launch`, run by default after the others) is a game launch: one
 product with 10,000 keys, 256 clients of 16 shops (each a merchant of its own, with its catalogue)
-ordering until it is sold out while 16 more poll getStockStatus. It reports orders/s, p50/p99 and
+ordering until it is sold out while 16 more poll getStockStatus, each 5 ms after its last answer. It
+reports orders/s, p50/p99 and
 the time to sell out, and checks that exactly 10,000 orders were made, every key handed out once,
 every other createOrder a clean 1044 (out of stock), and no error or timeout.
 """
@@ -320,14 +321,15 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
 
 def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_group: int) -> dict:
     """The launch: `args.launch_clients` connections order the launch product, one unit each, through
-    the shops in turn, while `args.launch_pollers` poll its stock status; stopped `LAUNCH_TAIL` seconds
+    the shops in turn, while `args.launch_pollers` poll its stock status (each `args.launch_poll_ms` after
+    its last answer); stopped `LAUNCH_TAIL` seconds
     after the last key is gone, so that every client meets the sold-out product."""
     from sqlalchemy import create_engine, select
 
     from resell.db.tables import products
 
     shops = ";".join(f"{access_token(url, shop)} {shop['secret']}" for shop in creds["shops"])
-    extra = {"SHOPS": shops, "REF": str(LAUNCH_REF)}
+    extra = {"SHOPS": shops, "REF": str(LAUNCH_REF), "POLL_MS": str(args.launch_poll_ms)}
     engine = create_engine(db_url)
     with engine.connect() as c:
         pid = c.execute(select(products.c.id).where(products.c.ref == LAUNCH_REF)).scalar_one()
@@ -357,6 +359,7 @@ def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_
         "keys": args.launch_keys,
         "clients": args.launch_clients,
         "pollers": args.launch_pollers,
+        "poll_ms": args.launch_poll_ms,
         "shops": len(creds["shops"]),
         "sell_out_seconds": sell_out,
         "orders_per_second": facts["orders"] / sell_out if sell_out > 0 else 0.0,
@@ -393,7 +396,7 @@ def launch_table(row: dict, db: str) -> str:
     low, high = PRETIX_ORDERS_PER_SECOND
     lines = [
         f"Launch day ({db}): {row['keys']:,} keys, {row['clients']} clients of {row['shops']} shops, "
-        f"{row['pollers']} getStockStatus pollers",
+        f"{row['pollers']} getStockStatus pollers (each {row['poll_ms']} ms after its last answer)",
         "",
         "| figure | value |",
         "|---|---:|",
@@ -582,6 +585,9 @@ def main() -> None:
     parser.add_argument("--launch-keys", type=int, default=10_000, help="launch: keys of the launch product")
     parser.add_argument("--launch-clients", type=int, default=256, help="launch: concurrent createOrder clients")
     parser.add_argument("--launch-pollers", type=int, default=16, help="launch: concurrent getStockStatus clients")
+    parser.add_argument(
+        "--launch-poll-ms", type=int, default=5, help="launch: each poller's wait between an answer and its next poll"
+    )
     parser.add_argument("--launch-shops", type=int, default=16, help="launch: merchants the clients belong to")
     args = parser.parse_args()
     unknown = sorted(set(args.scenarios.split(",")) - set(SCENARIOS))

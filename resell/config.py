@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     database_write_threads: Annotated[int, Field(ge=1, le=20)] = 8
     # How long an API process keeps what the /connect hot path reads on every call yet rarely changes:
     # the catalogue row a secret opens (services/iam.py), the files of an order's products
-    # (services/orders.py), on PostgreSQL the products' stock statuses until its next write
+    # (services/orders.py), the products' stock statuses until its next write
     # (services/catalog.py). A change made through another process (a token reset, a rotated or removed
     # secret, a file attached, serials sold or imported) reaches this one within that time (db/kept.py);
     # 0: nothing kept.

@@ -112,12 +112,11 @@ _STOCK_PRODUCT = Prepared(
 )
 
 
-# A product's stock status by (catalogue, ref), on PostgreSQL (db/kept.py): kept RESELL_CACHE_SECONDS,
-# never past this process's next write; an unknown ref is read each time. Shops poll it, and the status
-# is advisory (the contract, business rule 1: createOrder counts again under its lock). On SQLite the
-# status is a few local pages read on the event loop, cheaper than a round trip by far: kept there it
-# answered a launch's pollers faster, and they took the interpreter from the writer (bench/run.py
-# launch, alternating runs: 346 and 361 orders/s against 434 and 519 without).
+# A product's stock status by (catalogue, ref), kept (db/kept.py) RESELL_CACHE_SECONDS, never past this
+# process's next write; an unknown ref is read each time. Shops poll it, and the status is advisory
+# (the contract, business rule 1: createOrder counts again under its lock). On SQLite too: there the
+# read is local, yet keeping it took getStockStatus from 271-307 to 204-215 µs of CPU per call under
+# load (bench/run.py --scenarios stock, alternating runs).
 _KEPT_STATUSES: KeptRows[int | None] = KeptRows(until_write=True)
 
 
@@ -128,8 +127,7 @@ def _stock_status(ctx: Context, conn: Connection, catalog_id: int, ref: int) -> 
         row = _STOCK_PRODUCT.first(conn, catalog_id=catalog_id, ref=ref)
         return None if row is None else stock.status_of(row)
 
-    seconds = ctx.settings.cache_seconds if ctx.db.is_postgres else 0
-    return _KEPT_STATUSES.get(ctx.db, (catalog_id, ref), seconds, read, keep=only_found)[0]
+    return _KEPT_STATUSES.get(ctx.db, (catalog_id, ref), ctx.settings.cache_seconds, read, keep=only_found)[0]
 
 
 def stock_statuses(ctx: Context, caller: Caller, raw_refs: object) -> list[StockItem]:

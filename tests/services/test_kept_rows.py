@@ -24,7 +24,7 @@ from resell.services import catalog, delivery_mail, files, iam, sandbox
 from resell.services import merchants as merchant_service
 from resell.services.catalog_import import import_catalog
 from resell.services.context import Context
-from tests.conftest import TEST_CATALOG, Merchant, World, only_on, order_body
+from tests.conftest import TEST_CATALOG, Merchant, World, order_body
 
 
 class KeptClock:
@@ -263,7 +263,6 @@ def any_write_of_this_process(ctx: Context, world: World) -> None:
         )
 
 
-@only_on("postgres")
 def test_a_stock_status_is_kept_until_this_process_commits_a_write(
     ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -283,7 +282,6 @@ def test_a_stock_status_is_kept_until_this_process_commits_a_write(
     assert lookups.calls == 3
 
 
-@only_on("postgres")
 def test_a_stock_change_elsewhere_shows_once_the_status_expires(
     ctx: Context, world: World, kept_clock: KeptClock
 ) -> None:
@@ -295,7 +293,6 @@ def test_a_stock_change_elsewhere_shows_once_the_status_expires(
     assert status_of_1001(ctx, world) == 300
 
 
-@only_on("postgres")
 def test_a_status_read_while_a_write_commits_is_not_kept(
     ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -305,18 +302,6 @@ def test_a_status_read_while_a_write_commits_is_not_kept(
     monkeypatch.setattr(catalog, "_STOCK_PRODUCT", lookups)
     status_of_1001(ctx, world)
     status_of_1001(ctx, world)
-    assert lookups.calls == 2
-
-
-@only_on("sqlite")
-def test_sqlite_reads_the_stock_status_every_time(ctx: Context, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """There the status is a few local pages read on the event loop (services/catalog.py says why)."""
-    ctx = keeping(ctx, 60)
-    lookups = CountedLookups(catalog._STOCK_PRODUCT)
-    monkeypatch.setattr(catalog, "_STOCK_PRODUCT", lookups)
-    assert status_of_1001(ctx, world) == 100
-    sold_out_by_another_process(ctx)
-    assert status_of_1001(ctx, world) == 300
     assert lookups.calls == 2
 
 
