@@ -11,9 +11,9 @@ Results go to bench/results/<date>-<db>.json and a markdown table is printed.
 The launch scenario (`--scenarios launch`, run by default after the others) is a game launch: one
 product with 10,000 keys, 256 clients of 16 shops (each a merchant of its own, with its catalogue)
 ordering until it is sold out while 16 more poll getStockStatus, each 5 ms after its last answer. It
-reports orders/s, p50/p99 and
-the time to sell out, and checks that exactly 10,000 orders were made, every key handed out once,
-every other createOrder a clean 1044 (out of stock), and no error or timeout.
+reports orders/s, p50/p99 and the time to sell out, and checks that exactly 10,000 orders were made,
+every key handed out once, every other createOrder a clean 1044 (out of stock), and no error or
+timeout.
 """
 
 from __future__ import annotations
@@ -321,9 +321,9 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
 
 def launch(url: str, db_url: str, creds: dict, args: argparse.Namespace, server_group: int) -> dict:
     """The launch: `args.launch_clients` connections order the launch product, one unit each, through
-    the shops in turn, while `args.launch_pollers` poll its stock status (each `args.launch_poll_ms` after
-    its last answer); stopped `LAUNCH_TAIL` seconds
-    after the last key is gone, so that every client meets the sold-out product."""
+    the shops in turn, while `args.launch_pollers` poll its stock status (each `args.launch_poll_ms`
+    after its last answer); stopped `LAUNCH_TAIL` seconds after the last key is gone, so that every
+    client meets the sold-out product."""
     from sqlalchemy import create_engine, select
 
     from resell.db.tables import products
