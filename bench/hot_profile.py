@@ -10,7 +10,9 @@ On PostgreSQL it also prints PostgreSQL's own CPU per call (its server processes
 the server runs on this machine), and with --statements that CPU statement by statement, split into
 Bind (where a prepared statement is planned, or its plan checked) and Execute: PostgreSQL reports it
 itself (`log_statement_stats`, sent back to the client as notices). A statement whose Bind costs
-more than its Execute is being planned again on every call.
+more than its Execute is being planned again on every call. On SQLite, --statements prints SQLite's
+CPU per call statement by statement: the time its thread spends in the driver's execute (SQLite runs
+in the process), the COMMIT and the group commit's SAVEPOINTs included.
 What `make bench` measures under load starts from these costs.
 """
 
@@ -184,6 +186,65 @@ class StatementStats:
         self.spent.clear()
 
 
+class SQLiteStatementTimes:
+    """SQLite's CPU per statement: SQLite runs in this process, so a statement's cost is the CPU its
+    thread spends in the driver's execute (`time.thread_time` around it; the values' conversion to
+    the driver's types comes before, not counted). The driver's classes are written in C: each
+    connection is made of a subclass whose cursors time their statements (sqlite3.connect's
+    `factory`, given through SQLAlchemy's do_connect event). Same interface as StatementStats."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])  # sql -> n, s
+        self.on = False
+
+    def install(self, engine: Any) -> None:
+        """Before the first connection: every connection then times its statements."""
+        import sqlite3
+
+        from sqlalchemy import event
+
+        times = self
+
+        def timed(sql: str, run: Any, *args: Any) -> Any:
+            if not times.on:
+                return run(*args)
+            started = time.thread_time()
+            try:
+                return run(*args)
+            finally:
+                spent = times.spent[" ".join(sql.split())[:100]]
+                spent[0] += 1
+                spent[1] += time.thread_time() - started
+
+        class TimedCursor(sqlite3.Cursor):
+            def execute(self, sql: str, *args: Any) -> Any:  # type: ignore[override]
+                return timed(sql, super().execute, sql, *args)
+
+            def executemany(self, sql: str, *args: Any) -> Any:  # type: ignore[override]
+                return timed(sql, super().executemany, sql, *args)
+
+        class TimedConnection(sqlite3.Connection):
+            def cursor(self, factory: Any = TimedCursor) -> Any:  # type: ignore[override]
+                return super().cursor(factory)
+
+            def execute(self, sql: str, *args: Any) -> Any:  # type: ignore[override]
+                return self.cursor().execute(sql, *args)  # SAVEPOINTs, BEGIN, PRAGMAs
+
+            def commit(self) -> None:
+                timed("COMMIT", super().commit)
+
+        @event.listens_for(engine, "do_connect")
+        def _timed_connection(_dialect: Any, _record: Any, _args: Any, params: dict) -> None:
+            params["factory"] = TimedConnection
+
+    def report(self, calls: int) -> None:
+        total = sum(seconds for _, seconds in self.spent.values()) / calls * 1e6
+        print(f"  {'CPU us':>8}  SQLite's CPU per call, by statement (in all, {total:,.0f} us)")
+        for statement, (_, seconds) in sorted(self.spent.items(), key=lambda item: -item[1][1]):
+            print(f"  {seconds / calls * 1e6:8.0f}  {statement}")
+        self.spent.clear()
+
+
 async def measure(
     caller: Caller,
     name: str,
@@ -191,7 +252,7 @@ async def measure(
     request: Any,
     top: int,
     postgres: bool = False,
-    statements: StatementStats | None = None,
+    statements: StatementStats | SQLiteStatementTimes | None = None,
 ) -> float:
     writer: list[cProfile.Profile] = []
     for i in range(20):  # warm up: caches, prepared statements, the pools
@@ -245,7 +306,9 @@ async def main_async(args: argparse.Namespace, creds: dict) -> dict[str, float]:
     from resell.services.context import Context
 
     ctx = Context.from_settings(get_settings())
-    statements = StatementStats() if args.db == "postgres" and args.statements else None
+    statements: StatementStats | SQLiteStatementTimes | None = None
+    if args.statements:
+        statements = StatementStats() if args.db == "postgres" else SQLiteStatementTimes()
     if statements is not None:  # before the first connection is made
         statements.install(ctx.db.engine)
     app = create_app(ctx=ctx)
@@ -296,7 +359,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions of each operation")
     parser.add_argument("--only", default="createOrder,getStockStatus,getOrderData")
     parser.add_argument(
-        "--statements", action="store_true", help="PostgreSQL: its CPU per call statement by statement (Bind, Execute)"
+        "--statements",
+        action="store_true",
+        help="the database's CPU per call statement by statement (PostgreSQL: Bind and Execute)",
     )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="resell-profile-"))

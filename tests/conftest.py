@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import importlib.util
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -539,6 +541,19 @@ def order_body(pon: str, *lines: tuple[int, int], **extra: Any) -> dict[str, Any
     }
     body.update(extra)
     return body
+
+
+def load_bench_script(name: str) -> Any:
+    """bench/<name>.py as a module (the bench scripts are scripts, not a package), as `bench_<name>`."""
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))  # the bench scripts import their `common` module so
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", bench / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(env: dict[str, str | None], *args: str):  # type: ignore[no-untyped-def]

@@ -3,13 +3,11 @@ stock invariants, and `measure` runs on it (the services, and GET through a real
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
 import shutil
 import sqlite3
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +21,8 @@ from resell.api import shapes
 from resell.services import orders as order_service
 from resell.services import support_orders
 from resell.services.context import Caller
-from tests.conftest import BACKENDS, PG_URL, only_on, order_body
+from tests.conftest import BACKENDS, PG_URL, load_bench_script, only_on, order_body
 
-ROOT = Path(__file__).resolve().parents[1]
 ORDERS = 300
 OF_ORDERS = """FROM serial_assignments a JOIN serials s ON s.id = a.serial_id
     JOIN line_items i ON i.id = a.line_item_id JOIN order_lines l ON l.id = i.order_line_id
@@ -46,17 +43,7 @@ BROKEN = {  # each counts the rows breaking an invariant
 }  # fmt: skip
 
 
-def _load_backoffice() -> Any:
-    sys.path.insert(0, str(ROOT / "bench"))  # the bench scripts import their `common` module so
-    spec = importlib.util.spec_from_file_location("bench_backoffice", ROOT / "bench" / "backoffice.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bo = _load_backoffice()
+bo = load_bench_script("backoffice")
 
 
 @pytest.fixture(params=BACKENDS, scope="module")
