@@ -188,8 +188,8 @@ class StatementStats:
 
 class SQLiteStatementTimes:
     """SQLite's CPU per statement: SQLite runs in this process, so a statement's cost is the CPU its
-    thread spends in the driver's execute (`time.thread_time` around it; the values' conversion to
-    the driver's types comes before, not counted). The driver's classes are written in C: each
+    thread spends in the driver's execute (`time.thread_time` around it; the column types' conversion
+    of the values comes before it, not counted). The driver's classes are written in C: each
     connection is made of a subclass whose cursors time their statements (sqlite3.connect's
     `factory`, given through SQLAlchemy's do_connect event). Same interface as StatementStats."""
 
